@@ -1,0 +1,313 @@
+"""The ``musicgen-bridge`` command: ``serve`` runs the engine; the rest are clients.
+
+Exit codes: 0 success; 1 the engine refused or failed the request; 2 bad
+command line; 3 the engine could not be reached; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from bridge import protocol, version
+from engine.errors import BridgeError
+
+EXIT_OK, EXIT_ENGINE_ERROR, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+_TYPES = {"str": str, "int": int, "float": float}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="musicgen-bridge",
+        description="Keep MusicGen warm on this machine and drive it from your DAW over OSC.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the engine (loads the model, listens for OSC)",
+        description="Run the engine. Every flag also reads "
+        "MUSICGEN_BRIDGE_<FLAG> from the environment; the flag wins.",
+    )
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1, loopback only)")
+    serve.add_argument("--port", type=int, help=f"UDP port (default {protocol.DEFAULT_PORT})")
+    serve.add_argument(
+        "--model",
+        help="checkpoint to load at start: Hub id, folder, or "
+        "'debug' (random weights, makes noise) (default facebook/musicgen-small)",
+    )
+    serve.add_argument("--device", help="auto, cuda, mps or cpu (default auto)")
+    serve.add_argument(
+        "--dtype",
+        help="auto, float32, float16 or bfloat16 (default auto: "
+        "float16 on CUDA, float32 elsewhere)",
+    )
+    serve.add_argument("--max-seconds", type=float, help="longest take accepted (default 30)")
+    serve.add_argument("--max-queue", type=int, help="takes that may wait (default 16)")
+    serve.add_argument(
+        "--out-dir",
+        type=Path,
+        help="folder for takes whose request names none (default ~/Music/MusicGen Bridge)",
+    )
+    serve.add_argument(
+        "--cache-dir", type=Path, help="the bridge's own cache (default ~/.cache/musicgen-bridge)"
+    )
+    serve.add_argument(
+        "--no-warmup",
+        dest="warmup",
+        action="store_const",
+        const=False,
+        help="skip the short warm-up generation after loading",
+    )
+    serve.add_argument("--log-level", help="debug, info, warning or error (default info)")
+
+    gen = sub.add_parser(
+        "generate",
+        help="ask a running engine for a take and wait for it",
+        description="Ask a running engine for a take. Prints the WAV path(s).",
+    )
+    gen.add_argument("prompt", help="what the music should be")
+    for arg in protocol.GENERATE_ARGS:
+        if arg.flag:
+            gen.add_argument(arg.flag, dest=arg.name, type=_TYPES[arg.kind], help=arg.help)
+    gen.add_argument("--id", help="request id (default: a fresh one); `cancel ID` uses it")
+    gen.add_argument(
+        "--result-file",
+        type=Path,
+        help="also write the outcome as JSON here "
+        "(for callers that cannot read stdout, e.g. REAPER scripts)",
+    )
+    gen.add_argument("--quiet", action="store_true", help="no progress bar")
+    _client_flags(gen)
+
+    for name, text in (
+        ("status", "show what the engine is doing"),
+        ("ping", "check that the engine answers"),
+        ("models", "list the models the engine can load"),
+    ):
+        _client_flags(sub.add_parser(name, help=text, description=text))
+    cancel = sub.add_parser("cancel", help="cancel a queued or running take")
+    cancel.add_argument("job", help="the id of the generate request")
+    _client_flags(cancel)
+
+    download = sub.add_parser(
+        "download",
+        help="fetch a checkpoint into the Hugging Face cache (needs internet; honours HF_HOME)",
+    )
+    download.add_argument("model", help="Hub id, e.g. facebook/musicgen-small")
+    return parser
+
+
+def _client_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="the engine's address")
+    parser.add_argument("--port", type=int, default=protocol.DEFAULT_PORT, help="the engine's port")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=3.0,
+        help="seconds to wait for the engine to answer (default 3)",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from bridge.config import ServeConfig
+    from bridge.server import OscServer, is_loopback
+    from engine.api import Engine, EngineSettings
+
+    try:
+        config = ServeConfig.from_sources(vars(args))
+    except ValueError as exc:
+        print(f"musicgen-bridge: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    logging.basicConfig(
+        level=config.log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+    )
+    if not is_loopback(config.host):
+        print(
+            f"musicgen-bridge: refusing to listen on {config.host}: this engine listens on "
+            "loopback only (127.0.0.1), so nothing outside this machine can reach it.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    assert config.out_dir is not None and config.cache_dir is not None  # from_sources sets them
+    config.out_dir.mkdir(parents=True, exist_ok=True)
+    engine = Engine(EngineSettings(config.cache_dir, config.device, config.dtype, config.warmup))
+    server = OscServer(config, engine)
+    try:
+        server.bind()
+    except OSError as exc:
+        print(
+            f"musicgen-bridge: cannot listen on {config.host}:{config.port}: {exc.strerror}. "
+            "Is another engine already running? (`musicgen-bridge status`) Or pick another "
+            "port with --port.",
+            file=sys.stderr,
+        )
+        return EXIT_UNREACHABLE
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: server.stop())
+    host, port = server.address
+    logging.getLogger("bridge").info(
+        "musicgen-bridge %s listening on %s:%d (model %s loading; takes without out_dir go to %s)",
+        version(),
+        host,
+        port,
+        config.model,
+        config.out_dir,
+    )
+    server.serve_forever()
+    logging.getLogger("bridge").info("stopped")
+    return EXIT_OK
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from bridge.client import EngineClient, new_id
+
+    fields: dict[str, Any] = {"prompt": args.prompt}
+    for arg in protocol.GENERATE_ARGS:
+        if arg.flag and getattr(args, arg.name) is not None:
+            fields[arg.name] = getattr(args, arg.name)
+    if "out_dir" in fields:  # the protocol wants absolute paths; the CLI is in a shell
+        fields["out_dir"] = str(Path(fields["out_dir"]).expanduser().resolve())
+    request_id = args.id or new_id()
+    bar = _ProgressBar(enabled=not args.quiet and sys.stderr.isatty())
+    with EngineClient(args.host, args.port, args.timeout) as client:
+        try:
+            paths = client.generate(fields, request_id, bar.update, bar.queued)
+        except KeyboardInterrupt:
+            bar.close()
+            _try_cancel(client, request_id)
+            _write_result(args.result_file, request_id, error=("cancelled", "Interrupted."))
+            return EXIT_INTERRUPTED
+        except BridgeError as exc:
+            bar.close()
+            print(f"musicgen-bridge: {exc.message}", file=sys.stderr)
+            _write_result(args.result_file, request_id, error=(exc.code, exc.message))
+            return EXIT_UNREACHABLE if exc.code == "engine_unreachable" else EXIT_ENGINE_ERROR
+    bar.close()
+    _write_result(args.result_file, request_id, paths=paths)
+    for path in paths:
+        print(path)
+    return EXIT_OK
+
+
+def _try_cancel(client: Any, request_id: str) -> None:
+    with contextlib.suppress(BridgeError):
+        client.cancel(request_id)
+
+
+def _write_result(
+    path: Path | None,
+    request_id: str,
+    paths: list[str] | None = None,
+    error: tuple[str, str] | None = None,
+) -> None:
+    """Write the outcome atomically, so a poller never reads half a file."""
+    if path is None:
+        return
+    if error is None:
+        data: dict[str, Any] = {"ok": True, "id": request_id, "paths": paths}
+    else:
+        data = {"ok": False, "id": request_id, "code": error[0], "message": error[1]}
+    path = path.expanduser().resolve()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _client_command(args: argparse.Namespace) -> int:
+    from bridge.client import EngineClient
+
+    with EngineClient(args.host, args.port, args.timeout) as client:
+        try:
+            if args.command == "ping":
+                print(
+                    "engine {state}: musicgen-bridge {version}, model {model}".format(
+                        **client.ping()
+                    )
+                )
+            elif args.command == "status":
+                for key, value in client.status().items():
+                    print(f"{key}: {value}")
+            elif args.command == "models":
+                loaded, available = client.models()
+                for name in available:
+                    print(f"{name}{'  (loaded)' if name == loaded else ''}")
+            else:
+                print(f"cancel {args.job}: was {client.cancel(args.job)}")
+        except BridgeError as exc:
+            print(f"musicgen-bridge: {exc.message}", file=sys.stderr)
+            return EXIT_UNREACHABLE if exc.code == "engine_unreachable" else EXIT_ENGINE_ERROR
+    return EXIT_OK
+
+
+def _download(args: argparse.Namespace) -> int:
+    from engine.checkpoint import download
+
+    print(f"downloading {args.model} into the Hugging Face cache...", file=sys.stderr)
+    try:
+        folder = download(args.model)
+    except BridgeError as exc:
+        print(f"musicgen-bridge: {exc.message}", file=sys.stderr)
+        return EXIT_ENGINE_ERROR
+    print(folder)
+    return EXIT_OK
+
+
+class _ProgressBar:
+    """A one-line progress bar on stderr (only when it is a terminal)."""
+
+    WIDTH = 30
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.drawn = False
+
+    def queued(self, ahead: int) -> None:
+        if self.enabled and ahead:
+            self._draw(f"queued, {ahead} take(s) ahead")
+
+    def update(self, fraction: float, stage: str) -> None:
+        if self.enabled:
+            filled = int(fraction * self.WIDTH)
+            bar = "#" * filled + "." * (self.WIDTH - filled)
+            self._draw(f"[{bar}] {fraction * 100:3.0f}% {stage}")
+
+    def _draw(self, text: str) -> None:
+        sys.stderr.write(f"\r{text:<60}")
+        sys.stderr.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            sys.stderr.write("\n")
+            self.drawn = False
+
+
+_COMMANDS = {
+    "serve": _serve,
+    "generate": _generate,
+    "status": _client_command,
+    "ping": _client_command,
+    "models": _client_command,
+    "cancel": _client_command,
+    "download": _download,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

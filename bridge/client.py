@@ -1,0 +1,200 @@
+"""A Python client for a running engine: send a request, follow its replies.
+
+Used by the CLI (and so by the REAPER actions) and by the tests.  It listens
+for replies on the same socket it sends from, so its ``reply_port`` is simply
+that socket's port.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from pythonosc.osc_packet import OscPacket, ParseError
+
+from bridge import protocol
+from bridge.server import encode, is_loopback
+from engine.errors import BridgeError
+
+P = protocol.PREFIX
+ALIVE_CHECK_S = 5.0  # silence during a job after which the client pings the engine
+
+
+class EngineUnreachable(BridgeError):
+    code = "engine_unreachable"
+
+
+class EngineReplyError(BridgeError):
+    """The engine answered with ``/musicgen/error``; ``code`` is its stable code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def new_id(prefix: str = "cli") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+class EngineClient:
+    """Talks to one engine at ``host:port`` over UDP.
+
+    Args:
+        host: the engine's address.
+        port: the engine's request port.
+        timeout: seconds to wait for the first answer to a request.
+    """
+
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = protocol.DEFAULT_PORT, timeout: float = 3.0
+    ) -> None:
+        self.engine = (host, port)
+        self.timeout = timeout
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.bind(("127.0.0.1" if is_loopback(host) else "0.0.0.0", 0))
+
+    @property
+    def reply_port(self) -> int:
+        return self._sock.getsockname()[1]
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __enter__(self) -> EngineClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def send(self, address: str, request_id: str, **fields: Any) -> None:
+        """Send one request: ``id`` and ``reply_port`` first, then ``fields``."""
+        args: list[Any] = ["id", request_id, "reply_port", self.reply_port]
+        for key, value in fields.items():
+            if value is not None:
+                args += [key, value]
+        self._sock.sendto(encode((address, args)), self.engine)
+
+    def replies(self, request_id: str, timeout: float) -> Iterator[tuple[str, list[Any]]]:
+        """Yield replies naming ``request_id`` until ``timeout`` seconds pass without one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._sock.settimeout(remaining)
+            try:
+                data, _ = self._sock.recvfrom(65535)
+            except TimeoutError:
+                return
+            except (ConnectionResetError, ConnectionRefusedError):
+                continue  # an earlier datagram hit a closed port; keep listening
+            try:
+                messages = [m.message for m in OscPacket(data).messages]
+            except ParseError:
+                continue
+            for msg in messages:
+                params = list(msg.params)
+                if params and params[0] == request_id:
+                    deadline = time.monotonic() + timeout
+                    yield msg.address, params[1:]
+
+    def call(self, address: str, expect: str, **fields: Any) -> list[Any]:
+        """Send a query and return its reply's arguments (after the id).
+
+        Raises:
+            EngineUnreachable: no answer within ``timeout``.
+            EngineReplyError: the engine answered with an error.
+        """
+        request_id = new_id()
+        self.send(address, request_id, **fields)
+        for reply, args in self.replies(request_id, self.timeout):
+            if reply == f"{P}/error":
+                raise EngineReplyError(args[0], args[1])
+            if reply == expect:
+                return args
+        raise self._unreachable()
+
+    def ping(self) -> dict[str, str]:
+        version, state, model = self.call(f"{P}/ping", f"{P}/pong")[:3]
+        return {"version": version, "state": state, "model": model}
+
+    def status(self) -> dict[str, Any]:
+        state, model, device, running, waiting = self.call(f"{P}/status", f"{P}/status")[:5]
+        return {
+            "state": state,
+            "model": model,
+            "device": device,
+            "running_job": running,
+            "queued_jobs": waiting,
+        }
+
+    def models(self) -> tuple[str, list[str]]:
+        args = self.call(f"{P}/models", f"{P}/models")
+        return args[0], list(args[1:])
+
+    def cancel(self, job: str) -> str:
+        return self.call(f"{P}/cancel", f"{P}/cancel", job=job)[1]
+
+    def generate(
+        self,
+        fields: dict[str, Any],
+        request_id: str | None = None,
+        on_progress: Callable[[float, str], None] | None = None,
+        on_queued: Callable[[int], None] | None = None,
+    ) -> list[str]:
+        """Ask for a take and wait for it.
+
+        Args:
+            fields: generate arguments by wire name (None values are left out).
+            request_id: the id to use (a fresh one if None).
+            on_progress: called with (fraction 0..1, stage).
+            on_queued: called with the number of jobs ahead.
+
+        Returns:
+            Absolute paths of the WAVs written.
+
+        Raises:
+            EngineUnreachable: no answer, or the engine stopped answering mid-job.
+            EngineReplyError: the engine refused or failed the take.
+        """
+        request_id = request_id or new_id()
+        self.send(f"{P}/generate", request_id, **fields)
+        accepted = False
+        while True:
+            for reply, args in self.replies(
+                request_id, self.timeout if not accepted else ALIVE_CHECK_S
+            ):
+                if reply == f"{P}/queued":
+                    accepted = True
+                    if on_queued:
+                        on_queued(int(args[0]))
+                elif reply == f"{P}/progress":
+                    accepted = True
+                    if on_progress:
+                        on_progress(float(args[0]), str(args[1]))
+                elif reply == f"{P}/done":
+                    return [str(a) for a in args]
+                elif reply == f"{P}/error":
+                    raise EngineReplyError(args[0], args[1])
+            if not accepted:
+                raise self._unreachable()
+            self._check_alive()  # silence mid-job: loading a big model, or a dead engine
+
+    def _check_alive(self) -> None:
+        try:
+            self.ping()
+        except EngineUnreachable:
+            raise EngineUnreachable(
+                f"The engine at {self.engine[0]}:{self.engine[1]} stopped answering during "
+                "the take. Check its log; restart it with `musicgen-bridge serve`."
+            ) from None
+
+    def _unreachable(self) -> EngineUnreachable:
+        host, port = self.engine
+        return EngineUnreachable(
+            f"No answer from the engine at {host}:{port} within {self.timeout:g} s. Is it "
+            "running? Start it with `musicgen-bridge serve` (or `make serve`)."
+        )

@@ -1,0 +1,104 @@
+"""The engine's configuration: one dataclass, from CLI flags over environment.
+
+Every setting has a ``MUSICGEN_BRIDGE_<NAME>`` environment variable (e.g.
+``MUSICGEN_BRIDGE_PORT=9100``); a command-line flag wins over it.  Nothing
+reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+ENV_PREFIX = "MUSICGEN_BRIDGE_"
+
+
+def default_output_dir(env: Mapping[str, str]) -> Path:
+    """Where takes go when a client names no folder (an unsaved DAW project).
+
+    ``~/Music/MusicGen Bridge`` (the user's music folder on macOS, Windows and
+    most Linux desktops).
+    """
+    return Path(env.get("HOME", str(Path.home()))).expanduser() / "Music" / "MusicGen Bridge"
+
+
+def default_cache_dir(env: Mapping[str, str]) -> Path:
+    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "musicgen-bridge"
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Everything ``musicgen-bridge serve`` can be told.
+
+    Attributes:
+        host: address to listen on; loopback by default.
+        port: UDP port for requests.
+        model: checkpoint loaded at start (Hub id, folder, or "debug").
+        device: "auto", "cuda", "mps", "cpu".
+        dtype: "auto", "float32", "float16", "bfloat16".
+        max_seconds: longest take accepted, seconds.
+        max_queue: takes allowed to wait behind the running one.
+        out_dir: folder for takes whose request names none (created if missing).
+        cache_dir: the bridge's own cache (the debug checkpoint).
+        warmup: run a short generation after loading.
+        log_level: debug, info, warning, error.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 9000
+    model: str = "facebook/musicgen-small"
+    device: str = "auto"
+    dtype: str = "auto"
+    max_seconds: float = 30.0
+    max_queue: int = 16
+    out_dir: Path | None = None
+    cache_dir: Path | None = None
+    warmup: bool = True
+    log_level: str = "info"
+
+    @classmethod
+    def from_sources(
+        cls, flags: Mapping[str, object], env: Mapping[str, str] | None = None
+    ) -> ServeConfig:
+        """Build from parsed flags (None = not given) over ``MUSICGEN_BRIDGE_*`` variables.
+
+        Raises:
+            ValueError: an environment variable has a value of the wrong type.
+        """
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = flags.get(f.name)
+            if raw is None and f"{ENV_PREFIX}{f.name.upper()}" in env:
+                raw = _coerce(f.name, f.type, env[f"{ENV_PREFIX}{f.name.upper()}"])
+            if raw is not None:
+                values[f.name] = raw
+        config = cls(**values)  # type: ignore[arg-type]
+        return cls(
+            **{
+                **values,
+                "out_dir": Path(config.out_dir or default_output_dir(env)).expanduser(),
+                "cache_dir": Path(config.cache_dir or default_cache_dir(env)).expanduser(),
+            }  # type: ignore[arg-type]
+        )
+
+
+def _coerce(name: str, kind: object, raw: str) -> object:
+    kind = str(kind)
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "bool":
+            if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                raise ValueError(raw)
+            return raw.lower() in ("1", "true", "yes")
+    except ValueError:
+        raise ValueError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind}") from None
+    if "Path" in kind:
+        return Path(raw)
+    return raw

@@ -1,0 +1,490 @@
+"""The OSC address space: every address, its arguments and its replies, as data.
+
+This module is the one place that defines the wire protocol; docs/protocol.md
+mirrors it and a test keeps the two in step.  It holds no sockets: it turns an
+``(address, args)`` pair into a frozen request, or raises an
+:class:`~engine.errors.InvalidRequest` child whose ``code`` goes on the wire.
+
+Conventions (see docs/protocol.md):
+
+- Arguments after the address are key/value pairs: ``id a1 reply_port 9001 ...``.
+- Every request carries ``id`` (chosen by the client) and ``reply_port``; every
+  reply names the ``id`` it answers.
+- Replies go to the request's source host at ``reply_port``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from engine.errors import (
+    BadPath,
+    BridgeError,
+    InvalidRequest,
+    InvalidValue,
+    MissingArgument,
+    OutOfRange,
+    UnknownAddress,
+    UnknownArgument,
+    WrongType,
+)
+from engine.spec import (
+    DEFAULT_GUIDANCE,
+    DEFAULT_TEMPERATURE,
+    DEFAULT_TOP_K,
+    DEFAULT_TOP_P,
+    GenerationSpec,
+)
+from engine.timing import TimeSignature
+
+PREFIX = "/musicgen"
+DEFAULT_PORT = 9000
+DEFAULT_SECONDS = 10.0
+MAX_PROMPT_CHARS = 1000
+MAX_ID_CHARS = 64
+
+ArgKind = Literal["str", "int", "float"]
+_REQUIRED = object()
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_ID = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One key of a request.
+
+    Attributes:
+        name: the key on the wire.
+        kind: OSC type accepted; "float" also accepts an int.
+        help: one line for docs and ``--help``.
+        default: value when absent; ``None`` means "absent" is meaningful.
+        required: the request is refused without it.
+        minimum, maximum: inclusive numeric range (or string length for "str").
+        flag: the CLI flag that sets it (None: not on the CLI).
+    """
+
+    name: str
+    kind: ArgKind
+    help: str
+    default: Any = None
+    required: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    flag: str | None = None
+
+
+COMMON_ARGS = (
+    Arg(
+        "id",
+        "str",
+        "client-chosen request id, echoed in every reply",
+        required=True,
+        minimum=1,
+        maximum=MAX_ID_CHARS,
+    ),
+    Arg(
+        "reply_port",
+        "int",
+        "UDP port on the client's host that receives the replies",
+        required=True,
+        minimum=1,
+        maximum=65535,
+    ),
+)
+
+GENERATE_ARGS = (
+    Arg(
+        "prompt",
+        "str",
+        "what the music should be, e.g. 'dusty lo-fi drums'",
+        required=True,
+        minimum=1,
+        maximum=MAX_PROMPT_CHARS,
+    ),
+    Arg(
+        "bars",
+        "float",
+        "length in bars (needs bpm); or give seconds",
+        minimum=0.25,
+        maximum=256,
+        flag="--bars",
+    ),
+    Arg(
+        "bpm",
+        "float",
+        "project tempo in quarter notes per minute",
+        minimum=20,
+        maximum=400,
+        flag="--bpm",
+    ),
+    Arg(
+        "timesig",
+        "str",
+        "project time signature, e.g. 4/4, 6/8, 7/8",
+        default="4/4",
+        minimum=3,
+        maximum=5,
+        flag="--timesig",
+    ),
+    Arg(
+        "seconds",
+        "float",
+        f"length in seconds instead of bars (default {DEFAULT_SECONDS:g} when neither is given)",
+        minimum=0.1,
+        flag="--seconds",
+    ),
+    Arg(
+        "seed",
+        "int",
+        "random seed; same request + same seed = same take (random if absent)",
+        minimum=0,
+        maximum=2**31 - 1,
+        flag="--seed",
+    ),
+    Arg(
+        "temperature",
+        "float",
+        "sampling temperature",
+        default=DEFAULT_TEMPERATURE,
+        minimum=0.05,
+        maximum=5,
+        flag="--temperature",
+    ),
+    Arg(
+        "top_k",
+        "int",
+        "sample among the k likeliest tokens (0 = off)",
+        default=DEFAULT_TOP_K,
+        minimum=0,
+        maximum=2048,
+        flag="--top-k",
+    ),
+    Arg(
+        "top_p",
+        "float",
+        "nucleus sampling threshold (0 = off)",
+        default=DEFAULT_TOP_P,
+        minimum=0,
+        maximum=1,
+        flag="--top-p",
+    ),
+    Arg(
+        "guidance",
+        "float",
+        "classifier-free guidance scale (1 = off)",
+        default=DEFAULT_GUIDANCE,
+        minimum=1,
+        maximum=20,
+        flag="--guidance",
+    ),
+    Arg(
+        "model",
+        "str",
+        "checkpoint: Hub id, absolute folder, or 'debug' (default: the engine's)",
+        minimum=1,
+        maximum=512,
+        flag="--model",
+    ),
+    Arg(
+        "out_dir",
+        "str",
+        "absolute path of an existing folder for the WAV and sidecar "
+        "(default: the engine's output folder)",
+        minimum=1,
+        maximum=4096,
+        flag="--out",
+    ),
+)
+
+CANCEL_ARGS = (
+    Arg(
+        "job",
+        "str",
+        "id of the generate request to cancel",
+        required=True,
+        minimum=1,
+        maximum=MAX_ID_CHARS,
+    ),
+)
+
+ADDRESSES: dict[str, tuple[Arg, ...]] = {
+    f"{PREFIX}/generate": COMMON_ARGS + GENERATE_ARGS,
+    f"{PREFIX}/cancel": COMMON_ARGS + CANCEL_ARGS,
+    f"{PREFIX}/status": COMMON_ARGS,
+    f"{PREFIX}/ping": COMMON_ARGS,
+    f"{PREFIX}/models": COMMON_ARGS,
+}
+
+# Replies, engine -> client.  Positional arguments, id first; new arguments are
+# only ever appended, so clients that unpack fewer keep working.
+REPLIES: dict[str, str] = {
+    f"{PREFIX}/queued": "id position  -- accepted; position = jobs ahead of it (0 = starting)",
+    f"{PREFIX}/progress": "id fraction stage  -- fraction 0..1; stage loading|generating|writing",
+    f"{PREFIX}/done": "id path [path ...]  -- absolute paths of the WAVs written",
+    f"{PREFIX}/error": "id code message  -- terminal for a generate; code is stable",
+    f"{PREFIX}/pong": "id version state model",
+    f"{PREFIX}/status": "id state model device running_job queued_jobs",
+    f"{PREFIX}/models": "id loaded model [model ...]",
+    f"{PREFIX}/cancel": "id job was  -- was = queued|running",
+}
+
+EngineState = Literal["loading", "ready", "busy", "no_model", "stopping"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Server-side limits that validation needs (from the engine's config)."""
+
+    max_seconds: float = 30.0
+    default_out_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    id: str
+    reply_port: int
+    spec: GenerationSpec
+
+
+@dataclass(frozen=True)
+class CancelRequest:
+    id: str
+    reply_port: int
+    job: str
+
+
+@dataclass(frozen=True)
+class QueryRequest:
+    """ping, status or models: answered at once, never queued."""
+
+    kind: Literal["ping", "status", "models"]
+    id: str
+    reply_port: int
+
+
+Request = GenerateRequest | CancelRequest | QueryRequest
+
+
+class RequestRejected(BridgeError):
+    """An invalid request, with whatever of its envelope could be read.
+
+    Attributes:
+        error: the InvalidRequest child that says what is wrong.
+        request_id: the request's id if it had a usable one, else "".
+        reply_port: its reply_port if usable, else None (reply to the source port).
+    """
+
+    def __init__(self, error: InvalidRequest, request_id: str, reply_port: int | None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.code = error.code
+        self.request_id = request_id
+        self.reply_port = reply_port
+
+
+def parse(address: str, args: list[Any], limits: Limits) -> Request:
+    """Validate one OSC message into a typed request.
+
+    Args:
+        address: the OSC address, e.g. "/musicgen/generate".
+        args: the OSC arguments (str, int, float, bytes, bool, None...).
+        limits: the server's limits.
+
+    Raises:
+        RequestRejected: wrapping the InvalidRequest child that says why.
+    """
+    pairs = _pairs_leniently(args)
+    raw_id = pairs.get("id")
+    request_id = raw_id if isinstance(raw_id, str) else ""
+    port = pairs.get("reply_port")
+    reply_port = port if type(port) is int and 1 <= port <= 65535 else None
+    if request_id and not _ID.match(request_id):
+        request_id = ""
+    try:
+        return _parse(address, args, limits)
+    except InvalidRequest as exc:
+        raise RequestRejected(exc, request_id[:MAX_ID_CHARS], reply_port) from exc
+
+
+def _parse(address: str, args: list[Any], limits: Limits) -> Request:
+    table = ADDRESSES.get(address)
+    if table is None:
+        known = ", ".join(sorted(ADDRESSES))
+        raise UnknownAddress(f"Unknown address {address!r}. Known: {known}.")
+    if len(args) % 2:
+        raise InvalidRequest("Arguments must come in key value pairs (an odd count was sent).")
+    values: dict[str, Any] = {}
+    by_name = {a.name: a for a in table}
+    for key, value in zip(args[::2], args[1::2], strict=False):
+        if not isinstance(key, str):
+            raise WrongType(f"Expected a key (string) but got {value!r}.")
+        arg = by_name.get(key)
+        if arg is None:
+            raise UnknownArgument(
+                f"Unknown argument {key!r} for {address}. Known: {', '.join(by_name)}."
+            )
+        if key in values:
+            raise InvalidRequest(f"Argument {key!r} was given twice.")
+        values[key] = _check(arg, value)
+    for arg in table:
+        if arg.required and arg.name not in values:
+            raise MissingArgument(f"{address} needs {arg.name!r} ({arg.help}).")
+    if not _ID.match(values["id"]):
+        raise InvalidValue("id must be printable ASCII without spaces.")
+    kind = address[len(PREFIX) + 1 :]
+    if kind == "generate":
+        return GenerateRequest(values["id"], values["reply_port"], _spec(values, limits))
+    if kind == "cancel":
+        return CancelRequest(values["id"], values["reply_port"], values["job"])
+    return QueryRequest(kind, values["id"], values["reply_port"])  # type: ignore[arg-type]
+
+
+def _check(arg: Arg, value: Any) -> Any:
+    """Type- and range-check one value."""
+    if arg.kind == "str":
+        if not isinstance(value, str):
+            raise WrongType(f"{arg.name} must be a string, got {_osc_type(value)}.")
+        value = value.strip()
+        size = len(value)
+        if arg.minimum is not None and size < arg.minimum:
+            raise InvalidValue(
+                f"{arg.name} is empty."
+                if size == 0
+                else f"{arg.name} is too short ({size} characters)."
+            )
+        if arg.maximum is not None and size > arg.maximum:
+            raise OutOfRange(f"{arg.name} is {size} characters; the most is {arg.maximum:g}.")
+        return value
+    if arg.kind == "int":
+        if type(value) is not int:
+            raise WrongType(f"{arg.name} must be an integer, got {_osc_type(value)}.")
+    elif type(value) not in (int, float):
+        raise WrongType(f"{arg.name} must be a number, got {_osc_type(value)}.")
+    elif value != value or value in (float("inf"), float("-inf")):
+        raise OutOfRange(f"{arg.name} must be a finite number.")
+    low, high = arg.minimum, arg.maximum
+    if low is not None and high is not None and not low <= value <= high:
+        raise OutOfRange(f"{arg.name} must be between {low:g} and {high:g}, got {value:g}.")
+    if low is not None and value < low:
+        raise OutOfRange(f"{arg.name} must be at least {low:g}, got {value:g}.")
+    if high is not None and value > high:
+        raise OutOfRange(f"{arg.name} must be at most {high:g}, got {value:g}.")
+    return float(value) if arg.kind == "float" else value
+
+
+def _spec(values: dict[str, Any], limits: Limits) -> GenerationSpec:
+    try:
+        timesig = TimeSignature.parse(values.get("timesig", "4/4"))
+    except ValueError as exc:
+        raise InvalidValue(str(exc)) from None
+    bars, seconds, bpm = values.get("bars"), values.get("seconds"), values.get("bpm")
+    if bars is not None and seconds is not None:
+        raise InvalidRequest("Give bars or seconds, not both.")
+    if bars is not None and bpm is None:
+        raise MissingArgument("bars needs bpm (the project tempo).")
+    if bars is None and seconds is None:
+        seconds = DEFAULT_SECONDS
+    spec = GenerationSpec(
+        prompt=values["prompt"],
+        out_dir=_out_dir(values.get("out_dir"), limits),
+        seconds=seconds,
+        bars=bars,
+        bpm=bpm,
+        timesig=timesig,
+        seed=values.get("seed"),
+        temperature=values.get("temperature", DEFAULT_TEMPERATURE),
+        top_k=values.get("top_k", DEFAULT_TOP_K),
+        top_p=values.get("top_p", DEFAULT_TOP_P),
+        guidance=values.get("guidance", DEFAULT_GUIDANCE),
+        model=_model(values.get("model")),
+    )
+    if spec.duration_seconds > limits.max_seconds + 1e-9:
+        raise OutOfRange(
+            f"That is {spec.duration_seconds:.2f} s; the most this engine makes in one take "
+            f"is {limits.max_seconds:g} s (engine flag --max-seconds)."
+        )
+    return spec
+
+
+def _out_dir(value: str | None, limits: Limits) -> Path:
+    if value is None:
+        if limits.default_out_dir is None:
+            raise MissingArgument("out_dir is required (this engine has no default folder).")
+        return limits.default_out_dir
+    path = Path(value)
+    if not path.is_absolute():
+        raise BadPath(f"out_dir must be an absolute path, got {value!r}.")
+    if not path.exists():
+        raise BadPath(f"out_dir {value} does not exist. Create it first (or save the project).")
+    if not path.is_dir():
+        raise BadPath(f"out_dir {value} is not a folder.")
+    return path
+
+
+def _model(value: str | None) -> str | None:
+    if value is None or value == "debug" or _HUB_ID.match(value):
+        return value
+    if Path(value).is_absolute():
+        return value
+    raise InvalidValue(
+        f"model must be a Hub id like facebook/musicgen-small, an absolute folder, or "
+        f"'debug'; got {value!r}."
+    )
+
+
+def _pairs_leniently(args: list[Any]) -> dict[str, Any]:
+    """Best-effort key/value view of a possibly invalid argument list."""
+    return {k: v for k, v in zip(args[::2], args[1::2], strict=False) if isinstance(k, str)}
+
+
+def _osc_type(value: Any) -> str:
+    names = {
+        str: "a string",
+        int: "an integer",
+        float: "a float",
+        bytes: "a blob",
+        bool: "a boolean",
+    }
+    return names.get(type(value), "nil" if value is None else type(value).__name__)
+
+
+# -- reply builders: (address, args) ------------------------------------------
+
+Reply = tuple[str, list[Any]]
+
+
+def queued(request_id: str, position: int) -> Reply:
+    return f"{PREFIX}/queued", [request_id, position]
+
+
+def progress(request_id: str, fraction: float, stage: str) -> Reply:
+    return f"{PREFIX}/progress", [request_id, round(float(fraction), 4), stage]
+
+
+def done(request_id: str, paths: list[str]) -> Reply:
+    return f"{PREFIX}/done", [request_id, *paths]
+
+
+def error(request_id: str, code: str, message: str) -> Reply:
+    return f"{PREFIX}/error", [request_id, code, message]
+
+
+def pong(request_id: str, version: str, state: EngineState, model: str) -> Reply:
+    return f"{PREFIX}/pong", [request_id, version, state, model]
+
+
+def status(
+    request_id: str, state: EngineState, model: str, device: str, running: str, queued_jobs: int
+) -> Reply:
+    return f"{PREFIX}/status", [request_id, state, model, device, running, queued_jobs]
+
+
+def models(request_id: str, loaded: str, available: list[str]) -> Reply:
+    return f"{PREFIX}/models", [request_id, loaded, *available]
+
+
+def cancelled(request_id: str, job: str, was: Literal["queued", "running"]) -> Reply:
+    return f"{PREFIX}/cancel", [request_id, job, was]

@@ -1,0 +1,202 @@
+"""The OSC-over-UDP server: datagrams in, requests dispatched, replies out.
+
+The receiving thread only parses, validates and queues; it never waits on
+the model, so ping and status are answered while a take is being generated.
+:meth:`OscServer.handle_message` is the one error boundary: whatever goes
+wrong with a request becomes an ``/musicgen/error`` reply and a log line.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+import threading
+from typing import Any
+
+from pythonosc.osc_message_builder import OscMessageBuilder
+from pythonosc.osc_packet import OscPacket, ParseError
+
+from bridge import protocol, version
+from bridge.config import ServeConfig
+from bridge.jobs import EngineLike, Job, JobQueue
+from bridge.protocol import (
+    CancelRequest,
+    GenerateRequest,
+    QueryRequest,
+    Reply,
+    Request,
+    RequestRejected,
+)
+from engine.errors import BridgeError
+
+log = logging.getLogger(__name__)
+
+MAX_DATAGRAM = 65535
+POLL_S = 0.25  # how often the receive loop checks for shutdown
+
+
+def encode(reply: Reply) -> bytes:
+    """An (address, args) reply as an OSC 1.0 message datagram."""
+    address, args = reply
+    builder = OscMessageBuilder(address)
+    for arg in args:
+        builder.add_arg(arg)
+    return builder.build().dgram
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class OscServer:
+    """Receives requests on ``config.host:config.port`` and answers them.
+
+    Args:
+        config: listening address and limits.
+        engine: handed to the job queue's worker.
+        sock: an already-bound socket (tests); bound from ``config`` if None.
+    """
+
+    def __init__(
+        self, config: ServeConfig, engine: EngineLike, sock: socket.socket | None = None
+    ) -> None:
+        self.config = config
+        self.limits = protocol.Limits(config.max_seconds, config.out_dir)
+        self._engine = engine
+        self._sock = sock
+        # Replies leave from their own socket: on Linux an ICMP "port
+        # unreachable" for a closed reply port would otherwise surface as an
+        # error on the receiving socket's next recvfrom.
+        self._out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._stop = threading.Event()
+        self.jobs = JobQueue(engine, self, config.max_queue, startup_model=config.model)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        assert self._sock is not None, "bind() first"
+        return self._sock.getsockname()[:2]
+
+    def bind(self) -> None:
+        """Open the listening socket.  Raises OSError (e.g. port in use)."""
+        if self._sock is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                sock.bind((self.config.host, self.config.port))
+            except OSError:
+                sock.close()
+                raise
+            self._sock = sock
+        self._sock.settimeout(POLL_S)
+
+    def serve_forever(self) -> None:
+        """Receive until :meth:`stop`; then shut the job queue down."""
+        self.bind()
+        assert self._sock is not None
+        self.jobs.start()
+        try:
+            while not self._stop.is_set():
+                try:
+                    data, source = self._sock.recvfrom(MAX_DATAGRAM)
+                except TimeoutError:
+                    continue
+                except (ConnectionResetError, ConnectionRefusedError):
+                    continue  # Windows reports a closed peer port here; not our fault
+                self.handle_datagram(data, source)
+        finally:
+            self.jobs.shutdown()
+            self._sock.close()
+            self._out.close()
+
+    def stop(self) -> None:
+        """Ask :meth:`serve_forever` to return (safe from a signal handler)."""
+        self._stop.set()
+
+    # -- requests ---------------------------------------------------------------
+
+    def handle_datagram(self, data: bytes, source: tuple[str, int]) -> None:
+        """Parse one datagram (a message or a bundle) and handle each message."""
+        try:
+            packet = OscPacket(data)
+        except ParseError as exc:
+            log.warning(
+                "dropped a malformed packet (%d bytes) from %s:%d: %s",
+                len(data),
+                source[0],
+                source[1],
+                exc,
+            )
+            return
+        for timed in packet.messages:
+            self.handle_message(timed.message.address, list(timed.message.params), source)
+
+    def handle_message(self, address: str, args: list[Any], source: tuple[str, int]) -> None:
+        """Validate and dispatch one message; every failure becomes an error reply."""
+        try:
+            request = protocol.parse(address, args, self.limits)
+        except RequestRejected as exc:
+            port = exc.reply_port or source[1]
+            log.info("refused %s from %s: %s (%s)", address, source[0], exc.code, exc.message)
+            self.send((source[0], port), protocol.error(exc.request_id, exc.code, exc.message))
+            return
+        reply_to = (source[0], request.reply_port)
+        try:
+            self._dispatch(request, reply_to)
+        except BridgeError as exc:
+            log.info("refused %s %s: %s (%s)", address, request.id, exc.code, exc.message)
+            self.send(reply_to, protocol.error(request.id, exc.code, exc.message))
+        except Exception as exc:  # the one boundary: log it, answer it, keep serving
+            log.exception("internal error handling %s %s", address, request.id)
+            self.send(reply_to, protocol.error(request.id, "internal_error", str(exc)))
+
+    def _dispatch(self, request: Request, reply_to: tuple[str, int]) -> None:
+        if isinstance(request, GenerateRequest):
+            job = Job(request.id, request.spec, reply_to)
+            position = self.jobs.submit(job)
+            log.info(
+                "queued %s (%d ahead): %.2f s of %r",
+                request.id,
+                position,
+                request.spec.duration_seconds,
+                request.spec.prompt,
+            )
+            self.send(reply_to, protocol.queued(request.id, position))
+        elif isinstance(request, CancelRequest):
+            was = self.jobs.cancel(request.job)
+            self.send(reply_to, protocol.cancelled(request.id, request.job, was))
+        elif isinstance(request, QueryRequest):
+            self.send(reply_to, self._query(request))
+
+    def _query(self, request: QueryRequest) -> Reply:
+        state, model, device, running, waiting = self.jobs.snapshot()
+        if request.kind == "ping":
+            return protocol.pong(request.id, version(), state, model)
+        if request.kind == "status":
+            return protocol.status(request.id, state, model, device, running, waiting)
+        return protocol.models(request.id, model, self._available_models())
+
+    def _available_models(self) -> list[str]:
+        lister = getattr(self._engine, "available_models", None)
+        return list(lister()) if lister else []
+
+    # -- replies (JobListener) --------------------------------------------------
+
+    def send(self, to: tuple[str, int], reply: Reply) -> None:
+        try:
+            self._out.sendto(encode(reply), to)
+        except OSError as exc:
+            log.warning("could not send %s to %s:%d: %s", reply[0], to[0], to[1], exc)
+
+    def progress(self, job: Job, fraction: float, stage: str) -> None:
+        self.send(job.reply_to, protocol.progress(job.id, fraction, stage))
+
+    def done(self, job: Job, paths: list[str]) -> None:
+        self.send(job.reply_to, protocol.done(job.id, paths))
+
+    def failed(self, job: Job, error: BridgeError) -> None:
+        self.send(job.reply_to, protocol.error(job.id, error.code, error.message))

@@ -1,0 +1,237 @@
+"""The engine's one interface: load a checkpoint, make takes, list models.
+
+The bridge talks to :class:`Engine` and nothing else in this package.  No
+tensor crosses this boundary: requests are :class:`~engine.spec.GenerationSpec`,
+results are :class:`Take` (paths and figures).  An Engine is driven from one
+thread at a time (the bridge's model worker).
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import random
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from engine import checkpoint
+from engine.debug_checkpoint import DEBUG_MODEL_ID
+from engine.errors import ModelNotAvailable
+from engine.generate import CancelCheck, ProgressCallback
+from engine.spec import GenerationSpec
+
+log = logging.getLogger(__name__)
+
+WARMUP_SECONDS = 0.2
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """How the engine runs: where its cache is and what hardware it uses.
+
+    Attributes:
+        cache_dir: the bridge's own cache (the debug checkpoint lives there).
+        device: "auto" (cuda, then mps, then cpu) or a torch device string.
+        dtype: "auto" (float16 on CUDA, else float32), "float32", "float16", "bfloat16".
+        warmup: run a short generation right after loading, so the first
+            producer request does not pay for lazy initialisation.
+    """
+
+    cache_dir: Path
+    device: str = "auto"
+    dtype: str = "auto"
+    warmup: bool = True
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What is loaded, for status replies and sidecars."""
+
+    model_id: str
+    device: str
+    dtype: str
+    sample_rate: int
+    channels: int
+    max_seconds: float
+    is_debug: bool
+    load_seconds: float
+
+
+@dataclass(frozen=True)
+class Take:
+    """A finished take: the files written and how long each stage took."""
+
+    paths: tuple[Path, ...]
+    seed: int
+    duration_seconds: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Engine:
+    """Holds at most one checkpoint resident and turns specs into files."""
+
+    def __init__(self, settings: EngineSettings) -> None:
+        self.settings = settings
+        self._loaded: checkpoint.LoadedModel | None = None
+        self._info: ModelInfo | None = None
+
+    @property
+    def info(self) -> ModelInfo | None:
+        """The resident checkpoint, or None."""
+        return self._info
+
+    def load(self, model_id: str) -> ModelInfo:
+        """Make ``model_id`` the resident checkpoint (a no-op if it already is).
+
+        Raises:
+            ModelNotAvailable, ModelLoadFailed.
+        """
+        if self._info is not None and self._info.model_id == model_id:
+            return self._info
+        self.unload()
+        start = time.perf_counter()
+        loaded = checkpoint.load(
+            model_id, self.settings.cache_dir, self.settings.device, self.settings.dtype
+        )
+        if self.settings.warmup:
+            self._warm_up(loaded)
+        from engine.generate import max_seconds
+
+        self._loaded = loaded
+        self._info = ModelInfo(
+            model_id=model_id,
+            device=loaded.device,
+            dtype=loaded.dtype,
+            sample_rate=loaded.sample_rate,
+            channels=loaded.channels,
+            max_seconds=max_seconds(loaded),
+            is_debug=loaded.is_debug,
+            load_seconds=time.perf_counter() - start,
+        )
+        if loaded.is_debug:
+            log.warning("model 'debug' has random weights: its takes are noise, not music")
+        log.info(
+            "model %s ready on %s (%s) in %.1f s",
+            model_id,
+            loaded.device,
+            loaded.dtype,
+            self._info.load_seconds,
+        )
+        return self._info
+
+    def unload(self) -> None:
+        """Free the resident checkpoint (and its GPU memory)."""
+        if self._loaded is None:
+            return
+        device = self._loaded.device
+        self._loaded = None
+        self._info = None
+        import gc
+
+        gc.collect()
+        if device.startswith("cuda"):
+            import torch
+
+            torch.cuda.empty_cache()
+
+    def generate(
+        self,
+        spec: GenerationSpec,
+        on_progress: ProgressCallback | None = None,
+        is_cancelled: CancelCheck | None = None,
+    ) -> Take:
+        """Make one take and write it (WAV + sidecar) into ``spec.out_dir``.
+
+        Loads ``spec.model`` first if it is not the resident one.
+
+        Raises:
+            ModelNotAvailable, ModelLoadFailed, OutOfRange, Cancelled,
+            GenerationFailed, WriteFailed.
+        """
+        from engine.generate import generate_audio
+        from engine.output import limit_peak, take_stem, write_take
+
+        if spec.model is not None:
+            self.load(spec.model)
+        if self._loaded is None:
+            raise ModelNotAvailable("No model is loaded. Start the engine with --model.")
+        loaded = self._loaded
+        seed = spec.seed if spec.seed is not None else random.randrange(2**31)
+        started = datetime.now().astimezone()
+        t0 = time.perf_counter()
+        audio = generate_audio(loaded, spec, seed, on_progress, is_cancelled)  # [C, T]
+        t1 = time.perf_counter()
+        audio, gain_db = limit_peak(audio)
+        sidecar = self._sidecar(spec, seed, started, audio.shape, gain_db, t1 - t0)
+        wav = write_take(
+            audio, loaded.sample_rate, spec.out_dir, take_stem(spec.prompt, seed, started), sidecar
+        )
+        t2 = time.perf_counter()
+        return Take(
+            paths=(wav,),
+            seed=seed,
+            duration_seconds=audio.shape[-1] / loaded.sample_rate,
+            timings={"generate_s": t1 - t0, "write_s": t2 - t1},
+        )
+
+    def available_models(self) -> list[str]:
+        """Models this machine can load now: the resident one, the HF cache, debug."""
+        names = [self._info.model_id] if self._info else []
+        names += checkpoint.cached_models()
+        names.append(DEBUG_MODEL_ID)
+        return list(dict.fromkeys(names))
+
+    def _warm_up(self, loaded: checkpoint.LoadedModel) -> None:
+        from engine.generate import generate_audio
+
+        spec = GenerationSpec(prompt="warm up", out_dir=Path("."), seconds=WARMUP_SECONDS)
+        t0 = time.perf_counter()
+        generate_audio(loaded, spec, seed=0)
+        log.info("warm-up generation took %.2f s", time.perf_counter() - t0)
+
+    def _sidecar(
+        self,
+        spec: GenerationSpec,
+        seed: int,
+        started: datetime,
+        shape: tuple[int, ...],
+        gain_db: float,
+        generate_s: float,
+    ) -> dict[str, Any]:
+        info = self._info
+        assert info is not None  # generate() loaded a model first
+        return {
+            "format": "musicgen-bridge take",
+            "format_version": 1,
+            "prompt": spec.prompt,
+            "model": info.model_id,
+            "model_is_debug_noise": info.is_debug,
+            "seed": seed,
+            "params": replace(spec, seed=seed).to_json(),
+            "duration_seconds": shape[-1] / info.sample_rate,
+            "samples": shape[-1],
+            "sample_rate": info.sample_rate,
+            "channels": shape[0],
+            "peak_limit_gain_db": round(gain_db, 3),
+            "device": info.device,
+            "dtype": info.dtype,
+            "created": started.isoformat(timespec="seconds"),
+            "timings": {"generate_s": round(generate_s, 3)},
+            "versions": versions(),
+        }
+
+
+def versions() -> dict[str, str]:
+    """Versions of everything that shapes a take (for sidecars and bug reports)."""
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for dist in ("musicgen-bridge", "torch", "transformers", "numpy", "soundfile"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "unknown"
+    return out

@@ -1,0 +1,253 @@
+"""Finding and loading MusicGen checkpoints, offline-first.
+
+A model is named by a Hugging Face Hub id (``facebook/musicgen-small``), a
+local folder, or ``debug`` (the built-in random-weight checkpoint).  Hub ids are
+looked up in the local Hugging Face cache only (``HF_HOME`` honoured); the
+engine never downloads.  ``musicgen-bridge download`` is the one command that
+goes online, on purpose.
+
+Weights load as safetensors only: a pickle file from an arbitrary folder could
+run code, and every official MusicGen checkpoint ships safetensors.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.debug_checkpoint import DEBUG_MODEL_ID, ensure_debug_checkpoint
+from engine.errors import ModelLoadFailed, ModelNotAvailable
+
+log = logging.getLogger(__name__)
+
+KNOWN_MODELS = (
+    "facebook/musicgen-small",
+    "facebook/musicgen-medium",
+    "facebook/musicgen-large",
+    "facebook/musicgen-melody",
+    "facebook/musicgen-melody-large",
+    "facebook/musicgen-stereo-small",
+    "facebook/musicgen-stereo-medium",
+    "facebook/musicgen-stereo-large",
+    "facebook/musicgen-stereo-melody",
+    "facebook/musicgen-stereo-melody-large",
+)
+_MODEL_TYPES = ("musicgen", "musicgen_melody")
+# Only what loading needs: never the duplicate pickle weights.
+DOWNLOAD_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt"]
+
+
+@dataclass
+class LoadedModel:
+    """A checkpoint resident in memory, ready to generate.
+
+    Attributes:
+        model_id: the name it was asked for by ("debug", a Hub id, a folder).
+        folder: where its files were read from.
+        model: the transformers model, in eval mode on ``device``.
+        processor: the matching transformers processor (tokenizer + features).
+        device: torch device string ("cuda", "mps", "cpu").
+        dtype: torch dtype name ("float32", "float16", "bfloat16").
+        sample_rate: the codec's output rate in Hz (32000 for MusicGen).
+        frame_rate: codec frames per second (50 for MusicGen).
+        channels: 1, or 2 for stereo checkpoints.
+        max_frames: the longest take the decoder can position, in frames.
+        is_debug: True for the noise-making debug checkpoint.
+    """
+
+    model_id: str
+    folder: Path
+    model: Any
+    processor: Any
+    device: str
+    dtype: str
+    sample_rate: int
+    frame_rate: float
+    channels: int
+    max_frames: int
+    is_debug: bool
+
+
+def hf_cache_dir() -> Path:
+    """The Hugging Face hub cache folder in force (``HF_HUB_CACHE`` / ``HF_HOME``)."""
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HUB_CACHE)
+
+
+def resolve(model_id: str, cache_root: Path) -> Path:
+    """Return the local folder holding ``model_id``'s files, without going online.
+
+    Raises:
+        ModelNotAvailable: with where it looked and how to get the checkpoint.
+    """
+    if model_id == DEBUG_MODEL_ID:
+        return ensure_debug_checkpoint(cache_root)
+    path = Path(model_id).expanduser()
+    if path.is_absolute() or model_id.startswith("."):
+        if (path / "config.json").is_file():
+            return path
+        raise ModelNotAvailable(
+            f"No MusicGen checkpoint in folder {path} (it needs config.json and model.safetensors)."
+        )
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        folder = Path(snapshot_download(model_id, local_files_only=True))
+    except (LocalEntryNotFoundError, OSError, ValueError):
+        raise ModelNotAvailable(missing_model_advice(model_id)) from None
+    if not (folder / "config.json").is_file():
+        raise ModelNotAvailable(missing_model_advice(model_id))
+    return folder
+
+
+def missing_model_advice(model_id: str) -> str:
+    """The one message a producer sees when a checkpoint is not on this machine."""
+    return (
+        f"Model '{model_id}' is not on this machine (looked in the Hugging Face cache "
+        f"{hf_cache_dir()}). On a machine with internet run "
+        f"`musicgen-bridge download {model_id}` (it honours HF_HOME), or pass "
+        "--model with a local checkpoint folder. To try the pipeline without weights, "
+        "use --model debug (it makes noise)."
+    )
+
+
+def pick_device(requested: str = "auto") -> str:
+    """``auto`` -> cuda, then mps, then cpu; anything else is returned as given."""
+    import torch
+
+    if requested != "auto":
+        return requested
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def pick_dtype(device: str, requested: str = "auto") -> str:
+    """``auto`` -> float16 on CUDA, float32 elsewhere (MPS and CPU are safest in fp32)."""
+    if requested != "auto":
+        return requested
+    return "float16" if device.startswith("cuda") else "float32"
+
+
+def load(model_id: str, cache_root: Path, device: str = "auto", dtype: str = "auto") -> LoadedModel:
+    """Load a checkpoint onto a device.
+
+    Args:
+        model_id: Hub id, local folder, or "debug".
+        cache_root: the bridge's own cache (where the debug checkpoint lives).
+        device: "auto", "cuda", "cuda:1", "mps" or "cpu".
+        dtype: "auto", "float32", "float16" or "bfloat16".
+
+    Raises:
+        ModelNotAvailable: the checkpoint is not on this machine.
+        ModelLoadFailed: it is, but could not be loaded.
+    """
+    import torch
+
+    folder = resolve(model_id, cache_root)
+    device = pick_device(device)
+    dtype = pick_dtype(device, dtype)
+    model_cls = _model_class(folder)
+    _quiet_transformers()
+    try:
+        from transformers import AutoProcessor
+
+        model = model_cls.from_pretrained(
+            folder, dtype=getattr(torch, dtype), local_files_only=True, use_safetensors=True
+        )
+        processor = AutoProcessor.from_pretrained(folder, local_files_only=True)
+        model.to(device).eval()
+    except Exception as exc:  # any loader failure is one condition for the user
+        raise ModelLoadFailed(
+            f"Could not load '{model_id}' from {folder}: {type(exc).__name__}: {exc}"
+        ) from exc
+    audio_cfg = model.config.audio_encoder
+    decoder_cfg = model.config.decoder
+    return LoadedModel(
+        model_id=model_id,
+        folder=folder,
+        model=model,
+        processor=processor,
+        device=device,
+        dtype=dtype,
+        sample_rate=int(audio_cfg.sampling_rate),
+        frame_rate=float(audio_cfg.frame_rate),
+        channels=int(getattr(decoder_cfg, "audio_channels", 1)),
+        max_frames=int(decoder_cfg.max_position_embeddings),
+        is_debug=model_id == DEBUG_MODEL_ID,
+    )
+
+
+def cached_models() -> list[str]:
+    """Hub ids of MusicGen checkpoints present in the local Hugging Face cache."""
+    root = hf_cache_dir()
+    found = []
+    if not root.is_dir():
+        return found
+    for repo in sorted(root.glob("models--*--*")):
+        repo_id = repo.name[len("models--") :].replace("--", "/")
+        configs = sorted(repo.glob("snapshots/*/config.json"))
+        if configs and _read_model_type(configs[-1]) in _MODEL_TYPES:
+            found.append(repo_id)
+    return found
+
+
+def download(model_id: str) -> Path:
+    """Fetch a checkpoint from the Hub into the Hugging Face cache (needs internet).
+
+    Raises:
+        ModelNotAvailable: the Hub could not be reached or has no such model.
+    """
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(model_id, allow_patterns=DOWNLOAD_PATTERNS))
+    except Exception as exc:  # network, auth, 404: all one answer for the user
+        raise ModelNotAvailable(
+            f"Could not download '{model_id}' into {hf_cache_dir()}: "
+            f"{type(exc).__name__}: {exc}. Check the model id and the internet connection."
+        ) from exc
+
+
+def _model_class(folder: Path) -> Any:
+    from transformers import (
+        MusicgenForConditionalGeneration,
+        MusicgenMelodyForConditionalGeneration,
+    )
+
+    model_type = _read_model_type(folder / "config.json")
+    if model_type == "musicgen":
+        return MusicgenForConditionalGeneration
+    if model_type == "musicgen_melody":
+        return MusicgenMelodyForConditionalGeneration
+    raise ModelLoadFailed(
+        f"{folder} holds a '{model_type}' model, not MusicGen (model_type musicgen or "
+        "musicgen_melody)."
+    )
+
+
+def _read_model_type(config_path: Path) -> str | None:
+    try:
+        return json.loads(config_path.read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError):
+        return None
+
+
+def _quiet_transformers() -> None:
+    """Keep transformers' progress bars and config nags out of the engine log.
+
+    The real checkpoints set pad/bos to the codebook size (2048), which
+    transformers' config validation warns about on every load.
+    """
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()

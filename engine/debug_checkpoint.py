@@ -1,0 +1,173 @@
+"""The built-in ``debug`` checkpoint: a tiny MusicGen with random weights.
+
+It produces noise, not music.  It exists so the whole pipeline (loading,
+generating, writing, serving) can be tried and tested on a machine without
+real weights.  It is written in the real on-disk format of a Hugging Face
+MusicGen checkpoint (config.json, generation_config.json, model.safetensors,
+tokenizer.json, processor config) and then loaded by the same code as
+facebook/musicgen-small, so the tests exercise the real loader.
+
+Its shapes keep the real model's timing: 32 kHz audio, 50 codec frames per
+second, 4 codebooks of 2048 entries, so durations and step counts match.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+DEBUG_MODEL_ID = "debug"
+# Bump when the builder changes so stale cached copies are rebuilt.
+DEBUG_CHECKPOINT_VERSION = 2
+_CODEBOOK_SIZE = 2048
+
+
+def build_debug_checkpoint(
+    folder: Path, *, seed: int = 0, stereo: bool = False, max_positions: int = 2048
+) -> Path:
+    """Write a tiny random-weight MusicGen checkpoint into ``folder``.
+
+    Args:
+        folder: destination; created if needed.
+        seed: torch seed for the random weights (same seed -> same files).
+        stereo: write a stereo checkpoint (8 interleaved codebooks, 2 channels),
+            as facebook/musicgen-stereo-* are laid out.
+        max_positions: decoder positions, i.e. the longest take in codec frames.
+
+    Returns:
+        ``folder``.
+    """
+    import torch
+    from transformers import (
+        EncodecConfig,
+        EncodecFeatureExtractor,
+        MusicgenConfig,
+        MusicgenDecoderConfig,
+        MusicgenForConditionalGeneration,
+        MusicgenProcessor,
+        T5Config,
+    )
+
+    torch.manual_seed(seed)
+    text = T5Config(
+        vocab_size=len(_tokenizer_vocab()),
+        d_model=16,
+        d_kv=4,
+        d_ff=32,
+        num_layers=1,
+        num_heads=2,
+        decoder_start_token_id=0,
+        pad_token_id=0,
+        eos_token_id=1,
+    )
+    audio = EncodecConfig(
+        sampling_rate=32000,
+        audio_channels=1,
+        num_filters=2,
+        hidden_size=8,
+        num_residual_layers=1,
+        upsampling_ratios=[8, 5, 4, 4],  # 640 samples a frame: 50 Hz, as the real codec
+        codebook_size=_CODEBOOK_SIZE,
+        codebook_dim=8,
+        num_lstm_layers=1,
+        target_bandwidths=[2.2],
+        use_causal_conv=False,
+        normalize=False,
+    )
+    decoder = MusicgenDecoderConfig(
+        vocab_size=_CODEBOOK_SIZE,
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        ffn_dim=32,
+        num_codebooks=8 if stereo else 4,
+        audio_channels=2 if stereo else 1,
+        # As in the real checkpoints: special ids equal the codebook size, or
+        # generation indexes past the embedding.
+        pad_token_id=_CODEBOOK_SIZE,
+        bos_token_id=_CODEBOOK_SIZE,
+        max_position_embeddings=max_positions,
+    )
+    config = MusicgenConfig(
+        text_encoder=text.to_dict(), audio_encoder=audio.to_dict(), decoder=decoder.to_dict()
+    )
+    model = MusicgenForConditionalGeneration(config)
+    # EnCodec initialises its codebooks to zeros (real ones are learned), which
+    # would decode every token to the same sound: give each code its own vector.
+    with torch.no_grad():
+        for layer in model.audio_encoder.quantizer.layers:
+            layer.codebook.embed.normal_()
+            layer.codebook.embed_avg.copy_(layer.codebook.embed)
+            layer.codebook.cluster_size.fill_(1.0)
+    gen = model.generation_config
+    gen.decoder_start_token_id = _CODEBOOK_SIZE
+    gen.pad_token_id = _CODEBOOK_SIZE
+    gen.bos_token_id = _CODEBOOK_SIZE
+    gen.do_sample = True
+    gen.guidance_scale = 3.0
+    gen.top_k = 250
+    gen.max_length = max_positions
+    processor = MusicgenProcessor(
+        feature_extractor=EncodecFeatureExtractor(sampling_rate=32000), tokenizer=_tokenizer()
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
+
+
+def ensure_debug_checkpoint(cache_root: Path) -> Path:
+    """Return the cached debug checkpoint's folder, building it on first use.
+
+    The build goes to a temporary sibling and is renamed into place, so a
+    crash or a second engine never sees a half-written checkpoint.
+    """
+    target = cache_root / f"debug-v{DEBUG_CHECKPOINT_VERSION}"
+    if (target / "model.safetensors").is_file():
+        return target
+    cache_root.mkdir(parents=True, exist_ok=True)
+    log.info("building the debug checkpoint (random weights, makes noise) in %s", target)
+    tmp = Path(tempfile.mkdtemp(prefix=".debug-build-", dir=cache_root))
+    build_debug_checkpoint(tmp)
+    try:
+        os.replace(tmp, target)
+    except OSError:
+        # Another process won the race and its copy is already in place.
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _tokenizer_vocab() -> list[tuple[str, float]]:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
+    pieces += [(c, -2.0) for c in letters + "0123456789/-.,'"]
+    pieces += [("\u2581" + c, -2.5) for c in letters + "0123456789"]
+    pieces += [("\u2581", -3.0)]
+    return pieces
+
+
+def _tokenizer():
+    """A small SentencePiece-style (Unigram) T5 tokenizer, built without downloads."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from transformers import T5TokenizerFast
+
+    backend = Tokenizer(models.Unigram(_tokenizer_vocab(), unk_id=2))
+    backend.normalizer = normalizers.Lowercase()
+    backend.pre_tokenizer = pre_tokenizers.Metaspace()
+    backend.decoder = decoders.Metaspace()
+    backend.post_processor = processors.TemplateProcessing(
+        single="$A </s>", special_tokens=[("</s>", 1)]
+    )
+    return T5TokenizerFast(
+        tokenizer_object=backend,
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        extra_ids=0,
+    )

@@ -1,0 +1,276 @@
+"""OSC parsing and validation, from datagrams, with no socket.
+
+Each case feeds bytes to ``OscServer.handle_datagram`` and asserts on the
+replies it would send.  The engine is a fake; nothing touches the network.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from bridge import protocol
+from bridge.config import ServeConfig
+from bridge.server import OscServer, encode
+from tests.fakes import FakeEngine
+
+SOURCE = ("127.0.0.1", 50123)
+
+
+class Harness:
+    def __init__(self, tmp_path: Path) -> None:
+        config = ServeConfig(max_seconds=30.0, out_dir=tmp_path, max_queue=4, model="fake")
+        self.server = OscServer(config, FakeEngine())
+        self.sent: list[tuple[tuple[str, int], str, list]] = []
+        self.server.send = lambda to, reply: self.sent.append((to, reply[0], reply[1]))
+        self.tmp = tmp_path
+
+    def datagram(self, data: bytes) -> list[tuple[tuple[str, int], str, list]]:
+        self.sent.clear()
+        self.server.handle_datagram(data, SOURCE)
+        return list(self.sent)
+
+    def message(self, address: str, *args):
+        return self.datagram(encode((address, list(args))))
+
+    def generate(self, **fields):
+        args = ["id", "g1", "reply_port", 9001]
+        fields.setdefault("prompt", "dusty lo-fi drums")
+        fields.setdefault("out_dir", str(self.tmp))
+        for key, value in fields.items():
+            if value is not None:
+                args += [key, value]
+        return self.message("/musicgen/generate", *args)
+
+
+@pytest.fixture
+def harness(tmp_path):
+    h = Harness(tmp_path)
+    yield h
+    h.server.jobs.shutdown(1)
+
+
+def test_ping_from_a_byte_literal_datagram(harness):
+    # /musicgen/ping id "p1" reply_port 9001, encoded by hand (OSC 1.0: padded
+    # strings, type tag string, big-endian int32).
+    data = (
+        b"/musicgen/ping\x00\x00"
+        b",sssi\x00\x00\x00"
+        b"id\x00\x00"
+        b"p1\x00\x00"
+        b"reply_port\x00\x00"
+        b"\x00\x00\x23\x29"
+    )
+    [(to, address, args)] = harness.datagram(data)
+    assert to == ("127.0.0.1", 9001)
+    assert address == "/musicgen/pong"
+    assert args[0] == "p1" and args[2] in ("loading", "no_model", "ready")
+
+
+def test_generate_is_queued_with_its_position(harness):
+    [(to, address, args)] = harness.generate(bars=8.0, bpm=120.0, timesig="4/4", seed=7)
+    assert (to, address) == (("127.0.0.1", 9001), "/musicgen/queued")
+    assert args[0] == "g1" and isinstance(args[1], int)
+
+
+def test_bars_accept_an_int_as_max_sends_them(harness):
+    [(_, address, _)] = harness.generate(bars=8, bpm=92)
+    assert address == "/musicgen/queued"
+
+
+def test_parsed_spec_has_exact_fields(tmp_path):
+    request = protocol.parse(
+        "/musicgen/generate",
+        [
+            "id",
+            "a",
+            "reply_port",
+            9001,
+            "prompt",
+            "  x  ",
+            "bars",
+            2,
+            "bpm",
+            140,
+            "timesig",
+            "7/8",
+            "seed",
+            3,
+            "top_k",
+            0,
+            "out_dir",
+            str(tmp_path),
+        ],
+        protocol.Limits(),
+    )
+    spec = request.spec
+    assert (spec.prompt, spec.bars, spec.bpm, str(spec.timesig), spec.seed) == (
+        "x",
+        2.0,
+        140.0,
+        "7/8",
+        3,
+    )
+    assert spec.duration_seconds == pytest.approx(3.0)
+    assert spec.top_k == 0 and spec.out_dir == tmp_path
+
+
+def test_default_length_and_default_folder(harness):
+    request = protocol.parse(
+        "/musicgen/generate",
+        ["id", "a", "reply_port", 1, "prompt", "x"],
+        protocol.Limits(default_out_dir=harness.tmp),
+    )
+    assert request.spec.duration_seconds == protocol.DEFAULT_SECONDS
+    assert request.spec.out_dir == harness.tmp
+
+
+def error_of(replies):
+    [(to, address, args)] = replies
+    assert address == "/musicgen/error", (address, args)
+    return to, args[0], args[1], args[2]
+
+
+# Every bad input from the issue: (fields to send or a raw message, expected code).
+BAD_GENERATES = [
+    ({"bars": "8", "bpm": 120}, "wrong_type"),  # a string for bars
+    ({"prompt": ""}, "invalid_value"),
+    ({"prompt": "   "}, "invalid_value"),
+    ({"prompt": "x" * 1001}, "out_of_range"),
+    ({"seconds": 0.0}, "out_of_range"),
+    ({"seconds": -4.0}, "out_of_range"),
+    ({"seconds": 31.0}, "out_of_range"),  # over the configured maximum
+    ({"bars": 64, "bpm": 60}, "out_of_range"),  # 256 s
+    ({"bars": 8}, "missing_argument"),  # bars without bpm
+    ({"bars": 8, "bpm": 120, "seconds": 4.0}, "invalid_request"),
+    ({"timesig": "4-4"}, "invalid_value"),
+    ({"seed": -1}, "out_of_range"),
+    ({"seed": 1.5}, "wrong_type"),
+    ({"temperature": float("nan")}, "out_of_range"),
+    ({"colour": "blue"}, "unknown_argument"),
+    ({"out_dir": "relative/folder"}, "bad_path"),
+    ({"out_dir": "/definitely/not/here"}, "bad_path"),
+    ({"model": "not a model id"}, "invalid_value"),
+]
+
+
+@pytest.mark.parametrize(("fields", "code"), BAD_GENERATES)
+def test_bad_generate_gets_an_error_with_a_stable_code(harness, fields, code):
+    to, request_id, got, message = error_of(harness.generate(**fields))
+    assert (to, request_id, got) == (("127.0.0.1", 9001), "g1", code)
+    assert message.endswith(".") and len(message) > 10  # a sentence, not a stack trace
+
+
+def test_out_dir_that_is_a_file(harness):
+    afile = harness.tmp / "file.wav"
+    afile.write_bytes(b"")
+    assert error_of(harness.generate(out_dir=str(afile)))[2] == "bad_path"
+
+
+def test_missing_id_still_answers_with_an_empty_id(harness):
+    to, request_id, code, _ = error_of(harness.message("/musicgen/ping", "reply_port", 9001))
+    assert (to, request_id, code) == (("127.0.0.1", 9001), "", "missing_argument")
+
+
+def test_missing_reply_port_answers_the_source_port(harness):
+    to, request_id, code, _ = error_of(harness.message("/musicgen/ping", "id", "p"))
+    assert (to, request_id, code) == (SOURCE, "p", "missing_argument")
+
+
+@pytest.mark.parametrize("port", [0, 65536, -5])
+def test_reply_port_out_of_range(harness, port):
+    to, _, code, _ = error_of(harness.message("/musicgen/ping", "id", "p", "reply_port", port))
+    assert (to, code) == (SOURCE, "out_of_range")
+
+
+def test_unknown_address(harness):
+    _, request_id, code, message = error_of(
+        harness.message("/musicgen/dance", "id", "d", "reply_port", 9001)
+    )
+    assert (request_id, code) == ("d", "unknown_address")
+    assert "/musicgen/generate" in message  # tells the client what exists
+
+
+def test_odd_argument_count(harness):
+    assert error_of(harness.message("/musicgen/ping", "id", "p", "reply_port"))[2] == (
+        "invalid_request"
+    )
+
+
+def test_unparseable_packet_is_logged_and_dropped(harness, caplog):
+    with caplog.at_level(logging.WARNING, logger="bridge.server"):
+        assert harness.datagram(b"/musicgen/ping\x00\x00,s\x00\x00") == []
+        assert harness.datagram(b"\xff\xfe garbage") == []
+    assert caplog.text.count("malformed packet") == 2
+    # ...and the server still answers.
+    assert harness.message("/musicgen/ping", "id", "p", "reply_port", 9001)[0][1] == (
+        "/musicgen/pong"
+    )
+
+
+def test_a_bundle_is_unpacked(harness):
+    from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    bundle = OscBundleBuilder(IMMEDIATELY)
+    for i in range(2):
+        msg = OscMessageBuilder("/musicgen/ping")
+        for arg in ("id", f"p{i}", "reply_port", 9001):
+            msg.add_arg(arg)
+        bundle.add_content(msg.build())
+    replies = harness.datagram(bundle.build().dgram)
+    assert [r[2][0] for r in replies] == ["p0", "p1"]
+
+
+def test_cancel_unknown_job_and_duplicate_ids(harness):
+    _, _, code, _ = error_of(
+        harness.message("/musicgen/cancel", "id", "c", "reply_port", 9001, "job", "nope")
+    )
+    assert code == "unknown_job"
+    harness.generate()
+    assert error_of(harness.generate())[2] == "duplicate_id"
+
+
+def test_cancel_a_queued_job(harness):
+    harness.generate()
+    replies = harness.message("/musicgen/cancel", "id", "c", "reply_port", 9001, "job", "g1")
+    assert ("/musicgen/error", ["g1", "cancelled"]) in [(a, r[:2]) for _, a, r in replies]
+    assert ("/musicgen/cancel", ["c", "g1", "queued"]) in [(a, r) for _, a, r in replies]
+
+
+def test_queue_limit_answers_busy(harness):
+    # The fake engine's worker is never started, so nothing drains the queue (limit 4).
+    for i in range(4):
+        [(_, address, _)] = harness.message(
+            "/musicgen/generate",
+            "id",
+            f"x{i}",
+            "reply_port",
+            9001,
+            "prompt",
+            "p",
+            "out_dir",
+            str(harness.tmp),
+        )
+        assert address == "/musicgen/queued"
+    assert error_of(harness.generate())[2] == "busy"
+
+
+def test_status_and_models_replies(harness):
+    [(_, address, args)] = harness.message("/musicgen/status", "id", "s", "reply_port", 9001)
+    assert address == "/musicgen/status" and args[0] == "s" and len(args) == 6
+    [(_, address, args)] = harness.message("/musicgen/models", "id", "m", "reply_port", 9001)
+    assert address == "/musicgen/models" and args[0] == "m" and "debug" in args
+
+
+def test_internal_errors_become_error_replies(harness):
+    def explode(*_):
+        raise RuntimeError("kaboom")
+
+    harness.server.jobs.snapshot = explode
+    _, request_id, code, _ = error_of(
+        harness.message("/musicgen/status", "id", "s", "reply_port", 9001)
+    )
+    assert (request_id, code) == ("s", "internal_error")
