@@ -1,0 +1,74 @@
+-- The Generate dialog: prompt, bars, seed, model.  (No "variations" field: the engine
+-- cannot make variations yet, issue 3, and a field that does nothing would mislead.)
+local M = {}
+
+M.TITLE = "MusicGen: Generate"
+-- A newline separates the fields, so prompts may contain commas.
+M.SEPARATOR = "\n"
+M.FIELDS = { "prompt", "bars", "seed", "model" }
+M.CAPTIONS = { "Prompt", "Length (bars)", "Seed (blank = random)", "Model (blank = engine's)" }
+M.MAX_PROMPT_CHARS = 1000
+
+local function trim(s)
+  return (s:gsub("^%s+", ""):gsub("%s+$", ""))
+end
+
+--- Check the typed values.  Returns a clean table, or nil and a message in words.
+function M.validate(raw)
+  local values = {}
+  for _, key in ipairs(M.FIELDS) do
+    values[key] = trim(raw[key] or "")
+  end
+  if values.prompt == "" then
+    return nil, "Type a prompt, e.g. \"dusty lo-fi drums with warm Rhodes\"."
+  end
+  if utf8.len(values.prompt) == nil then
+    return nil, "The prompt is not valid UTF-8 text."
+  end
+  if utf8.len(values.prompt) > M.MAX_PROMPT_CHARS then
+    return nil, "The prompt is " .. utf8.len(values.prompt) .. " characters; the most is "
+      .. M.MAX_PROMPT_CHARS .. "."
+  end
+  local bars = tonumber(values.bars)
+  if not bars or bars < 0.25 or bars > 256 then
+    return nil, "Length must be a number of bars between 0.25 and 256, got \"" .. values.bars .. "\"."
+  end
+  values.bars = bars
+  if values.seed ~= "" then
+    local seed = tonumber(values.seed)
+    if not seed or seed ~= math.floor(seed) or seed < 0 or seed > 2147483647 then
+      return nil, "Seed must be a whole number from 0 to 2147483647, or blank for a random one."
+    end
+    values.seed = math.floor(seed)
+  else
+    values.seed = nil
+  end
+  if values.model == "" then
+    values.model = nil
+  end
+  return values
+end
+
+--- Show the dialog filled with `defaults` (strings).  Returns the raw strings typed, or nil
+-- when the user pressed Cancel.
+function M.ask(defaults)
+  local shown = {}
+  for i, key in ipairs(M.FIELDS) do
+    shown[i] = tostring(defaults[key] or ""):gsub(M.SEPARATOR, " ")
+  end
+  local captions = table.concat(M.CAPTIONS, ",") .. ",separator=" .. M.SEPARATOR .. ",extrawidth=300"
+  local ok, csv = reaper.GetUserInputs(M.TITLE, #M.FIELDS, captions, table.concat(shown, M.SEPARATOR))
+  if not ok then
+    return nil
+  end
+  local raw, i = {}, 1
+  for field in (csv .. M.SEPARATOR):gmatch("(.-)" .. M.SEPARATOR) do
+    if M.FIELDS[i] then
+      raw[M.FIELDS[i]] = field
+    end
+    i = i + 1
+  end
+  return raw
+end
+
+return M

@@ -1,0 +1,24 @@
+-- Messages to the user.
+local M = {}
+
+M.TITLE = "MusicGen"
+
+function M.error(text)
+  reaper.MB(text, M.TITLE, 0)
+end
+
+function M.info(text)
+  reaper.MB(text, M.TITLE, 0)
+end
+
+function M.console(text)
+  reaper.ShowConsoleMsg("MusicGen: " .. text .. "\n")
+end
+
+--- For an unexpected Lua error: the message plus where it happened.
+function M.internal_error(traceback)
+  M.error("Something went wrong inside the MusicGen script:\n\n" .. tostring(traceback)
+    .. "\n\nPlease report this with the text above.")
+end
+
+return M

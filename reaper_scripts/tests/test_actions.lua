@@ -1,0 +1,72 @@
+local T = require("harness")
+local F = require("fixtures")
+
+T.test("cancel: no job running -> says so, runs nothing", function()
+  local _, state = F.mock("cancel-none")
+  F.run("MusicGen_Cancel.lua")
+  T.eq(state.count("ExecProcess"), 0)
+  T.eq(state.messages, { "No MusicGen take is being made right now." })
+end)
+
+T.test("cancel: running job -> `cancel ID`, and the poller stops waiting", function()
+  local seen
+  local _, state = F.mock("cancel-job", { inputs = { F.answer("pad", "1") }, exec = function(cmd, timeout)
+    if timeout ~= -1 then
+      seen = { cmd, timeout }
+      return "0\ncancel reaper-test-1: was running\n"
+    end
+    return ""
+  end })
+  F.run("MusicGen_Generate_from_selection.lua")
+  F.run("MusicGen_Cancel.lua")
+  T.eq(seen, { "/bin/sh -c ''\\''" .. F.CLI .. "'\\'' '\\''cancel'\\'' '\\''reaper-test-1'\\'' 2>&1'", 15000 })
+  T.eq(state.messages, { "Cancelled the take reaper-test-1." })
+  state.pump() -- no result file (engine gone?): the abandon flag still ends the loop
+  T.eq(#state.deferred, 0)
+  T.eq(state.count("InsertMedia"), 0)
+  T.contains(table.concat(state.console), "generation cancelled")
+end)
+
+T.test("status: engine answers -> its text; engine down -> advice in words", function()
+  local _, state = F.mock("status-ok", { ext = { ["MusicGen_Bridge/cli_path"] = F.CLI, ["MusicGen_Bridge/port"] = "9100" },
+    exec = function(cmd)
+      T.eq(cmd, "/bin/sh -c ''\\''" .. F.CLI .. "'\\'' '\\''status'\\'' '\\''--port'\\'' '\\''9100'\\'' 2>&1'")
+      return "0\nstate: ready\nmodel: debug\n"
+    end })
+  F.run("MusicGen_Engine_status.lua")
+  T.eq(state.messages, { "Engine status\n\nstate: ready\nmodel: debug\n" })
+  _, state = F.mock("status-down", { exec = function()
+    return "3\nmusicgen-bridge: No answer from the engine at 127.0.0.1:9000 within 3 s.\n"
+  end })
+  F.run("MusicGen_Engine_status.lua")
+  T.contains(state.messages[1], "No answer from the engine at 127.0.0.1:9000 within 3 s.")
+  T.contains(state.messages[1], "Start it with `musicgen-bridge serve`")
+end)
+
+T.test("settings: stores the CLI path and port; refuses a bad port in words", function()
+  local _, state = F.mock("settings", { files = { ["/u/mgb"] = true }, inputs = { { true, "/u/mgb\n\n9100" } } })
+  F.run("MusicGen_Settings.lua")
+  T.eq({ state.ext["MusicGen_Bridge/cli_path"], state.ext["MusicGen_Bridge/port"] }, { "/u/mgb", "9100" })
+  _, state = F.mock("settings2", { inputs = { { true, "\n\nabc" } } })
+  F.run("MusicGen_Settings.lua")
+  T.eq(state.messages, { 'The port must be a number from 1 to 65535, got "abc".' })
+end)
+
+T.test("packaging: index.xml lists every action and lib file; each action has a ReaPack header", function()
+  local listing = io.popen("cd '" .. F.root .. "' && ls MusicGen_*.lua lib/musicgen/*.lua")
+  local f = assert(io.open(F.root .. "index.xml"))
+  local index = f:read("a")
+  f:close()
+  local n = 0
+  for path in listing:lines() do
+    n = n + 1
+    T.contains(index, 'file="' .. path .. '"', "index.xml misses " .. path)
+    if path:match("^MusicGen_") then
+      local s = assert(io.open(F.root .. path)):read("a")
+      T.contains(s, "-- @description MusicGen", path)
+      T.contains(s, "-- @version 0.1.0", path)
+    end
+  end
+  listing:close()
+  T.truthy(n >= 10, "expected the actions and lib files, found " .. n)
+end)
