@@ -45,7 +45,14 @@ lint: setup
 test-python: setup
 	$(BIN)/python -m pytest
 
-test: lint test-python
+test-js: system-deps
+	node --test max4live/tests/
+
+test-lua: system-deps
+	lua5.4 reaper_scripts/tests/run_tests.lua
+	luacheck --config reaper_scripts/.luacheckrc reaper_scripts
+
+test: system-deps lint test-js test-lua test-python
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info
