@@ -86,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(for callers that cannot read stdout, e.g. REAPER scripts)",
     )
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
+    gen.add_argument(
+        "--play",
+        action="store_true",
+        help="play the take when it is done "
+        "(needs the optional extra: pip install 'musicgen-bridge[playback]')",
+    )
     _client_flags(gen)
 
     for name, text in (
@@ -203,7 +209,27 @@ def _generate(args: argparse.Namespace) -> int:
     _write_result(args.result_file, request_id, paths=paths)
     for path in paths:
         print(path)
+    if args.play:
+        _play(paths[0])
     return EXIT_OK
+
+
+def _play(path: str) -> None:
+    """Audition a take on this machine's default output (sounddevice, imported lazily)."""
+    try:
+        import sounddevice  # needs PortAudio, so it is an optional extra
+    except (ImportError, OSError) as exc:
+        print(
+            f"musicgen-bridge: cannot play the take ({exc}). Install the playback extra: "
+            "pip install 'musicgen-bridge[playback]' (it needs PortAudio).",
+            file=sys.stderr,
+        )
+        return
+    import soundfile
+
+    audio, rate = soundfile.read(path, dtype="float32")
+    sounddevice.play(audio, rate)
+    sounddevice.wait()
 
 
 def _try_cancel(client: Any, request_id: str) -> None:

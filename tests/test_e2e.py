@@ -307,3 +307,28 @@ def test_engine_without_its_model_serves_and_explains(cache_dir, tmp_path):
     log = engine.log()
     assert "musicgen-bridge download facebook/musicgen-small" in log
     assert "Traceback" not in log
+
+
+def test_play_without_the_playback_extra_explains(engine_process, tmp_path, monkeypatch, capsys):
+    """--play imports sounddevice lazily; missing, it says how to get it, and the take stands."""
+    import sys
+
+    from bridge.cli import main
+
+    monkeypatch.setitem(sys.modules, "sounddevice", None)  # as if not installed
+    code = main(
+        [
+            "generate",
+            "x",
+            "--seconds",
+            "0.5",
+            "--out",
+            str(tmp_path),
+            "--play",
+            "--port",
+            str(engine_process.port),
+        ]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0 and out.strip().endswith(".wav")
+    assert "pip install 'musicgen-bridge[playback]'" in err

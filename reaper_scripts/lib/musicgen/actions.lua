@@ -14,6 +14,15 @@ local function guarded(fn)
   end
 end
 
+-- Where musicgen-bridge lives, or nil after telling the user why not.
+local function located_cli()
+  local cli_path, err = cli.locate()
+  if not cli_path and err then
+    ui.error(err)
+  end
+  return cli_path
+end
+
 function M.cancel()
   guarded(function()
     local job = settings.get("current_job", "")
@@ -23,11 +32,8 @@ function M.cancel()
     end
     -- Stop waiting whatever the engine says: if it is gone, the poller would wait forever.
     settings.set("abandon_job", job, false)
-    local cli_path, err = cli.locate()
+    local cli_path = located_cli()
     if not cli_path then
-      if err then
-        ui.error(err)
-      end
       return
     end
     local code, output = cli.run(command.query(cli_path, "cancel", job, settings.engine_flags()))
@@ -43,11 +49,8 @@ end
 
 function M.status()
   guarded(function()
-    local cli_path, err = cli.locate()
+    local cli_path = located_cli()
     if not cli_path then
-      if err then
-        ui.error(err)
-      end
       return
     end
     local code, output = cli.run(command.query(cli_path, "status", nil, settings.engine_flags()))
