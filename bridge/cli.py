@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="skip the short warm-up generation after loading",
     )
     serve.add_argument("--log-level", help="debug, info, warning or error (default info)")
+    serve.add_argument(
+        "--token",
+        help="shared secret every request must carry; required "
+        "with a --host beyond loopback (at least 16 characters)",
+    )
 
     gen = sub.add_parser(
         "generate",
@@ -121,6 +126,18 @@ def _client_flags(parser: argparse.ArgumentParser) -> None:
         default=3.0,
         help="seconds to wait for the engine to answer (default 3)",
     )
+    parser.add_argument(
+        "--token",
+        default=None,
+        help="the engine's shared token, if it has one (default: $MUSICGEN_BRIDGE_TOKEN)",
+    )
+
+
+def _client(args: argparse.Namespace) -> Any:
+    from bridge.client import EngineClient
+
+    token = args.token if args.token is not None else os.environ.get("MUSICGEN_BRIDGE_TOKEN")
+    return EngineClient(args.host, args.port, args.timeout, token)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from bridge.config import ServeConfig
+    from bridge.config import ServeConfig, listen_problem
     from bridge.server import OscServer, is_loopback
     from engine.api import Engine, EngineSettings
 
@@ -144,13 +161,15 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=config.log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
     )
-    if not is_loopback(config.host):
-        print(
-            f"musicgen-bridge: refusing to listen on {config.host}: this engine listens on "
-            "loopback only (127.0.0.1), so nothing outside this machine can reach it.",
-            file=sys.stderr,
-        )
+    problem = listen_problem(config)
+    if problem is not None:
+        print(f"musicgen-bridge: {problem}", file=sys.stderr)
         return EXIT_USAGE
+    if not is_loopback(config.host):
+        logging.getLogger("bridge").warning(
+            "listening on %s: reachable from the network; every request must carry the token",
+            config.host,
+        )
     assert config.out_dir is not None and config.cache_dir is not None  # from_sources sets them
     config.out_dir.mkdir(parents=True, exist_ok=True)
     engine = Engine(EngineSettings(config.cache_dir, config.device, config.dtype, config.warmup))
@@ -182,7 +201,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from bridge.client import EngineClient, new_id
+    from bridge.client import new_id
 
     fields: dict[str, Any] = {"prompt": args.prompt}
     for arg in protocol.GENERATE_ARGS:
@@ -192,7 +211,7 @@ def _generate(args: argparse.Namespace) -> int:
         fields["out_dir"] = str(Path(fields["out_dir"]).expanduser().resolve())
     request_id = args.id or new_id()
     bar = _ProgressBar(enabled=not args.quiet and sys.stderr.isatty())
-    with EngineClient(args.host, args.port, args.timeout) as client:
+    with _client(args) as client:
         try:
             paths = client.generate(fields, request_id, bar.update, bar.queued)
         except KeyboardInterrupt:
@@ -257,9 +276,7 @@ def _write_result(
 
 
 def _client_command(args: argparse.Namespace) -> int:
-    from bridge.client import EngineClient
-
-    with EngineClient(args.host, args.port, args.timeout) as client:
+    with _client(args) as client:
         try:
             if args.command == "ping":
                 print(

@@ -46,13 +46,19 @@ class EngineClient:
         host: the engine's address.
         port: the engine's request port.
         timeout: seconds to wait for the first answer to a request.
+        token: the engine's shared token, when it listens beyond loopback.
     """
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = protocol.DEFAULT_PORT, timeout: float = 3.0
+        self,
+        host: str = "127.0.0.1",
+        port: int = protocol.DEFAULT_PORT,
+        timeout: float = 3.0,
+        token: str | None = None,
     ) -> None:
         self.engine = (host, port)
         self.timeout = timeout
+        self.token = token
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.bind(("127.0.0.1" if is_loopback(host) else "0.0.0.0", 0))
 
@@ -72,6 +78,8 @@ class EngineClient:
     def send(self, address: str, request_id: str, **fields: Any) -> None:
         """Send one request: ``id`` and ``reply_port`` first, then ``fields``."""
         args: list[Any] = ["id", request_id, "reply_port", self.reply_port]
+        if self.token is not None:
+            args += ["token", self.token]
         for key, value in fields.items():
             if value is not None:
                 args += [key, value]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 ENV_PREFIX = "MUSICGEN_BRIDGE_"
+MIN_TOKEN_CHARS = 16
 
 
 def default_output_dir(env: Mapping[str, str]) -> Path:
@@ -45,6 +46,8 @@ class ServeConfig:
         cache_dir: the bridge's own cache (the debug checkpoint).
         warmup: run a short generation after loading.
         log_level: debug, info, warning, error.
+        token: shared secret every request must carry; required to listen
+            beyond loopback (at least MIN_TOKEN_CHARS characters).
     """
 
     host: str = "127.0.0.1"
@@ -58,6 +61,7 @@ class ServeConfig:
     cache_dir: Path | None = None
     warmup: bool = True
     log_level: str = "info"
+    token: str | None = None
 
     @classmethod
     def from_sources(
@@ -102,3 +106,23 @@ def _coerce(name: str, kind: object, raw: str) -> object:
     if "Path" in kind:
         return Path(raw)
     return raw
+
+
+def listen_problem(config: ServeConfig) -> str | None:
+    """Why the engine must not listen as configured, in words; None if it may.
+
+    Loopback needs nothing.  Any other address (a studio sharing one GPU box)
+    needs a shared token of at least MIN_TOKEN_CHARS characters.
+    """
+    from bridge.server import is_loopback
+
+    if config.token is not None and len(config.token) < MIN_TOKEN_CHARS:
+        return f"--token must be at least {MIN_TOKEN_CHARS} characters."
+    if not is_loopback(config.host) and config.token is None:
+        return (
+            f"refusing to listen on {config.host} without a shared token: anyone on the "
+            "network could use the engine and write files. Pass --token with a secret of at "
+            f"least {MIN_TOKEN_CHARS} characters (clients send it as 'token'), or listen on "
+            "127.0.0.1."
+        )
+    return None

@@ -15,6 +15,7 @@ Conventions (see docs/protocol.md):
 
 from __future__ import annotations
 
+import hmac
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from engine.errors import (
     MissingArgument,
     OutOfRange,
     UnknownAddress,
+    Unauthorized,
     UnknownArgument,
     WrongType,
 )
@@ -93,7 +95,15 @@ COMMON_ARGS = (
         minimum=1,
         maximum=65535,
     ),
+    Arg(
+        "token",
+        "str",
+        "shared secret; required when the engine listens beyond loopback (serve --token)",
+        minimum=1,
+        maximum=256,
+    ),
 )
+
 
 GENERATE_ARGS = (
     Arg(
@@ -236,10 +246,17 @@ EngineState = Literal["loading", "ready", "busy", "no_model", "stopping"]
 
 @dataclass(frozen=True)
 class Limits:
-    """Server-side limits that validation needs (from the engine's config)."""
+    """Server-side policy that validation needs (from the engine's config).
+
+    Attributes:
+        max_seconds: longest take accepted.
+        default_out_dir: folder for takes whose request names none (None: out_dir required).
+        token: shared secret every request must carry (None: not required).
+    """
 
     max_seconds: float = 30.0
     default_out_dir: Path | None = None
+    token: str | None = None
 
 
 @dataclass(frozen=True)
@@ -329,6 +346,13 @@ def _parse(address: str, args: list[Any], limits: Limits) -> Request:
         if key in values:
             raise InvalidRequest(f"Argument {key!r} was given twice.")
         values[key] = _check(arg, value)
+    if limits.token is not None and not hmac.compare_digest(
+        str(values.get("token", "")).encode(), limits.token.encode()
+    ):
+        raise Unauthorized(
+            "This engine needs its shared token: send 'token' with every request "
+            "(the engine's --token)."
+        )
     for arg in table:
         if arg.required and arg.name not in values:
             raise MissingArgument(f"{address} needs {arg.name!r} ({arg.help}).")
@@ -417,6 +441,8 @@ def _out_dir(value: str | None, limits: Limits) -> Path:
     path = Path(value)
     if not path.is_absolute():
         raise BadPath(f"out_dir must be an absolute path, got {value!r}.")
+    if ".." in path.parts:
+        raise BadPath(f"out_dir must not contain '..', got {value!r}.")
     if not path.exists():
         raise BadPath(f"out_dir {value} does not exist. Create it first (or save the project).")
     if not path.is_dir():

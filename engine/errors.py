@@ -61,6 +61,12 @@ class BadPath(InvalidRequest):
     code = "bad_path"
 
 
+class Unauthorized(InvalidRequest):
+    """The engine listens beyond loopback and the request lacks its shared token."""
+
+    code = "unauthorized"
+
+
 class DuplicateId(InvalidRequest):
     code = "duplicate_id"
 

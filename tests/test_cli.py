@@ -97,7 +97,7 @@ def test_unreachable_engine_exit_code_and_advice(tmp_path, capsys):
 
 def test_serve_refuses_to_listen_beyond_loopback(capsys):
     assert main(["serve", "--host", "0.0.0.0", "--model", "debug"]) == 2
-    assert "loopback only" in capsys.readouterr().err
+    assert "without a shared token" in capsys.readouterr().err
 
 
 def test_download_without_internet_says_so(tmp_path):
@@ -124,3 +124,33 @@ def test_help_on_each_command(command, capsys):
         main([command, "--help"])
     assert exit_.value.code == 0
     assert "usage: musicgen-bridge" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("host", "token", "problem"),
+    [
+        ("127.0.0.1", None, None),
+        ("localhost", None, None),
+        ("0.0.0.0", None, "without a shared token"),
+        ("192.168.1.20", None, "without a shared token"),
+        ("0.0.0.0", "short", "at least 16 characters"),
+        ("0.0.0.0", "a-long-enough-secret", None),
+    ],
+)
+def test_listening_beyond_loopback_needs_a_token(host, token, problem):
+    from bridge.config import listen_problem
+
+    found = listen_problem(ServeConfig(host=host, token=token))
+    assert (found is None) if problem is None else (problem in found)
+
+
+def test_clients_send_the_token_from_the_environment(monkeypatch):
+    from bridge.cli import _client
+
+    monkeypatch.setenv("MUSICGEN_BRIDGE_TOKEN", "from-the-environment")
+    args = build_parser().parse_args(["status"])
+    with _client(args) as client:
+        assert client.token == "from-the-environment"
+    args = build_parser().parse_args(["status", "--token", "flag-wins-over-env"])
+    with _client(args) as client:
+        assert client.token == "flag-wins-over-env"

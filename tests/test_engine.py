@@ -219,3 +219,28 @@ def test_loud_audio_is_peak_limited_not_clipped(tmp_path):
     data, _ = sf.read(path)
     assert np.abs(data).max() == pytest.approx(0.999, abs=1e-4)
     assert data[2] / data[1] == pytest.approx(-0.75, abs=1e-4)  # shape kept
+
+
+def test_a_planted_symlink_under_the_final_name_is_never_followed(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "take.wav").symlink_to(victim)
+    (out / "take-2.json").symlink_to(victim)
+    path = write_take(np.zeros((1, 10), np.float32), 32000, out, "take", {"a": 1})
+    assert victim.read_text() == "keep me"
+    assert path.name == "take-3.wav" and not path.is_symlink()
+    assert (out / "take.wav").is_symlink()  # left alone, not replaced
+
+
+def test_a_planted_symlink_under_the_temporary_name_is_not_followed(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / f".take.{os.getpid()}.partial.wav").symlink_to(victim)
+    with pytest.raises(WriteFailed):
+        write_take(np.zeros((1, 10), np.float32), 32000, out, "take", {})
+    assert victim.read_text() == "keep me"
+    assert not (out / "take.wav").exists()

@@ -274,3 +274,61 @@ def test_internal_errors_become_error_replies(harness):
         harness.message("/musicgen/status", "id", "s", "reply_port", 9001)
     )
     assert (request_id, code) == ("s", "internal_error")
+
+
+# -- shared token (listening beyond loopback) ------------------------------------
+
+TOKEN = "s3cret-studio-token"
+
+
+def test_token_required_when_configured(tmp_path):
+    limits = protocol.Limits(default_out_dir=tmp_path, token=TOKEN)
+    base = ["id", "t", "reply_port", 9001]
+    for args in (base, [*base, "token", "wrong-token-of-any-length"], [*base, "token", ""]):
+        with pytest.raises(protocol.RequestRejected) as err:
+            protocol.parse("/musicgen/ping", args, limits)
+        assert (err.value.code, err.value.request_id) in (
+            ("unauthorized", "t"),
+            ("invalid_value", "t"),  # an empty string is refused before the comparison
+        )
+        assert TOKEN not in err.value.message  # never echo the secret
+    assert protocol.parse("/musicgen/ping", [*base, "token", TOKEN], limits).id == "t"
+
+
+def test_token_is_checked_before_anything_else_is_queued(tmp_path):
+    limits = protocol.Limits(default_out_dir=tmp_path, token=TOKEN)
+    with pytest.raises(protocol.RequestRejected) as err:
+        protocol.parse("/musicgen/generate", ["id", "g", "reply_port", 9001, "prompt", "x"], limits)
+    assert err.value.code == "unauthorized"
+
+
+def test_token_is_accepted_and_ignored_without_one_configured(tmp_path):
+    limits = protocol.Limits(default_out_dir=tmp_path)
+    request = protocol.parse("/musicgen/ping", ["id", "t", "reply_port", 1, "token", "x"], limits)
+    assert request.id == "t"
+
+
+# -- file safety at the edge --------------------------------------------------------
+
+
+def test_out_dir_with_dot_dot_is_refused(harness):
+    (harness.tmp / "inner").mkdir()
+    sneaky = f"{harness.tmp}/inner/../inner"
+    assert error_of(harness.generate(out_dir=sneaky))[2] == "bad_path"
+
+
+def test_out_dir_that_is_a_special_file_is_refused(harness):
+    import os
+
+    fifo = harness.tmp / "fifo"
+    os.mkfifo(fifo)
+    assert error_of(harness.generate(out_dir=str(fifo)))[2] == "bad_path"
+    assert error_of(harness.generate(out_dir="/dev/null"))[2] == "bad_path"
+
+
+def test_out_dir_may_be_a_symlink_to_a_folder(harness):
+    real = harness.tmp / "real"
+    real.mkdir()
+    (harness.tmp / "link").symlink_to(real)
+    [(_, address, _)] = harness.generate(out_dir=str(harness.tmp / "link"))
+    assert address == "/musicgen/queued"
