@@ -28,8 +28,8 @@ from engine.errors import (
     InvalidValue,
     MissingArgument,
     OutOfRange,
-    UnknownAddress,
     Unauthorized,
+    UnknownAddress,
     UnknownArgument,
     WrongType,
 )
