@@ -50,8 +50,9 @@ MAX_ID_CHARS = 64
 
 ArgKind = Literal["str", "int", "float"]
 _REQUIRED = object()
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-_ID = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces
+# Used with fullmatch: "$" alone would also match before a trailing newline.
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+_ID = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no spaces
 
 
 @dataclass(frozen=True)
@@ -315,10 +316,11 @@ def parse(address: str, args: list[Any], limits: Limits) -> Request:
     """
     pairs = _pairs_leniently(args)
     raw_id = pairs.get("id")
-    request_id = raw_id if isinstance(raw_id, str) else ""
+    # Stripped as _check strips it, so an error names the id a success would.
+    request_id = raw_id.strip() if isinstance(raw_id, str) else ""
     port = pairs.get("reply_port")
     reply_port = port if type(port) is int and 1 <= port <= 65535 else None
-    if request_id and not _ID.match(request_id):
+    if request_id and not _ID.fullmatch(request_id):
         request_id = ""
     try:
         return _parse(address, args, limits)
@@ -337,7 +339,7 @@ def _parse(address: str, args: list[Any], limits: Limits) -> Request:
     by_name = {a.name: a for a in table}
     for key, value in zip(args[::2], args[1::2], strict=False):
         if not isinstance(key, str):
-            raise WrongType(f"Expected a key (string) but got {value!r}.")
+            raise WrongType(f"Expected a key (string) but got {key!r}.")
         arg = by_name.get(key)
         if arg is None:
             raise UnknownArgument(
@@ -356,7 +358,7 @@ def _parse(address: str, args: list[Any], limits: Limits) -> Request:
     for arg in table:
         if arg.required and arg.name not in values:
             raise MissingArgument(f"{address} needs {arg.name!r} ({arg.help}).")
-    if not _ID.match(values["id"]):
+    if not _ID.fullmatch(values["id"]):
         raise InvalidValue("id must be printable ASCII without spaces.")
     kind = address[len(PREFIX) + 1 :]
     if kind == "generate":
@@ -443,15 +445,19 @@ def _out_dir(value: str | None, limits: Limits) -> Path:
         raise BadPath(f"out_dir must be an absolute path, got {value!r}.")
     if ".." in path.parts:
         raise BadPath(f"out_dir must not contain '..', got {value!r}.")
-    if not path.exists():
+    try:
+        exists, is_dir = path.exists(), path.is_dir()
+    except OSError as exc:  # name too long, permission denied: Python 3.11 raises
+        raise BadPath(f"out_dir {value[:200]} cannot be used: {exc.strerror}.") from None
+    if not exists:
         raise BadPath(f"out_dir {value} does not exist. Create it first (or save the project).")
-    if not path.is_dir():
+    if not is_dir:
         raise BadPath(f"out_dir {value} is not a folder.")
     return path
 
 
 def _model(value: str | None) -> str | None:
-    if value is None or value == "debug" or _HUB_ID.match(value):
+    if value is None or value == "debug" or _HUB_ID.fullmatch(value):
         return value
     if Path(value).is_absolute():
         return value

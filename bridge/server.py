@@ -15,7 +15,7 @@ import threading
 from typing import Any
 
 from pythonosc.osc_message_builder import OscMessageBuilder
-from pythonosc.osc_packet import OscPacket, ParseError
+from pythonosc.osc_packet import OscPacket
 
 from bridge import protocol, version
 from bridge.config import ServeConfig
@@ -43,6 +43,36 @@ def encode(reply: Reply) -> bytes:
     for arg in args:
         builder.add_arg(arg)
     return builder.build().dgram
+
+
+MAX_BUNDLE_DEPTH = 8
+
+
+def bundle_problem(data: bytes, depth: int = 0) -> str | None:
+    """Why ``data`` is not a sound OSC bundle, or None (also for a plain message).
+
+    python-osc trusts a bundle's element sizes: a negative one makes it loop
+    forever, and deep nesting overflows the stack.  Both are checked here first.
+    """
+    if not data.startswith(b"#bundle\x00"):
+        return None
+    if depth >= MAX_BUNDLE_DEPTH:
+        return f"bundles nested deeper than {MAX_BUNDLE_DEPTH}"
+    offset = 16  # "#bundle\0" + 8-byte time tag
+    if len(data) < offset:
+        return "truncated bundle header"
+    while offset < len(data):
+        if offset + 4 > len(data):
+            return "truncated bundle element size"
+        size = int.from_bytes(data[offset : offset + 4], "big", signed=True)
+        offset += 4
+        if size <= 0 or size % 4 or offset + size > len(data):
+            return f"bundle element size {size} does not fit the packet"
+        inner = bundle_problem(data[offset : offset + size], depth + 1)
+        if inner is not None:
+            return inner
+        offset += size
+    return None
 
 
 def is_loopback(host: str) -> bool:
@@ -120,20 +150,28 @@ class OscServer:
     # -- requests ---------------------------------------------------------------
 
     def handle_datagram(self, data: bytes, source: tuple[str, int]) -> None:
-        """Parse one datagram (a message or a bundle) and handle each message."""
-        try:
-            packet = OscPacket(data)
-        except ParseError as exc:
+        """Parse one datagram (a message or a bundle) and handle each message.
+
+        A packet that is not well-formed OSC cannot be answered (it has no
+        readable id or reply port): it is logged and dropped.
+        """
+        problem = bundle_problem(data)
+        if problem is None:
+            try:
+                messages = [t.message for t in OscPacket(data).messages]
+            except Exception as exc:  # ParseError, but also UnicodeDecodeError & co.
+                problem = f"{type(exc).__name__}: {exc}"
+        if problem is not None:
             log.warning(
                 "dropped a malformed packet (%d bytes) from %s:%d: %s",
                 len(data),
                 source[0],
                 source[1],
-                exc,
+                problem[:200],
             )
             return
-        for timed in packet.messages:
-            self.handle_message(timed.message.address, list(timed.message.params), source)
+        for message in messages:
+            self.handle_message(message.address, list(message.params), source)
 
     def handle_message(self, address: str, args: list[Any], source: tuple[str, int]) -> None:
         """Validate and dispatch one message; every failure becomes an error reply."""
@@ -143,6 +181,10 @@ class OscServer:
             port = exc.reply_port or source[1]
             log.info("refused %s from %s: %s (%s)", address, source[0], exc.code, exc.message)
             self.send((source[0], port), protocol.error(exc.request_id, exc.code, exc.message))
+            return
+        except Exception as exc:  # a validation bug: answer the sender, keep serving
+            log.exception("internal error validating %s", address)
+            self.send(source, protocol.error("", "internal_error", str(exc)))
             return
         reply_to = (source[0], request.reply_port)
         try:
