@@ -69,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--log-level", help="debug, info, warning or error (default info)")
     serve.add_argument(
+        "--threads",
+        type=int,
+        help="CPU threads for torch (default 0: half the cores, so the DAW keeps cores for audio)",
+    )
+    serve.add_argument(
         "--token",
         help="shared secret every request must carry; required "
         "with a --host beyond loopback (at least 16 characters)",
@@ -172,7 +177,9 @@ def _serve(args: argparse.Namespace) -> int:
         )
     assert config.out_dir is not None and config.cache_dir is not None  # from_sources sets them
     config.out_dir.mkdir(parents=True, exist_ok=True)
-    engine = Engine(EngineSettings(config.cache_dir, config.device, config.dtype, config.warmup))
+    engine = Engine(
+        EngineSettings(config.cache_dir, config.device, config.dtype, config.warmup, config.threads)
+    )
     server = OscServer(config, engine)
     try:
         server.bind()

@@ -46,6 +46,7 @@ class ServeConfig:
         cache_dir: the bridge's own cache (the debug checkpoint).
         warmup: run a short generation after loading.
         log_level: debug, info, warning, error.
+        threads: CPU threads for torch; 0 = half the cores, leaving the rest to the DAW.
         token: shared secret every request must carry; required to listen
             beyond loopback (at least MIN_TOKEN_CHARS characters).
     """
@@ -61,6 +62,7 @@ class ServeConfig:
     cache_dir: Path | None = None
     warmup: bool = True
     log_level: str = "info"
+    threads: int = 0
     token: str | None = None
 
     @classmethod

@@ -137,7 +137,10 @@ class JobQueue:
                 raise ShuttingDown("The engine is shutting down.")
             if any(j.id == job.id for j in self._jobs()):
                 raise DuplicateId(f"A job with id {job.id!r} is already queued or running.")
-            if len(self._pending) >= self._max_queued:
+            # One take runs and max_queued wait; a job accepted but not yet
+            # picked up by the worker counts as the one that runs next.
+            in_flight = len(self._pending) + (1 if self._running else 0)
+            if in_flight >= self._max_queued + 1:
                 raise Busy(
                     f"The queue is full ({self._max_queued} takes waiting). Try again when "
                     "one has finished."
@@ -223,12 +226,19 @@ class JobQueue:
                     return
                 job = self._running = self._pending.popleft()
             try:
-                self._run(job)
+                report = self._run(job)
             finally:
                 with self._lock:
                     self._running = None
+            # Reported once the job is no longer running, so a status sent on
+            # receipt of done never still says busy.
+            try:
+                report()
+            except Exception:
+                log.exception("reporting the end of job %s failed", job.id)
 
-    def _run(self, job: Job) -> None:
+    def _run(self, job: Job) -> Callable[[], None]:
+        """Run one job; returns the call that reports its terminal event."""
         last = 0.0
 
         def on_progress(done: int, total: int) -> None:
@@ -251,17 +261,18 @@ class JobQueue:
             take = self._engine.generate(spec, on_progress, job.cancel_requested.is_set)
         except BridgeError as exc:
             log.info("job %s: %s (%s)", job.id, exc.code, exc.message)
-            self._listener.failed(job, exc)
-            return
+            error: BridgeError = exc  # Python unbinds `exc` when the except block ends
         except Exception as exc:  # the one boundary: a bug must not kill the worker
             log.exception("job %s failed", job.id)
-            self._listener.failed(job, GenerationFailed(f"Internal error: {exc}"))
-            return
-        log.info(
-            "job %s done in %.2f s (waited %.2f s): %s",
-            job.id,
-            time.monotonic() - started,
-            started - job.submitted,
-            ", ".join(p.name for p in take.paths),
-        )
-        self._listener.done(job, [str(p) for p in take.paths])
+            error = GenerationFailed(f"Internal error: {exc}")
+        else:
+            log.info(
+                "job %s done in %.2f s (waited %.2f s): %s",
+                job.id,
+                time.monotonic() - started,
+                started - job.submitted,
+                ", ".join(p.name for p in take.paths),
+            )
+            paths = [str(p) for p in take.paths]
+            return lambda: self._listener.done(job, paths)
+        return lambda: self._listener.failed(job, error)

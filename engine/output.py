@@ -114,7 +114,11 @@ def _claim(tmp: Path, out_dir: Path, stem: str) -> Path:
                 os.close(os.open(wav, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
             except FileExistsError:
                 continue
-            os.replace(tmp, wav)
+            try:
+                os.replace(tmp, wav)
+            except OSError:
+                _remove(wav)  # our empty placeholder must not outlive the failure
+                raise
             return wav
         _remove(tmp)
         return wav

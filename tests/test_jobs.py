@@ -57,11 +57,12 @@ def test_progress_is_rate_limited(queue_and_engine, tmp_path):
 
 
 def test_full_queue_answers_busy(queue_and_engine, tmp_path):
+    # One take runs (here: the first accepted, next to run) and max_queued wait.
     queue, _, _ = queue_and_engine(max_queued=2)  # not started: nothing drains
-    queue.submit(job("a", tmp_path))
-    queue.submit(job("b", tmp_path))
+    for name in "abc":
+        queue.submit(job(name, tmp_path))
     with pytest.raises(Busy):
-        queue.submit(job("c", tmp_path))
+        queue.submit(job("d", tmp_path))
 
 
 def test_duplicate_id_is_refused(queue_and_engine, tmp_path):
