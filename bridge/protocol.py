@@ -459,10 +459,11 @@ def _out_dir(value: str | None, limits: Limits) -> Path:
 def _model(value: str | None) -> str | None:
     if value is None or value == "debug" or _HUB_ID.fullmatch(value):
         return value
-    if Path(value).is_absolute():
+    if Path(value).is_absolute() and ".." not in Path(value).parts:
         return value
     raise InvalidValue(
-        f"model must be a Hub id like facebook/musicgen-small, an absolute folder, or "
+        f"model must be a Hub id like facebook/musicgen-small, an absolute folder "
+        f"(without '..'), or "
         f"'debug'; got {value!r}."
     )
 

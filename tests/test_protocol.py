@@ -153,6 +153,8 @@ BAD_GENERATES = [
     ({"out_dir": "relative/folder"}, "bad_path"),
     ({"out_dir": "/definitely/not/here"}, "bad_path"),
     ({"model": "not a model id"}, "invalid_value"),
+    ({"model": "/models/../etc"}, "invalid_value"),
+    ({"model": "relative/../folder"}, "invalid_value"),
 ]
 
 
