@@ -154,8 +154,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from bridge.config import ServeConfig, listen_problem
-    from bridge.server import OscServer, is_loopback
+    from bridge.config import ServeConfig, is_loopback, listen_problem
+    from bridge.server import OscServer
     from engine.api import Engine, EngineSettings
 
     try:

@@ -16,7 +16,8 @@ from typing import Any
 from pythonosc.osc_packet import OscPacket, ParseError
 
 from bridge import protocol
-from bridge.server import encode, is_loopback
+from bridge.config import is_loopback
+from bridge.server import encode
 from engine.errors import BridgeError
 
 P = protocol.PREFIX

@@ -7,6 +7,7 @@ reads the environment at import time.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -110,14 +111,22 @@ def _coerce(name: str, kind: object, raw: str) -> object:
     return raw
 
 
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and any loopback address (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def listen_problem(config: ServeConfig) -> str | None:
     """Why the engine must not listen as configured, in words; None if it may.
 
     Loopback needs nothing.  Any other address (a studio sharing one GPU box)
     needs a shared token of at least MIN_TOKEN_CHARS characters.
     """
-    from bridge.server import is_loopback
-
     if config.token is not None and len(config.token) < MIN_TOKEN_CHARS:
         return f"--token must be at least {MIN_TOKEN_CHARS} characters."
     if not is_loopback(config.host) and config.token is None:

@@ -49,7 +49,6 @@ MAX_PROMPT_CHARS = 1000
 MAX_ID_CHARS = 64
 
 ArgKind = Literal["str", "int", "float"]
-_REQUIRED = object()
 # Used with fullmatch: "$" alone would also match before a trailing newline.
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 _ID = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no spaces
@@ -462,9 +461,8 @@ def _model(value: str | None) -> str | None:
     if Path(value).is_absolute() and ".." not in Path(value).parts:
         return value
     raise InvalidValue(
-        f"model must be a Hub id like facebook/musicgen-small, an absolute folder "
-        f"(without '..'), or "
-        f"'debug'; got {value!r}."
+        "model must be a Hub id like facebook/musicgen-small, an absolute folder "
+        f"(without '..'), or 'debug'; got {value!r}."
     )
 
 

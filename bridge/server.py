@@ -8,7 +8,6 @@ wrong with a request becomes an ``/musicgen/error`` reply and a log line.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import socket
 import threading
@@ -73,15 +72,6 @@ def bundle_problem(data: bytes, depth: int = 0) -> str | None:
             return inner
         offset += size
     return None
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class OscServer:

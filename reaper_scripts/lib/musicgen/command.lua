@@ -1,6 +1,14 @@
 -- The musicgen-bridge command lines the actions run (see `musicgen-bridge generate --help`).
 local M = {}
 
+-- Append every item of `items` (may be nil) to `argv`; returns `argv`.
+local function append(argv, items)
+  for _, item in ipairs(items or {}) do
+    argv[#argv + 1] = item
+  end
+  return argv
+end
+
 --- A number as the CLI should read it: 140 -> "140", 0.5 -> "0.5", 92.123456 -> "92.123456".
 function M.number(x)
   if x == math.floor(x) and math.abs(x) < 1e15 then
@@ -27,13 +35,8 @@ function M.generate(cli, req, engine_flags)
     argv[#argv + 1] = "--out"
     argv[#argv + 1] = req.out_dir
   end
-  for _, arg in ipairs({ "--id", req.id, "--result-file", req.result_file, "--quiet" }) do
-    argv[#argv + 1] = arg
-  end
-  for _, arg in ipairs(engine_flags or {}) do
-    argv[#argv + 1] = arg
-  end
-  return argv
+  append(argv, { "--id", req.id, "--result-file", req.result_file, "--quiet" })
+  return append(argv, engine_flags)
 end
 
 --- argv for a query: status, ping, or cancel (with the job id).
@@ -42,10 +45,7 @@ function M.query(cli, what, job_id, engine_flags)
   if job_id then
     argv[#argv + 1] = job_id
   end
-  for _, arg in ipairs(engine_flags or {}) do
-    argv[#argv + 1] = arg
-  end
-  return argv
+  return append(argv, engine_flags)
 end
 
 return M
