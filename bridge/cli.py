@@ -50,7 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="auto, float32, float16 or bfloat16 (default auto: "
         "float16 on CUDA, float32 elsewhere)",
     )
-    serve.add_argument("--max-seconds", type=float, help="longest take accepted (default 30)")
+    serve.add_argument(
+        "--max-seconds",
+        type=float,
+        help="longest take accepted (default 120; beyond 30 s takes are extended window by window)",
+    )
+    serve.add_argument(
+        "--max-variations", type=int, help="most takes one request may ask for (default 4)"
+    )
     serve.add_argument("--max-queue", type=int, help="takes that may wait (default 16)")
     serve.add_argument(
         "--out-dir",
@@ -78,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="shared secret every request must carry; required "
         "with a --host beyond loopback (at least 16 characters)",
     )
+    serve.add_argument(
+        "--decoder",
+        choices=("fast", "reference"),
+        help="fast: the engine's own decode loop; reference: transformers' generate "
+        "(default reference)",
+    )
 
     gen = sub.add_parser(
         "generate",
@@ -86,7 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("prompt", help="what the music should be")
     for arg in protocol.GENERATE_ARGS:
-        if arg.flag:
+        if arg.flag and arg.kind == "bool":
+            gen.add_argument(arg.flag, dest=arg.name, action="store_const", const=1, help=arg.help)
+        elif arg.flag:
             gen.add_argument(arg.flag, dest=arg.name, type=_TYPES[arg.kind], help=arg.help)
     gen.add_argument("--id", help="request id (default: a fresh one); `cancel ID` uses it")
     gen.add_argument(
@@ -178,7 +193,14 @@ def _serve(args: argparse.Namespace) -> int:
     assert config.out_dir is not None and config.cache_dir is not None  # from_sources sets them
     config.out_dir.mkdir(parents=True, exist_ok=True)
     engine = Engine(
-        EngineSettings(config.cache_dir, config.device, config.dtype, config.warmup, config.threads)
+        EngineSettings(
+            config.cache_dir,
+            config.device,
+            config.dtype,
+            config.warmup,
+            config.threads,
+            config.decoder,
+        )
     )
     server = OscServer(config, engine)
     try:
@@ -214,8 +236,10 @@ def _generate(args: argparse.Namespace) -> int:
     for arg in protocol.GENERATE_ARGS:
         if arg.flag and getattr(args, arg.name) is not None:
             fields[arg.name] = getattr(args, arg.name)
-    if "out_dir" in fields:  # the protocol wants absolute paths; the CLI is in a shell
-        fields["out_dir"] = str(Path(fields["out_dir"]).expanduser().resolve())
+    # The protocol wants absolute paths; the CLI is in a shell.
+    for name in ("out_dir", "melody_midi", "melody_audio", "continue_from"):
+        if name in fields:
+            fields[name] = str(Path(fields[name]).expanduser().resolve())
     request_id = args.id or new_id()
     bar = _ProgressBar(enabled=not args.quiet and sys.stderr.isatty())
     with _client(args) as client:

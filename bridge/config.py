@@ -41,7 +41,9 @@ class ServeConfig:
         model: checkpoint loaded at start (Hub id, folder, or "debug").
         device: "auto", "cuda", "mps", "cpu".
         dtype: "auto", "float32", "float16", "bfloat16".
-        max_seconds: longest take accepted, seconds.
+        max_seconds: longest take accepted, seconds (beyond MusicGen's 30 s
+            window, takes are extended window by window).
+        max_variations: most takes one request may ask for at once.
         max_queue: takes allowed to wait behind the running one.
         out_dir: folder for takes whose request names none (created if missing).
         cache_dir: the bridge's own cache (the debug checkpoint).
@@ -50,6 +52,7 @@ class ServeConfig:
         threads: CPU threads for torch; 0 = half the cores, leaving the rest to the DAW.
         token: shared secret every request must carry; required to listen
             beyond loopback (at least MIN_TOKEN_CHARS characters).
+        decoder: "fast" (the engine's own loop) or "reference" (transformers' generate).
     """
 
     host: str = "127.0.0.1"
@@ -57,7 +60,8 @@ class ServeConfig:
     model: str = "facebook/musicgen-small"
     device: str = "auto"
     dtype: str = "auto"
-    max_seconds: float = 30.0
+    max_seconds: float = 120.0
+    max_variations: int = 4
     max_queue: int = 16
     out_dir: Path | None = None
     cache_dir: Path | None = None
@@ -65,6 +69,7 @@ class ServeConfig:
     log_level: str = "info"
     threads: int = 0
     token: str | None = None
+    decoder: str = "reference"
 
     @classmethod
     def from_sources(

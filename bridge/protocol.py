@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from engine import audio, melody
+from engine.audio import SAMPLE_FORMATS, SAMPLE_RATES
+from engine.debug_checkpoint import DEBUG_MODELS
 from engine.errors import (
     BadPath,
     BridgeError,
@@ -33,8 +36,11 @@ from engine.errors import (
     UnknownArgument,
     WrongType,
 )
+from engine.prompting import parse_key
 from engine.spec import (
     DEFAULT_GUIDANCE,
+    DEFAULT_PROMPT_SECONDS,
+    DEFAULT_SAMPLE_FORMAT,
     DEFAULT_TEMPERATURE,
     DEFAULT_TOP_K,
     DEFAULT_TOP_P,
@@ -47,8 +53,12 @@ DEFAULT_PORT = 9000
 DEFAULT_SECONDS = 10.0
 MAX_PROMPT_CHARS = 1000
 MAX_ID_CHARS = 64
+MAX_VARIATIONS = 8  # the protocol's ceiling; serve --max-variations sets the engine's own
+MAX_NOTES_CHARS = 60000  # 4096 notes fit; an OSC message stays well inside one UDP datagram
+# MusicGen's 30 s window less a second to continue in.
+MAX_PROMPT_SECONDS = 29.0
 
-ArgKind = Literal["str", "int", "float"]
+ArgKind = Literal["str", "int", "float", "bool"]
 # Used with fullmatch: "$" alone would also match before a trailing newline.
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 _ID = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no spaces
@@ -60,7 +70,8 @@ class Arg:
 
     Attributes:
         name: the key on the wire.
-        kind: OSC type accepted; "float" also accepts an int.
+        kind: OSC type accepted; "float" also accepts an int; "bool" accepts
+            OSC True/False or the integers 0 and 1 (Max and Lua send ints).
         help: one line for docs and ``--help``.
         default: value when absent; ``None`` means "absent" is meaningful.
         required: the request is refused without it.
@@ -207,6 +218,113 @@ GENERATE_ARGS = (
         maximum=4096,
         flag="--out",
     ),
+    Arg(
+        "key",
+        "str",
+        "musical key, e.g. 'A minor' or 'F#m'; added to the prompt unless it names one",
+        minimum=1,
+        maximum=16,
+        flag="--key",
+    ),
+    Arg(
+        "variations",
+        "int",
+        "takes to make at once, seeds seed, seed+1, ... (one done lists them all)",
+        default=1,
+        minimum=1,
+        maximum=MAX_VARIATIONS,
+        flag="--variations",
+    ),
+    Arg(
+        "melody_notes",
+        "str",
+        "melody as notes: 'pitch start length velocity ...' (beats; needs bpm; melody models)",
+        minimum=1,
+        maximum=MAX_NOTES_CHARS,
+        flag="--melody-notes",
+    ),
+    Arg(
+        "melody_length",
+        "float",
+        "the melody clip's length in beats; it repeats every so many beats "
+        "(default: its last note's end rounded up to a bar)",
+        minimum=0.25,
+        maximum=4096,
+        flag="--melody-length",
+    ),
+    Arg(
+        "melody_midi",
+        "str",
+        "absolute path of a .mid file whose notes are the melody (melody models)",
+        minimum=1,
+        maximum=4096,
+        flag="--melody-midi",
+    ),
+    Arg(
+        "melody_audio",
+        "str",
+        "absolute path of a WAV/AIFF/FLAC file whose melody conditions the take (melody models)",
+        minimum=1,
+        maximum=4096,
+        flag="--melody-audio",
+    ),
+    Arg(
+        "continue_from",
+        "str",
+        "absolute path of a WAV/AIFF/FLAC file the take continues",
+        minimum=1,
+        maximum=4096,
+        flag="--continue-from",
+    ),
+    Arg(
+        "prompt_seconds",
+        "float",
+        "how many seconds of continue_from's end prompt the take",
+        default=DEFAULT_PROMPT_SECONDS,
+        minimum=0.5,
+        maximum=MAX_PROMPT_SECONDS,
+        flag="--prompt-seconds",
+    ),
+    Arg(
+        "include_prompt",
+        "bool",
+        "1: the file starts with the prompt audio, then the continuation",
+        default=False,
+        flag="--include-prompt",
+    ),
+    Arg(
+        "loop",
+        "bool",
+        "1: crossfade the end into the start so the file loops seamlessly",
+        default=False,
+        flag="--loop",
+    ),
+    Arg(
+        "tempo_correct",
+        "bool",
+        "1: measure the take's tempo and time-stretch it to bpm",
+        default=False,
+        flag="--tempo-correct",
+    ),
+    Arg(
+        "sample_rate",
+        "int",
+        "output rate in Hz: "
+        + ", ".join(str(r) for r in SAMPLE_RATES)
+        + " (default: the model's 32000)",
+        minimum=min(SAMPLE_RATES),
+        maximum=max(SAMPLE_RATES),
+        flag="--sample-rate",
+    ),
+    Arg(
+        "sample_format",
+        "str",
+        "WAV sample format: " + ", ".join(SAMPLE_FORMATS) + f" (default {DEFAULT_SAMPLE_FORMAT})",
+        default=DEFAULT_SAMPLE_FORMAT,
+        minimum=1,
+        maximum=8,
+        flag="--sample-format",
+    ),
 )
 
 CANCEL_ARGS = (
@@ -252,11 +370,13 @@ class Limits:
         max_seconds: longest take accepted.
         default_out_dir: folder for takes whose request names none (None: out_dir required).
         token: shared secret every request must carry (None: not required).
+        max_variations: most takes one request may ask for.
     """
 
-    max_seconds: float = 30.0
+    max_seconds: float = 120.0
     default_out_dir: Path | None = None
     token: str | None = None
+    max_variations: int = 4
 
 
 @dataclass(frozen=True)
@@ -383,6 +503,10 @@ def _check(arg: Arg, value: Any) -> Any:
         if arg.maximum is not None and size > arg.maximum:
             raise OutOfRange(f"{arg.name} is {size} characters; the most is {arg.maximum:g}.")
         return value
+    if arg.kind == "bool":
+        if type(value) is bool or (type(value) is int and value in (0, 1)):
+            return bool(value)
+        raise WrongType(f"{arg.name} must be 0 or 1 (or OSC true/false), got {value!r}.")
     if arg.kind == "int":
         if type(value) is not int:
             raise WrongType(f"{arg.name} must be an integer, got {_osc_type(value)}.")
@@ -412,6 +536,31 @@ def _spec(values: dict[str, Any], limits: Limits) -> GenerationSpec:
         raise MissingArgument("bars needs bpm (the project tempo).")
     if bars is None and seconds is None:
         seconds = DEFAULT_SECONDS
+    melody_sources = [n for n in ("melody_notes", "melody_midi", "melody_audio") if n in values]
+    if len(melody_sources) > 1:
+        raise InvalidRequest(f"Give one melody source, not {' and '.join(melody_sources)}.")
+    if melody_sources and "continue_from" in values:
+        raise InvalidRequest("A take follows a melody or continues audio, not both.")
+    if "melody_notes" in values and bpm is None:
+        raise MissingArgument("melody_notes needs bpm (its notes are in beats).")
+    if values.get("tempo_correct") and bpm is None:
+        raise MissingArgument("tempo_correct needs bpm (the tempo to correct to).")
+    variations = values.get("variations", 1)
+    if variations > limits.max_variations:
+        raise OutOfRange(
+            f"variations is {variations}; this engine makes at most {limits.max_variations} "
+            "at once (engine flag --max-variations)."
+        )
+    sample_rate = values.get("sample_rate")
+    if sample_rate is not None and sample_rate not in SAMPLE_RATES:
+        raise InvalidValue(
+            f"sample_rate must be one of {', '.join(map(str, SAMPLE_RATES))}; got {sample_rate}."
+        )
+    sample_format = values.get("sample_format", DEFAULT_SAMPLE_FORMAT)
+    if sample_format not in SAMPLE_FORMATS:
+        raise InvalidValue(
+            f"sample_format must be one of {', '.join(SAMPLE_FORMATS)}; got {sample_format!r}."
+        )
     spec = GenerationSpec(
         prompt=values["prompt"],
         out_dir=_out_dir(values.get("out_dir"), limits),
@@ -425,6 +574,21 @@ def _spec(values: dict[str, Any], limits: Limits) -> GenerationSpec:
         top_p=values.get("top_p", DEFAULT_TOP_P),
         guidance=values.get("guidance", DEFAULT_GUIDANCE),
         model=_model(values.get("model")),
+        key=parse_key(values["key"]) if "key" in values else None,
+        melody_notes=melody.parse_notes(values["melody_notes"])
+        if "melody_notes" in values
+        else None,
+        melody_length=values.get("melody_length"),
+        melody_midi=_input_file(values, "melody_midi", audio.MIDI_SUFFIXES),
+        melody_audio=_input_file(values, "melody_audio", audio.AUDIO_SUFFIXES),
+        continue_from=_input_file(values, "continue_from", audio.AUDIO_SUFFIXES),
+        prompt_seconds=values.get("prompt_seconds", DEFAULT_PROMPT_SECONDS),
+        include_prompt=values.get("include_prompt", False),
+        variations=variations,
+        loop=values.get("loop", False),
+        tempo_correct=values.get("tempo_correct", False),
+        sample_rate=sample_rate,
+        sample_format=sample_format,
     )
     if spec.duration_seconds > limits.max_seconds + 1e-9:
         raise OutOfRange(
@@ -432,6 +596,13 @@ def _spec(values: dict[str, Any], limits: Limits) -> GenerationSpec:
             f"is {limits.max_seconds:g} s (engine flag --max-seconds)."
         )
     return spec
+
+
+def _input_file(values: dict[str, Any], name: str, suffixes: tuple[str, ...]) -> Path | None:
+    """A file the request asks the engine to read, checked against the read rules."""
+    if name not in values:
+        return None
+    return audio.check_input_file(values[name], what=name, suffixes=suffixes)
 
 
 def _out_dir(value: str | None, limits: Limits) -> Path:
@@ -456,13 +627,13 @@ def _out_dir(value: str | None, limits: Limits) -> Path:
 
 
 def _model(value: str | None) -> str | None:
-    if value is None or value == "debug" or _HUB_ID.fullmatch(value):
+    if value is None or value in DEBUG_MODELS or _HUB_ID.fullmatch(value):
         return value
     if Path(value).is_absolute() and ".." not in Path(value).parts:
         return value
     raise InvalidValue(
         "model must be a Hub id like facebook/musicgen-small, an absolute folder "
-        f"(without '..'), or 'debug'; got {value!r}."
+        f"(without '..'), or one of {', '.join(DEBUG_MODELS)}; got {value!r}."
     )
 
 

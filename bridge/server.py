@@ -87,7 +87,9 @@ class OscServer:
         self, config: ServeConfig, engine: EngineLike, sock: socket.socket | None = None
     ) -> None:
         self.config = config
-        self.limits = protocol.Limits(config.max_seconds, config.out_dir, config.token)
+        self.limits = protocol.Limits(
+            config.max_seconds, config.out_dir, config.token, config.max_variations
+        )
         self._engine = engine
         self._sock = sock
         # Replies leave from their own socket: on Linux an ICMP "port

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from engine import checkpoint
-from engine.debug_checkpoint import DEBUG_MODEL_ID
+from engine.audio import SAMPLE_FORMATS
+from engine.debug_checkpoint import DEBUG_MODELS
 from engine.errors import ModelNotAvailable
-from engine.generate import CancelCheck, ProgressCallback
+from engine.generate import CancelCheck, ProgressCallback, Rendered
 from engine.spec import GenerationSpec
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ class EngineSettings:
         threads: CPU threads for torch; 0 = half the cores (at least 1), so the
             DAW's audio threads keep cores of their own.  Oversubscribed, torch's
             spinning threads made a 0.5 s take 40x slower here.
+        decoder: "fast" (the engine's own static-cache loop) or "reference"
+            (transformers' generate), token-for-token alike under greedy decoding.
     """
 
     cache_dir: Path
@@ -48,6 +51,7 @@ class EngineSettings:
     dtype: str = "auto"
     warmup: bool = True
     threads: int = 0
+    decoder: str = "reference"
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,8 @@ class ModelInfo:
     dtype: str
     sample_rate: int
     channels: int
-    max_seconds: float
+    window_seconds: float
+    melody: bool
     is_debug: bool
     load_seconds: float
 
@@ -103,7 +108,7 @@ class Engine:
         )
         if self.settings.warmup:
             self._warm_up(loaded)
-        from engine.generate import max_seconds
+        from engine.generate import window_frames
 
         self._loaded = loaded
         self._info = ModelInfo(
@@ -112,12 +117,13 @@ class Engine:
             dtype=loaded.dtype,
             sample_rate=loaded.sample_rate,
             channels=loaded.channels,
-            max_seconds=max_seconds(loaded),
+            window_seconds=window_frames(loaded) / loaded.frame_rate,
+            melody=loaded.is_melody,
             is_debug=loaded.is_debug,
             load_seconds=time.perf_counter() - start,
         )
         if loaded.is_debug:
-            log.warning("model 'debug' has random weights: its takes are noise, not music")
+            log.warning("model %r has random weights: its takes are noise, not music", model_id)
         log.info(
             "model %s ready on %s (%s) in %.1f s",
             model_id,
@@ -158,15 +164,16 @@ class Engine:
         on_progress: ProgressCallback | None = None,
         is_cancelled: CancelCheck | None = None,
     ) -> Take:
-        """Make one take and write it (WAV + sidecar) into ``spec.out_dir``.
+        """Make the take(s) of one request and write each (WAV + sidecar) into ``spec.out_dir``.
 
-        Loads ``spec.model`` first if it is not the resident one.
+        Loads ``spec.model`` first if it is not the resident one.  With
+        ``spec.variations`` = N, N takes are decoded together, take i with seed + i.
 
         Raises:
-            ModelNotAvailable, ModelLoadFailed, OutOfRange, Cancelled,
-            GenerationFailed, WriteFailed.
+            ModelNotAvailable, ModelLoadFailed, Unsupported, BadFile, OutOfRange,
+            Cancelled, GenerationFailed, WriteFailed.
         """
-        from engine.generate import generate_audio
+        from engine.generate import render
         from engine.output import limit_peak, take_stem, write_take
 
         if spec.model is not None:
@@ -174,37 +181,60 @@ class Engine:
         if self._loaded is None:
             raise ModelNotAvailable("No model is loaded. Start the engine with --model.")
         loaded = self._loaded
-        seed = spec.seed if spec.seed is not None else random.randrange(2**31)
+        seed = spec.seed if spec.seed is not None else random.randrange(2**31 - spec.variations)
+        seeds = [seed + i for i in range(spec.variations)]
         started = datetime.now().astimezone()
         t0 = time.perf_counter()
-        audio = generate_audio(loaded, spec, seed, on_progress, is_cancelled)  # [C, T]
+        rendered = render(loaded, spec, seeds, self._decoder(), on_progress, is_cancelled)
         t1 = time.perf_counter()
-        audio, gain_db = limit_peak(audio)
-        sidecar = self._sidecar(spec, seed, started, audio.shape, gain_db, t1 - t0)
-        wav = write_take(
-            audio, loaded.sample_rate, spec.out_dir, take_stem(spec.prompt, seed, started), sidecar
-        )
+        paths = []
+        for i, (take_seed, audio) in enumerate(zip(seeds, rendered.takes, strict=True)):
+            audio, gain_db = limit_peak(audio)
+            sidecar = self._sidecar(spec, take_seed, started, audio.shape, rendered, gain_db)
+            sidecar["variation"] = {"index": i + 1, "of": len(seeds), "first_seed": seed}
+            sidecar.update(rendered.details["per_take"][i])
+            sidecar["timings"] = {"generate_s": round(t1 - t0, 3)}
+            stem = take_stem(spec.prompt, take_seed, started)
+            paths.append(
+                write_take(
+                    audio,
+                    rendered.sample_rate,
+                    spec.out_dir,
+                    stem,
+                    sidecar,
+                    subtype=SAMPLE_FORMATS[spec.sample_format],
+                )
+            )
         t2 = time.perf_counter()
         return Take(
-            paths=(wav,),
+            paths=tuple(paths),
             seed=seed,
-            duration_seconds=audio.shape[-1] / loaded.sample_rate,
+            duration_seconds=rendered.takes[0].shape[-1] / rendered.sample_rate,
             timings={"generate_s": t1 - t0, "write_s": t2 - t1},
         )
+
+    def _decoder(self):
+        if self.settings.decoder == "fast":
+            from engine.fast_decode import fast_decode
+
+            return fast_decode
+        from engine.decoding import reference_decode
+
+        return reference_decode
 
     def available_models(self) -> list[str]:
         """Models this machine can load now: the resident one, the HF cache, debug."""
         names = [self._info.model_id] if self._info else []
         names += checkpoint.cached_models()
-        names.append(DEBUG_MODEL_ID)
+        names += DEBUG_MODELS
         return list(dict.fromkeys(names))
 
     def _warm_up(self, loaded: checkpoint.LoadedModel) -> None:
-        from engine.generate import generate_audio
+        from engine.generate import render
 
         spec = GenerationSpec(prompt="warm up", out_dir=Path("."), seconds=WARMUP_SECONDS)
         t0 = time.perf_counter()
-        generate_audio(loaded, spec, seed=0)
+        render(loaded, spec, [0], self._decoder())
         log.info("warm-up generation took %.2f s", time.perf_counter() - t0)
 
     def _sidecar(
@@ -213,8 +243,8 @@ class Engine:
         seed: int,
         started: datetime,
         shape: tuple[int, ...],
+        rendered: Rendered,
         gain_db: float,
-        generate_s: float,
     ) -> dict[str, Any]:
         info = self._info
         assert info is not None  # generate() loaded a model first
@@ -222,19 +252,24 @@ class Engine:
             "format": "musicgen-bridge take",
             "format_version": 1,
             "prompt": spec.prompt,
+            "conditioning_text": rendered.text,
             "model": info.model_id,
             "model_is_debug_noise": info.is_debug,
             "seed": seed,
-            "params": replace(spec, seed=seed).to_json(),
-            "duration_seconds": shape[-1] / info.sample_rate,
+            "params": replace(spec, seed=seed, variations=1).to_json(),
+            "duration_seconds": shape[-1] / rendered.sample_rate,
             "samples": shape[-1],
-            "sample_rate": info.sample_rate,
+            "sample_rate": rendered.sample_rate,
+            "model_sample_rate": info.sample_rate,
+            "sample_format": spec.sample_format,
             "channels": shape[0],
+            "windows": rendered.details["windows"],
+            "decode_steps": rendered.details["decode_steps"],
             "peak_limit_gain_db": round(gain_db, 3),
             "device": info.device,
             "dtype": info.dtype,
             "created": started.isoformat(timespec="seconds"),
-            "timings": {"generate_s": round(generate_s, 3)},
+            "decoder": self.settings.decoder,
             "versions": versions(),
         }
 
@@ -244,7 +279,15 @@ def versions() -> dict[str, str]:
     from importlib import metadata
 
     out = {"python": platform.python_version()}
-    for dist in ("musicgen-bridge", "torch", "transformers", "numpy", "soundfile"):
+    for dist in (
+        "musicgen-bridge",
+        "torch",
+        "transformers",
+        "numpy",
+        "soundfile",
+        "soxr",
+        "librosa",
+    ):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:

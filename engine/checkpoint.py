@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.debug_checkpoint import DEBUG_MODEL_ID, ensure_debug_checkpoint
+from engine.debug_checkpoint import DEBUG_MODELS, ensure_debug_checkpoint
 from engine.errors import ModelLoadFailed, ModelNotAvailable
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,10 @@ class LoadedModel:
         model_id: the name it was asked for by ("debug", a Hub id, a folder).
         folder: where its files were read from.
         model: the transformers model, in eval mode on ``device``.
-        processor: the matching transformers processor (tokenizer + features).
+        tokenizer: the text encoder's tokenizer.
+        features: the checkpoint's preprocessor_config.json (chroma settings of
+            melody checkpoints), read as data: its transformers class needs
+            torchaudio, which the engine does without.
         device: torch device string ("cuda", "mps", "cpu").
         dtype: torch dtype name ("float32", "float16", "bfloat16").
         sample_rate: the codec's output rate in Hz (32000 for MusicGen).
@@ -61,7 +64,8 @@ class LoadedModel:
     model_id: str
     folder: Path
     model: Any
-    processor: Any
+    tokenizer: Any
+    features: dict[str, Any]
     device: str
     dtype: str
     sample_rate: int
@@ -69,6 +73,11 @@ class LoadedModel:
     channels: int
     max_frames: int
     is_debug: bool
+
+    @property
+    def is_melody(self) -> bool:
+        """True for checkpoints conditioned on a melody's chroma (musicgen-melody*)."""
+        return self.model.config.model_type == "musicgen_melody"
 
 
 def hf_cache_dir() -> Path:
@@ -84,8 +93,8 @@ def resolve(model_id: str, cache_root: Path) -> Path:
     Raises:
         ModelNotAvailable: with where it looked and how to get the checkpoint.
     """
-    if model_id == DEBUG_MODEL_ID:
-        return ensure_debug_checkpoint(cache_root)
+    if model_id in DEBUG_MODELS:
+        return ensure_debug_checkpoint(cache_root, model_id)
     path = Path(model_id).expanduser()
     if path.is_absolute() or model_id.startswith("."):
         if (path / "config.json").is_file():
@@ -158,12 +167,13 @@ def load(model_id: str, cache_root: Path, device: str = "auto", dtype: str = "au
     model_cls = _model_class(folder)
     _quiet_transformers()
     try:
-        from transformers import AutoProcessor
+        from transformers import AutoTokenizer
 
         model = model_cls.from_pretrained(
             folder, dtype=getattr(torch, dtype), local_files_only=True, use_safetensors=True
         )
-        processor = AutoProcessor.from_pretrained(folder, local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        features = _read_json(folder / "preprocessor_config.json") or {}
         model.to(device).eval()
     except Exception as exc:  # any loader failure is one condition for the user
         raise ModelLoadFailed(
@@ -175,14 +185,15 @@ def load(model_id: str, cache_root: Path, device: str = "auto", dtype: str = "au
         model_id=model_id,
         folder=folder,
         model=model,
-        processor=processor,
+        tokenizer=tokenizer,
+        features=features,
         device=device,
         dtype=dtype,
         sample_rate=int(audio_cfg.sampling_rate),
         frame_rate=float(audio_cfg.frame_rate),
         channels=int(getattr(decoder_cfg, "audio_channels", 1)),
         max_frames=int(decoder_cfg.max_position_embeddings),
-        is_debug=model_id == DEBUG_MODEL_ID,
+        is_debug=model_id in DEBUG_MODELS,
     )
 
 
@@ -235,10 +246,15 @@ def _model_class(folder: Path) -> Any:
 
 
 def _read_model_type(config_path: Path) -> str | None:
+    return (_read_json(config_path) or {}).get("model_type")
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
     try:
-        return json.loads(config_path.read_text(encoding="utf-8")).get("model_type")
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return data if isinstance(data, dict) else None
 
 
 def _quiet_transformers() -> None:

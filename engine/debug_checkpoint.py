@@ -9,6 +9,10 @@ facebook/musicgen-small, so the tests exercise the real loader.
 
 Its shapes keep the real model's timing: 32 kHz audio, 50 codec frames per
 second, 4 codebooks of 2048 entries, so durations and step counts match.
+
+Three variants mirror the real families: ``debug`` (text, mono, as
+musicgen-small), ``debug-melody`` (chroma-conditioned, as musicgen-melody) and
+``debug-stereo`` (8 interleaved codebooks, as musicgen-stereo-small).
 """
 
 from __future__ import annotations
@@ -21,13 +25,35 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 DEBUG_MODEL_ID = "debug"
+#: Model id -> variant built for it.
+DEBUG_MODELS = {"debug": "mono", "debug-melody": "melody", "debug-stereo": "stereo"}
 # Bump when the builder changes so stale cached copies are rebuilt.
-DEBUG_CHECKPOINT_VERSION = 2
+DEBUG_CHECKPOINT_VERSION = 3
 _CODEBOOK_SIZE = 2048
+# As facebook/musicgen-melody's preprocessor_config.json: 7.8125 chroma frames a second.
+MELODY_FEATURES = {
+    "feature_extractor_type": "MusicgenMelodyFeatureExtractor",
+    "processor_class": "MusicgenMelodyProcessor",
+    "chunk_length": 30,
+    "feature_size": 12,
+    "hop_length": 4096,
+    "n_fft": 16384,
+    "num_chroma": 12,
+    "padding_side": "left",
+    "padding_value": 0.0,
+    "return_attention_mask": True,
+    "sampling_rate": 32000,
+    "stem_indices": [3, 2],
+}
 
 
 def build_debug_checkpoint(
-    folder: Path, *, seed: int = 0, stereo: bool = False, max_positions: int = 2048
+    folder: Path,
+    *,
+    seed: int = 0,
+    stereo: bool = False,
+    melody: bool = False,
+    max_positions: int = 2048,
 ) -> Path:
     """Write a tiny random-weight MusicGen checkpoint into ``folder``.
 
@@ -36,11 +62,14 @@ def build_debug_checkpoint(
         seed: torch seed for the random weights (same seed -> same files).
         stereo: write a stereo checkpoint (8 interleaved codebooks, 2 channels),
             as facebook/musicgen-stereo-* are laid out.
+        melody: write a chroma-conditioned checkpoint, as facebook/musicgen-melody.
         max_positions: decoder positions, i.e. the longest take in codec frames.
 
     Returns:
         ``folder``.
     """
+    import json
+
     import torch
     from transformers import (
         EncodecConfig,
@@ -48,6 +77,9 @@ def build_debug_checkpoint(
         MusicgenConfig,
         MusicgenDecoderConfig,
         MusicgenForConditionalGeneration,
+        MusicgenMelodyConfig,
+        MusicgenMelodyDecoderConfig,
+        MusicgenMelodyForConditionalGeneration,
         MusicgenProcessor,
         T5Config,
     )
@@ -78,7 +110,8 @@ def build_debug_checkpoint(
         use_causal_conv=False,
         normalize=False,
     )
-    decoder = MusicgenDecoderConfig(
+    decoder_cls = MusicgenMelodyDecoderConfig if melody else MusicgenDecoderConfig
+    decoder = decoder_cls(
         vocab_size=_CODEBOOK_SIZE,
         hidden_size=16,
         num_hidden_layers=2,
@@ -92,10 +125,17 @@ def build_debug_checkpoint(
         bos_token_id=_CODEBOOK_SIZE,
         max_position_embeddings=max_positions,
     )
-    config = MusicgenConfig(
-        text_encoder=text.to_dict(), audio_encoder=audio.to_dict(), decoder=decoder.to_dict()
-    )
-    model = MusicgenForConditionalGeneration(config)
+    parts = {
+        "text_encoder": text.to_dict(),
+        "audio_encoder": audio.to_dict(),
+        "decoder": decoder.to_dict(),
+    }
+    if melody:
+        model = MusicgenMelodyForConditionalGeneration(
+            MusicgenMelodyConfig(**parts, num_chroma=12, chroma_length=235)
+        )
+    else:
+        model = MusicgenForConditionalGeneration(MusicgenConfig(**parts))
     # EnCodec initialises its codebooks to zeros (real ones are learned), which
     # would decode every token to the same sound: give each code its own vector.
     with torch.no_grad():
@@ -111,28 +151,36 @@ def build_debug_checkpoint(
     gen.guidance_scale = 3.0
     gen.top_k = 250
     gen.max_length = max_positions
-    processor = MusicgenProcessor(
-        feature_extractor=EncodecFeatureExtractor(sampling_rate=32000), tokenizer=_tokenizer()
-    )
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
-    processor.save_pretrained(folder)
+    if melody:
+        # Its transformers processor class needs torchaudio: write what the real
+        # checkpoint ships, the tokenizer and the feature settings as JSON.
+        _tokenizer().save_pretrained(folder)
+        (folder / "preprocessor_config.json").write_text(
+            json.dumps(MELODY_FEATURES, indent=2) + "\n", encoding="utf-8"
+        )
+    else:
+        MusicgenProcessor(
+            feature_extractor=EncodecFeatureExtractor(sampling_rate=32000), tokenizer=_tokenizer()
+        ).save_pretrained(folder)
     return folder
 
 
-def ensure_debug_checkpoint(cache_root: Path) -> Path:
+def ensure_debug_checkpoint(cache_root: Path, model_id: str = DEBUG_MODEL_ID) -> Path:
     """Return the cached debug checkpoint's folder, building it on first use.
 
     The build goes to a temporary sibling and is renamed into place, so a
     crash or a second engine never sees a half-written checkpoint.
     """
-    target = cache_root / f"debug-v{DEBUG_CHECKPOINT_VERSION}"
+    variant = DEBUG_MODELS[model_id]
+    target = cache_root / f"{model_id}-v{DEBUG_CHECKPOINT_VERSION}"
     if (target / "model.safetensors").is_file():
         return target
     cache_root.mkdir(parents=True, exist_ok=True)
-    log.info("building the debug checkpoint (random weights, makes noise) in %s", target)
+    log.info("building the %s checkpoint (random weights, makes noise) in %s", model_id, target)
     tmp = Path(tempfile.mkdtemp(prefix=".debug-build-", dir=cache_root))
-    build_debug_checkpoint(tmp)
+    build_debug_checkpoint(tmp, stereo=variant == "stereo", melody=variant == "melody")
     try:
         os.replace(tmp, target)
     except OSError:

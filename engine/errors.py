@@ -61,6 +61,18 @@ class BadPath(InvalidRequest):
     code = "bad_path"
 
 
+class BadFile(InvalidRequest):
+    """A named input file (audio, MIDI) exists but cannot be used: not audio, unreadable, big."""
+
+    code = "bad_file"
+
+
+class Unsupported(InvalidRequest):
+    """The checkpoint cannot do what was asked (melody of a text-only model, ...)."""
+
+    code = "unsupported"
+
+
 class Unauthorized(InvalidRequest):
     """The engine listens beyond loopback and the request lacks its shared token."""
 

@@ -1,19 +1,45 @@
-"""Text to audio on a loaded checkpoint: one take, with progress and cancel.
+"""A request made audible: conditioning, windows, decoding, musical post-processing.
 
-This module is the only place that drives transformers' ``generate``.  It
-turns a :class:`~engine.spec.GenerationSpec` into a float32 array
-``[channels, samples]`` at the codec's rate, exactly as long as asked.
+:func:`render` turns a :class:`~engine.spec.GenerationSpec` into one float32
+array ``[channels, samples]`` per take, at the requested rate and exactly as
+long as asked.  It sits above the decoders (``engine.decoding`` and
+``engine.fast_decode``), which only turn conditioning into codec tokens:
+
+- text: the prompt, with tempo and key appended (``engine.prompting``);
+- melody: chroma from notes, a MIDI file or audio (``engine.melody``), sliced
+  per window;
+- continuation: the codec tokens of the end of an audio file prompt the first
+  window;
+- long takes: beyond MusicGen's 30 s window, each window is prompted by the
+  last 12 s of the one before (audiocraft's ``extend_stride`` of 18 s);
+- variations: N takes decode as one batch, take i drawing with seed + i.
+
+Post-processing runs per take on numpy arrays (``engine.audio``): optional
+tempo correction, resampling, then an exact cut or a seamless loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from engine import audio as dsp
 from engine.checkpoint import LoadedModel
-from engine.errors import Cancelled, GenerationFailed, OutOfRange
+from engine.decoding import (
+    DecodeInputs,
+    StepHook,
+    codebooks_per_channel,
+    decode_audio,
+    encode_audio,
+    steps_for,
+)
+from engine.errors import BadFile, Cancelled, GenerationFailed, OutOfRange, Unsupported
+from engine.prompting import conditioning_text
+from engine.sampling import Sampling, generators
 from engine.spec import GenerationSpec
 from engine.timing import frames_for_samples, seconds_to_samples
 
@@ -21,104 +47,280 @@ from engine.timing import frames_for_samples, seconds_to_samples
 ProgressCallback = Callable[[int, int], None]
 #: Polled after every decode step; returning True stops the take with Cancelled.
 CancelCheck = Callable[[], bool]
+#: A decoder: engine.decoding.reference_decode or engine.fast_decode.fast_decode.
+Decoder = Callable[..., Any]
+
+WINDOW_SECONDS = 30.0  # what MusicGen was trained on (audiocraft's max_duration)
+EXTEND_STRIDE_SECONDS = 18.0  # audiocraft's default: each new window keeps 12 s of context
+MAX_TAKE_SECONDS = 600.0
+TEMPO_MARGIN = 0.15  # corrections beyond +-15 % are not drift but a misread; left alone
 
 
-def decode_steps(loaded: LoadedModel, samples: int) -> tuple[int, int]:
-    """Codec frames and decoder steps needed for ``samples`` samples.
+@dataclass
+class Rendered:
+    """The takes of one request, ready to write.
 
-    MusicGen's delay pattern offsets codebook k by k steps, so a take of F
-    frames needs F + K - 1 decoder steps (K codebooks per channel).
-
-    Returns:
-        (frames, steps).
+    Attributes:
+        takes: one float32 array ``[C, T]`` per variation, at ``sample_rate``.
+        sample_rate: Hz.
+        text: the text the model was conditioned on.
+        details: facts for the sidecar (windows, tempo estimates...), per take
+            under ``per_take``.
     """
-    frames = frames_for_samples(samples, loaded.sample_rate, loaded.frame_rate)
-    codebooks_per_channel = loaded.model.decoder.num_codebooks // loaded.channels
-    return frames, frames + codebooks_per_channel - 1
+
+    takes: list[np.ndarray]
+    sample_rate: int
+    text: str
+    details: dict[str, Any] = field(default_factory=dict)
 
 
-def max_seconds(loaded: LoadedModel) -> float:
-    """The longest single take the checkpoint's decoder can position, in seconds."""
-    codebooks_per_channel = loaded.model.decoder.num_codebooks // loaded.channels
-    return (loaded.max_frames - codebooks_per_channel) / loaded.frame_rate
+def window_frames(loaded: LoadedModel) -> int:
+    """Frames one decoder run may hold (prompt included)."""
+    positions = loaded.max_frames - codebooks_per_channel(loaded)
+    return min(int(WINDOW_SECONDS * loaded.frame_rate), positions)
 
 
-def generate_audio(
+def max_prompt_seconds(loaded: LoadedModel) -> float:
+    """The longest continuation prompt: the window less one second to continue in."""
+    return window_frames(loaded) / loaded.frame_rate - 1.0
+
+
+def plan_windows(prompt_frames: int, new_frames: int, window: int, stride: int) -> list[tuple]:
+    """(prompt frames kept, new frames) for each decoder run of a take.
+
+    The first run keeps the whole continuation prompt; each later run keeps the
+    last ``window - stride`` frames made so far, as audiocraft's extension does.
+    """
+    runs, made, keep = [], 0, prompt_frames
+    while made < new_frames:
+        new = min(new_frames - made, window - keep)
+        runs.append((keep, new))
+        made += new
+        keep = min(prompt_frames + made, window - stride)
+    return runs
+
+
+def total_steps(loaded: LoadedModel, spec: GenerationSpec) -> int:
+    """Decoder steps a spec will take (for progress and benchmarks)."""
+    frames, prompt = _frames_needed(loaded, spec), 0
+    if spec.continue_from is not None:
+        prompt = int(spec.prompt_seconds * loaded.frame_rate)
+    stride = int(EXTEND_STRIDE_SECONDS * loaded.frame_rate)
+    runs = plan_windows(prompt, frames, window_frames(loaded), stride)
+    return sum(steps_for(loaded, new) for _keep, new in runs)
+
+
+def render(
     loaded: LoadedModel,
     spec: GenerationSpec,
-    seed: int,
+    seeds: Sequence[int],
+    decoder: Decoder,
     on_progress: ProgressCallback | None = None,
     is_cancelled: CancelCheck | None = None,
-) -> np.ndarray:
-    """Generate one take.
+) -> Rendered:
+    """Make the takes of one request.
 
     Args:
         loaded: the resident checkpoint.
-        spec: what to make; its length decides the sample count.
-        seed: seeds torch's RNG, so the same spec and seed give the same samples
-            on the same device.
+        spec: what to make.
+        seeds: one per take (``spec.variations`` of them).
+        decoder: reference_decode or fast_decode.
         on_progress: called once per decode step.
         is_cancelled: polled once per decode step.
 
-    Returns:
-        float32 array ``[C, T]``: C channels, T = round(duration * sample_rate).
-
     Raises:
-        OutOfRange: longer than the checkpoint's window.
-        Cancelled: ``is_cancelled`` returned True.
-        GenerationFailed: the model call failed (e.g. out of memory).
+        Unsupported: melody asked of a checkpoint without melody conditioning.
+        BadFile: a melody or prompt file could not be used.
+        Cancelled, GenerationFailed.
     """
     import torch
-    from transformers import StoppingCriteria, StoppingCriteriaList
 
-    samples = seconds_to_samples(spec.duration_seconds, loaded.sample_rate)
-    _frames, steps = decode_steps(loaded, samples)
-    if steps > loaded.max_frames:
-        raise OutOfRange(
-            f"{spec.duration_seconds:.2f} s is longer than one take of '{loaded.model_id}' "
-            f"can be ({max_seconds(loaded):.1f} s)."
+    if spec.has_melody and not loaded.is_melody:
+        raise Unsupported(
+            f"'{loaded.model_id}' has no melody conditioning. Use a melody checkpoint "
+            "(facebook/musicgen-melody, facebook/musicgen-stereo-melody) for melody takes."
         )
+    sr, fr = loaded.sample_rate, loaded.frame_rate
+    batch = len(seeds)
+    text = conditioning_text(spec.prompt, spec.bpm, spec.key)
+    frames = _frames_needed(loaded, spec)
+    prompt_codes = None
+    if spec.continue_from is not None:
+        prompt_codes = _prompt_codes(loaded, spec).repeat(batch, 1, 1)
+    prompt_frames = 0 if prompt_codes is None else prompt_codes.shape[-1]
+    chroma = _melody_chroma(loaded, spec, frames / fr) if spec.has_melody else None
 
-    class _StepHook(StoppingCriteria):
-        """Called by generate after each step: report progress, honour cancel."""
+    tokens = loaded.tokenizer([text] * batch, padding=True, return_tensors="pt")
+    tokens = {k: v.to(loaded.device) for k, v in tokens.items()}
+    stride = int(EXTEND_STRIDE_SECONDS * fr)
+    runs = plan_windows(prompt_frames, frames, window_frames(loaded), stride)
+    steps = sum(steps_for(loaded, new) for _keep, new in runs)
+    progress = _Progress(steps, on_progress, is_cancelled)
+    gens = generators(seeds, loaded.device)
+    sampling = Sampling(spec.temperature, spec.top_k, spec.top_p)
 
-        done = 0
-
-        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-            self.done += 1
-            if on_progress is not None:
-                on_progress(min(self.done, steps), steps)
-            if is_cancelled is not None and is_cancelled():
-                raise Cancelled("Cancelled.")
-            return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
-
-    inputs = loaded.processor(text=[spec.prompt], padding=True, return_tensors="pt")
-    inputs = {k: v.to(loaded.device) for k, v in inputs.items()}
-    torch.manual_seed(seed)
+    codes = prompt_codes
     try:
-        with torch.inference_mode():
-            audio = loaded.model.generate(
-                **inputs,
-                max_new_tokens=steps,
-                do_sample=True,
-                temperature=spec.temperature,
-                top_k=spec.top_k,
-                # transformers wants top_p in (0, 1]; MusicGen's 0 means "off".
-                top_p=spec.top_p if spec.top_p > 0 else 1.0,
-                guidance_scale=spec.guidance,
-                stopping_criteria=StoppingCriteriaList([_StepHook()]),
-            )  # [B, C, T']
+        for keep, new in runs:
+            made = 0 if codes is None else codes.shape[-1]
+            inputs = DecodeInputs(
+                tokens["input_ids"],
+                tokens["attention_mask"],
+                melody=_window_chroma(chroma, loaded, (made - keep) / fr, batch),
+                prompt_codes=codes[..., made - keep :] if keep else None,
+                guidance=spec.guidance,
+            )
+            out = decoder(loaded, inputs, new, sampling, gens, progress.step)
+            codes = out[..., keep:] if codes is None else torch.cat([codes, out[..., keep:]], -1)
+        # One take at a time: the codec's batched convolutions round differently,
+        # and a variation should be the very take its seed makes alone.
+        audio = np.concatenate([decode_audio(loaded, codes[b : b + 1]) for b in range(batch)])
     except Cancelled:
         raise
     except torch.OutOfMemoryError as exc:
         raise GenerationFailed(
-            f"Out of memory on {loaded.device} generating {spec.duration_seconds:.1f} s with "
-            f"'{loaded.model_id}'. Try a shorter take or a smaller model."
+            f"Out of memory on {loaded.device} generating {spec.duration_seconds:.1f} s x "
+            f"{batch} with '{loaded.model_id}'. Try fewer variations, a shorter take or a "
+            "smaller model."
         ) from exc
     except RuntimeError as exc:
         raise GenerationFailed(f"The model failed: {exc}") from exc
 
-    out = audio[0].float().cpu().numpy()  # [C, T']
-    if out.shape[-1] < samples:  # never expected: the frames were rounded up
-        out = np.pad(out, ((0, 0), (0, samples - out.shape[-1])))
-    return np.ascontiguousarray(out[:, :samples], dtype=np.float32)
+    hop = round(sr / fr)
+    start = 0 if spec.include_prompt else prompt_frames * hop
+    out_sr = spec.sample_rate or sr
+    details: dict[str, Any] = {
+        "conditioning_text": text,
+        "windows": len(runs),
+        "decode_steps": steps,
+        "prompt_seconds_used": prompt_frames / fr,
+        "per_take": [],
+    }
+    takes = []
+    for b in range(batch):
+        take, facts = _finish(audio[b, :, start:], spec, sr, out_sr, prompt_frames * hop - start)
+        takes.append(take)
+        details["per_take"].append(facts)
+    return Rendered(takes=takes, sample_rate=out_sr, text=text, details=details)
+
+
+def _frames_needed(loaded: LoadedModel, spec: GenerationSpec) -> int:
+    """Codec frames to generate: the take, plus what loop and tempo correction consume."""
+    sr = loaded.sample_rate
+    samples = seconds_to_samples(spec.duration_seconds, sr)
+    if spec.tempo_correct:
+        samples += math.ceil(samples * TEMPO_MARGIN)
+    if spec.loop:
+        samples += dsp.loop_fade_samples(sr)
+    if samples > MAX_TAKE_SECONDS * sr:
+        raise OutOfRange(f"A take can be at most {MAX_TAKE_SECONDS:g} s.")
+    return frames_for_samples(samples, sr, loaded.frame_rate)
+
+
+def _finish(
+    audio: np.ndarray, spec: GenerationSpec, sr: int, out_sr: int, prompt_samples: int
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Tempo-correct, resample, and cut (or loop) one take to its exact length."""
+    facts: dict[str, Any] = {}
+    if spec.tempo_correct:
+        assert spec.bpm is not None  # the spec guarantees it
+        estimated = dsp.estimate_tempo(audio, sr, hint_bpm=spec.bpm)
+        ratio = spec.bpm / estimated
+        corrected = abs(math.log(ratio)) <= math.log1p(TEMPO_MARGIN)
+        if corrected:
+            audio = dsp.stretch_to_tempo(audio, sr, estimated, spec.bpm)
+        facts["tempo"] = {
+            "estimated_bpm": round(estimated, 2),
+            "target_bpm": spec.bpm,
+            "stretched": corrected,
+            "why_not": None if corrected else f"more than {TEMPO_MARGIN:.0%} away: left as made",
+        }
+    audio = dsp.resample(audio, sr, out_sr)
+    length = seconds_to_samples(spec.duration_seconds, out_sr)
+    length += round(prompt_samples * out_sr / sr)
+    if spec.loop:
+        fade = dsp.loop_fade_samples(out_sr)
+        if audio.shape[-1] >= length + fade:
+            audio = dsp.loop_crossfade(audio, length, fade)
+            facts["loop_crossfade_samples"] = fade
+    return dsp.fit_length(audio, length).astype(np.float32, copy=False), facts
+
+
+def _prompt_codes(loaded: LoadedModel, spec: GenerationSpec) -> Any:
+    """Codec tokens of the last ``prompt_seconds`` of the continuation file: ``[1, K, T0]``."""
+    assert spec.continue_from is not None
+    audio, rate = dsp.read_audio(spec.continue_from)
+    audio = dsp.match_channels(dsp.resample(audio, rate, loaded.sample_rate), loaded.channels)
+    seconds = min(spec.prompt_seconds, max_prompt_seconds(loaded))
+    hop = round(loaded.sample_rate / loaded.frame_rate)
+    tail = audio[:, -seconds_to_samples(seconds, loaded.sample_rate) :]
+    tail = tail[:, tail.shape[-1] % hop :]  # whole frames only, ending at the file's end
+    if tail.shape[-1] < hop:
+        raise BadFile(f"{spec.continue_from.name} is too short to continue (under one frame).")
+    return encode_audio(loaded, tail)
+
+
+def _melody_chroma(loaded: LoadedModel, spec: GenerationSpec, seconds: float) -> np.ndarray:
+    """One-hot chroma ``[frames, 12]`` for the take's whole timeline."""
+    from engine import melody
+
+    params = melody.ChromaParams.from_preprocessor_config(loaded.features)
+    if spec.melody_audio is not None:
+        audio, rate = dsp.read_audio(spec.melody_audio)
+        audio = audio[:, : seconds_to_samples(seconds, rate)]  # the take needs no more
+        chroma = melody.audio_to_chroma(audio, rate, params)
+        # The model tiles a melody shorter than its window; so does the timeline.
+        frames = params.frames_for_seconds(seconds)
+        return np.resize(chroma, (max(frames, 1), chroma.shape[-1]))
+    if spec.melody_notes is not None:
+        assert spec.bpm is not None
+        notes = melody.notes_to_seconds(spec.melody_notes, spec.bpm)
+        beats = spec.melody_length or _whole_bars(spec)
+        return melody.notes_to_chroma(notes, seconds, params, loop_s=beats * 60.0 / spec.bpm)
+    assert spec.melody_midi is not None
+    return melody.notes_to_chroma(melody.read_midi(spec.melody_midi), seconds, params)
+
+
+def _whole_bars(spec: GenerationSpec) -> float:
+    """The melody clip's length in beats: its last note's end, rounded up to a bar."""
+    assert spec.melody_notes
+    end = max(note.start + note.length for note in spec.melody_notes)
+    bar = float(spec.timesig.quarter_notes_per_bar)
+    return max(1, math.ceil(end / bar - 1e-9)) * bar
+
+
+def _window_chroma(chroma: np.ndarray | None, loaded: LoadedModel, start_s: float, batch: int):
+    """The chroma of one window, from ``start_s`` on the take's timeline: ``[B, F, 12]``."""
+    if chroma is None:
+        return None
+    import torch
+
+    from engine.melody import ChromaParams
+
+    params = ChromaParams.from_preprocessor_config(loaded.features)
+    first = min(round(start_s * params.frame_rate), chroma.shape[0] - 1)
+    part = chroma[first : first + params.frames_for_seconds(WINDOW_SECONDS)]
+    tensor = torch.from_numpy(np.ascontiguousarray(part, dtype=np.float32))
+    return tensor[None].repeat(batch, 1, 1).to(loaded.device, loaded.model.dtype)
+
+
+class _Progress:
+    """Counts decoder steps across windows; reports them and honours cancel."""
+
+    def __init__(
+        self, total: int, on_progress: ProgressCallback | None, is_cancelled: CancelCheck | None
+    ) -> None:
+        self.total = total
+        self.done = 0
+        self.on_progress = on_progress
+        self.is_cancelled = is_cancelled
+
+    def step(self) -> None:
+        self.done += 1
+        if self.on_progress is not None:
+            self.on_progress(min(self.done, self.total), self.total)
+        if self.is_cancelled is not None and self.is_cancelled():
+            raise Cancelled("Cancelled.")
+
+
+__all__ = ["StepHook", "render", "total_steps", "window_frames"]

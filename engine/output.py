@@ -49,7 +49,12 @@ def limit_peak(audio: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def write_take(
-    audio: np.ndarray, sample_rate: int, out_dir: Path, stem: str, sidecar: dict[str, Any]
+    audio: np.ndarray,
+    sample_rate: int,
+    out_dir: Path,
+    stem: str,
+    sidecar: dict[str, Any],
+    subtype: str = SUBTYPE,
 ) -> Path:
     """Write ``audio`` as ``out_dir/stem.wav`` and its sidecar ``stem.json``.
 
@@ -61,6 +66,7 @@ def write_take(
         out_dir: an existing folder.
         stem: file name without extension.
         sidecar: JSON-ready description; ``file`` is added.
+        subtype: soundfile subtype: "PCM_16", "PCM_24" or "FLOAT".
 
     Returns:
         Absolute path of the WAV.
@@ -74,7 +80,7 @@ def write_take(
     tmp = out_dir / f".{stem}.{os.getpid()}.partial.wav"
     try:
         with open(tmp, "xb") as fh:
-            sf.write(fh, audio.T, sample_rate, subtype=SUBTYPE, format="WAV")
+            sf.write(fh, audio.T, sample_rate, subtype=subtype, format="WAV")
             fh.flush()
             os.fsync(fh.fileno())
         wav = _claim(tmp, out_dir, stem)

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.melody import Note
 from engine.timing import TimeSignature, bars_to_seconds
 
 # MusicGen's own sampling defaults (audiocraft MusicGen.set_generation_params).
@@ -18,6 +19,8 @@ DEFAULT_TEMPERATURE = 1.0
 DEFAULT_TOP_K = 250
 DEFAULT_TOP_P = 0.0
 DEFAULT_GUIDANCE = 3.0
+DEFAULT_PROMPT_SECONDS = 10.0
+DEFAULT_SAMPLE_FORMAT = "pcm24"
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,21 @@ class GenerationSpec:
         top_p: nucleus sampling threshold in [0, 1] (0 disables).
         guidance: classifier-free guidance scale (1 disables).
         model: checkpoint to use; None means whichever the engine has loaded.
+        key: musical key, e.g. "A minor"; goes into the text conditioning.
+        melody_notes: melody as notes in beats (needs bpm), for melody checkpoints.
+        melody_length: the melody clip's length in beats: it repeats every so many
+            beats (None: the last note's end rounded up to a whole bar).
+        melody_midi: a .mid file whose notes are the melody (its own tempo map).
+        melody_audio: an audio file whose chroma is the melody.
+        continue_from: an audio file the take continues (its last ``prompt_seconds``).
+        prompt_seconds: how much of ``continue_from``'s end conditions the take.
+        include_prompt: the written file starts with that prompt audio (as the
+            codec renders it), then the continuation.
+        variations: how many takes to make at once; take i uses seed + i.
+        loop: the end crossfades into the start so the file loops seamlessly.
+        tempo_correct: estimate the take's tempo and time-stretch it to ``bpm``.
+        sample_rate: output rate in Hz; None keeps the model's (32000).
+        sample_format: "pcm16", "pcm24" or "float".
     """
 
     prompt: str
@@ -54,6 +72,19 @@ class GenerationSpec:
     top_p: float = DEFAULT_TOP_P
     guidance: float = DEFAULT_GUIDANCE
     model: str | None = None
+    key: str | None = None
+    melody_notes: tuple[Note, ...] | None = None
+    melody_length: float | None = None
+    melody_midi: Path | None = None
+    melody_audio: Path | None = None
+    continue_from: Path | None = None
+    prompt_seconds: float = DEFAULT_PROMPT_SECONDS
+    include_prompt: bool = False
+    variations: int = 1
+    loop: bool = False
+    tempo_correct: bool = False
+    sample_rate: int | None = None
+    sample_format: str = DEFAULT_SAMPLE_FORMAT
 
     def __post_init__(self) -> None:
         # Callers validate first; this only guards against programming errors.
@@ -61,6 +92,21 @@ class GenerationSpec:
             raise ValueError("give exactly one of seconds or bars")
         if self.bars is not None and self.bpm is None:
             raise ValueError("bars needs bpm")
+        if sum(x is not None for x in (self.melody_notes, self.melody_midi, self.melody_audio)) > 1:
+            raise ValueError("give at most one melody source")
+        if self.melody_notes is not None and self.bpm is None:
+            raise ValueError("melody_notes needs bpm")
+        if self.tempo_correct and self.bpm is None:
+            raise ValueError("tempo_correct needs bpm")
+        if self.has_melody and self.continue_from is not None:
+            raise ValueError("melody and continue_from do not combine")
+        if self.variations < 1:
+            raise ValueError("variations must be at least 1")
+
+    @property
+    def has_melody(self) -> bool:
+        """True when the take is conditioned on a melody (notes, MIDI file or audio)."""
+        return any(x is not None for x in (self.melody_notes, self.melody_midi, self.melody_audio))
 
     @property
     def duration_seconds(self) -> float:
@@ -73,6 +119,10 @@ class GenerationSpec:
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (for the sidecar)."""
         data = asdict(self)
-        data["out_dir"] = str(self.out_dir)
+        for name in ("out_dir", "melody_midi", "melody_audio", "continue_from"):
+            if data[name] is not None:
+                data[name] = str(data[name])
         data["timesig"] = str(self.timesig)
+        if self.melody_notes is not None:
+            data["melody_notes"] = [asdict(note) for note in self.melody_notes]
         return data

@@ -208,7 +208,7 @@ def test_cli_reports_engine_errors_in_words(engine_process, tmp_path):
             "generate",
             "x",
             "--seconds",
-            "99",
+            "999",
             "--port",
             str(engine_process.port),
             "--result-file",
@@ -219,7 +219,7 @@ def test_cli_reports_engine_errors_in_words(engine_process, tmp_path):
         timeout=REPLY_TIMEOUT_S,
     )
     assert run.returncode == 1
-    assert "the most this engine makes in one take is 30 s" in run.stderr
+    assert "the most this engine makes in one take is 120 s" in run.stderr
     assert json.loads(result.read_text())["code"] == "out_of_range"
 
 

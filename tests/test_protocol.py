@@ -7,6 +7,7 @@ replies it would send.  The engine is a fake; nothing touches the network.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -155,6 +156,28 @@ BAD_GENERATES = [
     ({"model": "not a model id"}, "invalid_value"),
     ({"model": "/models/../etc"}, "invalid_value"),
     ({"model": "relative/../folder"}, "invalid_value"),
+    # Musical control (issue 3).
+    ({"bpm": 120, "melody_notes": "128 0 1 100"}, "out_of_range"),  # pitch outside 0-127
+    ({"bpm": 120, "melody_notes": "60 0 -1 100"}, "out_of_range"),  # negative length
+    ({"bpm": 120, "melody_notes": "60 0 0 100"}, "out_of_range"),  # zero length
+    ({"bpm": 120, "melody_notes": "60 0 1"}, "invalid_value"),  # not groups of four
+    ({"bpm": 120, "melody_notes": "sixty 0 1 100"}, "invalid_value"),
+    ({"bpm": 120, "melody_notes": "   "}, "invalid_value"),  # an empty clip
+    ({"melody_notes": "60 0 1 100"}, "missing_argument"),  # beats need bpm
+    ({"variations": 5}, "out_of_range"),  # over the configured limit (4)
+    ({"variations": 0}, "out_of_range"),
+    ({"variations": 9}, "out_of_range"),  # over the protocol's ceiling
+    ({"prompt_seconds": 30.0}, "out_of_range"),  # longer than the window allows
+    ({"loop": 2}, "wrong_type"),
+    ({"loop": "yes"}, "wrong_type"),
+    ({"tempo_correct": 1}, "missing_argument"),  # needs bpm
+    ({"sample_rate": 50000}, "invalid_value"),
+    ({"sample_rate": 8000}, "out_of_range"),
+    ({"sample_format": "mp3"}, "invalid_value"),
+    ({"key": "H minor"}, "invalid_value"),
+    ({"melody_audio": "relative.wav"}, "bad_path"),
+    ({"melody_midi": "/no/such/file.mid"}, "bad_path"),
+    ({"continue_from": "/tmp/../etc/x.wav"}, "bad_path"),
 ]
 
 
@@ -163,6 +186,93 @@ def test_bad_generate_gets_an_error_with_a_stable_code(harness, fields, code):
     to, request_id, got, message = error_of(harness.generate(**fields))
     assert (to, request_id, got) == (("127.0.0.1", 9001), "g1", code)
     assert message.endswith(".") and len(message) > 10  # a sentence, not a stack trace
+
+
+def test_musical_arguments_parse_into_the_spec(harness):
+    midi = harness.tmp / "tune.mid"
+    midi.write_bytes(b"MThd")
+    request = protocol.parse(
+        "/musicgen/generate",
+        [
+            "id",
+            "a",
+            "reply_port",
+            1,
+            "prompt",
+            "x",
+            "bars",
+            4,
+            "bpm",
+            120,
+            "key",
+            "f#m",
+            "variations",
+            3,
+            "loop",
+            1,
+            "tempo_correct",
+            True,
+            "sample_rate",
+            48000,
+            "sample_format",
+            "float",
+            "melody_midi",
+            str(midi),
+        ],
+        protocol.Limits(default_out_dir=harness.tmp),
+    )
+    spec = request.spec
+    assert (spec.key, spec.variations, spec.loop, spec.tempo_correct) == ("F# minor", 3, True, True)
+    assert (spec.sample_rate, spec.sample_format, spec.melody_midi) == (48000, "float", midi)
+    notes = protocol.parse(
+        "/musicgen/generate",
+        [
+            "id",
+            "a",
+            "reply_port",
+            1,
+            "prompt",
+            "x",
+            "bpm",
+            90,
+            "melody_notes",
+            "60 0 1 100 64 1 0.5 80",
+        ],
+        protocol.Limits(default_out_dir=harness.tmp),
+    ).spec.melody_notes
+    assert [(n.pitch, n.start, n.length, n.velocity) for n in notes] == [
+        (60, 0, 1, 100),
+        (64, 1, 0.5, 80),
+    ]
+
+
+def test_input_files_are_checked_at_the_edge(harness):
+    (harness.tmp / "folder.wav").mkdir()
+    (harness.tmp / "notes.txt").write_text("hello")
+    big = harness.tmp / "big.wav"
+    big.write_bytes(b"")
+    os.truncate(big, 513 * 1024 * 1024)  # sparse: over the 512 MB limit, no disk used
+    fifo = harness.tmp / "pipe.wav"
+    os.mkfifo(fifo)
+    cases = [
+        ({"continue_from": str(harness.tmp / "folder.wav")}, "bad_path"),
+        ({"continue_from": str(fifo)}, "bad_path"),  # never opened: it would block
+        ({"melody_audio": str(harness.tmp / "notes.txt")}, "bad_file"),  # not an audio kind
+        ({"continue_from": str(big)}, "bad_file"),
+        ({"melody_midi": str(harness.tmp / "notes.txt")}, "bad_file"),
+    ]
+    for fields, code in cases:
+        assert error_of(harness.generate(**fields))[2] == code, fields
+
+
+def test_two_melody_sources_or_melody_with_continuation_are_refused(harness):
+    wav = harness.tmp / "a.wav"
+    wav.write_bytes(b"RIFF")
+    both = {"bpm": 120, "melody_notes": "60 0 1 100", "melody_audio": str(wav)}
+    assert error_of(harness.generate(**both))[2] == "invalid_request"
+    assert error_of(harness.generate(melody_audio=str(wav), continue_from=str(wav)))[2] == (
+        "invalid_request"
+    )
 
 
 def test_out_dir_that_is_a_file(harness):

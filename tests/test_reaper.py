@@ -279,12 +279,12 @@ def test_python_variant_generates_and_inserts(engine_process, tmp_path, variant)
 
 @pytest.mark.e2e
 def test_python_variant_engine_error_in_words(engine_process, tmp_path, variant):
-    # 40 bars of 6/8 at 140 bpm is 51 s: over the engine's 30 s limit.
-    api = FakeReaper(str(tmp_path / "song.rpp"), "pad\n40\n\n", {"port": str(engine_process.port)})
+    # 100 bars of 6/8 at 140 bpm is 129 s: over the engine's 120 s limit.
+    api = FakeReaper(str(tmp_path / "song.rpp"), "pad\n100\n\n", {"port": str(engine_process.port)})
     job = _run(variant, api)
     assert job.state == "failed"
     (mb,) = api.named("MB")
-    assert mb[1].startswith("MusicGen could not make the take.") and "30 s" in mb[1]
+    assert mb[1].startswith("MusicGen could not make the take.") and "120 s" in mb[1]
     assert not api.named("InsertMedia", "Undo_BeginBlock")
 
 
