@@ -5,13 +5,15 @@
 //
 // Layout of this file:
 //   1. settings and state
-//   2. messages from the patch (init, prompt, bars, model, seed, generate, cancel, ...)
+//   2. messages from the patch (init, prompt, bars, model, seed, melody, key,
+//      variations, loop, promptseconds, samplerate, generate, continueclip, cancel)
 //   3. HANDLERS: one function per engine reply address (/musicgen/...)
 //   4. LIVE: every Live API call, in one place (nothing else touches LiveAPI)
 //   5. small helpers (ids, paths, timers)
 //
 // Outlets: 0 -> udpsend (OSC messages), 1 -> UI (route status progress reachable
 // models seed port), 2 -> node.script musicgen_mkdir.js (folder creation).
+// Inlet messages also come from [dspstate~] (samplerate <Hz>: Live's rate).
 //
 // Threading: the js object runs in Max's low-priority (main) thread; replies
 // reach it through [deferlow] and UI clicks arrive there too, so the Live API is
@@ -38,8 +40,23 @@ var SETTINGS = {
     pingEveryMs: 5000,         // engine-reachable indicator refresh
     jobSilenceMs: 20000,       // silence during a job -> check the engine is alive
     mkdirTimeoutMs: 3000,      // node.script helper answer
-    subfolder: ["Samples", "Generated", "MusicGen"]
+    subfolder: ["Samples", "Generated", "MusicGen"],
+    maxVariations: 4,          // the engine's default --max-variations
+    maxNotes: 4096,            // protocol: melody_notes holds at most 4096 notes ...
+    maxNotesChars: 60000,      // ... in at most 60000 characters
+    promptSecondsLow: 0.5,     // protocol range of prompt_seconds
+    promptSecondsHigh: 29,
+    defaultPromptSeconds: 10,
+    melodyModel: "facebook/musicgen-melody",
+    sampleRates: [22050, 32000, 44100, 48000, 88200, 96000]   // protocol sample_rate values
 };
+
+// Menu items, in the order of the patch's live.menu items (a test keeps them equal).
+var MELODY_SOURCES = ["Off", "Selected MIDI clip", "Selected audio clip"];
+var MELODY_OFF = 0;
+var MELODY_MIDI = 1;
+var MELODY_AUDIO = 2;
+var KEYS = ["No key", "C major", "C minor", "C# major", "C# minor", "D major", "D minor", "Eb major", "Eb minor", "E major", "E minor", "F major", "F minor", "F# major", "F# minor", "G major", "G minor", "Ab major", "Ab minor", "A major", "A minor", "Bb major", "Bb minor", "B major", "B minor"];
 
 var NOT_RUNNING = "Engine not running? Start it with `musicgen-bridge serve`";
 
@@ -49,10 +66,17 @@ var state = {
     prompt: "",
     bars: 4,
     model: null,               // null = the engine's loaded model
+    loadedModel: "",           // what the engine has loaded (models / pong replies)
+    melodySource: MELODY_OFF,  // index into MELODY_SOURCES
+    key: null,                 // e.g. "A minor"; null = none
+    variations: 1,
+    loop: false,
+    promptSeconds: 10,
+    sampleRate: 0,             // Live's sample rate from [dspstate~]; 0 = not known yet
     seed: 0,
     seedLocked: false,
     counter: 0,
-    job: null,                 // {id, prompt, seed, placement, timer}
+    job: null,                 // {id, mode, prompt, seed, fields, placement, timer}
     pending: {},               // request id -> {kind, timer}
     mkdir: null,               // {token, request, timer}
     reachable: -1,
@@ -112,6 +136,43 @@ function lockseed(on) {
     state.seedLocked = !!on;
 }
 
+// Melody menu (live.menu index, or the item's text): Off / Selected MIDI clip /
+// Selected audio clip.
+function melody() {
+    state.melodySource = menuIndex(arrayfromargs(arguments), MELODY_SOURCES);
+}
+
+// Key menu (index into KEYS) or any key text the engine reads ("F#m", "Bb").
+function key() {
+    var atoms = arrayfromargs(arguments);
+    if (atoms.length === 1 && typeof atoms[0] === "number") {
+        var index = menuIndex(atoms, KEYS);
+        state.key = index > 0 ? KEYS[index] : null;
+        return;
+    }
+    var text = trim(joinAtoms(atoms));
+    state.key = (!text || text === KEYS[0]) ? null : text;
+}
+
+function variations(value) {
+    state.variations = clamp(Math.round(value) || 1, 1, SETTINGS.maxVariations);
+}
+
+function loop(on) {
+    state.loop = !!on;
+}
+
+function promptseconds(value) {
+    var seconds = Math.round(Number(value) * 10) / 10;
+    state.promptSeconds = clamp(seconds || SETTINGS.defaultPromptSeconds,
+                                SETTINGS.promptSecondsLow, SETTINGS.promptSecondsHigh);
+}
+
+// [dspstate~] second outlet -> prepend samplerate: Live's sample rate in Hz.
+function samplerate(hz) {
+    state.sampleRate = Math.round(Number(hz)) || 0;
+}
+
 function ping() {
     if (!state.ready) {
         return;
@@ -143,8 +204,18 @@ function status() {
     });
 }
 
-// Generate: read the Live Set, make the output folder, then send the request.
+// Generate: a new take (following the melody source, if one is chosen).
 function generate() {
+    startJob("generate");
+}
+
+// Continue: the selected audio clip's file is continued by `bars` bars.
+function continueclip() {
+    startJob("continue");
+}
+
+// Read the Live Set, check the request, make the output folder, then send it.
+function startJob(mode) {
     if (!state.ready) {
         setStatus("The device is still loading; try again in a moment.");
         return;
@@ -160,7 +231,14 @@ function generate() {
     }
     var song = LIVE.readSong();
     var clip = LIVE.readSelectedClip();
-    var placement = LIVE.planPlacement(clip);
+    var source = mode === "continue" ? continuationFields(clip) : melodyFields(clip);
+    if (source.problem) {
+        setStatus(source.problem);
+        return;
+    }
+    var placement = mode === "continue"
+        ? LIVE.planContinuation(clip, takeBeats(song))
+        : LIVE.planPlacement(clip);
     if (!state.seedLocked) {
         state.seed = Math.floor(Math.random() * 2147483647);
         outlet(OUT_UI, "seed", state.seed);
@@ -175,8 +253,22 @@ function generate() {
     if (state.model) {
         fields.push("model", state.model);
     }
+    if (state.key) {
+        fields.push("key", state.key);
+    }
+    if (state.variations > 1) {
+        fields.push("variations", state.variations);
+    }
+    if (state.loop) {
+        fields.push("loop", 1);
+    }
+    if (SETTINGS.sampleRates.indexOf(state.sampleRate) >= 0) {
+        fields.push("sample_rate", state.sampleRate);
+    }
+    fields = fields.concat(source.fields);
     var job = {
         id: newId("gen"),
+        mode: mode,
         prompt: promptText,
         seed: state.seed,
         fields: fields,
@@ -192,6 +284,78 @@ function generate() {
         setStatus("Set not saved yet: the take goes to the engine's folder.");
         sendGenerate(job, null);
     }
+}
+
+// Continue needs the selected audio clip's file.  -> {fields} or {problem}.
+function continuationFields(clip) {
+    var problem = audioClipProblem(clip, "Continue");
+    if (problem) {
+        return { problem: problem };
+    }
+    return { fields: ["continue_from", clip.filePath, "prompt_seconds", state.promptSeconds] };
+}
+
+// The melody source chosen in the menu.  -> {fields} or {problem}.
+function melodyFields(clip) {
+    if (state.melodySource === MELODY_OFF) {
+        return { fields: [] };
+    }
+    var fields;
+    if (state.melodySource === MELODY_MIDI) {
+        if (!clip) {
+            return { problem: "Melody: select a MIDI clip (click it so it shows in the Clip View), or set Melody to Off." };
+        }
+        if (clip.kind !== "midi") {
+            return { problem: "Melody is set to \"Selected MIDI clip\" but the selected clip is audio." };
+        }
+        if (!clip.notes.length) {
+            return { problem: "The selected MIDI clip has no notes in its playing region (muted notes are left out): nothing to follow." };
+        }
+        if (clip.notes.length > SETTINGS.maxNotes) {
+            return { problem: "The selected MIDI clip has " + clip.notes.length + " notes; at most " +
+                              SETTINGS.maxNotes + " can be sent. Use a shorter or simpler clip." };
+        }
+        var text = notesText(clip.notes);
+        if (text.length > SETTINGS.maxNotesChars) {
+            return { problem: "The selected MIDI clip's notes take " + text.length + " characters; at most " +
+                              SETTINGS.maxNotesChars + " fit in one message. Use a shorter or simpler clip." };
+        }
+        fields = ["melody_notes", text, "melody_length", clip.melodyLength];
+    } else {
+        var problem = audioClipProblem(clip, "Melody");
+        if (problem) {
+            return { problem: problem };
+        }
+        fields = ["melody_audio", clip.filePath];
+    }
+    var modelProblem = melodyModelProblem();
+    return modelProblem ? { problem: modelProblem } : { fields: fields };
+}
+
+function audioClipProblem(clip, what) {
+    if (!clip) {
+        return what + ": select an audio clip (click it so it shows in the Clip View)" +
+               (what === "Melody" ? ", or set Melody to Off." : ".");
+    }
+    if (clip.kind !== "audio") {
+        return what + " needs an audio clip; the selected clip is MIDI." +
+               (what === "Melody" ? " Set Melody to \"Selected MIDI clip\" to follow its notes." : "");
+    }
+    if (!clip.filePath) {
+        return what + ": the selected audio clip has no file on disk yet. Save the set and try again.";
+    }
+    return null;
+}
+
+// Melody needs a melody checkpoint.  Known names without "melody" are refused
+// here; an absolute folder or an unknown model is left to the engine.
+function melodyModelProblem() {
+    var name = state.model || state.loadedModel;
+    if (!name || /melody/i.test(name) || isAbsolutePath(name)) {
+        return null;
+    }
+    return "Melody needs a melody model: choose " + SETTINGS.melodyModel +
+           " in the Model menu (" + name + " cannot follow a melody).";
 }
 
 function cancel() {
@@ -267,23 +431,15 @@ var HANDLERS = {
         if (!job) {
             return;
         }
-        var paths = args.slice(1);
+        var paths = [];
+        var names = [];
+        for (var i = 1; i < args.length; i++) {
+            paths.push(String(args[i]));
+            names.push(clipName(job, i - 1));
+        }
         setProgress(1);
-        var results = [];
-        for (var i = 0; i < paths.length; i++) {
-            results.push(LIVE.placeAudio(String(paths[i]), job.placement, clipName(job, i)));
-        }
-        var failed = [];
-        for (var j = 0; j < results.length; j++) {
-            if (!results[j].placed) {
-                failed.push(results[j].reason + " Drag it in from: " + paths[j]);
-            }
-        }
-        if (failed.length) {
-            finishJob(failed.join(" "));
-        } else {
-            finishJob("Placed \"" + clipName(job, 0) + "\" " + results[0].where + ".");
-        }
+        var results = LIVE.placeTakes(paths, job.placement, names);
+        finishJob(placedWords(job, paths, results));
     },
 
     "/musicgen/error": function (args) {
@@ -291,11 +447,11 @@ var HANDLERS = {
         var code = String(args[1]);
         var message = joinAtoms(args.slice(2));
         if (state.job && state.job.id === id) {
-            finishJob(code === "cancelled" ? "Cancelled." : "Engine error: " + message + " (" + code + ")");
+            finishJob(code === "cancelled" ? "Cancelled." : errorWords(code, message));
             return;
         }
         if (takePending(id) || id === "") {
-            setStatus("Engine error: " + message + " (" + code + ")");
+            setStatus(errorWords(code, message));
         }
     },
 
@@ -305,6 +461,7 @@ var HANDLERS = {
         }
         var previous = state.reachable;
         var wasDown = previous !== 1;
+        state.loadedModel = String(args[3] || "");
         setReachable(1);
         if (wasDown && !state.job) {
             setStatus("Engine " + args[1] + " " + args[2] + ", model " + args[3] + ".");
@@ -328,6 +485,7 @@ var HANDLERS = {
             return;
         }
         setReachable(1);
+        state.loadedModel = String(args[1] || "");
         outlet(OUT_UI, "models", "clear");
         outlet(OUT_UI, "models", "append", "engine default (" + args[1] + ")");
         for (var i = 2; i < args.length; i++) {
@@ -385,8 +543,8 @@ var LIVE = {
         };
     },
 
-    // The clip shown in Live's detail view, or null.  Everything issue 3
-    // (melody / continuation) will need is read here, placement uses the rest.
+    // The clip shown in Live's detail view, or null: where it is, and what a
+    // melody or a continuation needs (its notes, or its file).
     readSelectedClip: function () {
         var clip = this.api("live_set view detail_clip");
         if (!this.exists(clip)) {
@@ -400,13 +558,17 @@ var LIVE = {
             slotIndex: where.slot,
             arrangement: where.arrangement,
             position: where.arrangement ? Number(this.first(clip, "start_time")) : null,
+            endTime: where.arrangement ? Number(this.first(clip, "end_time")) : null,
             filePath: null,
-            notes: null
+            notes: null,
+            melodyLength: null
         };
         if (info.kind === "audio") {
             info.filePath = this.audioClipFile(clip);
         } else {
-            info.notes = this.clipNotes(clip);
+            var melody = this.clipNotes(clip);
+            info.notes = melody.notes;
+            info.melodyLength = melody.length;
         }
         return info;
     },
@@ -417,35 +579,62 @@ var LIVE = {
         return path ? String(path) : null;
     },
 
-    // MIDI notes of the playing region, in beats relative to its start:
-    // the loop when looping, else start_marker..end_marker.  Muted notes and
-    // notes outside the region are dropped; notes crossing the end are cut.
-    // Returns [{pitch, start, length, velocity}] sorted by start then pitch.
+    // The MIDI notes Live plays, as a melody that repeats every `length` beats
+    // from the moment the clip starts.
+    // Looping clip: the loop (loop_start..loop_end) is the region, turned so
+    // that beat 0 is the clip's start_marker (where playback begins; a start
+    // before the loop counts as the loop's matching beat).  A note cut by that
+    // turn is split in two.  Unlooped clip: start_marker..end_marker.
+    // Muted notes and notes starting outside the region are dropped; notes
+    // crossing its end are cut; velocities are whole numbers 1..127.
+    // Returns {notes: [{pitch, start, length, velocity}] sorted by start then
+    // pitch, length: the region's length in beats}.
     clipNotes: function (clip) {
         var looping = this.first(clip, "looping");
         var from = Number(this.first(clip, looping ? "loop_start" : "start_marker"));
         var to = Number(this.first(clip, looping ? "loop_end" : "end_marker"));
-        var raw = clip.call("get_notes_extended", 0, 128, from, to - from);
+        var length = to - from;
+        var turn = 0;
+        if (looping && length > 0) {
+            var offset = Number(this.first(clip, "start_marker")) - from;
+            turn = ((offset % length) + length) % length;
+        }
+        var raw = clip.call("get_notes_extended", 0, 128, from, length);
         var parsed = parseNotesReply(raw);
         var notes = [];
+        function add(n, start, duration) {
+            start = roundBeats(start);
+            duration = roundBeats(duration);
+            if (duration > 0 && start < length) {
+                notes.push({ pitch: Math.round(n.pitch), start: start, length: duration,
+                             velocity: clamp(Math.round(n.velocity), 1, 127) });
+            }
+        }
         for (var i = 0; i < parsed.length; i++) {
             var n = parsed[i];
             if (n.mute || n.start_time < from || n.start_time >= to) {
                 continue;
             }
-            notes.push({
-                pitch: n.pitch,
-                start: roundBeats(n.start_time - from),
-                length: roundBeats(Math.min(n.duration, to - n.start_time)),
-                velocity: n.velocity
-            });
+            var start = n.start_time - from;
+            var duration = Math.min(n.duration, to - n.start_time);
+            if (turn) {
+                start = ((start - turn) % length + length) % length;
+                var room = length - start;
+                if (duration > room + 1e-9) {
+                    add(n, start, room);
+                    add(n, 0, duration - room);
+                    continue;
+                }
+            }
+            add(n, start, duration);
         }
         notes.sort(function (a, b) { return a.start - b.start || a.pitch - b.pitch; });
-        return notes;
+        return { notes: notes, length: roundBeats(length) };
     },
 
-    // Where the take will go, decided when Generate is pressed (the user may
-    // click elsewhere while it renders).
+    // Where the take(s) will go, decided when Generate is pressed (the user may
+    // click elsewhere while it renders): new audio track(s) right under the
+    // clip's track, at the clip's position (Arrangement) or scene (Session).
     planPlacement: function (clip) {
         var selectedTrack = this.selectedTrackIndex();
         if (clip && clip.arrangement) {
@@ -460,6 +649,19 @@ var LIVE = {
                      position: Number(this.first(song, "current_song_time")) };
         }
         return { view: "session", afterTrack: selectedTrack, slot: this.selectedSceneIndex() };
+    },
+
+    // A continuation goes right after the clip it continues: Arrangement, at the
+    // clip's end on the same track when the take's span there is free (else on
+    // a new track under it, same beat); Session, the next empty slot(s) below
+    // the clip on the same track.
+    planContinuation: function (clip, beats) {
+        if (clip.arrangement) {
+            return { view: "arrangement", afterTrack: clip.trackIndex, position: clip.endTime,
+                     sameTrack: clip.trackIndex, length: beats };
+        }
+        return { view: "session", afterTrack: clip.trackIndex, slot: clip.slotIndex + 1,
+                 sameTrack: clip.trackIndex };
     },
 
     selectedTrackIndex: function () {
@@ -487,33 +689,125 @@ var LIVE = {
         return Number(app.call("get_major_version")) >= 12;
     },
 
-    // Put one WAV on a new audio track right under the source track.
-    // Returns {placed, where, reason}.
-    placeAudio: function (path, placement, name) {
+    // Put every take of a job into the set.  Returns one {placed, where,
+    // track, slot, reason} per path, in order.
+    //   Arrangement: take 1 on the same track for a continuation whose span is
+    //   free, else each take on its own new audio track, stacked right under
+    //   the clip's track, all at the same beat; every take after the first is
+    //   muted (solo one to compare).
+    //   Session: one new audio track under the clip's track (a continuation:
+    //   the clip's own track), takes in consecutive empty slots from the
+    //   planned one; scenes are added at the end of the set when it runs out.
+    placeTakes: function (paths, placement, names) {
+        var results = [];
+        var i;
         if (!this.canCreateAudioClips()) {
-            return { placed: false, reason: "This Live version cannot place audio from a device (needs Live 12)." };
+            for (i = 0; i < paths.length; i++) {
+                results.push({ placed: false,
+                               reason: "This Live version cannot place audio from a device (needs Live 12)." });
+            }
+            return results;
         }
-        var song = this.api("live_set");
-        var count = song.getcount("tracks");
-        var index = placement.afterTrack >= 0 ? Math.min(placement.afterTrack + 1, count) : count;
-        song.call("create_audio_track", index);
-        var trackPath = "live_set tracks " + index;
-        var track = this.api(trackPath);
+        if (placement.view === "arrangement") {
+            var next = this.newTrackIndex(placement.afterTrack);
+            for (i = 0; i < paths.length; i++) {
+                var result = null;
+                if (i === 0 && placement.sameTrack >= 0 &&
+                        this.arrangementFree(placement.sameTrack, placement.position, placement.length)) {
+                    result = this.arrangementClip(placement.sameTrack, paths[i], placement.position, names[i]);
+                }
+                if (!result || !result.placed) {
+                    var track = this.newTrack(next, i > 0);
+                    result = track < 0 ? { placed: false, reason: "Live did not create the audio track." }
+                        : this.arrangementClip(track, paths[i], placement.position, names[i]);
+                    next = track < 0 ? next : track + 1;
+                }
+                results.push(result);
+            }
+            return results;
+        }
+        var target = placement.sameTrack >= 0 ? placement.sameTrack : -1;
+        var from = placement.slot;
+        for (i = 0; i < paths.length; i++) {
+            var placed = null;
+            if (target >= 0) {
+                placed = this.sessionClip(target, from, paths[i], names[i]);
+                if (!placed.placed && placement.sameTrack === target) {
+                    placed = null;              // e.g. a frozen track: use a new one
+                }
+            }
+            if (!placed) {
+                target = this.newTrack(this.newTrackIndex(placement.afterTrack), false);
+                if (target < 0) {
+                    results.push({ placed: false, reason: "Live did not create the audio track." });
+                    continue;
+                }
+                placed = this.sessionClip(target, from, paths[i], names[i]);
+            }
+            results.push(placed);           // the next take finds the next empty slot
+        }
+        return results;
+    },
+
+    // Where a new track under `afterTrack` goes (-1: at the end).
+    newTrackIndex: function (afterTrack) {
+        var count = this.api("live_set").getcount("tracks");
+        return afterTrack >= 0 ? Math.min(afterTrack + 1, count) : count;
+    },
+
+    // A new audio track named "MusicGen" at `index`; its index, or -1.
+    newTrack: function (index, muted) {
+        this.api("live_set").call("create_audio_track", index);
+        var track = this.api("live_set tracks " + index);
         if (!this.exists(track) || !this.first(track, "has_audio_input")) {
-            return { placed: false, reason: "Live did not create the audio track." };
+            return -1;
         }
         track.set("name", "MusicGen");
-        if (placement.view === "arrangement") {
-            var before = track.getcount("arrangement_clips");
-            track.call("create_audio_clip", path, placement.position);
-            if (track.getcount("arrangement_clips") <= before) {
-                return { placed: false, reason: "Live refused the file." };
-            }
-            var clip = this.api(trackPath + " arrangement_clips " + before);
-            clip.set("name", name);
-            return { placed: true, where: "at beat " + placement.position + " on track " + (index + 1) };
+        if (muted) {
+            track.set("mute", 1);
         }
-        var slot = this.freeSlot(trackPath, placement.slot);
+        return index;
+    },
+
+    // No arrangement clip of the track overlaps [position, position + length).
+    arrangementFree: function (trackIndex, position, length) {
+        var trackPath = "live_set tracks " + trackIndex;
+        var count = this.api(trackPath).getcount("arrangement_clips");
+        for (var i = 0; i < count; i++) {
+            var clip = this.api(trackPath + " arrangement_clips " + i);
+            var start = Number(this.first(clip, "start_time"));
+            var end = Number(this.first(clip, "end_time"));
+            if (start < position + length - 1e-6 && end > position + 1e-6) {
+                return false;
+            }
+        }
+        return true;
+    },
+
+    arrangementClip: function (trackIndex, path, position, name) {
+        var trackPath = "live_set tracks " + trackIndex;
+        var track = this.api(trackPath);
+        var before = track.getcount("arrangement_clips");
+        track.call("create_audio_clip", path, position);
+        var after = track.getcount("arrangement_clips");
+        if (after <= before) {
+            return { placed: false, reason: "Live refused the file." };
+        }
+        // Arrangement clips are listed by position: find the new one.
+        for (var i = after - 1; i >= 0; i--) {
+            var clip = this.api(trackPath + " arrangement_clips " + i);
+            if (Math.abs(Number(this.first(clip, "start_time")) - position) < 1e-6) {
+                clip.set("name", name);
+                break;
+            }
+        }
+        return { placed: true, track: trackIndex, position: position,
+                 where: "at beat " + position + " on track " + (trackIndex + 1) };
+    },
+
+    sessionClip: function (trackIndex, from, path, name) {
+        var trackPath = "live_set tracks " + trackIndex;
+        var slot = this.freeSlot(trackPath, from);
         if (slot < 0) {
             return { placed: false, reason: "No free clip slot." };
         }
@@ -523,16 +817,23 @@ var LIVE = {
             return { placed: false, reason: "Live refused the file." };
         }
         this.api(slotPath + " clip").set("name", name);
-        return { placed: true, where: "in slot " + (slot + 1) + " of track " + (index + 1) };
+        return { placed: true, track: trackIndex, slot: slot,
+                 where: "in slot " + (slot + 1) + " of track " + (trackIndex + 1) };
     },
 
-    // The wanted slot if free, else the next free one below it, else -1.
+    // The wanted slot if free, else the next free one below it; when there is
+    // none, a scene is added at the end of the set for it.  -1 if that fails.
     freeSlot: function (trackPath, wanted) {
         var count = this.api(trackPath).getcount("clip_slots");
         for (var i = Math.max(wanted || 0, 0); i < count; i++) {
             if (!this.first(this.api(trackPath + " clip_slots " + i), "has_clip")) {
                 return i;
             }
+        }
+        this.api("live_set").call("create_scene", -1);
+        var grown = this.api(trackPath).getcount("clip_slots");
+        if (grown > count && !this.first(this.api(trackPath + " clip_slots " + (grown - 1)), "has_clip")) {
+            return grown - 1;
         }
         return -1;
     }
@@ -680,6 +981,98 @@ function stageWords(stage) {
 function newId(kind) {
     state.counter += 1;
     return "m4l-" + kind + "-" + state.replyPort + "-" + state.counter;
+}
+
+// The status line after /musicgen/done.
+function placedWords(job, paths, results) {
+    var placed = [];
+    var failed = [];
+    for (var i = 0; i < results.length; i++) {
+        if (results[i].placed) {
+            placed.push(results[i]);
+        } else {
+            failed.push(results[i].reason + " Drag it in from: " + paths[i]);
+        }
+    }
+    var words = "";
+    if (placed.length === 1) {
+        words = "Placed \"" + clipName(job, results.indexOf(placed[0])) + "\" " + placed[0].where + ".";
+    } else if (placed.length > 1) {
+        words = "Placed " + placed.length + " takes of \"" + clipName(job, 0) + "\" " + manyWhere(placed) + ".";
+    }
+    if (failed.length) {
+        words = (words ? words + " " : "") + failed.join(" ");
+    }
+    return words;
+}
+
+// "at beat 14 on tracks 2-5, all but the first muted" / "in slots 3-6 of track 2".
+function manyWhere(placed) {
+    var tracks = [];
+    var slots = [];
+    for (var i = 0; i < placed.length; i++) {
+        if (tracks.indexOf(placed[i].track + 1) < 0) {
+            tracks.push(placed[i].track + 1);
+        }
+        slots.push(placed[i].slot + 1);
+    }
+    var trackWords = (tracks.length === 1 ? "track " : "tracks ") + numbersText(tracks);
+    if (placed[0].slot === undefined) {
+        return "at beat " + placed[0].position + " on " + trackWords +
+               (tracks.length > 1 ? " (all but the first muted: solo one to compare)" : "");
+    }
+    return "in slots " + numbersText(slots) + " of " + trackWords +
+           (tracks.length === 1 ? " (launch one at a time to compare)" : "");
+}
+
+// [2, 3, 4] -> "2-4"; [3, 5, 6] -> "3, 5, 6".
+function numbersText(numbers) {
+    for (var i = 1; i < numbers.length; i++) {
+        if (numbers[i] !== numbers[i - 1] + 1) {
+            return numbers.join(", ");
+        }
+    }
+    return numbers.length > 1 ? numbers[0] + "-" + numbers[numbers.length - 1] : String(numbers[0]);
+}
+
+// An engine error in words; the code stays visible (it is what to search for).
+function errorWords(code, message) {
+    if (code === "unsupported") {
+        return "Melody needs a melody model: choose " + SETTINGS.melodyModel +
+               " in the Model menu. Engine: " + message + " (unsupported)";
+    }
+    if (code === "bad_file") {
+        return "Live's clip file could not be used: " + message + " (bad_file)";
+    }
+    return "Engine error: " + message + " (" + code + ")";
+}
+
+// A take's length in beats: bars x quarter notes per bar.
+function takeBeats(song) {
+    return roundBeats(state.bars * song.numerator * 4 / song.denominator);
+}
+
+// Notes as the protocol's "pitch start length velocity ..." string.
+function notesText(notes) {
+    var words = [];
+    for (var i = 0; i < notes.length; i++) {
+        var n = notes[i];
+        words.push(n.pitch, n.start, n.length, n.velocity);
+    }
+    return words.join(" ");
+}
+
+// A live.menu index (number) or an item's text -> index into `items` (0 if unknown).
+function menuIndex(atoms, items) {
+    if (atoms.length === 1 && typeof atoms[0] === "number") {
+        return clamp(Math.floor(atoms[0]), 0, items.length - 1);
+    }
+    var index = items.indexOf(trim(joinAtoms(atoms)));
+    return index >= 0 ? index : 0;
+}
+
+function isAbsolutePath(text) {
+    return /^(\/|[A-Za-z]:[\\\/]|\\\\)/.test(text);
 }
 
 function clipName(job, index) {

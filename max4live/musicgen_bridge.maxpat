@@ -18,11 +18,11 @@
   "openrect": [
    0.0,
    0.0,
-   486.0,
+   696.0,
    169.0
   ],
   "openinpresentation": 1,
-  "devicewidth": 486.0,
+  "devicewidth": 696.0,
   "default_fontsize": 11.0,
   "default_fontname": "Arial",
   "gridsize": [
@@ -279,7 +279,7 @@
      "presentation_rect": [
       8.0,
       142.0,
-      470.0,
+      680.0,
       20.0
      ]
     }
@@ -321,7 +321,7 @@
      "presentation_rect": [
       8.0,
       124.0,
-      470.0,
+      680.0,
       12.0
      ],
      "floatoutput": 1,
@@ -688,7 +688,7 @@
      "id": "obj-gentrig",
      "maxclass": "newobj",
      "numinlets": 1,
-     "numoutlets": 2,
+     "numoutlets": 3,
      "patching_rect": [
       20.0,
       380.0,
@@ -697,9 +697,10 @@
      ],
      "outlettype": [
       "generate",
+      "bang",
       "bang"
      ],
-     "text": "t generate b"
+     "text": "t generate b b"
     }
    },
    {
@@ -838,7 +839,7 @@
       500.0,
       20.0
      ],
-     "text": "Prompt: type, then Generate. Takes land on a new audio track under the selected clip.",
+     "text": "Prompt: type, then Generate, or Continue the selected audio clip. Takes land on new audio tracks under the selected clip.",
      "presentation": 1,
      "presentation_rect": [
       8.0,
@@ -847,6 +848,557 @@
       46.0
      ],
      "linecount": 3
+    }
+   },
+   {
+    "box": {
+     "id": "obj-lbl-melody",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      700.0,
+      150.0,
+      50.0,
+      20.0
+     ],
+     "text": "Melody",
+     "presentation": 1,
+     "presentation_rect": [
+      488.0,
+      6.0,
+      46.0,
+      18.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-melody",
+     "maxclass": "live.menu",
+     "numinlets": 1,
+     "numoutlets": 3,
+     "patching_rect": [
+      700.0,
+      175.0,
+      130.0,
+      15.0
+     ],
+     "outlettype": [
+      "",
+      "",
+      "float"
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      536.0,
+      8.0,
+      152.0,
+      15.0
+     ],
+     "varname": "Melody",
+     "parameter_enable": 1,
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "Melody",
+       "parameter_shortname": "Melody",
+       "parameter_type": 2,
+       "parameter_enum": [
+        "Off",
+        "Selected MIDI clip",
+        "Selected audio clip"
+       ],
+       "parameter_mmax": 2,
+       "parameter_initial": [
+        0
+       ],
+       "parameter_initial_enable": 1
+      }
+     }
+    }
+   },
+   {
+    "box": {
+     "id": "obj-melodymsg",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      700.0,
+      200.0,
+      95.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend melody"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-lbl-key",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      850.0,
+      150.0,
+      40.0,
+      20.0
+     ],
+     "text": "Key",
+     "presentation": 1,
+     "presentation_rect": [
+      488.0,
+      26.0,
+      46.0,
+      18.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-key",
+     "maxclass": "live.menu",
+     "numinlets": 1,
+     "numoutlets": 3,
+     "patching_rect": [
+      850.0,
+      175.0,
+      90.0,
+      15.0
+     ],
+     "outlettype": [
+      "",
+      "",
+      "float"
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      536.0,
+      28.0,
+      80.0,
+      15.0
+     ],
+     "varname": "Key",
+     "parameter_enable": 1,
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "Key",
+       "parameter_shortname": "Key",
+       "parameter_type": 2,
+       "parameter_enum": [
+        "No key",
+        "C major",
+        "C minor",
+        "C# major",
+        "C# minor",
+        "D major",
+        "D minor",
+        "Eb major",
+        "Eb minor",
+        "E major",
+        "E minor",
+        "F major",
+        "F minor",
+        "F# major",
+        "F# minor",
+        "G major",
+        "G minor",
+        "Ab major",
+        "Ab minor",
+        "A major",
+        "A minor",
+        "Bb major",
+        "Bb minor",
+        "B major",
+        "B minor"
+       ],
+       "parameter_mmax": 24,
+       "parameter_initial": [
+        0
+       ],
+       "parameter_initial_enable": 1
+      }
+     }
+    }
+   },
+   {
+    "box": {
+     "id": "obj-keymsg",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      850.0,
+      200.0,
+      75.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend key"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-loop",
+     "maxclass": "live.text",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      960.0,
+      175.0,
+      50.0,
+      15.0
+     ],
+     "outlettype": [
+      "",
+      "float"
+     ],
+     "text": "Loop",
+     "presentation": 1,
+     "presentation_rect": [
+      622.0,
+      28.0,
+      66.0,
+      15.0
+     ],
+     "mode": 1,
+     "varname": "Loop",
+     "parameter_enable": 1,
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "Loop",
+       "parameter_shortname": "Loop",
+       "parameter_type": 2,
+       "parameter_enum": [
+        "off",
+        "on"
+       ]
+      }
+     },
+     "texton": "Loop on"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-loopmsg",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      960.0,
+      200.0,
+      80.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend loop"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-lbl-variations",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      700.0,
+      240.0,
+      45.0,
+      20.0
+     ],
+     "text": "Takes",
+     "presentation": 1,
+     "presentation_rect": [
+      488.0,
+      46.0,
+      46.0,
+      18.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-variations",
+     "maxclass": "live.numbox",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      700.0,
+      265.0,
+      44.0,
+      15.0
+     ],
+     "outlettype": [
+      "",
+      "float"
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      536.0,
+      48.0,
+      36.0,
+      15.0
+     ],
+     "varname": "Variations",
+     "parameter_enable": 1,
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "Variations",
+       "parameter_shortname": "Takes",
+       "parameter_type": 1,
+       "parameter_mmin": 1,
+       "parameter_mmax": 4,
+       "parameter_initial": [
+        1
+       ],
+       "parameter_initial_enable": 1
+      }
+     }
+    }
+   },
+   {
+    "box": {
+     "id": "obj-variationsmsg",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      700.0,
+      290.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend variations"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-lbl-promptsecs",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      850.0,
+      240.0,
+      60.0,
+      20.0
+     ],
+     "text": "Prompt s",
+     "presentation": 1,
+     "presentation_rect": [
+      580.0,
+      46.0,
+      56.0,
+      18.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-promptsecs",
+     "maxclass": "live.numbox",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      850.0,
+      265.0,
+      50.0,
+      15.0
+     ],
+     "outlettype": [
+      "",
+      "float"
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      636.0,
+      48.0,
+      52.0,
+      15.0
+     ],
+     "varname": "Prompt seconds",
+     "parameter_enable": 1,
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "Prompt seconds",
+       "parameter_shortname": "Prompt s",
+       "parameter_type": 0,
+       "parameter_mmin": 0.5,
+       "parameter_mmax": 29.0,
+       "parameter_initial": [
+        10.0
+       ],
+       "parameter_initial_enable": 1,
+       "parameter_unitstyle": 1
+      }
+     }
+    }
+   },
+   {
+    "box": {
+     "id": "obj-promptsecsmsg",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      850.0,
+      290.0,
+      130.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend promptseconds"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-continue",
+     "maxclass": "live.text",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      220.0,
+      350.0,
+      80.0,
+      20.0
+     ],
+     "outlettype": [
+      "",
+      "float"
+     ],
+     "text": "Continue",
+     "presentation": 1,
+     "presentation_rect": [
+      488.0,
+      96.0,
+      100.0,
+      22.0
+     ],
+     "mode": 0,
+     "varname": "Continue",
+     "parameter_enable": 1,
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "Continue",
+       "parameter_shortname": "Continue",
+       "parameter_type": 2,
+       "parameter_enum": [
+        "off",
+        "on"
+       ]
+      }
+     }
+    }
+   },
+   {
+    "box": {
+     "id": "obj-conttrig",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 3,
+     "patching_rect": [
+      220.0,
+      380.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      "continueclip",
+      "bang",
+      "bang"
+     ],
+     "text": "t continueclip b b"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-lbl-continue",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      700.0,
+      330.0,
+      230.0,
+      20.0
+     ],
+     "text": "extends the selected audio clip",
+     "presentation": 1,
+     "presentation_rect": [
+      592.0,
+      92.0,
+      96.0,
+      30.0
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-srbang",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      700.0,
+      400.0,
+      60.0,
+      22.0
+     ],
+     "outlettype": [
+      "bang"
+     ],
+     "text": "loadbang"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-dspstate",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 4,
+     "patching_rect": [
+      700.0,
+      430.0,
+      80.0,
+      22.0
+     ],
+     "outlettype": [
+      "int",
+      "float",
+      "int",
+      "int"
+     ],
+     "text": "dspstate~"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-srmsg",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      760.0,
+      460.0,
+      110.0,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "prepend samplerate"
     }
    }
   ],
@@ -1263,6 +1815,222 @@
     "patchline": {
      "source": [
       "obj-canceltrig",
+      0
+     ],
+     "destination": [
+      "obj-js",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-melody",
+      0
+     ],
+     "destination": [
+      "obj-melodymsg",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-melodymsg",
+      0
+     ],
+     "destination": [
+      "obj-js",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-key",
+      0
+     ],
+     "destination": [
+      "obj-keymsg",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-keymsg",
+      0
+     ],
+     "destination": [
+      "obj-js",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-loop",
+      0
+     ],
+     "destination": [
+      "obj-loopmsg",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-loopmsg",
+      0
+     ],
+     "destination": [
+      "obj-js",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-variations",
+      0
+     ],
+     "destination": [
+      "obj-variationsmsg",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-variationsmsg",
+      0
+     ],
+     "destination": [
+      "obj-js",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-promptsecs",
+      0
+     ],
+     "destination": [
+      "obj-promptsecsmsg",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-promptsecsmsg",
+      0
+     ],
+     "destination": [
+      "obj-js",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-continue",
+      0
+     ],
+     "destination": [
+      "obj-conttrig",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-conttrig",
+      2
+     ],
+     "destination": [
+      "obj-dspstate",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-conttrig",
+      1
+     ],
+     "destination": [
+      "obj-prompt",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-conttrig",
+      0
+     ],
+     "destination": [
+      "obj-js",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-gentrig",
+      2
+     ],
+     "destination": [
+      "obj-dspstate",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-srbang",
+      0
+     ],
+     "destination": [
+      "obj-dspstate",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-dspstate",
+      1
+     ],
+     "destination": [
+      "obj-srmsg",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-srmsg",
       0
      ],
      "destination": [

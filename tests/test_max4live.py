@@ -19,6 +19,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile
 from pythonosc.osc_message import OscMessage
@@ -35,6 +36,7 @@ PATCH = json.loads((M4L / "musicgen_bridge.maxpat").read_text(encoding="utf-8"))
 BOXES = {b["box"]["id"]: b["box"] for b in PATCH["boxes"]}
 DEVICE_JS = (M4L / "musicgen_bridge.js").read_text(encoding="utf-8")
 E2E_TIMEOUT_S = 120
+GENERATE = {arg.name: arg for arg in protocol.ADDRESSES[f"{protocol.PREFIX}/generate"]}
 
 
 def boxes_named(name: str) -> list[dict]:
@@ -114,6 +116,99 @@ def test_live_api_is_only_started_by_live_thisdevice_through_deferlow():
     assert [BOXES[i]["text"] for i in after_receive] == ["deferlow"]
 
 
+def _feeds(source: str, outlet: int = 0) -> list[str]:
+    return [
+        line["patchline"]["destination"][0]
+        for line in PATCH["lines"]
+        if line["patchline"]["source"] == [source, outlet]
+    ]
+
+
+def _by_varname(name: str) -> dict:
+    (box,) = [b for b in BOXES.values() if b.get("varname") == name]
+    return box
+
+
+def test_every_message_the_patch_sends_the_script_has_a_function():
+    (js,) = boxes_named("js")
+    senders = [
+        s
+        for s, d in (
+            (ln["patchline"]["source"][0], ln["patchline"]["destination"][0])
+            for ln in PATCH["lines"]
+        )
+        if d == js["id"]
+    ]
+    names = set()
+    for sender in senders:
+        words = BOXES[sender].get("text", "").split(" ")
+        if words[0] in ("prepend", "t"):  # [prepend melody], [t generate b b]
+            names.add(words[1])
+    assert {
+        "melody",
+        "key",
+        "loop",
+        "variations",
+        "promptseconds",
+        "samplerate",
+        "continueclip",
+        "generate",
+    } <= names
+    for name in names:
+        assert re.search(rf"^function {name}\(", DEVICE_JS, re.M), name
+
+
+def test_controls_for_melody_key_loop_takes_and_prompt_seconds_reach_the_script():
+    (js,) = boxes_named("js")
+    for varname, message in [
+        ("Melody", "melody"),
+        ("Key", "key"),
+        ("Loop", "loop"),
+        ("Variations", "variations"),
+        ("Prompt seconds", "promptseconds"),
+    ]:
+        control = _by_varname(varname)
+        (prepend,) = _feeds(control["id"])
+        assert BOXES[prepend]["text"] == f"prepend {message}", varname
+        assert _feeds(prepend) == [js["id"]], varname
+    takes = _by_varname("Variations")["saved_attribute_attributes"]["valueof"]
+    assert (takes["parameter_mmin"], takes["parameter_mmax"]) == (1, 4)
+    seconds = _by_varname("Prompt seconds")["saved_attribute_attributes"]["valueof"]
+    assert (seconds["parameter_mmin"], seconds["parameter_mmax"]) == (
+        GENERATE["prompt_seconds"].minimum,
+        GENERATE["prompt_seconds"].maximum,
+    )
+    assert seconds["parameter_initial"] == [GENERATE["prompt_seconds"].default]
+
+
+def test_continue_and_generate_read_the_prompt_and_live_sample_rate_first():
+    """Max fires a trigger's outlets right to left: sample rate, prompt text, then the verb."""
+    (js,) = boxes_named("js")
+    (dspstate,) = boxes_named("dspstate~")
+    (prompt,) = [b for b in BOXES.values() if b["maxclass"] == "textedit"]
+    for button, verb in [("Continue", "continueclip"), ("Generate", "generate")]:
+        (trigger,) = _feeds(_by_varname(button)["id"])
+        assert BOXES[trigger]["text"] == f"t {verb} b b"
+        assert _feeds(trigger, 0) == [js["id"]]
+        assert _feeds(trigger, 1) == [prompt["id"]]
+        assert _feeds(trigger, 2) == [dspstate["id"]]
+    (rate,) = _feeds(dspstate["id"], 1)  # dspstate~'s second outlet: the sampling rate
+    assert BOXES[rate]["text"] == "prepend samplerate" and _feeds(rate) == [js["id"]]
+    (loadbang,) = boxes_named("loadbang")
+    assert _feeds(loadbang["id"]) == [dspstate["id"]]
+
+
+def test_device_limits_match_the_protocol():
+    settings = re.search(r"^var SETTINGS = \{(.*?)^\};", DEVICE_JS, re.M | re.S).group(1)
+    value = dict(re.findall(r"^\s+(\w+): (\[[^\]]*\]|[^,\n]+)", settings, re.M))
+    assert json.loads(value["sampleRates"]) == list(protocol.SAMPLE_RATES)
+    assert int(value["maxVariations"]) == protocol.Limits().max_variations
+    assert int(value["maxNotesChars"]) == protocol.MAX_NOTES_CHARS
+    assert float(value["promptSecondsLow"]) == GENERATE["prompt_seconds"].minimum
+    assert float(value["promptSecondsHigh"]) == GENERATE["prompt_seconds"].maximum
+    assert float(value["defaultPromptSeconds"]) == GENERATE["prompt_seconds"].default
+
+
 def test_device_handles_every_reply_address_of_the_protocol():
     handled = set(re.findall(r'^\s+"(/musicgen/\w+)": function', DEVICE_JS, re.M))
     assert handled == set(protocol.REPLIES)
@@ -165,19 +260,27 @@ def _osc(atoms: list[list]) -> bytes:
     return builder.build().dgram
 
 
-@pytest.mark.e2e
-def test_device_messages_reach_a_real_engine_and_the_take_is_placed(engine_process, tmp_path):
+def _drive(engine_process, set_folder: Path, *scenario: str) -> tuple[dict, dict]:
+    """Run drive_device.js against the engine until done or error.
+
+    Returns the generate message as {key: [type, value]} and the last event the
+    driver handled (its status line and every Live API call and set).
+    """
     node = shutil.which("node")
     if node is None:
         pytest.skip("Node.js is not installed (needed to run the device script)")
-    set_folder = tmp_path / "E2E Project"
-    set_folder.mkdir()
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
     sock.settimeout(0.05)
     reply_port = sock.getsockname()[1]
     driver = subprocess.Popen(
-        [node, str(M4L / "tests" / "drive_device.js"), str(reply_port), str(set_folder)],
+        [
+            node,
+            str(M4L / "tests" / "drive_device.js"),
+            str(reply_port),
+            str(set_folder),
+            *scenario,
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -217,10 +320,26 @@ def test_device_messages_reach_a_real_engine_and_the_take_is_placed(engine_proce
         f"no done within {E2E_TIMEOUT_S} s; device said {final.get('status')!r}; "
         f"driver stderr: {driver.stderr.read()}\nengine log:\n{engine_process.log()}"
     )
-
     generate = next(m for m in sent if m[0] == ["s", "/musicgen/generate"])
     args = dict(zip([v for _, v in generate[1::2]], generate[2::2], strict=True))
-    out_dir = set_folder / "Samples" / "Generated" / "MusicGen"
+    return args, final
+
+
+def _set_folder(tmp_path: Path) -> tuple[Path, Path]:
+    set_folder = tmp_path / "E2E Project"
+    set_folder.mkdir()
+    return set_folder, set_folder / "Samples" / "Generated" / "MusicGen"
+
+
+def _seconds(wav: Path) -> tuple[float, int]:
+    info = soundfile.info(str(wav))
+    return info.frames / info.samplerate, info.samplerate
+
+
+@pytest.mark.e2e
+def test_device_messages_reach_a_real_engine_and_the_take_is_placed(engine_process, tmp_path):
+    set_folder, out_dir = _set_folder(tmp_path)
+    args, final = _drive(engine_process, set_folder)
     assert args["out_dir"] == ["s", str(out_dir)]
     assert args["bpm"] == ["i", 92] and args["timesig"] == ["s", "7/8"]
     assert args["seed"] == ["i", 7] and args["bars"] == ["i", 2]
@@ -233,12 +352,63 @@ def test_device_messages_reach_a_real_engine_and_the_take_is_placed(engine_proce
         "args": [str(wav), 14],
     }
     assert wav.parent == out_dir and wav.suffix == ".wav" and wav.is_file()
-    info = soundfile.info(str(wav))
+    seconds, rate = _seconds(wav)
     expected_s = 2 * 3.5 * 60 / 92  # 2 bars of 7/8 at 92 bpm
-    assert abs(info.frames / info.samplerate - expected_s) < 2 / info.samplerate
+    assert abs(seconds - expected_s) < 2 / rate
     assert final["status"].startswith('Placed "dusty lo-fi drums" at beat 14')
     assert {
         "path": "live_set tracks 1 arrangement_clips 0",
         "prop": "name",
         "value": "dusty lo-fi drums",
     } in final["sets"]
+
+
+@pytest.mark.e2e
+def test_device_variations_land_three_takes_stacked_at_the_project_rate(engine_process, tmp_path):
+    set_folder, out_dir = _set_folder(tmp_path)
+    args, final = _drive(engine_process, set_folder, "variations")
+    assert args["variations"] == ["i", 3] and args["sample_rate"] == ["i", 44100]
+    assert args["bars"] == ["i", 1] and args["seed"] == ["i", 7]
+
+    creates = [c for c in final["calls"] if c["fn"] == "create_audio_clip"]
+    assert [(c["path"], c["args"][1]) for c in creates] == [
+        ("live_set tracks 1", 14),
+        ("live_set tracks 2", 14),
+        ("live_set tracks 3", 14),
+    ]
+    wavs = [Path(c["args"][0]) for c in creates]
+    assert len(set(wavs)) == 3
+    for wav in wavs:
+        assert wav.parent == out_dir and wav.is_file()
+        seconds, rate = _seconds(wav)
+        assert rate == 44100
+        assert abs(seconds - 3.5 * 60 / 92) < 2 / rate  # 1 bar of 7/8 at 92 bpm
+    seeds = [json.loads(w.with_suffix(".json").read_text())["seed"] for w in wavs]
+    assert seeds == [7, 8, 9]
+    mutes = [s["path"] for s in final["sets"] if s["prop"] == "mute"]
+    assert mutes == ["live_set tracks 2", "live_set tracks 3"]
+    assert final["status"].startswith(
+        'Placed 3 takes of "dusty lo-fi drums" at beat 14 on tracks 2-4'
+    )
+
+
+@pytest.mark.e2e
+def test_device_continues_the_selected_audio_clip_after_its_end(engine_process, tmp_path):
+    set_folder, out_dir = _set_folder(tmp_path)
+    source = tmp_path / "drums.wav"
+    t = np.arange(int(32000 * 3.0)) / 32000
+    soundfile.write(str(source), 0.3 * np.sin(2 * np.pi * 220 * t), 32000, subtype="PCM_16")
+    args, final = _drive(engine_process, set_folder, "continue", str(source))
+    assert args["continue_from"] == ["s", str(source)]
+    assert args["prompt_seconds"] == ["f", 1.5]
+    assert "melody_notes" not in args and "include_prompt" not in args
+
+    (create,) = [c for c in final["calls"] if c["fn"] == "create_audio_clip"]
+    wav = Path(create["args"][0])
+    assert create == {"path": "live_set tracks 0", "fn": "create_audio_clip", "args": [str(wav), 7]}
+    assert wav.parent == out_dir and wav.is_file()
+    seconds, rate = _seconds(wav)
+    assert abs(seconds - 2 * 3.5 * 60 / 92) < 2 / rate  # the continuation alone: 2 bars
+    params = json.loads(wav.with_suffix(".json").read_text())["params"]
+    assert params["continue_from"] == str(source) and params["prompt_seconds"] == 1.5
+    assert final["status"].startswith('Placed "dusty lo-fi drums" at beat 7 on track 1')

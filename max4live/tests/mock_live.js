@@ -20,11 +20,14 @@ const DEVICE_JS = path.join(__dirname, "..", "musicgen_bridge.js");
  * Build a fake Live Set.
  * spec: {tempo, numerator, denominator, filePath ("" = unsaved), major (Live
  *   major version), view ("Session"|"Arranger"), songTime, scenes,
- *   selectedTrack, selectedScene, tracks: [{type: "midi"|"audio", name,
+ *   selectedTrack, selectedScene, takeBeats (length of a placed take, default 4),
+ *   tracks: [{type: "midi"|"audio", name, frozen,
  *   slots: {index: clip}, arrangement: [clip]}], detail: null |
  *   {track, slot} | {track, arrangement}}
  * clip: {midi, name, looping, loop_start, loop_end, start_marker, end_marker,
- *   start_time, file_path, notes: [{pitch, start_time, duration, velocity, mute}]}
+ *   start_time, end_time (default: start_time + loop or marker length),
+ *   file_path, notes: [{pitch, start_time, duration, velocity, mute}]}
+ * Arrangement clips stay sorted by start_time, as Live lists them.
  */
 function makeSet(spec) {
   const set = {
@@ -35,7 +38,7 @@ function makeSet(spec) {
   set.tracks = (spec.tracks || []).map((t) => ({
     type: t.type, name: t.name || t.type,
     slots: Array.from({ length: set.scenes }, (_, i) => (t.slots && t.slots[i]) || null),
-    arrangement: t.arrangement || [],
+    arrangement: t.arrangement || [], frozen: !!t.frozen,
   }));
   set.calls = [];   // [{path, fn, args}]
   set.sets = [];    // [{path, prop, value}]
@@ -113,7 +116,7 @@ function makeLiveAPI(set) {
     };
     this.set = (prop, value) => {
       set.sets.push({ path: this.unquotedpath, prop, value });
-      if (node && prop === "name") node.name = value;
+      if (node && (prop === "name" || prop === "mute")) node[prop] = value;
     };
     this.getcount = (child) => {
       if (kind === "song" && child === "tracks") return set.tracks.length;
@@ -137,13 +140,16 @@ function getProp(set, kind, node, prop) {
   if (kind === "appview") return { focused_document_view: set.view }[prop];
   if (kind === "track") {
     return { name: node.name, has_audio_input: node.type === "audio" ? 1 : 0,
-      has_midi_input: node.type === "midi" ? 1 : 0 }[prop];
+      has_midi_input: node.type === "midi" ? 1 : 0, mute: node.mute ? 1 : 0 }[prop];
   }
   if (kind === "slot") return { has_clip: node.track.slots[node.index] ? 1 : 0 }[prop];
   if (kind === "clip") {
     const defaults = { name: "", looping: 0, loop_start: 0, loop_end: 4, start_marker: 0,
       end_marker: 4, start_time: 0, file_path: "" };
     const c = { ...defaults, ...node };
+    const length = c.looping ? c.loop_end - c.loop_start : c.end_marker - c.start_marker;
+    if (prop === "length") return length;
+    if (prop === "end_time" && node.end_time === undefined) return c.start_time + length;
     if (prop === "is_midi_clip") return c.midi ? 1 : 0;
     if (prop === "is_audio_clip") return c.midi ? 0 : 1;
     if (prop === "file_path" && c.midi) return undefined;
@@ -164,10 +170,21 @@ function callFn(set, kind, node, fn, args) {
       slots: Array.from({ length: set.scenes }, () => null), arrangement: [] });
     return undefined;
   }
+  if (kind === "song" && fn === "create_scene") {
+    const at = args[0] === -1 ? set.scenes : args[0];
+    set.tracks.forEach((t) => t.slots.splice(at, 0, null));
+    set.scenes += 1;
+    return undefined;
+  }
   // Live 11 has neither create_audio_clip; real Live prints an error and goes on.
+  // A frozen track (spec: frozen: true) refuses it too.
   if (fn === "create_audio_clip" && set.major >= 12) {
+    const track = kind === "track" ? node : kind === "slot" ? node.track : null;
+    if (track && track.frozen) return undefined;
     if (kind === "track" && node.type === "audio") {
-      node.arrangement.push({ midi: false, file_path: args[0], start_time: args[1] });
+      node.arrangement.push({ midi: false, file_path: args[0], start_time: args[1],
+        end_time: args[1] + (set.takeBeats || 4) });
+      node.arrangement.sort((a, b) => a.start_time - b.start_time);
     }
     if (kind === "slot" && node.track.type === "audio" && !node.track.slots[node.index]) {
       node.track.slots[node.index] = { midi: false, file_path: args[0] };
