@@ -51,11 +51,11 @@ def ms_row(name: str, values: list[float]) -> str:
 def decode_steps_for(cache_dir: Path, seconds: float) -> int:
     """Decode steps of a ``seconds`` take on the debug checkpoint."""
     from engine import checkpoint
-    from engine.generate import decode_steps
-    from engine.timing import seconds_to_samples
+    from engine.generate import total_steps
+    from engine.spec import GenerationSpec
 
     loaded = checkpoint.load("debug", cache_dir, device="cpu")
-    return decode_steps(loaded, seconds_to_samples(seconds, loaded.sample_rate))[1]
+    return total_steps(loaded, GenerationSpec(prompt="x", out_dir=cache_dir, seconds=seconds))
 
 
 def main(argv: list[str] | None = None) -> int:

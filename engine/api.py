@@ -193,7 +193,7 @@ class Engine:
             sidecar = self._sidecar(spec, take_seed, started, audio.shape, rendered, gain_db)
             sidecar["variation"] = {"index": i + 1, "of": len(seeds), "first_seed": seed}
             sidecar.update(rendered.details["per_take"][i])
-            sidecar["timings"] = {"generate_s": round(t1 - t0, 3)}
+            sidecar["timings"] = {"generate_s": round(t1 - t0, 3), **rendered.details["timings"]}
             stem = take_stem(spec.prompt, take_seed, started)
             paths.append(
                 write_take(

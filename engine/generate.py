@@ -21,6 +21,7 @@ tempo correction, resampling, then an exact cut or a seamless loop.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -160,6 +161,7 @@ def render(
     sampling = Sampling(spec.temperature, spec.top_k, spec.top_p)
 
     codes = prompt_codes
+    t0 = time.perf_counter()
     try:
         for keep, new in runs:
             made = 0 if codes is None else codes.shape[-1]
@@ -172,6 +174,7 @@ def render(
             )
             out = decoder(loaded, inputs, new, sampling, gens, progress.step)
             codes = out[..., keep:] if codes is None else torch.cat([codes, out[..., keep:]], -1)
+        t1 = time.perf_counter()
         # One take at a time: the codec's batched convolutions round differently,
         # and a variation should be the very take its seed makes alone.
         audio = np.concatenate([decode_audio(loaded, codes[b : b + 1]) for b in range(batch)])
@@ -196,11 +199,17 @@ def render(
         "prompt_seconds_used": prompt_frames / fr,
         "per_take": [],
     }
+    t2 = time.perf_counter()
     takes = []
     for b in range(batch):
         take, facts = _finish(audio[b, :, start:], spec, sr, out_sr, prompt_frames * hop - start)
         takes.append(take)
         details["per_take"].append(facts)
+    details["timings"] = {
+        "decode_s": round(t1 - t0, 4),
+        "codec_s": round(t2 - t1, 4),
+        "post_s": round(time.perf_counter() - t2, 4),
+    }
     return Rendered(takes=takes, sample_rate=out_sr, text=text, details=details)
 
 
