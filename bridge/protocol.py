@@ -286,6 +286,22 @@ GENERATE_ARGS = (
         flag="--prompt-seconds",
     ),
     Arg(
+        "audio_start",
+        "float",
+        "seconds into continue_from or melody_audio where the clip starts (default 0)",
+        minimum=0,
+        maximum=86400,
+        flag="--audio-start",
+    ),
+    Arg(
+        "audio_end",
+        "float",
+        "seconds into continue_from or melody_audio where the clip ends (default: the file's end)",
+        minimum=0.01,
+        maximum=86400,
+        flag="--audio-end",
+    ),
+    Arg(
         "include_prompt",
         "bool",
         "1: the file starts with the prompt audio, then the continuation",
@@ -541,6 +557,11 @@ def _spec(values: dict[str, Any], limits: Limits) -> GenerationSpec:
         raise InvalidRequest(f"Give one melody source, not {' and '.join(melody_sources)}.")
     if melody_sources and "continue_from" in values:
         raise InvalidRequest("A take follows a melody or continues audio, not both.")
+    part = [n for n in ("audio_start", "audio_end") if n in values]
+    if part and "continue_from" not in values and "melody_audio" not in values:
+        raise InvalidRequest(f"{part[0]} needs continue_from or melody_audio (a file to cut).")
+    if values.get("audio_start", 0.0) >= values.get("audio_end", float("inf")):
+        raise InvalidValue("audio_start must come before audio_end.")
     if "melody_notes" in values and bpm is None:
         raise MissingArgument("melody_notes needs bpm (its notes are in beats).")
     if values.get("tempo_correct") and bpm is None:
@@ -583,6 +604,8 @@ def _spec(values: dict[str, Any], limits: Limits) -> GenerationSpec:
         melody_audio=_input_file(values, "melody_audio", audio.AUDIO_SUFFIXES),
         continue_from=_input_file(values, "continue_from", audio.AUDIO_SUFFIXES),
         prompt_seconds=values.get("prompt_seconds", DEFAULT_PROMPT_SECONDS),
+        audio_start=values.get("audio_start"),
+        audio_end=values.get("audio_end"),
         include_prompt=values.get("include_prompt", False),
         variations=variations,
         loop=values.get("loop", False),

@@ -258,7 +258,7 @@ def _finish(
 def _prompt_codes(loaded: LoadedModel, spec: GenerationSpec) -> Any:
     """Codec tokens of the last ``prompt_seconds`` of the continuation file: ``[1, K, T0]``."""
     assert spec.continue_from is not None
-    audio, rate = dsp.read_audio(spec.continue_from)
+    audio, rate = _read_part(spec.continue_from, spec)
     audio = dsp.match_channels(dsp.resample(audio, rate, loaded.sample_rate), loaded.channels)
     seconds = min(spec.prompt_seconds, max_prompt_seconds(loaded))
     hop = round(loaded.sample_rate / loaded.frame_rate)
@@ -269,13 +269,27 @@ def _prompt_codes(loaded: LoadedModel, spec: GenerationSpec) -> Any:
     return encode_audio(loaded, tail)
 
 
+def _read_part(path, spec: GenerationSpec) -> tuple[np.ndarray, int]:
+    """An input file's audio between ``spec.audio_start`` and ``spec.audio_end``."""
+    audio, rate = dsp.read_audio(path)
+    first = seconds_to_samples(spec.audio_start or 0.0, rate)
+    last = audio.shape[-1] if spec.audio_end is None else seconds_to_samples(spec.audio_end, rate)
+    part = audio[:, first:last]
+    if part.shape[-1] == 0:
+        raise BadFile(
+            f"{path.name} is {audio.shape[-1] / rate:.2f} s long: nothing lies between "
+            f"audio_start and audio_end."
+        )
+    return part, rate
+
+
 def _melody_chroma(loaded: LoadedModel, spec: GenerationSpec, seconds: float) -> np.ndarray:
     """One-hot chroma ``[frames, 12]`` for the take's whole timeline."""
     from engine import melody
 
     params = melody.ChromaParams.from_preprocessor_config(loaded.features)
     if spec.melody_audio is not None:
-        audio, rate = dsp.read_audio(spec.melody_audio)
+        audio, rate = _read_part(spec.melody_audio, spec)
         audio = audio[:, : seconds_to_samples(seconds, rate)]  # the take needs no more
         chroma = melody.audio_to_chroma(audio, rate, params)
         # The model tiles a melody shorter than its window; so does the timeline.

@@ -51,6 +51,9 @@ class GenerationSpec:
         melody_audio: an audio file whose chroma is the melody.
         continue_from: an audio file the take continues (its last ``prompt_seconds``).
         prompt_seconds: how much of ``continue_from``'s end conditions the take.
+        audio_start, audio_end: the part of ``continue_from`` or ``melody_audio``
+            to use, in seconds into the file (a trimmed DAW clip); None = the
+            file's start and end.
         include_prompt: the written file starts with that prompt audio (as the
             codec renders it), then the continuation.
         variations: how many takes to make at once; take i uses seed + i.
@@ -79,6 +82,8 @@ class GenerationSpec:
     melody_audio: Path | None = None
     continue_from: Path | None = None
     prompt_seconds: float = DEFAULT_PROMPT_SECONDS
+    audio_start: float | None = None
+    audio_end: float | None = None
     include_prompt: bool = False
     variations: int = 1
     loop: bool = False
@@ -100,6 +105,10 @@ class GenerationSpec:
             raise ValueError("tempo_correct needs bpm")
         if self.has_melody and self.continue_from is not None:
             raise ValueError("melody and continue_from do not combine")
+        if (self.audio_start is not None or self.audio_end is not None) and (
+            self.continue_from is None and self.melody_audio is None
+        ):
+            raise ValueError("audio_start/audio_end need continue_from or melody_audio")
         if self.variations < 1:
             raise ValueError("variations must be at least 1")
 

@@ -161,6 +161,21 @@ def _tail_at_model_rate(path: Path, seconds: float) -> np.ndarray:
     return data[:, -round(seconds * 32000) :]
 
 
+def test_a_trimmed_clip_is_continued_from_its_own_end(engine, tmp_path):
+    prompt = _write_wav(tmp_path / "long.wav", 8.0)
+    spy = SpyDecoder()
+    loaded = _loaded(engine, "debug")
+    spec = _spec(
+        tmp_path, continue_from=prompt, prompt_seconds=2.0, audio_start=1.0, audio_end=5.0
+    )
+    generate.render(loaded, spec, [1], spy)
+    data, _rate = sf.read(str(prompt), dtype="float32", always_2d=True)
+    expected = decoding.encode_audio(loaded, data.T[:, 3 * 32000 : 5 * 32000])
+    assert np.array_equal(spy.runs[0][0].prompt_codes.numpy(), expected.numpy())
+    with pytest.raises(BadFile):  # the clip lies past the file's end
+        engine.generate(_spec(tmp_path, continue_from=prompt, audio_start=9.0, audio_end=10.0))
+
+
 def test_include_prompt_puts_the_prompt_before_the_continuation(engine, tmp_path):
     prompt = _write_wav(tmp_path / "clip.wav", 3.0)
     [path] = engine.generate(

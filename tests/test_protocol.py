@@ -178,6 +178,7 @@ BAD_GENERATES = [
     ({"melody_audio": "relative.wav"}, "bad_path"),
     ({"melody_midi": "/no/such/file.mid"}, "bad_path"),
     ({"continue_from": "/tmp/../etc/x.wav"}, "bad_path"),
+    ({"audio_end": 4.0}, "invalid_request"),  # no file to cut
 ]
 
 
@@ -263,6 +264,13 @@ def test_input_files_are_checked_at_the_edge(harness):
     ]
     for fields, code in cases:
         assert error_of(harness.generate(**fields))[2] == code, fields
+
+
+def test_audio_start_must_come_before_audio_end(harness):
+    wav = harness.tmp / "a.wav"
+    wav.write_bytes(b"RIFF")
+    fields = {"continue_from": str(wav), "audio_start": 4.0, "audio_end": 2.0}
+    assert error_of(harness.generate(**fields))[2] == "invalid_value"
 
 
 def test_two_melody_sources_or_melody_with_continuation_are_refused(harness):
