@@ -165,9 +165,7 @@ def test_a_trimmed_clip_is_continued_from_its_own_end(engine, tmp_path):
     prompt = _write_wav(tmp_path / "long.wav", 8.0)
     spy = SpyDecoder()
     loaded = _loaded(engine, "debug")
-    spec = _spec(
-        tmp_path, continue_from=prompt, prompt_seconds=2.0, audio_start=1.0, audio_end=5.0
-    )
+    spec = _spec(tmp_path, continue_from=prompt, prompt_seconds=2.0, audio_start=1.0, audio_end=5.0)
     generate.render(loaded, spec, [1], spy)
     data, _rate = sf.read(str(prompt), dtype="float32", always_2d=True)
     expected = decoding.encode_audio(loaded, data.T[:, 3 * 32000 : 5 * 32000])
