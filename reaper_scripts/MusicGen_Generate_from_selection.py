@@ -1,6 +1,6 @@
 # @description MusicGen: Generate from selection (Python variant, OSC via python-osc)
 # @author musicgen-bridge
-# @version 0.1.0
+# @version 0.2.0
 # @noindex
 # Needs Python enabled in REAPER (Preferences > Plug-ins > ReaScript) with python-osc
 # installed for that Python (`pip install python-osc`).  See docs/reaper.md.

@@ -1,10 +1,15 @@
 """MusicGen: Generate from selection, Python ReaScript variant (talks OSC directly).
 
-Same behaviour as the Lua action: same dialog (prompt, bars, seed, model; remembered in
-ExtState section "MusicGen_Bridge"), tempo and time signature at the selected item (or the
-edit cursor), takes written to <project folder>/MusicGen (the engine's default folder when
-the project is unsaved), each WAV inserted on a new track under the selection inside one
-undo block.  The job id goes into ExtState "current_job", so "MusicGen: Cancel" works for it.
+Same behaviour as the Lua action: same dialog (prompt, bars, seed, model, key, variations;
+remembered in ExtState section "MusicGen_Bridge"), same options from "MusicGen: Settings"
+(melody from MIDI / audio items, loop), tempo and time signature at the selected item (or the
+edit cursor); a selected MIDI item's notes are sent as ``melody_notes`` (beats from the item
+start, clipped to the item, muted notes left out) with ``melody_length``; an audio item's file
+as ``melody_audio`` when that option is on; ``sample_rate`` is the project's (else the audio
+device's) rate.  Takes are written to <project folder>/MusicGen (the engine's default folder
+when the project is unsaved); the WAVs of one request become the takes of one new item on a
+new track under the selection, inside one undo block.  The job id goes into ExtState
+"current_job", so "MusicGen: Cancel" works for it.
 
 Instead of shelling out it sends /musicgen/generate with python-osc from a non-blocking UDP
 socket and reads the replies on each defer tick, so REAPER never freezes.
@@ -15,7 +20,9 @@ parameters when a function has output parameters).
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import socket
 import time
 import uuid
@@ -25,15 +32,33 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket, ParseError
 
 SECTION = "MusicGen_Bridge"
-FIELDS = ("prompt", "bars", "seed", "model")
+FIELDS = ("prompt", "bars", "seed", "model", "key", "variations")
 CAPTIONS = (
     "Prompt,Length (bars),Seed (blank = random),Model (blank = engine's),"
-    "separator=\n,extrawidth=300"
+    "Key (blank = none, e.g. A minor),Variations (1-4, as takes),separator=\n,extrawidth=300"
 )
-DEFAULTS = {"prompt": "", "bars": "4", "seed": "", "model": ""}
+DEFAULTS = {"prompt": "", "bars": "4", "seed": "", "model": "", "key": "", "variations": "1"}
+OPTION_DEFAULTS = {"melody_midi": "y", "melody_audio": "n", "loop": "n"}
+MAX_VARIATIONS = 4
 UNDO_LABEL = "MusicGen: insert generated audio"
 START_ENGINE = "Is the engine running? Start it with `musicgen-bridge serve` in a terminal."
+MELODY_MODEL = (
+    "To follow the selected item's melody, type facebook/musicgen-melody in the Model field of "
+    "the dialog (download it once first: `musicgen-bridge download facebook/musicgen-melody`). "
+    'To generate without the melody, select no item, or turn off "Melody from MIDI items" (and '
+    '"Melody from audio items") in "MusicGen: Settings".'
+)
+MELODY_SETTINGS = 'turn off "Melody from MIDI items" in "MusicGen: Settings" to generate without it'
+GLUE = (
+    "Glue the item first (Item > Glue items: its audio becomes a WAV file that ends where the "
+    "item does), then run this again."
+)
 FIRST_REPLY_S = 3.0
+MAX_NOTES = 4096  # the engine's limit for one melody
+MAX_NOTES_CHARS = 60000
+SAMPLE_RATES = (22050, 32000, 44100, 48000, 88200, 96000)
+AUDIO_EXTENSIONS = (".wav", ".wave", ".aif", ".aiff", ".flac")
+BUILD_MISSING_PEAKS = 40047  # action "Peaks: Build any missing peaks"
 
 
 class Problem(Exception):
@@ -59,7 +84,149 @@ def validate(raw: dict[str, str]) -> dict[str, Any]:
                 "Seed must be a whole number from 0 to 2147483647, or blank for a random one."
             )
         seed = int(v["seed"])
-    return {"prompt": v["prompt"], "bars": bars, "seed": seed, "model": v["model"] or None}
+    if len(v["key"]) > 16:
+        raise Problem(
+            f'The key is a short name like "A minor", "F#m" or "Eb major", got "{v["key"]}".'
+        )
+    variations = v["variations"] or "1"
+    if not variations.isdigit() or not 1 <= int(variations) <= MAX_VARIATIONS:
+        raise Problem(
+            f"Variations must be a whole number from 1 to {MAX_VARIATIONS}, "
+            f'got "{v["variations"]}".'
+        )
+    return {
+        "prompt": v["prompt"],
+        "bars": bars,
+        "seed": seed,
+        "model": v["model"] or None,
+        "key": v["key"] or None,
+        "variations": int(variations),
+    }
+
+
+def _null(pointer: Any) -> bool:
+    """REAPER's Python API gives pointers as strings; a null one ends in 0x000..."""
+    return not pointer or re.search(r"0x0+\)?$", str(pointer)) is not None
+
+
+def _beats(x: float) -> str:
+    """A beat position with at most 4 decimals, as the Lua action writes it."""
+    return f"{x:.4f}".rstrip("0").rstrip(".")
+
+
+def melody_string(notes: list[dict[str, Any]]) -> str:
+    """Notes as the engine's melody_notes: "pitch start length velocity" groups."""
+    words = []
+    for n in notes:
+        length = _beats(n["length"])
+        if float(length) > 0:
+            velocity = max(1, min(127, n["velocity"]))
+            words.append(f"{n['pitch']} {_beats(n['start'])} {length} {velocity}")
+    return " ".join(words)
+
+
+def midi_notes(a: Any, item: Any, take: Any) -> list[dict[str, Any]]:
+    """The take's unmuted notes in beats from the item start, cut at the item edges, a looped
+    source unrolled over the item (the Lua action's selection.midi_notes, line for line)."""
+    item_pos = a.RPR_GetMediaItemInfo_Value(item, "D_POSITION")
+    item_len = a.RPR_GetMediaItemInfo_Value(item, "D_LENGTH")
+    start_qn = a.RPR_TimeMap2_timeToQN(0, item_pos)
+    length_qn = a.RPR_TimeMap2_timeToQN(0, item_pos + item_len) - start_qn
+    period = None
+    if a.RPR_GetMediaItemInfo_Value(item, "B_LOOPSRC") == 1:
+        source = a.RPR_GetMediaItemTake_Source(take)
+        length, _, is_qn = a.RPR_GetMediaSourceLength(source, False)
+        rate = a.RPR_GetMediaItemTakeInfo_Value(take, "D_PLAYRATE") or 1.0
+        rate = rate if rate > 0 else 1.0
+        if is_qn:
+            period = length / rate
+        else:
+            period = a.RPR_TimeMap2_timeToQN(0, item_pos + length / rate) - start_qn
+        period = period if period and period > 0 else None
+    pass_start = a.RPR_MIDI_GetProjQNFromPPQPos(take, 0) - start_qn
+    count = a.RPR_MIDI_CountEvts(take, 0, 0, 0)[2]
+    notes: list[dict[str, Any]] = []
+    for i in range(count):
+        got = a.RPR_MIDI_GetNote(take, i, 0, 0, 0, 0, 0, 0, 0)
+        ok, muted, ppq_start, ppq_end, channel, pitch, velocity = (got[0], *got[4:10])
+        if not ok or muted:
+            continue
+        s = a.RPR_MIDI_GetProjQNFromPPQPos(take, ppq_start) - start_qn
+        e = a.RPR_MIDI_GetProjQNFromPPQPos(take, ppq_end) - start_qn
+        k, k_last = 0, 0
+        if period and s - pass_start >= period:
+            k_last = -1  # starts after the source's end: never heard when looping
+        elif period:
+            k = math.ceil(-e / period)
+            if e + k * period <= 0:
+                k += 1
+            k_last = math.inf
+        while k <= k_last and len(notes) <= MAX_NOTES:
+            ns, ne = s + (period or 0) * k, e + (period or 0) * k
+            if ns >= length_qn:
+                break
+            if period:
+                ne = min(ne, pass_start + (k + 1) * period)
+            ns, ne = max(ns, 0.0), min(ne, length_qn)
+            if ne > ns:
+                notes.append(
+                    {
+                        "pitch": int(pitch),
+                        "start": round(ns, 6),
+                        "length": round(ne - ns, 6),
+                        "velocity": int(velocity),
+                        "channel": int(channel),
+                    }
+                )
+            k += 1
+    notes.sort(key=lambda n: (n["start"], n["pitch"]))
+    return notes
+
+
+def source_path(a: Any, source: Any) -> str:
+    path = a.RPR_GetMediaSourceFileName(source, "", 4096)[1]
+    if not path:
+        parent = a.RPR_GetMediaSourceParent(source)
+        if not _null(parent):
+            path = a.RPR_GetMediaSourceFileName(parent, "", 4096)[1]
+    return path
+
+
+def audio_melody_problem(a: Any, item: Any, take: Any, source: Any) -> str | None:
+    """Why the audio item cannot be the melody as heard (the engine reads its file from the
+    start, at its own speed), or None."""
+    if a.RPR_GetMediaSourceType(source, "", 64)[1] == "SECTION":
+        return (
+            "The selected item plays a section or a reversed copy of its file, but the engine "
+            "reads the file itself. " + GLUE
+        )
+    path = source_path(a, source)
+    if not path:
+        return "The selected item's audio is not a file on disk. " + GLUE
+    if not path.lower().endswith(AUDIO_EXTENSIONS):
+        return (
+            "The engine reads WAV, AIFF and FLAC files; the selected item plays "
+            f'"{os.path.basename(path)}". ' + GLUE
+        )
+    rate = a.RPR_GetMediaItemTakeInfo_Value(take, "D_PLAYRATE")
+    if abs(rate - 1) > 1e-9:
+        return (
+            f"The selected item plays at rate {rate:g}, but the engine hears its file at the "
+            "original speed, so the take would not match. " + GLUE
+        )
+    pitch = a.RPR_GetMediaItemTakeInfo_Value(take, "D_PITCH")
+    if abs(pitch) > 1e-9:
+        return (
+            f"The selected item is pitch-shifted by {pitch:g} semitones, but the engine hears its "
+            "file as recorded, so the take would not match. " + GLUE
+        )
+    offset = a.RPR_GetMediaItemTakeInfo_Value(take, "D_STARTOFFS")
+    if abs(offset) > 0.005:
+        return (
+            f"The selected item starts {offset:.2f} s into its file, but the engine reads the "
+            "melody from the start of the file. " + GLUE
+        )
+    return None
 
 
 class Generator:
@@ -75,14 +242,90 @@ class Generator:
     def ext(self, key: str, default: str = "") -> str:
         return self.api.RPR_GetExtState(SECTION, key) or default
 
+    def enabled(self, option: str) -> bool:
+        return self.ext(option, OPTION_DEFAULTS[option]).lower().startswith("y")
+
+    def melody(self, item: Any) -> dict[str, Any]:
+        """The melody fields for the selected item ({} for none); Problem when unusable."""
+        a = self.api
+        take = a.RPR_GetActiveTake(item)
+        if _null(take):
+            return {}
+        if a.RPR_TakeIsMIDI(take):
+            if not self.enabled("melody_midi"):
+                return {}
+            notes = midi_notes(a, item, take)
+            if not notes:
+                raise Problem(
+                    "The selected MIDI item has no notes to use as a melody (muted notes and notes "
+                    "outside the item's visible part do not count). Add notes, select another "
+                    f"item, or {MELODY_SETTINGS}."
+                )
+            if len(notes) > MAX_NOTES:
+                raise Problem(
+                    f"The selected MIDI item has more than {MAX_NOTES} notes (loop repeats count), "
+                    f"the most the engine takes. Select a shorter item, or {MELODY_SETTINGS}."
+                )
+            pos = a.RPR_GetMediaItemInfo_Value(item, "D_POSITION")
+            end = pos + a.RPR_GetMediaItemInfo_Value(item, "D_LENGTH")
+            beats = round(a.RPR_TimeMap2_timeToQN(0, end) - a.RPR_TimeMap2_timeToQN(0, pos), 6)
+            if not 0.25 <= beats <= 4096:
+                raise Problem(
+                    f"The selected MIDI item is {beats:g} beats long; a melody clip must be "
+                    "0.25 to 4096 beats."
+                )
+            text = melody_string(notes)
+            if len(text) > MAX_NOTES_CHARS:
+                raise Problem(
+                    f"The selected MIDI item's melody is {len(text)} characters as text; the "
+                    f"engine takes {MAX_NOTES_CHARS}. Select a shorter item, or {MELODY_SETTINGS}."
+                )
+            return {"melody_notes": text, "melody_length": float(beats)}
+        if not self.enabled("melody_audio"):
+            return {}
+        source = a.RPR_GetMediaItemTake_Source(take)
+        problem = audio_melody_problem(a, item, take, source)
+        if problem:
+            raise Problem(
+                problem + '\n\nOr turn off "Melody from audio items" in "MusicGen: Settings".'
+            )
+        return {"melody_audio": source_path(a, source)}
+
+    def sample_rate(self) -> int | None:
+        """The project's sample rate if it sets one, else the audio device's; None (the
+        model's 32 kHz) when neither is known or the engine cannot write that rate."""
+        a = self.api
+        rate, origin = 0.0, "project"
+        if a.RPR_GetSetProjectInfo(0, "PROJECT_SRATE_USE", 0, False) > 0:
+            rate = a.RPR_GetSetProjectInfo(0, "PROJECT_SRATE", 0, False)
+        if not rate or rate <= 0:
+            got = a.RPR_GetAudioDeviceInfo("SRATE", "", 64)
+            origin = "audio device"
+            try:
+                rate = float(got[2]) if got[0] else 0.0
+            except ValueError:
+                rate = 0.0
+        rate = round(rate)
+        if rate <= 0:
+            return None
+        if rate not in SAMPLE_RATES:
+            a.RPR_ShowConsoleMsg(
+                f"MusicGen: the {origin} runs at {rate} Hz, a rate the engine cannot write, so "
+                "the take comes at the model's 32000 Hz (REAPER resamples it as it plays).\n"
+            )
+            return None
+        return rate
+
     def prepare(self) -> bool:
         """Returns False when the user cancelled the dialog."""
         a = self.api
+        melody: dict[str, Any] = {}
         if a.RPR_CountSelectedMediaItems(0) > 0:
             item = a.RPR_GetSelectedMediaItem(0, 0)
             self.position = a.RPR_GetMediaItemInfo_Value(item, "D_POSITION")
             track = a.RPR_GetMediaItem_Track(item)
             self.after_track = int(a.RPR_GetMediaTrackInfo_Value(track, "IP_TRACKNUMBER"))
+            melody = self.melody(item)
         else:
             self.position = a.RPR_GetCursorPosition()
             self.after_track = a.RPR_CountTracks(0)
@@ -104,6 +347,11 @@ class Generator:
             "timesig": f"{int(num)}/{int(denom)}",
             "seed": values["seed"],
             "model": values["model"],
+            "key": values["key"],
+            "variations": values["variations"] if values["variations"] > 1 else None,
+            **melody,
+            "loop": 1 if self.enabled("loop") else None,
+            "sample_rate": self.sample_rate(),
         }
         project_file = a.RPR_EnumProjects(-1, "", 4096)[2]
         if project_file:
@@ -113,7 +361,7 @@ class Generator:
             except OSError as exc:
                 raise Problem(f"Could not create the folder {out}: {exc.strerror}.") from None
             fields["out_dir"] = out
-        self.fields = fields
+        self.fields = {k: v for k, v in fields.items() if v is not None}
         return True
 
     def start(self) -> None:
@@ -176,6 +424,8 @@ class Generator:
             self._end("done", "")
         elif address == "/musicgen/error":
             code, message = [*list(args), "", ""][:2]
+            if code == "unsupported":
+                message = f"{message}\n\n{MELODY_MODEL}"
             self._end("cancelled" if code == "cancelled" else "failed", str(message))
 
     def _end(self, state: str, message: str) -> None:
@@ -195,26 +445,45 @@ class Generator:
             a.RPR_MB(f"MusicGen could not make the take.\n\n{self.message}", "MusicGen", 0)
 
 
+def take_name(name: str, path: str, i: int, count: int) -> str:
+    """The prompt, and for variations the seed from the engine's file name (..._s<seed>.wav)."""
+    if count == 1:
+        return name
+    found = re.search(r"_s(\d+)(?:-\d+)?\.\w+$", path)
+    return f"{name} (seed {found.group(1)})" if found else f"{name} #{i + 1}"
+
+
 def insert_takes(a: Any, paths: list[str], position: float, after_track: int, prompt: str) -> None:
-    """Each WAV on its own new track after track number `after_track`, in one undo block."""
+    """The WAVs as the takes of one new item on a new track after track number `after_track`
+    (the first take active), in one undo block."""
     name = " ".join(prompt.split())
     name = name if len(name) <= 60 else name[:57] + "..."
     cursor = a.RPR_GetCursorPosition()
     a.RPR_PreventUIRefresh(1)
     a.RPR_Undo_BeginBlock()
-    for i, path in enumerate(paths):
-        index = after_track + i
+    try:
+        index = after_track
         a.RPR_InsertTrackAtIndex(index, True)
         track = a.RPR_GetTrack(0, index)
-        a.RPR_GetSetMediaTrackInfo_String(
-            track, "P_NAME", name if len(paths) == 1 else f"{name} {i + 1}", True
-        )
+        a.RPR_GetSetMediaTrackInfo_String(track, "P_NAME", name, True)
         a.RPR_SetEditCurPos(position, False, False)
-        a.RPR_InsertMedia(path, 512 | (index << 16))
+        a.RPR_InsertMedia(paths[0], 512 | (index << 16))
         item = a.RPR_GetTrackMediaItem(track, a.RPR_CountTrackMediaItems(track) - 1)
-        take = a.RPR_GetActiveTake(item)
-        a.RPR_GetSetMediaItemTakeInfo_String(take, "P_NAME", name, True)
-    a.RPR_SetEditCurPos(cursor, False, False)
-    a.RPR_Undo_EndBlock(UNDO_LABEL, -1)
-    a.RPR_PreventUIRefresh(-1)
-    a.RPR_UpdateArrange()
+        takes = [a.RPR_GetActiveTake(item)]
+        for path in paths[1:]:
+            take = a.RPR_AddTakeToMediaItem(item)
+            a.RPR_SetMediaItemTake_Source(take, a.RPR_PCM_Source_CreateFromFile(path))
+            takes.append(take)
+        for i, take in enumerate(takes):
+            a.RPR_GetSetMediaItemTakeInfo_String(
+                take, "P_NAME", take_name(name, paths[i], i, len(paths)), True
+            )
+        if len(takes) > 1:
+            a.RPR_SetActiveTake(takes[0])
+            a.RPR_UpdateItemInProject(item)
+            a.RPR_Main_OnCommand(BUILD_MISSING_PEAKS, 0)
+    finally:
+        a.RPR_SetEditCurPos(cursor, False, False)
+        a.RPR_Undo_EndBlock(UNDO_LABEL, -1)
+        a.RPR_PreventUIRefresh(-1)
+        a.RPR_UpdateArrange()

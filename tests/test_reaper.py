@@ -2,16 +2,20 @@
 
 - The Lua unit tests (reaper_scripts/tests/run_tests.lua) run under lua5.4 with a mock
   ``reaper`` table; here they are run once more so pytest reports them too.
-- End to end: the Lua Generate action runs under the mock, but the command line it builds is
-  run for real through /bin/sh against a real engine (debug checkpoint); the WAV it writes is
-  what the action then inserts.
+- End to end: the Lua actions run under the mock, but the command line they build is run for
+  real through /bin/sh against a real engine (debug checkpoint); the WAVs it writes are what
+  the action then inserts: a plain take, three variations as the takes of one item at the
+  project's 48 kHz, a continuation of an audio item (right after it, on its track), and a
+  MIDI item's notes as the melody (refused in words by the text-only engine, followed by a
+  ``debug-melody`` engine).
 - The Python ReaScript variant runs with a mocked ``reaper_python`` module against the same
-  real engine, and against a port where nothing listens.
+  real engine (one take; two variations as takes), and against a port where nothing listens.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import shlex
 import shutil
 import subprocess
@@ -19,9 +23,11 @@ import sys
 import types
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 
-from tests.conftest import cli_executable
+from tests.conftest import cli_executable, start_engine, stop_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "reaper_scripts"
@@ -42,31 +48,48 @@ def test_lua_suite_passes():
     assert run.stdout.strip().splitlines()[-1].endswith(" passed, 0 failed")
 
 
-@needs_lua
-@pytest.mark.e2e
-def test_lua_generate_end_to_end(engine_process, tmp_path):
-    cli = cli_executable()
+def _drive(tmp_path: Path, port: int, *scenario: str) -> list[list[str]]:
+    """Run e2e_driver.lua for `scenario`; its output lines, split at tabs."""
     run = subprocess.run(
         [
             LUA,
             str(SCRIPTS / "tests" / "e2e_driver.lua"),
             str(tmp_path),
-            cli,
-            str(engine_process.port),
+            cli_executable(),
+            str(port),
+            *scenario,
         ],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    lines = [line.split("\t") for line in run.stdout.splitlines()]
+    return [line.split("\t") for line in run.stdout.splitlines()]
+
+
+def _argv(lines: list[list[str]]) -> list[str]:
+    """The generate argv the action ran (inside /bin/sh -c), up to --quiet."""
     commands = [line for line in lines if line[0] == "COMMAND"]
-    assert len(commands) == 1 and commands[0][2] == "-1"
+    assert len(commands) == 1 and commands[0][2] == "-1", commands
     shell, dash_c, inner = shlex.split(commands[0][1])
     assert (shell, dash_c) == ("/bin/sh", "-c")
     words = shlex.split(inner)
+    return words[: words.index("--quiet") + 1]
+
+
+def _rows(lines: list[list[str]], kind: str) -> list[list[str]]:
+    return [line[1:] for line in lines if line[0] == kind]
+
+
+@needs_lua
+@pytest.mark.e2e
+def test_lua_generate_end_to_end(engine_process, tmp_path):
+    cli = cli_executable()
+    lines = _drive(tmp_path, engine_process.port)
+    commands = [line for line in lines if line[0] == "COMMAND"]
+    words = shlex.split(shlex.split(commands[0][1])[2])
     res = tmp_path / "res" / "Data" / "musicgen-bridge" / "reaper-"
-    argv = words[: words.index("--quiet") + 1]
+    argv = _argv(lines)
     result_file = argv[argv.index("--result-file") + 1]
     request_id = argv[argv.index("--id") + 1]
     assert result_file == f"{res}{request_id.removeprefix('reaper-')}.json"
@@ -92,12 +115,10 @@ def test_lua_generate_end_to_end(engine_process, tmp_path):
     ]
     assert words[words.index("--quiet") + 1 :][:2] == ["--port", str(engine_process.port)]
 
-    messages = [line for line in lines if line[0] == "MB"]
-    assert not messages, messages
+    assert not _rows(lines, "MB")
     wavs = sorted((tmp_path / "MusicGen").glob("*.wav"))
     assert len(wavs) == 1 and wavs[0].stat().st_size > 1000
-    calls = [line[1:] for line in lines if line[0] == "CALL"]
-    assert calls == [
+    assert _rows(lines, "CALL") == [
         ["Undo_BeginBlock"],
         ["InsertTrackAtIndex", "1", "true"],
         ["SetEditCurPos", "6", "false", "false"],
@@ -105,18 +126,175 @@ def test_lua_generate_end_to_end(engine_process, tmp_path):
         ["SetEditCurPos", "0", "false", "false"],
         ["Undo_EndBlock", "MusicGen: insert generated audio", "-1"],
     ]
-    items = [line[1:] for line in lines if line[0] == "ITEM"]
-    assert items == [["2", PROMPT, str(wavs[0]), "6", PROMPT]]
+    assert _rows(lines, "ITEM") == [["2", PROMPT, str(wavs[0]), "6", PROMPT]]
     assert not Path(result_file).exists(), "the action removes the result file it consumed"
+
+
+@needs_lua
+@pytest.mark.e2e
+def test_lua_variations_end_to_end_become_takes_of_one_item(engine_process, tmp_path):
+    lines = _drive(tmp_path, engine_process.port, "variations")
+    argv = _argv(lines)
+    options = argv[3 : argv.index("--out")]
+    assert " ".join(options) == (
+        "--bars 1 --bpm 120 --timesig 4/4 --seed 11 --variations 3 --sample-rate 48000"
+    )
+    assert not _rows(lines, "MB")
+    wavs = sorted((tmp_path / "MusicGen").glob("*.wav"))
+    assert [w.name.rsplit("_s", 1)[1] for w in wavs] == ["11.wav", "12.wav", "13.wav"]
+    for wav in wavs:
+        info = sf.info(str(wav))
+        assert (info.samplerate, info.frames) == (48000, 96000)  # 1 bar of 4/4 at 120 = 2 s
+    # Nothing was selected: a new track at the end, at the edit cursor, one item, three takes.
+    assert _rows(lines, "ITEM") == [["3", "pad", str(wavs[0]), "1.5", "pad (seed 11)"]]
+    assert _rows(lines, "TAKE") == [
+        ["3", "1", str(k + 1), f"pad (seed {11 + k})", str(wav), str(k == 0).lower()]
+        for k, wav in enumerate(wavs)
+    ]
+    calls = _rows(lines, "CALL")
+    assert [c[0] for c in calls] == [
+        "Undo_BeginBlock",
+        "InsertTrackAtIndex",
+        "SetEditCurPos",
+        "InsertMedia",
+        "AddTakeToMediaItem",
+        "SetMediaItemTake_Source",
+        "AddTakeToMediaItem",
+        "SetMediaItemTake_Source",
+        "SetActiveTake",
+        "SetEditCurPos",
+        "Undo_EndBlock",
+    ]
+    assert calls[-1] == ["Undo_EndBlock", "MusicGen: insert generated audio", "-1"]
+
+
+@needs_lua
+@pytest.mark.e2e
+def test_lua_continue_end_to_end_after_the_item_on_its_track(engine_process, tmp_path):
+    source = tmp_path / "drums.wav"
+    t = np.arange(64000) / 32000.0
+    sf.write(str(source), (0.3 * np.sin(2 * np.pi * 110 * t)).astype(np.float32), 32000)
+    lines = _drive(tmp_path, engine_process.port, "continue", str(source), "2")
+    argv = _argv(lines)
+    assert argv[2:] == [
+        "same groove",
+        "--bars",
+        "1",
+        "--bpm",
+        "120",
+        "--timesig",
+        "4/4",
+        "--seed",
+        "5",
+        "--variations",
+        "2",
+        "--continue-from",
+        str(source),
+        "--prompt-seconds",
+        "1.5",
+        "--out",
+        str(tmp_path / "MusicGen"),
+        *argv[-5:],
+    ]
+    assert not _rows(lines, "MB")
+    wavs = sorted((tmp_path / "MusicGen").glob("*.wav"))
+    assert len(wavs) == 2
+    for wav in wavs:
+        info = sf.info(str(wav))
+        assert (info.samplerate, info.frames) == (32000, 64000)  # the continuation alone, 2 s
+        meta = json.loads(wav.with_suffix(".json").read_text())
+        assert meta["params"]["continue_from"] == str(source)
+    # On the item's own track (1), at its end (4 s + 2 s); no new track.
+    assert _rows(lines, "ITEM") == [["1", "Track 1", str(wavs[0]), "6", "same groove (seed 5)"]]
+    assert [row[3:] for row in _rows(lines, "TAKE")] == [
+        ["same groove (seed 5)", str(wavs[0]), "true"],
+        ["same groove (seed 6)", str(wavs[1]), "false"],
+    ]
+    calls = _rows(lines, "CALL")
+    assert "InsertTrackAtIndex" not in [c[0] for c in calls]
+    assert calls[1:3] == [
+        ["SetEditCurPos", "6", "false", "false"],
+        ["InsertMedia", str(wavs[0]), str(512 | (0 << 16))],
+    ]
+    assert calls[-1] == ["Undo_EndBlock", "MusicGen: insert continuation", "-1"]
+
+
+@needs_lua
+@pytest.mark.e2e
+def test_lua_melody_refused_by_a_text_only_engine_in_words(engine_process, tmp_path):
+    lines = _drive(tmp_path, engine_process.port, "melody")
+    argv = _argv(lines)
+    assert argv[argv.index("--melody-notes") + 1] == "60 0 1 100 62 1 1 90 65 4 1 100 67 5 1 100"
+    assert argv[argv.index("--melody-length") + 1] == "6"
+    (message,) = _rows(lines, "MB")
+    assert message[0].startswith("MusicGen could not make the take.")
+    assert "has no melody conditioning" in message[0]
+    assert "type facebook/musicgen-melody in the Model field" in message[0]
+    assert not _rows(lines, "ITEM")
+
+
+@pytest.fixture(scope="module")
+def melody_engine(cache_dir, tmp_path_factory):
+    engine = start_engine(cache_dir, tmp_path_factory.mktemp("reaper-melody"), model="debug-melody")
+    yield engine
+    stop_engine(engine)
+
+
+@needs_lua
+@pytest.mark.e2e
+def test_lua_midi_item_melody_end_to_end(melody_engine, tmp_path):
+    lines = _drive(tmp_path, melody_engine.port, "melody")
+    assert not _rows(lines, "MB")
+    (wav,) = sorted((tmp_path / "MusicGen").glob("*.wav"))
+    meta = json.loads(wav.with_suffix(".json").read_text())
+    assert meta["model"] == "debug-melody"
+    assert meta["conditioning_text"] == "synth lead, 140 bpm, in A minor"
+    assert [(n["pitch"], n["start"], n["length"]) for n in meta["params"]["melody_notes"]] == [
+        (60, 0.0, 1.0),
+        (62, 1.0, 1.0),
+        (65, 4.0, 1.0),
+        (67, 5.0, 1.0),
+    ]
+    assert meta["params"]["melody_length"] == 6.0
+    assert _rows(lines, "ITEM") == [["2", "synth lead", str(wav), "6", "synth lead"]]
 
 
 # -- the Python variant ----------------------------------------------------------------------
 
 
-class FakeReaper(types.ModuleType):
-    """reaper_python: RPR_* functions recording calls; tuples returned as REAPER does."""
+PPQ = 960
 
-    def __init__(self, project_file: str, inputs: str, ext: dict[str, str], selected: bool = True):
+
+class FakeItem:
+    """An item the script inserted: its takes (file paths) and which one is active."""
+
+    def __init__(self, position: float, path: str):
+        self.position = position
+        self.takes = [{"file": path, "name": Path(path).name}]
+        self.active = 0
+
+
+class FakeReaper(types.ModuleType):
+    """reaper_python: RPR_* functions recording calls; tuples returned as REAPER does.
+
+    The selected item ("item0", at 6 s on track 1) is described by `item`: {"midi": True,
+    "notes": [(ppq_start, ppq_end, pitch, velocity, muted)], "offset" (s), "length" (s),
+    "loop", "source_len"} or {"file": "/x.wav", "offset", "rate", "type"}; the default is an
+    audio item.  Tempo is `tempo` (qn/min, constant); `srate` is the project's sample rate
+    (None: not set), `device_srate` the audio device's (None: closed).
+    """
+
+    def __init__(
+        self,
+        project_file: str,
+        inputs: str,
+        ext: dict[str, str],
+        selected: bool = True,
+        item: dict | None = None,
+        tempo: float = 140.0,
+        srate: int | None = None,
+        device_srate: int | None = None,
+    ):
         super().__init__("reaper_python")
         self.project_file, self.inputs, self.ext, self.selected = (
             project_file,
@@ -124,6 +302,8 @@ class FakeReaper(types.ModuleType):
             dict(ext),
             selected,
         )
+        self.item = item or {"file": "/loops/beat.wav"}
+        self.tempo, self.srate, self.device_srate = tempo, srate, device_srate
         self.calls: list[tuple] = []
         self.tracks: list[dict] = [{"name": "drums", "items": []}, {"name": "bass", "items": []}]
         self.cursor = 1.5
@@ -139,6 +319,8 @@ class FakeReaper(types.ModuleType):
 
         return call
 
+    # -- the selection ----------------------------------------------------------------------
+
     def _CountSelectedMediaItems(self, proj):
         return 1 if self.selected else 0
 
@@ -146,13 +328,76 @@ class FakeReaper(types.ModuleType):
         return "item0"
 
     def _GetMediaItemInfo_Value(self, item, key):
-        return {"D_POSITION": 6.0}[key]
+        assert item == "item0", item
+        return {
+            "D_POSITION": 6.0,
+            "D_LENGTH": self.item.get("length", 2.0),
+            "B_LOOPSRC": 1.0 if self.item.get("loop") else 0.0,
+        }[key]
 
     def _GetMediaItem_Track(self, item):
         return "track0"
 
     def _GetMediaTrackInfo_Value(self, track, key):
         return 1.0
+
+    def _GetActiveTake(self, item):
+        if isinstance(item, FakeItem):
+            return (item, item.active)
+        return "take0" if self.item is not None else "(MediaItem_Take*)0x0000000000000000"
+
+    def _TakeIsMIDI(self, take):
+        return bool(self.item.get("midi"))
+
+    def _GetMediaItemTakeInfo_Value(self, take, key):
+        return {
+            "D_STARTOFFS": self.item.get("offset", 0.0),
+            "D_PLAYRATE": self.item.get("rate", 1.0),
+            "D_PITCH": self.item.get("pitch", 0.0),
+        }[key]
+
+    def _GetMediaItemTake_Source(self, take):
+        return "source0"
+
+    def _GetMediaSourceLength(self, source, is_qn):
+        if self.item.get("midi"):
+            return (self.item["source_len"], source, True)
+        return (self.item.get("source_len", 10.0), source, False)
+
+    def _GetMediaSourceFileName(self, source, buf, size):
+        return (source, self.item.get("file", ""), size)
+
+    def _GetMediaSourceType(self, source, buf, size):
+        return (source, self.item.get("type", "MIDI" if self.item.get("midi") else "WAVE"), size)
+
+    def _GetMediaSourceParent(self, source):
+        return "(PCM_source*)0x0000000000000000"
+
+    def _TimeMap2_timeToQN(self, proj, t):
+        return t * self.tempo / 60
+
+    def _MIDI_CountEvts(self, take, a, b, c):
+        return (1, take, len(self.item["notes"]), 0, 0)
+
+    def _MIDI_GetNote(self, take, i, *outs):
+        start, end, pitch, velocity, *muted = self.item["notes"][i]
+        return (True, take, i, False, bool(muted and muted[0]), start, end, 0, pitch, velocity)
+
+    def _MIDI_GetProjQNFromPPQPos(self, take, ppq):
+        return (6.0 - self.item.get("offset", 0.0)) * self.tempo / 60 + ppq / PPQ
+
+    def _GetSetProjectInfo(self, proj, desc, value, is_set):
+        assert not is_set
+        if desc == "PROJECT_SRATE_USE":
+            return 1.0 if self.srate else 0.0
+        return float(self.srate or 0)
+
+    def _GetAudioDeviceInfo(self, attribute, buf, size):
+        if self.device_srate:
+            return (True, attribute, str(self.device_srate), size)
+        return (False, attribute, "", size)
+
+    # -- the project ------------------------------------------------------------------------
 
     def _GetCursorPosition(self):
         return self.cursor
@@ -161,7 +406,7 @@ class FakeReaper(types.ModuleType):
         return len(self.tracks)
 
     def _TimeMap_GetTimeSigAtTime(self, proj, t, a, b, c):
-        return (proj, t, 6, 8, 140.0)
+        return (proj, t, 6, 8, self.tempo)
 
     def _GetExtState(self, section, key):
         return self.ext.get(key, "")
@@ -196,6 +441,12 @@ class FakeReaper(types.ModuleType):
     def _UpdateArrange(self):
         return None
 
+    def _UpdateItemInProject(self, item):
+        return None
+
+    def _Main_OnCommand(self, command, flag):
+        return None
+
     def _SetEditCurPos(self, t, a, b):
         self.cursor = t
 
@@ -209,22 +460,44 @@ class FakeReaper(types.ModuleType):
         self.tracks[track]["name"] = value
 
     def _InsertMedia(self, path, mode):
-        self.tracks[mode >> 16]["items"].append((self.cursor, path))
+        self.tracks[mode >> 16]["items"].append(FakeItem(self.cursor, path))
 
     def _CountTrackMediaItems(self, track):
         return len(self.tracks[track]["items"])
 
     def _GetTrackMediaItem(self, track, i):
-        return (track, i)
+        return self.tracks[track]["items"][i]
 
-    def _GetActiveTake(self, item):
-        return item
+    def _AddTakeToMediaItem(self, item):
+        item.takes.append({"file": "", "name": ""})
+        item.active = len(item.takes) - 1  # the worst case: the new empty take is active
+        return (item, item.active)
+
+    def _PCM_Source_CreateFromFile(self, path):
+        return ("source", path)
+
+    def _SetMediaItemTake_Source(self, take, source):
+        item, k = take
+        item.takes[k]["file"] = source[1]
+        return True
+
+    def _SetActiveTake(self, take):
+        item, k = take
+        item.active = k
 
     def _GetSetMediaItemTakeInfo_String(self, take, key, value, setit):
-        return None
+        item, k = take
+        item.takes[k]["name"] = value
 
     def named(self, *names):
         return [c for c in self.calls if c[0] in names]
+
+    def items(self, track: int) -> list[tuple[float, list[tuple[str, str]], int]]:
+        """The inserted items of a track: (position, [(file, take name)...], active take)."""
+        return [
+            (it.position, [(t["file"], t["name"]) for t in it.takes], it.active)
+            for it in self.tracks[track]["items"]
+        ]
 
 
 @pytest.fixture
@@ -261,7 +534,6 @@ def test_python_variant_generates_and_inserts(engine_process, tmp_path, variant)
         "bpm": 140.0,
         "timesig": "6/8",
         "seed": 7,
-        "model": None,
         "out_dir": str(tmp_path / "MusicGen"),
     }
     wavs = sorted((tmp_path / "MusicGen").glob("*.wav"))
@@ -272,7 +544,8 @@ def test_python_variant_generates_and_inserts(engine_process, tmp_path, variant)
         ("InsertMedia", str(wavs[0]), 512 | (1 << 16)),
         ("Undo_EndBlock", "MusicGen: insert generated audio", -1),
     ]
-    assert api.tracks[1] == {"name": PROMPT, "items": [(6.0, str(wavs[0]))]}
+    assert api.tracks[1]["name"] == PROMPT
+    assert api.items(1) == [(6.0, [(str(wavs[0]), PROMPT)], 0)]
     assert api.ext["last_prompt"] == PROMPT and "current_job" not in api.ext
     assert not api.named("MB")
 
@@ -298,6 +571,121 @@ def test_python_variant_unreachable_engine_gives_advice(tmp_path, variant, monke
     assert "out_dir" not in job.fields, "unsaved project: the engine's default folder"
     (mb,) = api.named("MB")
     assert "No answer from the engine" in mb[1] and "musicgen-bridge serve" in mb[1]
+
+
+# Tempo 140, 6/8; the item starts at 6 s, is 2 bars (6 beats) long, and its take starts half a
+# beat into the MIDI source (the Lua suite's midi_item, for the same notes string).
+MIDI_ITEM = {
+    "midi": True,
+    "length": 6 * 60 / 140,
+    "offset": 0.5 * 60 / 140,
+    "source_len": 8,
+    "notes": [
+        (0, 480, 60, 100),  # before the item start, dropped
+        (240, 1440, 62, 80),  # starts before, cut to 0..1
+        (1440, 1920, 64, 90),
+        (2400, 2880, 65, 70, True),  # muted, dropped
+        (5760, 7680, 67, 110),  # cut at the item end
+        (6720, 7200, 69, 100),  # after the item end, dropped
+    ],
+}
+
+
+def test_python_variant_midi_melody_key_variations_loop_and_project_rate(tmp_path, variant):
+    api = FakeReaper(
+        str(tmp_path / "song.rpp"),
+        "lead\n2\n7\nfacebook/musicgen-melody\nA minor\n3",
+        {"loop": "y"},
+        item=MIDI_ITEM,
+        srate=48000,
+        device_srate=44100,
+    )
+    job = variant.Generator(api)
+    assert job.prepare()
+    assert job.fields == {
+        "prompt": "lead",
+        "bars": 2.0,
+        "bpm": 140.0,
+        "timesig": "6/8",
+        "seed": 7,
+        "model": "facebook/musicgen-melody",
+        "key": "A minor",
+        "variations": 3,
+        "melody_notes": "62 0 1 80 64 1 0.5 90 67 5.5 0.5 110",
+        "melody_length": 6.0,
+        "loop": 1,
+        "sample_rate": 48000,
+        "out_dir": str(tmp_path / "MusicGen"),
+    }
+    assert api.ext["last_variations"] == "3" and api.ext["last_key"] == "A minor"
+
+
+def test_python_variant_sample_rate_from_the_device_or_none(tmp_path, variant):
+    job = variant.Generator(FakeReaper("", "pad\n1", {}, selected=False, device_srate=96000))
+    assert job.prepare() and job.fields["sample_rate"] == 96000
+    job = variant.Generator(FakeReaper("", "pad\n1", {}, selected=False))
+    assert job.prepare() and "sample_rate" not in job.fields
+    api = FakeReaper("", "pad\n1", {}, selected=False, srate=192000)
+    job = variant.Generator(api)
+    assert job.prepare() and "sample_rate" not in job.fields
+    (console,) = api.named("ShowConsoleMsg")
+    assert "the project runs at 192000 Hz, a rate the engine cannot write" in console[1]
+
+
+def test_python_variant_melody_errors_in_words(tmp_path, variant):
+    for notes in ([], [(0, 960, 60, 100, True)]):
+        item = dict(MIDI_ITEM, notes=notes)
+        job = variant.Generator(FakeReaper("", "x\n1", {}, item=item))
+        with pytest.raises(variant.Problem, match="has no notes to use as a melody"):
+            job.prepare()
+    off = FakeReaper("", "x\n1", {"melody_midi": "n"}, item=MIDI_ITEM)
+    job = variant.Generator(off)
+    assert job.prepare() and "melody_notes" not in job.fields
+    audio = {"file": "/loops/hum.wav", "offset": 1.5}
+    job = variant.Generator(FakeReaper("", "x\n1", {"melody_audio": "y"}, item=audio))
+    with pytest.raises(variant.Problem, match=r"starts 1\.50 s into its file"):
+        job.prepare()
+    pitched = {"file": "/a.wav", "pitch": 2.0}
+    job = variant.Generator(FakeReaper("", "x\n1", {"melody_audio": "y"}, item=pitched))
+    with pytest.raises(variant.Problem, match="pitch-shifted by 2 semitones"):
+        job.prepare()
+    job = variant.Generator(FakeReaper("", "x\n1", {"melody_audio": "y"}, item={"file": "/a.wav"}))
+    assert job.prepare() and job.fields["melody_audio"] == "/a.wav"
+    job = variant.Generator(FakeReaper("", "x\n1", {}, item={"file": "/a.mp3", "offset": 3}))
+    assert job.prepare() and "melody_audio" not in job.fields, "melody from audio is off by default"
+    job.id = "r1"
+    job._reply("/musicgen/error", ["unsupported", "'facebook/musicgen-small' has no melody."])
+    assert job.state == "failed"
+    assert "has no melody." in job.message and "facebook/musicgen-melody" in job.message
+
+
+@pytest.mark.e2e
+def test_python_variant_variations_become_takes_of_one_item(engine_process, tmp_path, variant):
+    api = FakeReaper(
+        str(tmp_path / "song.rpp"),
+        "pad\n1\n20\n\n\n2",
+        {"port": str(engine_process.port)},
+        selected=False,
+        tempo=120.0,
+        srate=48000,
+    )
+    job = _run(variant, api)
+    assert job.state == "done", job.message
+    assert job.fields["variations"] == 2 and job.fields["sample_rate"] == 48000
+    wavs = sorted((tmp_path / "MusicGen").glob("*.wav"))
+    assert [Path(p) for p in job.paths] == wavs and len(wavs) == 2
+    for wav in wavs:
+        assert sf.info(str(wav)).samplerate == 48000
+    # Nothing selected: a new track at the end, at the edit cursor; one item, two takes.
+    assert api.tracks[2]["name"] == "pad"
+    assert api.items(2) == [
+        (1.5, [(str(wavs[0]), "pad (seed 20)"), (str(wavs[1]), "pad (seed 21)")], 0)
+    ]
+    names = [c[0] for c in api.calls]
+    first, last = names.index("Undo_BeginBlock"), names.index("Undo_EndBlock")
+    assert names.count("Undo_BeginBlock") == 1
+    assert first < names.index("AddTakeToMediaItem") < names.index("SetActiveTake") < last
+    assert not api.named("MB")
 
 
 def test_python_variant_refuses_bad_input_in_words(variant):

@@ -1,41 +1,76 @@
--- End-to-end driver (used by tests/test_reaper.py): runs "MusicGen: Generate from
--- selection" under the mock with a MIDI item at 140 bpm 6/8, but ExecProcess really runs
--- the command line through /bin/sh (as REAPER does on macOS and Linux), against the engine
--- on 127.0.0.1:PORT.  Prints what happened, one tab-separated line per fact.
--- Usage: lua5.4 e2e_driver.lua WORKDIR CLI PORT
+-- End-to-end driver (used by tests/test_reaper.py): runs a MusicGen action under the mock,
+-- but ExecProcess really runs the command line through /bin/sh (as REAPER does on macOS and
+-- Linux), against the engine on 127.0.0.1:PORT.  Prints what happened, one tab-separated
+-- line per fact.
+-- Usage: lua5.4 e2e_driver.lua WORKDIR CLI PORT [SCENARIO [ARG...]]
+--   generate (default)  Generate from selection, MIDI item at 140 bpm 6/8 (melody off)
+--   melody [MODEL]      Generate from selection, the MIDI item's notes as the melody
+--   variations          Generate, 3 variations at the project's 48 kHz, nothing selected
+--   continue WAV SECS   Continue selected item: an audio item playing all of WAV (SECS long)
 local here = debug.getinfo(1, "S").source:match("^@?(.*[/\\])") or "./"
 package.path = here .. "../lib/?.lua;" .. here .. "?.lua;" .. package.path
 local Mock = require("mock_reaper")
 
-local workdir, cli, port = arg[1], arg[2], arg[3]
+local workdir, cli, port, scenario = arg[1], arg[2], arg[3], arg[4] or "generate"
 local prompt = 'dusty "lo-fi" drums, it\'s ☕ warm'
-local reaper, state = Mock.new({
+local ext = { ["MusicGen_Bridge/cli_path"] = cli, ["MusicGen_Bridge/port"] = port }
+local opts = {
   project_file = workdir .. "/song.rpp",
   resource_path = workdir .. "/res",
   tempo = 140, timesig = { 6, 8 }, tracks = 2,
   items = { { position = 6, length = 2, track = 1, take = { midi = true, notes = { { 0, 960, 60, 100 } }, source_len_qn = 4 } } },
   selected = { 1 },
-  ext = { ["MusicGen_Bridge/cli_path"] = cli, ["MusicGen_Bridge/port"] = port },
-  inputs = { { true, prompt .. "\n2\n7\n" } },
+  ext = ext,
+  inputs = { { true, prompt .. "\n2\n7\n\n\n1" } },
   exec = function(cmd, timeout)
     print("COMMAND\t" .. cmd .. "\t" .. timeout)
     os.execute(cmd) -- waits here; REAPER would return at once and the poller would wait
     return ""
   end,
-})
+}
+local script = "MusicGen_Generate_from_selection.lua"
+if scenario == "generate" then
+  ext["MusicGen_Bridge/melody_midi"] = "n"
+elseif scenario == "melody" then
+  -- 2 bars of 6/8 at 140 bpm; C D E F G A over the item, one muted, one past its end.
+  opts.items[1].length = 6 * 60 / 140
+  opts.items[1].take.source_len_qn = 8
+  opts.items[1].take.notes = { { 0, 960, 60, 100 }, { 960, 1920, 62, 90 }, { 1920, 3840, 64, 80, true },
+    { 3840, 4800, 65, 100 }, { 4800, 5760, 67, 100 }, { 5760, 7680, 69, 70 } }
+  opts.inputs = { { true, "synth lead\n2\n3\n" .. (arg[5] or "") .. "\nA minor\n1" } }
+elseif scenario == "variations" then
+  opts.tempo, opts.timesig, opts.selected, opts.cursor = 120, { 4, 4 }, {}, 1.5
+  opts.srate_use, opts.srate = true, 48000
+  opts.inputs = { { true, "pad\n1\n11\n\n\n3" } }
+elseif scenario == "continue" then
+  local seconds = tonumber(arg[6])
+  opts.tempo, opts.timesig = 120, { 4, 4 }
+  opts.items = { { position = 4, length = seconds, track = 1, take = { audio = true, file = arg[5], source_len = seconds } } }
+  ext["MusicGen_Bridge/prompt_seconds"] = "1.5"
+  opts.inputs = { { true, "same groove\n1\n5\n\n\n2" } }
+  script = "MusicGen_Continue_selected_item.lua"
+else
+  error("unknown scenario " .. scenario)
+end
+local reaper, state = Mock.new(opts)
 _G.reaper = reaper
-dofile(here .. "../MusicGen_Generate_from_selection.lua")
+dofile(here .. "../" .. script)
 local rounds = state.pump(100)
 print("ROUNDS\t" .. rounds .. "\t" .. #state.deferred)
 for _, row in ipairs(state.calls_named({ Undo_BeginBlock = true, Undo_EndBlock = true, InsertTrackAtIndex = true,
-  InsertMedia = true, SetEditCurPos = true })) do
+  InsertMedia = true, SetEditCurPos = true, AddTakeToMediaItem = true, SetMediaItemTake_Source = true,
+  SetActiveTake = true })) do
   local parts = {}
-  for i, v in ipairs(row) do parts[i] = tostring(v) end
+  for i, v in ipairs(row) do parts[i] = type(v) == "table" and "<object>" or tostring(v) end
   print("CALL\t" .. table.concat(parts, "\t"))
 end
 for i, track in ipairs(state.tracks) do
-  for _, item in ipairs(track.items) do
+  for j, item in ipairs(track.items) do
     print("ITEM\t" .. i .. "\t" .. track.name .. "\t" .. item.path .. "\t" .. item.position .. "\t" .. item.take.name)
+    for k, take in ipairs(item.takes) do
+      print("TAKE\t" .. i .. "\t" .. j .. "\t" .. k .. "\t" .. take.name .. "\t" .. take.file .. "\t"
+        .. tostring(item.take == take))
+    end
   end
 end
 for _, text in ipairs(state.messages) do

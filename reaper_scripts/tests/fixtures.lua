@@ -45,15 +45,66 @@ function F.write(path, text)
   f:close()
 end
 
---- The inputs answer for the Generate dialog.
-function F.answer(prompt, bars, seed, model)
-  return { true, table.concat({ prompt, bars, seed or "", model or "" }, F.SEP) }
+--- The inputs answer for the Generate / Continue dialog.
+function F.answer(prompt, bars, seed, model, key, variations)
+  return { true, table.concat({ prompt, bars, seed or "", model or "", key or "", variations or "1" }, F.SEP) }
+end
+
+--- Split a POSIX shell line into words (single quotes, backslash escapes; no expansion).
+-- A word that starts with an unquoted ">" ends the list (the redirections).
+function F.shell_words(line)
+  local words, i, n = {}, 1, #line
+  while i <= n do
+    i = line:find("%S", i) or n + 1
+    if i > n or line:sub(i, i) == ">" then
+      break
+    end
+    local word = {}
+    while i <= n and not line:sub(i, i):match("%s") do
+      local c = line:sub(i, i)
+      if c == "'" then
+        local j = assert(line:find("'", i + 1, true), "unclosed quote")
+        word[#word + 1] = line:sub(i + 1, j - 1)
+        i = j + 1
+      elseif c == "\\" then
+        word[#word + 1] = line:sub(i + 1, i + 1)
+        i = i + 2
+      else
+        word[#word + 1] = c
+        i = i + 1
+      end
+    end
+    words[#words + 1] = table.concat(word)
+  end
+  return words
+end
+
+--- The argv of the one background command run (inside its /bin/sh -c wrapper).
+function F.argv(state)
+  local cmds = state.exec_commands()
+  assert(#cmds == 1, "expected one command, got " .. #cmds)
+  local outer = F.shell_words(cmds[1])
+  assert(outer[1] == "/bin/sh" and outer[2] == "-c", cmds[1])
+  return F.shell_words(outer[3])
+end
+
+--- The argv words after "generate PROMPT" up to (not including) "--out" or "--id".
+function F.options(state)
+  local argv, out = F.argv(state), {}
+  for i = 4, #argv do
+    if argv[i] == "--out" or argv[i] == "--id" then
+      break
+    end
+    out[#out + 1] = argv[i]
+  end
+  return out
 end
 
 --- The calls that change the project, in order.
 F.PROJECT_CALLS = {
   Undo_BeginBlock = true, Undo_EndBlock = true, InsertTrackAtIndex = true, InsertMedia = true,
   GetSetMediaTrackInfo_String = true, GetSetMediaItemTakeInfo_String = true, SetEditCurPos = true,
+  AddTakeToMediaItem = true, SetMediaItemTake_Source = true, SetActiveTake = true, Main_OnCommand = true,
 }
 
 return F

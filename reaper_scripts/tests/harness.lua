@@ -11,6 +11,8 @@ local function show(v, indent)
     return string.format("%q", v)
   elseif type(v) ~= "table" then
     return tostring(v)
+  elseif #indent > 16 then
+    return "{...}" -- deep, or a cycle
   end
   local keys = {}
   for k in pairs(v) do
@@ -26,6 +28,7 @@ end
 T.show = show
 
 local function deep_equal(a, b)
+  if rawequal(a, b) then return true end -- also ends cycles (a take and its item point at each other)
   if type(a) ~= type(b) then return false end
   if type(a) ~= "table" then return a == b end
   for k, v in pairs(a) do

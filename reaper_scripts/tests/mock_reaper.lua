@@ -6,10 +6,13 @@
 --   timesig ({4, 4}), tracks (number of existing tracks, 2), items (list, see below),
 --   selected (list of item numbers), inputs (queue of {ok, csv} for GetUserInputs),
 --   ext (preset ExtState "section/key" -> value), exec (function(cmd, timeout) -> string),
---   files (set of extra paths file_exists says exist).
+--   files (set of extra paths file_exists says exist), srate_use (project sample rate set),
+--   srate (PROJECT_SRATE, 0), device_srate (the audio device's rate; nil = device closed).
 -- An item: {position, length, track (1-based), loop, take = {midi = true, notes =
 --   {{ppq_start, ppq_end, pitch, velocity, muted}}, offset (s), source_len_qn} or
---   {audio = true, file = "/x.wav", offset}}.
+--   {audio = true, file = "/x.wav", offset, source_len (s, 10), rate (1), pitch (0), source_type ("WAVE")}}.
+-- Inserted items: track.items[i] = {position, path, take (active), takes = {...}}, a take
+--   being {name, file, item}.
 local Mock = {}
 
 local PPQ = 960
@@ -74,6 +77,17 @@ function Mock.new(opts)
   end
   function api.GetCursorPosition() return cursor end
   function api.SetEditCurPos(t) cursor = t end
+  function api.GetSetProjectInfo(_, desc, _, is_set)
+    assert(not is_set, "the scripts only read project info")
+    if desc == "PROJECT_SRATE_USE" then return opts.srate_use and 1 or 0 end
+    if desc == "PROJECT_SRATE" then return opts.srate or 0 end
+    error("unmocked project info " .. desc)
+  end
+  function api.GetAudioDeviceInfo(attribute)
+    assert(attribute == "SRATE", attribute)
+    if opts.device_srate then return true, tostring(opts.device_srate) end
+    return false, ""
+  end
   function api.TimeMap_GetTimeSigAtTime() return timesig[1], timesig[2], tempo end
   function api.TimeMap2_timeToQN(_, t) return qn(t) end
   function api.CountSelectedMediaItems() return #selected end
@@ -96,7 +110,8 @@ function Mock.new(opts)
   function api.TakeIsMIDI(take) return take.midi == true end
   function api.GetMediaItemTakeInfo_Value(take, key)
     if key == "D_STARTOFFS" then return take.offset or 0 end
-    if key == "D_PLAYRATE" then return 1 end
+    if key == "D_PLAYRATE" then return take.rate or 1 end
+    if key == "D_PITCH" then return take.pitch or 0 end
     error("unmocked take key " .. key)
   end
   function api.GetMediaItemTake_Source(take) return { take = take } end
@@ -104,7 +119,23 @@ function Mock.new(opts)
     if source.take.midi then return source.take.source_len_qn, true end
     return source.take.source_len or 10, false
   end
-  function api.GetMediaSourceFileName(source) return source.take.file or "" end
+  function api.GetMediaSourceFileName(source) return source.file or source.take.file or "" end
+  function api.GetMediaSourceType(source)
+    return source.take.source_type or (source.take.midi and "MIDI" or "WAVE")
+  end
+  function api.PCM_Source_CreateFromFile(path) return { file = path } end
+  function api.AddTakeToMediaItem(item)
+    local take = { name = "", item = item }
+    item.takes[#item.takes + 1] = take
+    item.take = take -- the worst case: the new (empty) take becomes the active one
+    return take
+  end
+  function api.SetMediaItemTake_Source(take, source)
+    take.file = source.file
+    take.name = source.file:match("[^/\\]+$")
+    return true
+  end
+  function api.SetActiveTake(take) take.item.take = take end
   function api.GetMediaSourceParent() return nil end
   function api.MIDI_CountEvts(take) return 1, #take.notes, 0, 0 end
   function api.MIDI_GetNote(take, i)
@@ -126,7 +157,15 @@ function Mock.new(opts)
   function api.InsertMedia(path, mode)
     assert(mode & 512 ~= 0, "test expects InsertMedia with a track index")
     local track = state.tracks[(mode >> 16) + 1]
-    track.items[#track.items + 1] = { position = cursor, path = path, take = { name = path:match("[^/\\]+$") } }
+    local item = { position = cursor, path = path }
+    item.take = { name = path:match("[^/\\]+$"), file = path, item = item }
+    item.takes = { item.take }
+    -- REAPER keeps a track's items in time order.
+    local at = #track.items + 1
+    for i, other in ipairs(track.items) do
+      if other.position > cursor then at = i break end
+    end
+    table.insert(track.items, at, item)
     return 1
   end
   function api.CountTrackMediaItems(track) return #track.items end
@@ -135,7 +174,8 @@ function Mock.new(opts)
     if set and key == "P_NAME" then take.name = value end
     return true, take.name
   end
-  for _, name in ipairs({ "Undo_BeginBlock", "Undo_EndBlock", "PreventUIRefresh", "UpdateArrange" }) do
+  for _, name in ipairs({ "Undo_BeginBlock", "Undo_EndBlock", "PreventUIRefresh", "UpdateArrange",
+    "UpdateItemInProject", "Main_OnCommand" }) do
     api[name] = function() end
   end
 

@@ -30,7 +30,7 @@ local function inner_command(state, extra)
     .. res .. ".json' '--quiet' >'" .. res .. ".log' 2>&1; echo $? >'" .. res .. ".exit'"
 end
 
-T.test("generate: MIDI item at 140 bpm 6/8 with a take offset -> notes, command, insert", function()
+T.test("generate: MIDI item at 140 bpm 6/8 with a take offset -> melody notes, command, insert", function()
   local _, state = F.mock("midi", {
     tempo = 140, timesig = { 6, 8 }, items = { midi_item() }, selected = { 1 }, tracks = 3,
     inputs = { F.answer(PROMPT, "2", "7") },
@@ -45,8 +45,10 @@ T.test("generate: MIDI item at 140 bpm 6/8 with a take offset -> notes, command,
   F.run(GEN)
   local shell = require("musicgen.shell")
   local out = state.folder .. "/MusicGen"
+  -- The melody: offset, trim at both edges, muted note left out; the clip is 6 beats long.
   T.eq(state.exec_commands(), {
-    "/bin/sh -c " .. shell.quote_posix(inner_command(state, "'--out' '" .. out .. "' ")),
+    "/bin/sh -c " .. shell.quote_posix(inner_command(state, "'--melody-notes' '62 0 1 80 64 1 0.5 90 67 5.5 0.5 110' "
+      .. "'--melody-length' '6' '--out' '" .. out .. "' ")),
   }, "the command line")
   T.eq(state.calls_named({ ExecProcess = true })[1][3], -1, "ExecProcess must not wait")
   T.eq(state.ext["MusicGen_Bridge/current_job"], F.ID)
@@ -197,4 +199,185 @@ T.test("generate: an error inside a poll is caught and reported, polling stops",
   T.contains(state.messages[1], "Something went wrong inside the MusicGen script")
   T.contains(state.messages[1], "kaboom")
   T.eq(#state.deferred, 0)
+end)
+
+-- Melody, variations, key, loop and sample rate -------------------------------------------
+
+local function midi_at_120(notes, extra)
+  local item = { position = 2, length = 2, track = 1, take = { midi = true, source_len_qn = 4, notes = notes } }
+  for k, v in pairs(extra or {}) do
+    item[k] = v
+  end
+  return item
+end
+
+T.test("generate: variations, key, loop and the project's 48 kHz -> exact options", function()
+  local _, state = F.mock("options", { items = { midi_at_120({ { 0, 960, 69, 100 }, { 960, 1920, 72, 0 } }) },
+    selected = { 1 }, srate_use = true, srate = 48000, device_srate = 44100,
+    ext = { ["MusicGen_Bridge/cli_path"] = F.CLI, ["MusicGen_Bridge/loop"] = "y" },
+    inputs = { F.answer("synthwave lead", "4", "100", "facebook/musicgen-melody", "A minor", "4") } })
+  F.run(GEN)
+  -- The item is 2 s at 120 bpm = 4 beats; velocity 0 is sent as 1.
+  T.eq(F.options(state), { "--bars", "4", "--bpm", "120", "--timesig", "4/4", "--seed", "100",
+    "--model", "facebook/musicgen-melody", "--key", "A minor", "--variations", "4",
+    "--melody-notes", "69 0 1 100 72 1 1 1", "--melody-length", "4", "--loop", "--sample-rate", "48000" })
+  T.eq(state.ext["MusicGen_Bridge/last_variations"], "4", "the dialog remembers variations")
+  T.eq(state.ext["MusicGen_Bridge/last_key"], "A minor")
+end)
+
+T.test("generate: sample rate: device's when the project sets none; none when closed; odd rate -> told", function()
+  -- PROJECT_SRATE holds a value but "Project sample rate" is off: REAPER ignores it, so do we.
+  local _, state = F.mock("rate-device", { srate_use = false, srate = 22050, device_srate = 96000,
+    inputs = { F.answer("pad", "1") } })
+  F.run(GEN)
+  T.eq(F.options(state), { "--bars", "1", "--bpm", "120", "--timesig", "4/4", "--sample-rate", "96000" })
+  _, state = F.mock("rate-none", { inputs = { F.answer("pad", "1") } })
+  F.run(GEN)
+  T.eq(F.options(state), { "--bars", "1", "--bpm", "120", "--timesig", "4/4" }, "the model's rate")
+  _, state = F.mock("rate-odd", { srate_use = true, srate = 192000, inputs = { F.answer("pad", "1") } })
+  F.run(GEN)
+  T.eq(F.options(state), { "--bars", "1", "--bpm", "120", "--timesig", "4/4" })
+  T.contains(table.concat(state.console), "the project runs at 192000 Hz, a rate the engine cannot write")
+end)
+
+T.test("generate: MIDI item without usable notes -> words, nothing sent", function()
+  for name, notes in pairs({ empty = {}, muted = { { 0, 960, 60, 100, true } }, outside = { { 3840, 4800, 60, 100 } } }) do
+    local _, state = F.mock("nonotes-" .. name, { items = { midi_at_120(notes) }, selected = { 1 } })
+    F.run(GEN)
+    T.eq(state.count("ExecProcess") + state.count("GetUserInputs"), 0, name .. ": nothing asked, nothing run")
+    T.eq(#state.messages, 1, name)
+    T.contains(state.messages[1], "The selected MIDI item has no notes to use as a melody", name)
+    T.contains(state.messages[1], "Melody from MIDI items", name)
+  end
+end)
+
+T.test("generate: more notes than the engine takes -> words, nothing sent", function()
+  local notes = {}
+  for i = 0, 4096 do
+    notes[#notes + 1] = { i * 10, i * 10 + 5, 60, 100 }
+  end
+  local _, state = F.mock("toomany", { items = { midi_at_120(notes, { length = 30 }) }, selected = { 1 } })
+  F.run(GEN)
+  T.eq(state.count("ExecProcess"), 0)
+  T.contains(state.messages[1], "more than 4096 notes")
+end)
+
+T.test("generate: melody from MIDI items turned off -> the MIDI item only places the take", function()
+  local _, state = F.mock("nomelody", { items = { midi_at_120({ { 0, 960, 60, 100 } }) }, selected = { 1 },
+    ext = { ["MusicGen_Bridge/cli_path"] = F.CLI, ["MusicGen_Bridge/melody_midi"] = "n" },
+    inputs = { F.answer("pad", "1") } })
+  F.run(GEN)
+  T.eq(F.options(state), { "--bars", "1", "--bpm", "120", "--timesig", "4/4" })
+end)
+
+T.test("generate: audio item with melody from audio on -> --melody-audio; unusable files -> words", function()
+  local function audio(take)
+    take.audio = true
+    return { position = 1, length = 4, track = 1, take = take }
+  end
+  local ext = { ["MusicGen_Bridge/cli_path"] = F.CLI, ["MusicGen_Bridge/melody_audio"] = "y" }
+  local _, state = F.mock("audiomelody", { items = { audio({ file = "/loops/hum.wav", source_len = 8 }) },
+    selected = { 1 }, ext = ext, inputs = { F.answer("strings", "2") } })
+  F.run(GEN)
+  T.eq(F.options(state), { "--bars", "2", "--bpm", "120", "--timesig", "4/4", "--melody-audio", "/loops/hum.wav" })
+  local cases = {
+    { { file = "/loops/hum.wav", offset = 1.5 }, "starts 1.50 s into its file" },
+    { { file = "/loops/hum.mp3" }, "The engine reads WAV, AIFF and FLAC files; the selected item plays \"hum.mp3\"" },
+    { { file = "/loops/hum.wav", rate = 1.5 }, "plays at rate 1.5" },
+    { { file = "", source_type = "SECTION" }, "plays a section or a reversed copy" },
+    { { file = "" }, "is not a file on disk" },
+  }
+  for i, case in ipairs(cases) do
+    _, state = F.mock("audiomelody" .. i, { items = { audio(case[1]) }, selected = { 1 }, ext = ext })
+    F.run(GEN)
+    T.eq(state.count("ExecProcess"), 0, case[2])
+    T.contains(state.messages[1], case[2])
+    T.contains(state.messages[1], "Melody from audio items", case[2])
+  end
+  -- Off (the default): the audio item only places the take, whatever its file.
+  _, state = F.mock("audionomelody", { items = { audio({ file = "/loops/hum.mp3", offset = 3 }) }, selected = { 1 },
+    inputs = { F.answer("strings", "2") } })
+  F.run(GEN)
+  T.eq(F.options(state), { "--bars", "2", "--bpm", "120", "--timesig", "4/4" })
+end)
+
+T.test("generate: engine without melody conditioning (unsupported) -> the fix in words", function()
+  local _, state = F.mock("unsupported", { items = { midi_at_120({ { 0, 960, 60, 100 } }) }, selected = { 1 },
+    inputs = { F.answer("lead", "1") } })
+  F.run(GEN)
+  F.write(state.result_file, '{"ok": false, "id": "reaper-test-1", "code": "unsupported", "message": '
+    .. '"\'facebook/musicgen-small\' has no melody conditioning."}')
+  state.pump()
+  T.eq(state.count("InsertMedia"), 0)
+  T.eq(#state.messages, 1)
+  T.contains(state.messages[1], "'facebook/musicgen-small' has no melody conditioning.")
+  T.contains(state.messages[1], "type facebook/musicgen-melody in the Model field")
+  T.contains(state.messages[1], "Melody from MIDI items")
+end)
+
+T.test("generate: N variations -> N takes of one new item, seeds in the names, one undo block", function()
+  local _, state = F.mock("takes", { tracks = 2, items = { { position = 3, length = 1, track = 1 } }, selected = { 1 },
+    inputs = { F.answer("pad", "1", "100", "", "", "3") } })
+  F.run(GEN)
+  T.eq(F.options(state), { "--bars", "1", "--bpm", "120", "--timesig", "4/4", "--seed", "100", "--variations", "3" })
+  local wavs = { "/o/20260101-000000_pad_s100.wav", "/o/20260101-000000_pad_s101.wav", "/o/20260101-000000_pad_s102.wav" }
+  F.write(state.result_file, '{"ok": true, "id": "reaper-test-1", "paths": ["' .. table.concat(wavs, '", "') .. '"]}')
+  state.pump()
+  T.eq(#state.messages, 0, "no message")
+  T.eq(#state.tracks, 3, "one new track")
+  local track = state.tracks[2]
+  T.eq(#track.items, 1, "one new item")
+  local item = track.items[1]
+  local got = {}
+  for i, take in ipairs(item.takes) do
+    got[i] = { take.file, take.name }
+  end
+  T.eq(got, { { wavs[1], "pad (seed 100)" }, { wavs[2], "pad (seed 101)" }, { wavs[3], "pad (seed 102)" } })
+  T.truthy(item.take == item.takes[1], "the first variation is the active take")
+  local calls = state.calls_named(F.PROJECT_CALLS)
+  T.eq(calls[1], { "Undo_BeginBlock" })
+  T.eq(calls[#calls], { "Undo_EndBlock", "MusicGen: insert generated audio", -1 })
+  T.eq(state.count("Undo_BeginBlock") + state.count("Undo_EndBlock"), 2, "one undo block")
+  local names = {}
+  for _, c in ipairs(calls) do
+    names[#names + 1] = c[1]
+  end
+  T.eq(names, { "Undo_BeginBlock", "InsertTrackAtIndex", "GetSetMediaTrackInfo_String", "SetEditCurPos", "InsertMedia",
+    "AddTakeToMediaItem", "SetMediaItemTake_Source", "AddTakeToMediaItem", "SetMediaItemTake_Source",
+    "GetSetMediaItemTakeInfo_String", "GetSetMediaItemTakeInfo_String", "GetSetMediaItemTakeInfo_String",
+    "SetActiveTake", "Main_OnCommand", "SetEditCurPos", "Undo_EndBlock" }, "everything inside the undo block")
+  T.eq(state.calls_named({ Main_OnCommand = true }), { { "Main_OnCommand", 40047, 0 } }, "peaks built")
+end)
+
+T.test("generate: dialog refuses 5 variations and a long key in words", function()
+  local _, state = F.mock("badvar", { inputs = { F.answer("pad", "1", "", "", "", "5") } })
+  F.run(GEN)
+  T.eq(state.count("ExecProcess"), 0)
+  T.eq(state.messages, { 'Variations must be a whole number from 1 to 4, got "5".' })
+  _, state = F.mock("badkey", { inputs = { F.answer("pad", "1", "", "", "A minor with a twist", "1") } })
+  F.run(GEN)
+  T.eq(state.count("ExecProcess"), 0)
+  T.contains(state.messages[1], 'The key is a short name like "A minor"')
+end)
+
+T.test("generate: a melody too long for a Windows command line -> words, nothing run", function()
+  local notes = {}
+  for i = 0, 1999 do
+    notes[#notes + 1] = { i * 480 + 7, i * 480 + 400, 60 + i % 12, 100 }
+  end
+  local _, state = F.mock("wincmd", { os = "Win64", items = { midi_at_120(notes, { length = 600 }) }, selected = { 1 },
+    inputs = { F.answer("lead", "1") } })
+  F.run(GEN)
+  T.eq(state.count("ExecProcess"), 0)
+  T.contains(state.messages[1], "too long for a Windows command line")
+end)
+
+T.test("generate: REAPER could not insert the file -> words, the folder named", function()
+  local reaper, state = F.mock("noinsert", { inputs = { F.answer("pad", "1") } })
+  F.run(GEN)
+  rawset(reaper, "InsertMedia", function() return 0 end)
+  F.write(state.result_file, '{"ok": true, "id": "reaper-test-1", "paths": ["/o/a.wav"]}')
+  state.pump()
+  T.eq(state.messages, { "REAPER could not insert the take a.wav.\n\nThe files are in /o." })
+  T.eq(state.count("Undo_EndBlock"), 1, "the undo block is closed")
 end)

@@ -62,32 +62,74 @@ function M.status()
   end)
 end
 
+-- The Settings dialog: where the CLI is, the engine address, and the options.
+M.SETTINGS_FIELDS = { "cli_path", "host", "port", "prompt_seconds", "melody_midi", "melody_audio", "loop" }
+M.SETTINGS_CAPTIONS = { "Path to musicgen-bridge", "Engine host (blank = 127.0.0.1)", "Engine port (blank = 9000)",
+  "Continue: seconds of prompt (0.5-29)", "Melody from MIDI items (y/n)", "Melody from audio items (y/n)",
+  "Loop takes seamlessly (y/n)" }
+local YES_NO = { y = "y", yes = "y", n = "n", no = "n" }
+local YES_NO_LABELS = { melody_midi = "Melody from MIDI items", melody_audio = "Melody from audio items",
+  loop = "Loop takes seamlessly" }
+
+local function settings_shown()
+  local shown = {}
+  for i, key in ipairs(M.SETTINGS_FIELDS) do
+    shown[i] = settings.OPTION_DEFAULTS[key] and settings.option(key) or settings.get(key, "")
+  end
+  return table.concat(shown, "\n")
+end
+
+--- Check the typed settings.  Returns the values to store, or nil and a message in words.
+function M.validate_settings(csv)
+  local v, i = {}, 1
+  for field in (csv .. "\n"):gmatch("(.-)\n") do
+    if M.SETTINGS_FIELDS[i] then
+      v[M.SETTINGS_FIELDS[i]] = field:gsub("^%s+", ""):gsub("%s+$", "")
+    end
+    i = i + 1
+  end
+  for _, key in ipairs(M.SETTINGS_FIELDS) do
+    v[key] = v[key] or ""
+  end
+  local port = tonumber(v.port)
+  if v.port ~= "" and not (port and port >= 1 and port <= 65535 and port == math.floor(port)) then
+    return nil, "The port must be a number from 1 to 65535, got \"" .. v.port .. "\"."
+  end
+  if v.cli_path ~= "" and not reaper.file_exists(v.cli_path) then
+    return nil, "There is no file at \"" .. v.cli_path .. "\"."
+  end
+  if v.prompt_seconds == "" then
+    v.prompt_seconds = settings.OPTION_DEFAULTS.prompt_seconds
+  end
+  local seconds = tonumber(v.prompt_seconds)
+  if not seconds or seconds < 0.5 or seconds > 29 then
+    return nil, "The prompt for Continue must be 0.5 to 29 seconds, got \"" .. v.prompt_seconds .. "\"."
+  end
+  for _, key in ipairs({ "melody_midi", "melody_audio", "loop" }) do
+    local answer = v[key] == "" and settings.OPTION_DEFAULTS[key] or YES_NO[v[key]:lower()]
+    if not answer then
+      return nil, "Answer y or n for \"" .. YES_NO_LABELS[key] .. "\", got \"" .. v[key] .. "\"."
+    end
+    v[key] = answer
+  end
+  return v
+end
+
 function M.settings()
   guarded(function()
-    local current = table.concat({ settings.get("cli_path", ""), settings.get("host", ""),
-      settings.get("port", "") }, "\n")
-    local ok, csv = reaper.GetUserInputs("MusicGen: Settings", 3,
-      "Path to musicgen-bridge,Engine host (blank = 127.0.0.1),Engine port (blank = 9000),"
-        .. "separator=\n,extrawidth=400", current)
+    local ok, csv = reaper.GetUserInputs("MusicGen: Settings", #M.SETTINGS_FIELDS,
+      table.concat(M.SETTINGS_CAPTIONS, ",") .. ",separator=\n,extrawidth=400", settings_shown())
     if not ok then
       return
     end
-    local cli_path, host, port = csv:match("^(.-)\n(.-)\n(.-)$")
-    if not cli_path then
-      ui.error("Could not read the settings typed.")
+    local values, problem = M.validate_settings(csv)
+    if not values then
+      ui.error(problem)
       return
     end
-    if port ~= "" and not (tonumber(port) and tonumber(port) >= 1 and tonumber(port) <= 65535) then
-      ui.error("The port must be a number from 1 to 65535, got \"" .. port .. "\".")
-      return
+    for _, key in ipairs(M.SETTINGS_FIELDS) do
+      settings.set(key, values[key])
     end
-    if cli_path ~= "" and not reaper.file_exists(cli_path) then
-      ui.error("There is no file at \"" .. cli_path .. "\".")
-      return
-    end
-    settings.set("cli_path", cli_path)
-    settings.set("host", host)
-    settings.set("port", port)
   end)
 end
 

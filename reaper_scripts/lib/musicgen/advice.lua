@@ -2,6 +2,10 @@
 local M = {}
 
 M.START_ENGINE = "Is the engine running? Start it with `musicgen-bridge serve` in a terminal."
+M.MELODY_MODEL = "To follow the selected item's melody, type facebook/musicgen-melody in the Model field "
+  .. "of the dialog (download it once first: `musicgen-bridge download facebook/musicgen-melody`). To generate "
+  .. "without the melody, select no item, or turn off \"Melody from MIDI items\" (and \"Melody from "
+  .. "audio items\") in \"MusicGen: Settings\"."
 M.SET_CLI = "Run the action \"MusicGen: Settings\" to tell REAPER where musicgen-bridge is."
 
 local by_code = {
@@ -13,6 +17,9 @@ local by_code = {
   end,
   bad_path = function(message)
     return message .. "\n\nSave the project, or check that its folder is writable."
+  end,
+  unsupported = function(message)
+    return message .. "\n\n" .. M.MELODY_MODEL
   end,
   model_not_available = function(message)
     return message .. "\n\nLeave the Model field blank to use the model the engine has loaded."

@@ -17,24 +17,58 @@ function M.number(x)
   return (string.format("%.6f", x):gsub("0+$", ""):gsub("%.$", ""))
 end
 
+--- A beat position for a melody note: at most 4 decimals (a ten-thousandth of a beat is far
+-- finer than the engine's 7.8 chroma frames a second, and keeps the note string short).
+function M.beats(x)
+  return (string.format("%.4f", x):gsub("0+$", ""):gsub("%.$", ""))
+end
+
+--- Notes ({pitch, start, length, velocity}, beats) as the engine's melody_notes string:
+-- "pitch start length velocity" groups.  A note shorter than the precision is left out;
+-- velocity 0 (a note the engine would refuse) is sent as 1.
+function M.melody_notes(notes)
+  local words = {}
+  for _, n in ipairs(notes) do
+    local length = M.beats(n.length)
+    if tonumber(length) > 0 then
+      words[#words + 1] = string.format("%d %s %s %d", n.pitch, M.beats(n.start), length,
+        math.max(1, math.min(127, n.velocity)))
+    end
+  end
+  return table.concat(words, " ")
+end
+
+local function add(argv, flag, value)
+  if value ~= nil then
+    argv[#argv + 1] = flag
+    argv[#argv + 1] = type(value) == "number" and M.number(value) or value
+  end
+end
+
 --- argv for one take.
--- req: prompt, bars, bpm, timesig ("6/8"), seed (or nil), model (or nil), out_dir (or nil
--- for the engine's default folder), id, result_file; engine_flags: {"--port", "9100"}...
+-- req: prompt, bars, bpm, timesig ("6/8"), id, result_file, and, each optional (nil = not
+-- sent): seed, model, key, variations (sent when > 1), melody_notes, melody_length (beats),
+-- melody_audio, continue_from, prompt_seconds, loop (true = --loop), sample_rate, out_dir
+-- (nil = the engine's default folder).  engine_flags: {"--port", "9100"}...
 function M.generate(cli, req, engine_flags)
   local argv = { cli, "generate", req.prompt, "--bars", M.number(req.bars), "--bpm", M.number(req.bpm),
     "--timesig", req.timesig }
-  if req.seed then
-    argv[#argv + 1] = "--seed"
-    argv[#argv + 1] = M.number(req.seed)
+  add(argv, "--seed", req.seed)
+  add(argv, "--model", req.model)
+  add(argv, "--key", req.key)
+  if req.variations and req.variations > 1 then
+    add(argv, "--variations", req.variations)
   end
-  if req.model then
-    argv[#argv + 1] = "--model"
-    argv[#argv + 1] = req.model
+  add(argv, "--melody-notes", req.melody_notes)
+  add(argv, "--melody-length", req.melody_length)
+  add(argv, "--melody-audio", req.melody_audio)
+  add(argv, "--continue-from", req.continue_from)
+  add(argv, "--prompt-seconds", req.prompt_seconds)
+  if req.loop then
+    argv[#argv + 1] = "--loop"
   end
-  if req.out_dir then
-    argv[#argv + 1] = "--out"
-    argv[#argv + 1] = req.out_dir
-  end
+  add(argv, "--sample-rate", req.sample_rate)
+  add(argv, "--out", req.out_dir)
   append(argv, { "--id", req.id, "--result-file", req.result_file, "--quiet" })
   return append(argv, engine_flags)
 end

@@ -1,13 +1,16 @@
--- The Generate dialog: prompt, bars, seed, model.  (No "variations" field: the engine
--- cannot make variations yet, issue 3, and a field that does nothing would mislead.)
+-- The Generate / Continue dialog: prompt, bars, seed, model, key, variations.
 local M = {}
 
 M.TITLE = "MusicGen: Generate"
 -- A newline separates the fields, so prompts may contain commas.
 M.SEPARATOR = "\n"
-M.FIELDS = { "prompt", "bars", "seed", "model" }
-M.CAPTIONS = { "Prompt", "Length (bars)", "Seed (blank = random)", "Model (blank = engine's)" }
+M.FIELDS = { "prompt", "bars", "seed", "model", "key", "variations" }
+M.CAPTIONS = { "Prompt", "Length (bars)", "Seed (blank = random)", "Model (blank = engine's)",
+  "Key (blank = none, e.g. A minor)", "Variations (1-4, as takes)" }
 M.MAX_PROMPT_CHARS = 1000
+M.MAX_KEY_CHARS = 16
+-- The engine makes at most 4 takes per request unless started with --max-variations.
+M.MAX_VARIATIONS = 4
 
 local function trim(s)
   return (s:gsub("^%s+", ""):gsub("%s+$", ""))
@@ -46,18 +49,29 @@ function M.validate(raw)
   if values.model == "" then
     values.model = nil
   end
+  if values.key == "" then
+    values.key = nil
+  elseif (utf8.len(values.key) or math.huge) > M.MAX_KEY_CHARS then
+    return nil, "The key is a short name like \"A minor\", \"F#m\" or \"Eb major\", got \"" .. values.key .. "\"."
+  end
+  local variations = tonumber(values.variations == "" and "1" or values.variations)
+  if not variations or variations ~= math.floor(variations) or variations < 1 or variations > M.MAX_VARIATIONS then
+    return nil, "Variations must be a whole number from 1 to " .. M.MAX_VARIATIONS .. ", got \""
+      .. values.variations .. "\"."
+  end
+  values.variations = math.floor(variations)
   return values
 end
 
 --- Show the dialog filled with `defaults` (strings).  Returns the raw strings typed, or nil
 -- when the user pressed Cancel.
-function M.ask(defaults)
+function M.ask(defaults, title)
   local shown = {}
   for i, key in ipairs(M.FIELDS) do
     shown[i] = tostring(defaults[key] or ""):gsub(M.SEPARATOR, " ")
   end
   local captions = table.concat(M.CAPTIONS, ",") .. ",separator=" .. M.SEPARATOR .. ",extrawidth=300"
-  local ok, csv = reaper.GetUserInputs(M.TITLE, #M.FIELDS, captions, table.concat(shown, M.SEPARATOR))
+  local ok, csv = reaper.GetUserInputs(title or M.TITLE, #M.FIELDS, captions, table.concat(shown, M.SEPARATOR))
   if not ok then
     return nil
   end

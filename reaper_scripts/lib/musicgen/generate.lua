@@ -1,4 +1,6 @@
 -- "MusicGen: Generate from selection": ask, start the take in the background, poll, insert.
+-- A selected MIDI item is sent as the melody (its notes); a selected audio item too when
+-- "Melody from audio items" is on in Settings.  Continue (continuation.lua) shares start/finish.
 local cli = require("musicgen.cli")
 local command = require("musicgen.command")
 local dialog = require("musicgen.dialog")
@@ -6,23 +8,60 @@ local ids = require("musicgen.ids")
 local insert = require("musicgen.insert")
 local Job = require("musicgen.job")
 local loop = require("musicgen.loop")
+local paths = require("musicgen.paths")
 local project = require("musicgen.project")
 local selection = require("musicgen.selection")
 local settings = require("musicgen.settings")
+local shell = require("musicgen.shell")
 local ui = require("musicgen.ui")
 
 local M = {}
 
---- Gather everything the take needs.  Returns a request table, or nil (and a message in
--- words, or nil when the user cancelled).
-function M.prepare()
-  local cli_path, err = cli.locate()
-  if not cli_path then
-    return nil, err
+-- The engine's limits for melody_notes (bridge/protocol.py) and melody_length.
+M.MAX_NOTES_CHARS = 60000
+M.MIN_MELODY_BEATS, M.MAX_MELODY_BEATS = 0.25, 4096
+-- CreateProcess refuses a longer command line (Windows runs the CLI directly).
+M.MAX_WINDOWS_COMMAND = 32000
+M.MELODY_SETTINGS = "turn off \"Melody from MIDI items\" in \"MusicGen: Settings\" to generate without it"
+
+--- The melody fields for the selection: {} when none is sent, or nil and a message in words.
+function M.melody(sel)
+  if sel.kind == "midi" and settings.enabled("melody_midi") then
+    if #sel.notes == 0 then
+      return nil, "The selected MIDI item has no notes to use as a melody (muted notes and notes outside the "
+        .. "item's visible part do not count). Add notes, select another item, or " .. M.MELODY_SETTINGS .. "."
+    end
+    if #sel.notes > selection.MAX_NOTES then
+      return nil, "The selected MIDI item has more than " .. selection.MAX_NOTES .. " notes (loop repeats "
+        .. "count), the most the engine takes. Select a shorter item, or " .. M.MELODY_SETTINGS .. "."
+    end
+    if sel.length_qn < M.MIN_MELODY_BEATS or sel.length_qn > M.MAX_MELODY_BEATS then
+      return nil, "The selected MIDI item is " .. command.number(sel.length_qn) .. " beats long; a melody clip "
+        .. "must be " .. M.MIN_MELODY_BEATS .. " to " .. M.MAX_MELODY_BEATS .. " beats."
+    end
+    local notes = command.melody_notes(sel.notes)
+    if #notes > M.MAX_NOTES_CHARS then
+      return nil, "The selected MIDI item's melody is " .. #notes .. " characters as text; the engine takes "
+        .. M.MAX_NOTES_CHARS .. ". Select a shorter item, or " .. M.MELODY_SETTINGS .. "."
+    end
+    return { melody_notes = notes, melody_length = sel.length_qn }
   end
-  local sel = selection.read()
-  local bpm, num, denom = project.tempo_at(sel.position)
-  local raw = dialog.ask(settings.dialog_values())
+  if sel.kind == "audio" and settings.enabled("melody_audio") then
+    local problem = selection.melody_audio_problem(sel)
+    if problem then
+      return nil, problem .. "\n\nOr turn off \"Melody from audio items\" in \"MusicGen: Settings\"."
+    end
+    return { melody_audio = sel.source_path }
+  end
+  return {}
+end
+
+--- Ask the dialog and build the request shared by Generate and Continue.
+-- `fields` are added to the request (melody, continuation...).  Returns the prepared job,
+-- or nil and a message in words (nil, nil when the user cancelled).
+function M.build(cli_path, sel, at, title, fields)
+  local bpm, num, denom = project.tempo_at(at)
+  local raw = dialog.ask(settings.dialog_values(), title)
   if not raw then
     return nil, nil
   end
@@ -35,6 +74,7 @@ function M.prepare()
   if out_err then
     return nil, out_err
   end
+  local sample_rate, rate_note = project.sample_rate()
   local id = ids.new()
   local files = Job.files(project.job_folder(), id)
   local req = {
@@ -44,33 +84,70 @@ function M.prepare()
     timesig = num .. "/" .. denom,
     seed = values.seed,
     model = values.model,
+    key = values.key,
+    variations = values.variations,
+    sample_rate = sample_rate,
     out_dir = out_dir,
     id = id,
     result_file = files.result,
   }
+  for k, v in pairs(fields or {}) do
+    req[k] = v
+  end
+  local argv = command.generate(cli_path, req, settings.engine_flags())
+  if shell.is_windows(reaper.GetOS()) and #shell.join(argv, reaper.GetOS()) > M.MAX_WINDOWS_COMMAND then
+    return nil, "This request is too long for a Windows command line (the melody has too many notes). "
+      .. "Select a shorter MIDI item."
+  end
   return {
     cli = cli_path,
     selection = sel,
     request = req,
     files = files,
-    argv = command.generate(cli_path, req, settings.engine_flags()),
+    argv = argv,
+    notes = { rate_note },
   }
+end
+
+--- Gather everything the take needs.  Returns a prepared job, or nil (and a message in
+-- words, or nil when the user cancelled).
+function M.prepare()
+  local cli_path, err = cli.locate()
+  if not cli_path then
+    return nil, err
+  end
+  local sel = selection.read()
+  local fields, problem = M.melody(sel)
+  if not fields then
+    return nil, problem
+  end
+  fields.loop = settings.enabled("loop") or nil
+  local prepared, build_problem = M.build(cli_path, sel, sel.position, dialog.TITLE, fields)
+  if not prepared then
+    return nil, build_problem
+  end
+  prepared.place = function(wav_paths)
+    return insert.takes(wav_paths, sel.position, sel.track_index, prepared.request.prompt)
+  end
+  return prepared
 end
 
 --- Start the take and poll it from reaper.defer until it ends.  Returns the job.
 function M.start(prepared)
   local job = Job.new(prepared.request.id, prepared.argv, prepared.files)
-  local sel = prepared.selection
   if not prepared.request.out_dir then
     ui.console("the project is not saved yet, so the take goes to the engine's default folder "
       .. "(~/Music/MusicGen Bridge unless `serve --out-dir` says otherwise).")
+  end
+  for _, note in ipairs(prepared.notes or {}) do
+    ui.console(note)
   end
   job:start()
   loop.run(function()
     if job:poll() then
       return true
     end
-    M.finish(job, sel, prepared.request.prompt)
+    M.finish(job, prepared)
     return false
   end, function(traceback)
     ui.internal_error(traceback)
@@ -78,13 +155,17 @@ function M.start(prepared)
   return job
 end
 
-function M.finish(job, sel, prompt)
+function M.finish(job, prepared)
   if job.state == "done" then
     if #job.paths == 0 then
       ui.error("The engine finished but reported no audio files.")
       return
     end
-    insert.takes(job.paths, sel.position, sel.track_index, prompt)
+    local placed = prepared.place(job.paths)
+    if not (placed and placed.item) then
+      ui.error("REAPER could not insert the take " .. paths.basename(job.paths[1]) .. ".\n\nThe files are in "
+        .. paths.dirname(job.paths[1]) .. ".")
+    end
   elseif job.state == "cancelled" then
     ui.console("generation cancelled" .. (job.message and (": " .. job.message) or "."))
   else
@@ -92,9 +173,10 @@ function M.finish(job, sel, prompt)
   end
 end
 
-function M.main()
+--- Run `prepare` and start what it prepared, reporting problems in words.
+function M.run(prepare)
   local ok, err = xpcall(function()
-    local prepared, problem = M.prepare()
+    local prepared, problem = prepare()
     if not prepared then
       if problem then
         ui.error(problem)
@@ -108,5 +190,8 @@ function M.main()
   end
 end
 
+function M.main()
+  M.run(M.prepare)
+end
 
 return M

@@ -39,6 +39,33 @@ function M.job_folder()
   return folder
 end
 
+-- Output rates the engine can write (`--sample-rate`).
+M.SAMPLE_RATES = { [22050] = true, [32000] = true, [44100] = true, [48000] = true, [88200] = true,
+  [96000] = true }
+
+--- The rate takes should be written at: the project's sample rate when the project sets one
+-- (Project settings > "Project sample rate"), else the audio device's.  Returns the rate, or
+-- nil (the model's own 32 kHz) and, when there is something to tell, why in words.
+function M.sample_rate()
+  local rate, from = 0, "project"
+  if reaper.GetSetProjectInfo(0, "PROJECT_SRATE_USE", 0, false) > 0 then
+    rate = reaper.GetSetProjectInfo(0, "PROJECT_SRATE", 0, false)
+  end
+  if not rate or rate <= 0 then
+    local ok, text = reaper.GetAudioDeviceInfo("SRATE", "")
+    rate, from = ok and tonumber(text) or 0, "audio device"
+  end
+  rate = math.floor(rate + 0.5)
+  if rate <= 0 then
+    return nil
+  end
+  if not M.SAMPLE_RATES[rate] then
+    return nil, "the " .. from .. " runs at " .. rate .. " Hz, a rate the engine cannot write, so the take "
+      .. "comes at the model's 32000 Hz (REAPER resamples it as it plays)."
+  end
+  return rate
+end
+
 --- Tempo (quarter notes per minute) and time signature at `time` (seconds).
 function M.tempo_at(time)
   local num, denom, bpm = reaper.TimeMap_GetTimeSigAtTime(0, time)

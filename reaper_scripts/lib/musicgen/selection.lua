@@ -1,11 +1,18 @@
 -- What is selected: the first selected item's position, length and track, and what it
 -- holds.  A MIDI take gives its notes in beats (quarter notes, as bpm counts them) relative
--- to the item start, honouring the take's start offset, playrate and source looping; an
--- audio take gives its source file.  (Issue 3, melody and continuation, will send these to
--- the engine; today they decide where the take goes and are shown to the user.)
+-- to the item start, honouring the take's start offset, playrate and source looping (sent
+-- as the melody); an audio take gives its source file and how the item plays it (sent as
+-- the melody or the audio to continue, when the item plays that file as it is).
 local M = {}
 
-local MAX_NOTES = 10000
+-- The most notes the engine takes in one melody; reading stops one past it.
+M.MAX_NOTES = 4096
+-- The engine reads these files (engine/audio.py AUDIO_SUFFIXES).
+M.AUDIO_EXTENSIONS = { wav = true, wave = true, aif = true, aiff = true, flac = true }
+-- How far (seconds) the item end may sit from the file end and still count as "the end".
+M.END_TOLERANCE = 0.005
+M.GLUE = "Glue the item first (Item > Glue items: its audio becomes a WAV file that ends where the item "
+  .. "does), then run this again."
 
 local function round(x)
   return math.floor(x * 1e6 + 0.5) / 1e6
@@ -35,7 +42,8 @@ local function loop_period_qn(item, take, item_pos)
 end
 
 --- Notes of a MIDI take as {pitch, start, length, velocity, channel}, start and length in
--- beats from the item start, sorted by start then pitch; notes cut at the item edges.
+-- beats from the item start, sorted by start then pitch; notes cut at the item edges, muted
+-- notes left out.  Stops after MAX_NOTES + 1 notes (more than the engine takes).
 function M.midi_notes(item, take)
   local item_pos = reaper.GetMediaItemInfo_Value(item, "D_POSITION")
   local item_len = reaper.GetMediaItemInfo_Value(item, "D_LENGTH")
@@ -62,7 +70,7 @@ function M.midi_notes(item, take)
         end
         k_last = math.huge
       end
-      while k <= k_last and #notes < MAX_NOTES do
+      while k <= k_last and #notes <= M.MAX_NOTES do
         local ns, ne = s + (period or 0) * k, e + (period or 0) * k
         if ns >= length_qn then
           break
@@ -107,12 +115,21 @@ function M.source_path(take)
   return path ~= "" and path or nil
 end
 
+--- Item length in beats (quarter notes), following tempo changes inside it.
+local function length_qn(item)
+  local pos = reaper.GetMediaItemInfo_Value(item, "D_POSITION")
+  local len = reaper.GetMediaItemInfo_Value(item, "D_LENGTH")
+  return round(reaper.TimeMap2_timeToQN(0, pos + len) - reaper.TimeMap2_timeToQN(0, pos))
+end
+
 --- What to generate against.  Returns a table:
 --   kind: "midi", "audio", "empty" (item without a take) or "none" (nothing selected)
 --   position: seconds where the take goes (the item start, or the edit cursor)
---   length: seconds (the item's, or nil)
+--   length: seconds (the item's, or nil); length_qn: beats (the item's, or nil)
 --   track_index: 1-based number of the selected item's track (nil without selection)
---   notes (midi), source_path and source_offset (audio, seconds), item_count
+--   item_count; midi: notes; audio: source_path, source_type ("WAVE", "SECTION"...),
+--   source_length (s), source_offset (s into the file where the item starts), playrate,
+--   pitch (semitones), loop
 function M.read()
   local count = reaper.CountSelectedMediaItems(0)
   if count == 0 then
@@ -125,6 +142,7 @@ function M.read()
     item_count = count,
     position = reaper.GetMediaItemInfo_Value(item, "D_POSITION"),
     length = reaper.GetMediaItemInfo_Value(item, "D_LENGTH"),
+    length_qn = length_qn(item),
     track_index = math.floor(reaper.GetMediaTrackInfo_Value(track, "IP_TRACKNUMBER")),
   }
   local take = reaper.GetActiveTake(item)
@@ -136,10 +154,90 @@ function M.read()
     sel.notes = M.midi_notes(item, take)
   else
     sel.kind = "audio"
+    local source = reaper.GetMediaItemTake_Source(take)
     sel.source_path = M.source_path(take)
+    sel.source_type = reaper.GetMediaSourceType(source, "")
+    sel.source_length = reaper.GetMediaSourceLength(source)
     sel.source_offset = reaper.GetMediaItemTakeInfo_Value(take, "D_STARTOFFS")
+    sel.playrate = reaper.GetMediaItemTakeInfo_Value(take, "D_PLAYRATE")
+    sel.pitch = reaper.GetMediaItemTakeInfo_Value(take, "D_PITCH")
+    sel.loop = reaper.GetMediaItemInfo_Value(item, "B_LOOPSRC") == 1
   end
   return sel
+end
+
+local function seconds(x)
+  return string.format("%.2f s", x)
+end
+
+--- Why the engine cannot read the audio item's file as the item plays it (nil when it can):
+-- the file must exist, be WAV/AIFF/FLAC, and be played as it is (no section or reverse, rate 1,
+-- no pitch shift).
+function M.audio_file_problem(sel)
+  if sel.source_type == "SECTION" then
+    return "The selected item plays a section or a reversed copy of its file, but the engine reads the file "
+      .. "itself. " .. M.GLUE
+  end
+  local path = sel.source_path
+  if not path or path == "" then
+    return "The selected item's audio is not a file on disk. " .. M.GLUE
+  end
+  local ext = (path:match("%.([^./\\]+)$") or ""):lower()
+  if not M.AUDIO_EXTENSIONS[ext] then
+    return "The engine reads WAV, AIFF and FLAC files; the selected item plays \"" .. path:match("[^/\\]*$")
+      .. "\". " .. M.GLUE
+  end
+  if sel.playrate and math.abs(sel.playrate - 1) > 1e-9 then
+    return "The selected item plays at rate " .. sel.playrate .. ", but the engine hears its file at the "
+      .. "original speed, so the take would not match. " .. M.GLUE
+  end
+  if sel.pitch and math.abs(sel.pitch) > 1e-9 then
+    return "The selected item is pitch-shifted by " .. sel.pitch .. " semitones, but the engine hears its file "
+      .. "as recorded, so the take would not match. " .. M.GLUE
+  end
+  return nil
+end
+
+--- Why the item cannot be continued (nil when it can).  The engine continues from the END
+-- OF THE FILE (`continue_from` takes its last prompt_seconds), so the item must end where
+-- its file ends: otherwise the continuation would follow audio the producer does not hear.
+function M.continuation_problem(sel)
+  local problem = M.audio_file_problem(sel)
+  if problem then
+    return problem
+  end
+  local file_len = sel.source_length or 0
+  local heard_end = sel.source_offset + sel.length * (sel.playrate or 1)
+  if sel.loop and file_len > 0 and heard_end > file_len + M.END_TOLERANCE then
+    local into = math.fmod(heard_end, file_len) -- where in the file the last pass stops
+    heard_end = into < M.END_TOLERANCE and file_len or into
+  end
+  if heard_end < file_len - M.END_TOLERANCE then
+    return "The selected item is trimmed: it stops at " .. seconds(heard_end) .. " of its file, which goes on "
+      .. "to " .. seconds(file_len) .. ". The engine continues from the end of the file, so the take would not "
+      .. "follow what you hear. Extend the item to the end of its audio, or glue it (Item > Glue items) so "
+      .. "the file ends where the item does, then run this again."
+  end
+  if heard_end > file_len + M.END_TOLERANCE then
+    return "The selected item runs on past the end of its audio (its file lasts " .. seconds(file_len)
+      .. "), so the continuation would start after a silence. Trim the item's end to the end of its audio, "
+      .. "then run this again."
+  end
+  return nil
+end
+
+--- Why the audio item cannot be sent as the melody (nil when it can).  The engine reads the
+-- melody from the start of the file, so the item must start at the start of its file.
+function M.melody_audio_problem(sel)
+  local problem = M.audio_file_problem(sel)
+  if problem then
+    return problem
+  end
+  if math.abs(sel.source_offset) > M.END_TOLERANCE then
+    return "The selected item starts " .. seconds(sel.source_offset) .. " into its file, but the engine reads "
+      .. "the melody from the start of the file. " .. M.GLUE
+  end
+  return nil
 end
 
 return M

@@ -1,11 +1,14 @@
 -- Remembered values (REAPER ExtState, section "MusicGen_Bridge"): the CLI location, the
--- engine address, the last dialog values, and the job in flight.  The Python variant uses
--- the same section and keys.
+-- engine address, the options of "MusicGen: Settings", the last dialog values, and the job
+-- in flight.  The Python variant uses the same section and keys.
 local M = {}
 
 M.SECTION = "MusicGen_Bridge"
 
-M.DIALOG_DEFAULTS = { prompt = "", bars = "4", seed = "", model = "" }
+M.DIALOG_DEFAULTS = { prompt = "", bars = "4", seed = "", model = "", key = "", variations = "1" }
+
+-- Options set in "MusicGen: Settings" (y/n options are stored as "y" or "n").
+M.OPTION_DEFAULTS = { prompt_seconds = "10", melody_midi = "y", melody_audio = "n", loop = "n" }
 
 function M.get(key, default)
   local value = reaper.GetExtState(M.SECTION, key)
@@ -22,6 +25,16 @@ end
 
 function M.clear(key)
   reaper.DeleteExtState(M.SECTION, key, true)
+end
+
+--- An option's stored value, or its default.
+function M.option(key)
+  return M.get(key, M.OPTION_DEFAULTS[key])
+end
+
+--- Whether a y/n option is on.
+function M.enabled(key)
+  return M.option(key):lower():sub(1, 1) == "y"
 end
 
 function M.dialog_values()
