@@ -5,7 +5,8 @@ remembered in ExtState section "MusicGen_Bridge"), same options from "MusicGen: 
 (melody from MIDI / audio items, loop), tempo and time signature at the selected item (or the
 edit cursor); a selected MIDI item's notes are sent as ``melody_notes`` (beats from the item
 start, clipped to the item, muted notes left out) with ``melody_length``; an audio item's file
-as ``melody_audio`` when that option is on; ``sample_rate`` is the project's (else the audio
+as ``melody_audio`` when that option is on, with ``audio_start`` / ``audio_end`` (the part of
+the file the item plays, when it is trimmed); ``sample_rate`` is the project's (else the audio
 device's) rate.  Takes are written to <project folder>/MusicGen (the engine's default folder
 when the project is unsaved); the WAVs of one request become the takes of one new item on a
 new track under the selection, inside one undo block.  The job id goes into ExtState
@@ -58,6 +59,7 @@ MAX_NOTES = 4096  # the engine's limit for one melody
 MAX_NOTES_CHARS = 60000
 SAMPLE_RATES = (22050, 32000, 44100, 48000, 88200, 96000)
 AUDIO_EXTENSIONS = (".wav", ".wave", ".aif", ".aiff", ".flac")
+END_TOLERANCE = 0.005  # how far (s) an item edge may sit from its file's start/end and count as it
 BUILD_MISSING_PEAKS = 40047  # action "Peaks: Build any missing peaks"
 
 
@@ -192,41 +194,74 @@ def source_path(a: Any, source: Any) -> str:
     return path
 
 
-def audio_melody_problem(a: Any, item: Any, take: Any, source: Any) -> str | None:
-    """Why the audio item cannot be the melody as heard (the engine reads its file from the
-    start, at its own speed), or None."""
+def audio_melody_problem(
+    a: Any, item: Any, take: Any, source: Any
+) -> tuple[str | None, dict[str, float]]:
+    """Why the audio item cannot be the melody as heard (the engine reads its file at its own
+    speed and pitch), or None and the part of the file the item plays: ``audio_start`` /
+    ``audio_end`` in seconds (4 decimals), each left out when it is the file's start / end.
+    Refused besides: an item starting before its audio, one starting at or past its file's
+    end, and a looped item running past its file's end without starting at the file's start
+    (the engine repeats the melody from the part's start).  An item running on past the end of
+    its file is read to the file's end."""
     if a.RPR_GetMediaSourceType(source, "", 64)[1] == "SECTION":
         return (
             "The selected item plays a section or a reversed copy of its file, but the engine "
             "reads the file itself. " + GLUE
-        )
+        ), {}
     path = source_path(a, source)
     if not path:
-        return "The selected item's audio is not a file on disk. " + GLUE
+        return "The selected item's audio is not a file on disk. " + GLUE, {}
     if not path.lower().endswith(AUDIO_EXTENSIONS):
         return (
             "The engine reads WAV, AIFF and FLAC files; the selected item plays "
             f'"{os.path.basename(path)}". ' + GLUE
-        )
+        ), {}
     rate = a.RPR_GetMediaItemTakeInfo_Value(take, "D_PLAYRATE")
     if abs(rate - 1) > 1e-9:
         return (
             f"The selected item plays at rate {rate:g}, but the engine hears its file at the "
             "original speed, so the take would not match. " + GLUE
-        )
+        ), {}
     pitch = a.RPR_GetMediaItemTakeInfo_Value(take, "D_PITCH")
     if abs(pitch) > 1e-9:
         return (
             f"The selected item is pitch-shifted by {pitch:g} semitones, but the engine hears its "
             "file as recorded, so the take would not match. " + GLUE
-        )
-    offset = a.RPR_GetMediaItemTakeInfo_Value(take, "D_STARTOFFS")
-    if abs(offset) > 0.005:
+        ), {}
+    file_len = a.RPR_GetMediaSourceLength(source, False)[0] or 0.0
+    start = a.RPR_GetMediaItemTakeInfo_Value(take, "D_STARTOFFS")
+    looped = a.RPR_GetMediaItemInfo_Value(item, "B_LOOPSRC") == 1 and file_len > 0
+    if looped:
+        start %= file_len
+        if file_len - start < END_TOLERANCE:
+            start = 0.0
+    stop = start + a.RPR_GetMediaItemInfo_Value(item, "D_LENGTH")
+    if start < -END_TOLERANCE:
         return (
-            f"The selected item starts {offset:.2f} s into its file, but the engine reads the "
-            "melody from the start of the file. " + GLUE
-        )
-    return None
+            f"The selected item starts {-start:.2f} s before its audio does, but the engine reads "
+            "the melody from where the audio starts, so the take would come early. Trim the "
+            "item's start to the start of its audio, or glue it (Item > Glue items), then run "
+            "this again."
+        ), {}
+    if looped and stop > file_len + END_TOLERANCE:
+        if start > END_TOLERANCE:
+            return (
+                f"The selected item loops its file starting {start:.2f} s into it, but the "
+                "engine repeats a melody from the start of the file. " + GLUE
+            ), {}
+        return None, {}
+    if start >= file_len - END_TOLERANCE:
+        return (
+            f"The selected item starts {start:.2f} s into its file, past its end (the file lasts "
+            f"{file_len:.2f} s), so it plays no audio to read a melody from. Select another item."
+        ), {}
+    part: dict[str, float] = {}
+    if start > END_TOLERANCE:
+        part["audio_start"] = round(start, 4)
+    if stop < file_len - END_TOLERANCE:
+        part["audio_end"] = round(stop, 4)
+    return None, part
 
 
 class Generator:
@@ -284,12 +319,12 @@ class Generator:
         if not self.enabled("melody_audio"):
             return {}
         source = a.RPR_GetMediaItemTake_Source(take)
-        problem = audio_melody_problem(a, item, take, source)
+        problem, part = audio_melody_problem(a, item, take, source)
         if problem:
             raise Problem(
                 problem + '\n\nOr turn off "Melody from audio items" in "MusicGen: Settings".'
             )
-        return {"melody_audio": source_path(a, source)}
+        return {"melody_audio": source_path(a, source), **part}
 
     def sample_rate(self) -> int | None:
         """The project's sample rate if it sets one, else the audio device's; None (the

@@ -5,7 +5,8 @@
 - End to end: the Lua actions run under the mock, but the command line they build is run for
   real through /bin/sh against a real engine (debug checkpoint); the WAVs it writes are what
   the action then inserts: a plain take, three variations as the takes of one item at the
-  project's 48 kHz, a continuation of an audio item (right after it, on its track), and a
+  project's 48 kHz, a continuation of an audio item (right after it, on its track) and of a
+  trimmed one (sent as the part it plays, ``audio_start``/``audio_end``), and a
   MIDI item's notes as the melody (refused in words by the text-only engine, followed by a
   ``debug-melody`` engine).
 - The Python ReaScript variant runs with a mocked ``reaper_python`` module against the same
@@ -217,6 +218,43 @@ def test_lua_continue_end_to_end_after_the_item_on_its_track(engine_process, tmp
         ["InsertMedia", str(wavs[0]), str(512 | (0 << 16))],
     ]
     assert calls[-1] == ["Undo_EndBlock", "MusicGen: insert continuation", "-1"]
+
+
+@needs_lua
+@pytest.mark.e2e
+def test_lua_continue_end_to_end_a_trimmed_item_sends_the_part_it_plays(engine_process, tmp_path):
+    # A 2 s file; the item plays 0.5-1.5 s of it: the continuation follows 1.5 s, not 2 s.
+    source = tmp_path / "drums.wav"
+    t = np.arange(64000) / 32000.0
+    sf.write(str(source), (0.3 * np.sin(2 * np.pi * 110 * t)).astype(np.float32), 32000)
+    lines = _drive(tmp_path, engine_process.port, "continue", str(source), "2", "0.5", "1")
+    argv = _argv(lines)
+    flags = argv[argv.index("--continue-from") : argv.index("--out")]
+    assert flags == [
+        "--continue-from",
+        str(source),
+        "--prompt-seconds",
+        "1.5",
+        "--audio-start",
+        "0.5",
+        "--audio-end",
+        "1.5",
+    ]
+    assert not _rows(lines, "MB")
+    wavs = sorted((tmp_path / "MusicGen").glob("*.wav"))
+    assert len(wavs) == 2
+    for wav in wavs:
+        info = sf.info(str(wav))
+        assert (info.samplerate, info.frames) == (32000, 64000)
+        params = json.loads(wav.with_suffix(".json").read_text())["params"]
+        assert params["continue_from"] == str(source)
+        assert (params["audio_start"], params["audio_end"]) == (0.5, 1.5)
+    # Right after the item's end (4 s + 1 s), on its track.
+    assert _rows(lines, "ITEM") == [["1", "Track 1", str(wavs[0]), "5", "same groove (seed 5)"]]
+    assert _rows(lines, "CALL")[1:3] == [
+        ["SetEditCurPos", "5", "false", "false"],
+        ["InsertMedia", str(wavs[0]), str(512 | (0 << 16))],
+    ]
 
 
 @needs_lua
@@ -641,9 +679,13 @@ def test_python_variant_melody_errors_in_words(tmp_path, variant):
     off = FakeReaper("", "x\n1", {"melody_midi": "n"}, item=MIDI_ITEM)
     job = variant.Generator(off)
     assert job.prepare() and "melody_notes" not in job.fields
-    audio = {"file": "/loops/hum.wav", "offset": 1.5}
-    job = variant.Generator(FakeReaper("", "x\n1", {"melody_audio": "y"}, item=audio))
-    with pytest.raises(variant.Problem, match=r"starts 1\.50 s into its file"):
+    early = {"file": "/loops/hum.wav", "offset": -1.0}
+    job = variant.Generator(FakeReaper("", "x\n1", {"melody_audio": "y"}, item=early))
+    with pytest.raises(variant.Problem, match=r"starts 1\.00 s before its audio does"):
+        job.prepare()
+    looped = {"file": "/loops/hum.wav", "offset": 2.0, "length": 30.0, "loop": True}
+    job = variant.Generator(FakeReaper("", "x\n1", {"melody_audio": "y"}, item=looped))
+    with pytest.raises(variant.Problem, match=r"loops its file starting 2\.00 s into it"):
         job.prepare()
     pitched = {"file": "/a.wav", "pitch": 2.0}
     job = variant.Generator(FakeReaper("", "x\n1", {"melody_audio": "y"}, item=pitched))
@@ -651,12 +693,36 @@ def test_python_variant_melody_errors_in_words(tmp_path, variant):
         job.prepare()
     job = variant.Generator(FakeReaper("", "x\n1", {"melody_audio": "y"}, item={"file": "/a.wav"}))
     assert job.prepare() and job.fields["melody_audio"] == "/a.wav"
+    assert "audio_start" not in job.fields and job.fields["audio_end"] == 2.0, "2 s of a 10 s file"
     job = variant.Generator(FakeReaper("", "x\n1", {}, item={"file": "/a.mp3", "offset": 3}))
     assert job.prepare() and "melody_audio" not in job.fields, "melody from audio is off by default"
     job.id = "r1"
     job._reply("/musicgen/error", ["unsupported", "'facebook/musicgen-small' has no melody."])
     assert job.state == "failed"
     assert "has no melody." in job.message and "facebook/musicgen-melody" in job.message
+
+
+def test_python_variant_melody_audio_sends_the_part_the_item_plays(variant):
+    def fields(item):
+        job = variant.Generator(FakeReaper("", "x\n1", {"melody_audio": "y"}, item=item))
+        assert job.prepare()
+        return {k: v for k, v in job.fields.items() if k.startswith(("melody", "audio"))}
+
+    hum = {"file": "/loops/hum.wav", "source_len": 8.0}
+    assert fields(dict(hum, length=8.0)) == {"melody_audio": "/loops/hum.wav"}
+    assert fields(dict(hum, offset=1.5)) == {
+        "melody_audio": "/loops/hum.wav",
+        "audio_start": 1.5,
+        "audio_end": 3.5,
+    }
+    assert fields(dict(hum, offset=1 / 3, length=1.0)) == {
+        "melody_audio": "/loops/hum.wav",
+        "audio_start": 0.3333,
+        "audio_end": 1.3333,
+    }
+    assert fields(dict(hum, offset=0.003, length=7.994)) == {"melody_audio": "/loops/hum.wav"}
+    assert fields(dict(hum, offset=7.0)) == {"melody_audio": "/loops/hum.wav", "audio_start": 7.0}
+    assert fields(dict(hum, length=20.0, loop=True)) == {"melody_audio": "/loops/hum.wav"}
 
 
 @pytest.mark.e2e

@@ -6,7 +6,9 @@
 --   generate (default)  Generate from selection, MIDI item at 140 bpm 6/8 (melody off)
 --   melody [MODEL]      Generate from selection, the MIDI item's notes as the melody
 --   variations          Generate, 3 variations at the project's 48 kHz, nothing selected
---   continue WAV SECS   Continue selected item: an audio item playing all of WAV (SECS long)
+--   continue WAV SECS [OFFSET LENGTH]
+--                       Continue selected item: an audio item playing all of WAV (SECS long),
+--                       or LENGTH seconds of it from OFFSET (a trimmed item)
 local here = debug.getinfo(1, "S").source:match("^@?(.*[/\\])") or "./"
 package.path = here .. "../lib/?.lua;" .. here .. "?.lua;" .. package.path
 local Mock = require("mock_reaper")
@@ -45,7 +47,8 @@ elseif scenario == "variations" then
 elseif scenario == "continue" then
   local seconds = tonumber(arg[6])
   opts.tempo, opts.timesig = 120, { 4, 4 }
-  opts.items = { { position = 4, length = seconds, track = 1, take = { audio = true, file = arg[5], source_len = seconds } } }
+  opts.items = { { position = 4, length = tonumber(arg[8]) or seconds, track = 1,
+    take = { audio = true, file = arg[5], source_len = seconds, offset = tonumber(arg[7]) or 0 } } }
   ext["MusicGen_Bridge/prompt_seconds"] = "1.5"
   opts.inputs = { { true, "same groove\n1\n5\n\n\n2" } }
   script = "MusicGen_Continue_selected_item.lua"

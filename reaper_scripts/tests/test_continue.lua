@@ -69,24 +69,48 @@ T.test("continue: variations -> takes of one item after the continued one", func
   T.eq(state.count("Undo_BeginBlock"), 1)
 end)
 
-T.test("continue: item ending where its file ends is accepted when start-trimmed or looped whole", function()
-  for name, item in pairs({
-    starttrim = drums({ length = 3, take = { offset = 1 } }),
-    looped = drums({ length = 8, loop = true }),
-  }) do
-    local _, state = F.mock("contok-" .. name, { items = { item }, selected = { 1 }, inputs = { F.answer("x", "1") } })
+T.test("continue: trimmed item -> the part it plays as --audio-start/--audio-end, take after the item", function()
+  -- drums.wav is 4 s; each case: the item, then the flags after --prompt-seconds 10.
+  local cases = {
+    whole = { drums(), {} },
+    endtrim = { drums({ length = 3 }), { "--audio-end", "3" } },
+    starttrim = { drums({ length = 3, take = { offset = 1 } }), { "--audio-start", "1" } },
+    both = { drums({ length = 2.25, take = { offset = 0.5 } }), { "--audio-start", "0.5", "--audio-end", "2.75" } },
+    decimals = { drums({ length = 1, take = { offset = 1 / 3 } }), { "--audio-start", "0.3333", "--audio-end", "1.3333" } },
+    tolerance = { drums({ length = 3.994, take = { offset = 0.003 } }), {} },
+    before = { drums({ length = 5, take = { offset = -1 } }), {} },
+    looped = { drums({ length = 8, loop = true }), {} },
+    loopedwrap = { drums({ length = 7, loop = true, take = { offset = 1 } }), {} },
+    loopedinside = { drums({ length = 2, loop = true, take = { offset = 5 } }), { "--audio-start", "1", "--audio-end", "3" } },
+  }
+  for name, case in pairs(cases) do
+    local _, state = F.mock("contpart-" .. name, { items = { case[1] }, selected = { 1 }, inputs = { F.answer("x", "1") } })
     F.run(CONT)
     T.eq(#state.messages, 0, name)
-    T.eq(state.count("ExecProcess"), 1, name)
+    local want = { "--bars", "1", "--bpm", "120", "--timesig", "4/4", "--continue-from", "/loops/drums.wav",
+      "--prompt-seconds", "10" }
+    for _, word in ipairs(case[2]) do
+      want[#want + 1] = word
+    end
+    T.eq(F.options(state), want, name)
   end
+  -- The end-trimmed item's continuation goes where the item ends (2 s + 3 s), not the file.
+  local _, state = F.mock("contend", { items = { drums({ length = 3 }) }, selected = { 1 },
+    inputs = { F.answer("x", "1") } })
+  F.run(CONT)
+  F.write(state.result_file, '{"ok": true, "id": "reaper-test-1", "paths": ["/o/x.wav"]}')
+  state.pump()
+  T.eq(#state.messages, 0)
+  T.eq(state.tracks[2].items[1].position, 5)
 end)
 
 T.test("continue: items the engine cannot continue as heard -> words, nothing run", function()
   local cases = {
-    { drums({ length = 3 }), "The selected item is trimmed: it stops at 3.00 s of its file, which goes on to 4.00 s. "
-      .. "The engine continues from the end of the file" },
-    { drums({ length = 6, loop = true }), "it stops at 2.00 s of its file" },
+    { drums({ length = 6, loop = true }), "The selected item loops its file, and its last pass stops at 2.00 s of "
+      .. "its file, which goes on to 4.00 s." },
     { drums({ length = 5 }), "runs on past the end of its audio (its file lasts 4.00 s)" },
+    { drums({ length = 2, take = { offset = 3 } }), "runs on past the end of its audio" },
+    { drums({ length = 1, take = { offset = -2 } }), "ends before its audio begins" },
     { drums({ take = { rate = 2 }, length = 2 }), "plays at rate 2" },
     { drums({ take = { pitch = -12 } }), "is pitch-shifted by -12 semitones" },
     { drums({ take = { source_type = "SECTION" } }), "plays a section or a reversed copy" },

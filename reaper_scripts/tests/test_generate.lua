@@ -270,32 +270,53 @@ T.test("generate: melody from MIDI items turned off -> the MIDI item only places
   T.eq(F.options(state), { "--bars", "1", "--bpm", "120", "--timesig", "4/4" })
 end)
 
-T.test("generate: audio item with melody from audio on -> --melody-audio; unusable files -> words", function()
-  local function audio(take)
+T.test("generate: audio item with melody from audio on -> --melody-audio, the part it plays; unusable -> words", function()
+  local function audio(take, length, loop)
     take.audio = true
-    return { position = 1, length = 4, track = 1, take = take }
+    return { position = 1, length = length or 4, track = 1, loop = loop, take = take }
   end
   local ext = { ["MusicGen_Bridge/cli_path"] = F.CLI, ["MusicGen_Bridge/melody_audio"] = "y" }
-  local _, state = F.mock("audiomelody", { items = { audio({ file = "/loops/hum.wav", source_len = 8 }) },
-    selected = { 1 }, ext = ext, inputs = { F.answer("strings", "2") } })
-  F.run(GEN)
-  T.eq(F.options(state), { "--bars", "2", "--bpm", "120", "--timesig", "4/4", "--melody-audio", "/loops/hum.wav" })
+  -- hum.wav is 8 s; each case: the item, then the flags after --melody-audio.
+  local parts = {
+    whole = { audio({ file = "/loops/hum.wav", source_len = 8 }, 8), {} },
+    endtrim = { audio({ file = "/loops/hum.wav", source_len = 8 }), { "--audio-end", "4" } },
+    both = { audio({ file = "/loops/hum.wav", source_len = 8, offset = 1.5 }),
+      { "--audio-start", "1.5", "--audio-end", "5.5" } },
+    decimals = { audio({ file = "/loops/hum.wav", source_len = 8, offset = 2 / 3 }, 1 / 3),
+      { "--audio-start", "0.6667", "--audio-end", "1" } },
+    pastend = { audio({ file = "/loops/hum.wav", source_len = 8, offset = 6 }), { "--audio-start", "6" } },
+    looped = { audio({ file = "/loops/hum.wav", source_len = 8 }, 20, true), {} },
+  }
+  for name, case in pairs(parts) do
+    local _, state = F.mock("audiomelody-" .. name, { items = { case[1] }, selected = { 1 }, ext = ext,
+      inputs = { F.answer("strings", "2") } })
+    F.run(GEN)
+    T.eq(#state.messages, 0, name)
+    local want = { "--bars", "2", "--bpm", "120", "--timesig", "4/4", "--melody-audio", "/loops/hum.wav" }
+    for _, word in ipairs(case[2]) do
+      want[#want + 1] = word
+    end
+    T.eq(F.options(state), want, name)
+  end
   local cases = {
-    { { file = "/loops/hum.wav", offset = 1.5 }, "starts 1.50 s into its file" },
+    { { file = "/loops/hum.wav", offset = -1 }, "starts 1.00 s before its audio does" },
+    { { file = "/loops/hum.wav", source_len = 8, offset = 9 }, "past its end (the file lasts 8.00 s)" },
     { { file = "/loops/hum.mp3" }, "The engine reads WAV, AIFF and FLAC files; the selected item plays \"hum.mp3\"" },
     { { file = "/loops/hum.wav", rate = 1.5 }, "plays at rate 1.5" },
     { { file = "", source_type = "SECTION" }, "plays a section or a reversed copy" },
     { { file = "" }, "is not a file on disk" },
+    { { file = "/loops/hum.wav", source_len = 8, offset = 2 }, "loops its file starting 2.00 s into it", 20, true },
   }
   for i, case in ipairs(cases) do
-    _, state = F.mock("audiomelody" .. i, { items = { audio(case[1]) }, selected = { 1 }, ext = ext })
+    local _, state = F.mock("audiomelody" .. i, { items = { audio(case[1], case[3], case[4]) }, selected = { 1 },
+      ext = ext })
     F.run(GEN)
     T.eq(state.count("ExecProcess"), 0, case[2])
     T.contains(state.messages[1], case[2])
     T.contains(state.messages[1], "Melody from audio items", case[2])
   end
   -- Off (the default): the audio item only places the take, whatever its file.
-  _, state = F.mock("audionomelody", { items = { audio({ file = "/loops/hum.mp3", offset = 3 }) }, selected = { 1 },
+  local _, state = F.mock("audionomelody", { items = { audio({ file = "/loops/hum.mp3", offset = 3 }) }, selected = { 1 },
     inputs = { F.answer("strings", "2") } })
   F.run(GEN)
   T.eq(F.options(state), { "--bars", "2", "--bpm", "120", "--timesig", "4/4" })

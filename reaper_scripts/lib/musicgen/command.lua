@@ -23,6 +23,11 @@ function M.beats(x)
   return (string.format("%.4f", x):gsub("0+$", ""):gsub("%.$", ""))
 end
 
+--- Seconds into an audio file (audio_start/audio_end): 4 decimals, a tenth of a millisecond.
+function M.seconds(x)
+  return (string.format("%.4f", x):gsub("0+$", ""):gsub("%.$", ""))
+end
+
 --- Notes ({pitch, start, length, velocity}, beats) as the engine's melody_notes string:
 -- "pitch start length velocity" groups.  A note shorter than the precision is left out;
 -- velocity 0 (a note the engine would refuse) is sent as 1.
@@ -48,7 +53,8 @@ end
 --- argv for one take.
 -- req: prompt, bars, bpm, timesig ("6/8"), id, result_file, and, each optional (nil = not
 -- sent): seed, model, key, variations (sent when > 1), melody_notes, melody_length (beats),
--- melody_audio, continue_from, prompt_seconds, loop (true = --loop), sample_rate, out_dir
+-- melody_audio, continue_from, prompt_seconds, audio_start and audio_end (seconds into the
+-- melody_audio/continue_from file, sent with 4 decimals), loop (true = --loop), sample_rate, out_dir
 -- (nil = the engine's default folder).  engine_flags: {"--port", "9100"}...
 function M.generate(cli, req, engine_flags)
   local argv = { cli, "generate", req.prompt, "--bars", M.number(req.bars), "--bpm", M.number(req.bpm),
@@ -64,6 +70,8 @@ function M.generate(cli, req, engine_flags)
   add(argv, "--melody-audio", req.melody_audio)
   add(argv, "--continue-from", req.continue_from)
   add(argv, "--prompt-seconds", req.prompt_seconds)
+  add(argv, "--audio-start", req.audio_start and M.seconds(req.audio_start))
+  add(argv, "--audio-end", req.audio_end and M.seconds(req.audio_end))
   if req.loop then
     argv[#argv + 1] = "--loop"
   end

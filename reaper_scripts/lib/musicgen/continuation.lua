@@ -1,8 +1,8 @@
 -- "MusicGen: Continue selected item": the selected audio item's file is sent as
 -- `continue_from` (its last `prompt_seconds`, a Settings option, prompt the model) and the
--- take goes right after the item, on the same track.  The engine continues from the end of
--- the FILE, so only an item that ends where its file ends is accepted (selection.lua says
--- why otherwise, in words).
+-- take goes right after the item, on the same track.  An item trimmed at either edge sends
+-- the part it plays (`audio_start`/`audio_end`), and the engine continues from its end; an
+-- item the engine cannot continue as heard is refused (selection.lua says why, in words).
 local cli = require("musicgen.cli")
 local generate = require("musicgen.generate")
 local insert = require("musicgen.insert")
@@ -38,7 +38,7 @@ function M.prepare()
   elseif sel.kind == "empty" then
     return nil, "The selected item has no take to continue."
   end
-  local problem = selection.continuation_problem(sel)
+  local problem, part = selection.continuation_problem(sel)
   if problem then
     return nil, problem
   end
@@ -48,7 +48,8 @@ function M.prepare()
   end
   local item_end = sel.position + sel.length
   local prepared, build_problem = generate.build(cli_path, sel, item_end, M.TITLE,
-    { continue_from = sel.source_path, prompt_seconds = prompt_seconds })
+    { continue_from = sel.source_path, prompt_seconds = prompt_seconds, audio_start = part.audio_start,
+      audio_end = part.audio_end })
   if not prepared then
     return nil, build_problem
   end

@@ -47,11 +47,11 @@ function M.melody(sel)
     return { melody_notes = notes, melody_length = sel.length_qn }
   end
   if sel.kind == "audio" and settings.enabled("melody_audio") then
-    local problem = selection.melody_audio_problem(sel)
+    local problem, part = selection.melody_audio_problem(sel)
     if problem then
       return nil, problem .. "\n\nOr turn off \"Melody from audio items\" in \"MusicGen: Settings\"."
     end
-    return { melody_audio = sel.source_path }
+    return { melody_audio = sel.source_path, audio_start = part.audio_start, audio_end = part.audio_end }
   end
   return {}
 end

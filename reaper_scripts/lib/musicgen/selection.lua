@@ -198,46 +198,97 @@ function M.audio_file_problem(sel)
   return nil
 end
 
---- Why the item cannot be continued (nil when it can).  The engine continues from the END
--- OF THE FILE (`continue_from` takes its last prompt_seconds), so the item must end where
--- its file ends: otherwise the continuation would follow audio the producer does not hear.
+--- Where an audio item's audio lies in its file, in seconds: start, stop (start + length),
+-- and whether it wraps (a looped item that runs past the end of its file and starts over).
+-- A looped item's offset is taken within the file's first pass.  Rate 1 is assumed:
+-- audio_file_problem refuses other rates.
+local function heard_span(sel)
+  local file_len = sel.source_length or 0
+  local start = sel.source_offset or 0
+  if sel.loop and file_len > 0 then
+    start = start % file_len
+    if file_len - start < M.END_TOLERANCE then
+      start = 0
+    end
+  end
+  local stop = start + sel.length
+  return start, stop, sel.loop and file_len > 0 and stop > file_len + M.END_TOLERANCE
+end
+
+--- The `audio_start`/`audio_end` fields for the part [start, stop] of the file: each nil
+-- (not sent) when it is the file's start or end, within END_TOLERANCE.
+local function part(start, stop, file_len)
+  return {
+    audio_start = start > M.END_TOLERANCE and start or nil,
+    audio_end = stop < file_len - M.END_TOLERANCE and stop or nil,
+  }
+end
+
+--- Why the item cannot be continued (nil when it can), and else, as the second value, the
+-- part of the file it plays: {audio_start, audio_end} (seconds into the file, each nil when it
+-- is the file's start/end).  The engine continues from `audio_end` (else the file's end), so
+-- an item trimmed at either edge is sent as that part.  Refused: an item running on past its
+-- file's end (the continuation would follow a silence), and a looped item whose last pass
+-- stops short of the file's end (what is heard last is not one stretch of the file).
 function M.continuation_problem(sel)
   local problem = M.audio_file_problem(sel)
   if problem then
     return problem
   end
   local file_len = sel.source_length or 0
-  local heard_end = sel.source_offset + sel.length * (sel.playrate or 1)
-  if sel.loop and file_len > 0 and heard_end > file_len + M.END_TOLERANCE then
-    local into = math.fmod(heard_end, file_len) -- where in the file the last pass stops
-    heard_end = into < M.END_TOLERANCE and file_len or into
+  local start, stop, wraps = heard_span(sel)
+  if wraps then
+    local into = math.fmod(stop, file_len) -- where in the file the last pass stops
+    if into > M.END_TOLERANCE and into < file_len - M.END_TOLERANCE then
+      return "The selected item loops its file, and its last pass stops at " .. seconds(into) .. " of its file, "
+        .. "which goes on to " .. seconds(file_len) .. ". The engine continues one stretch of the file, so "
+        .. "the take would not follow what you hear. Make the item end where a pass ends, or glue it "
+        .. "(Item > Glue items) so the file ends where the item does, then run this again."
+    end
+    return nil, {} -- the last pass ends at the file's end: the file's end prompts
   end
-  if heard_end < file_len - M.END_TOLERANCE then
-    return "The selected item is trimmed: it stops at " .. seconds(heard_end) .. " of its file, which goes on "
-      .. "to " .. seconds(file_len) .. ". The engine continues from the end of the file, so the take would not "
-      .. "follow what you hear. Extend the item to the end of its audio, or glue it (Item > Glue items) so "
-      .. "the file ends where the item does, then run this again."
-  end
-  if heard_end > file_len + M.END_TOLERANCE then
+  if stop > file_len + M.END_TOLERANCE then
     return "The selected item runs on past the end of its audio (its file lasts " .. seconds(file_len)
       .. "), so the continuation would start after a silence. Trim the item's end to the end of its audio, "
       .. "then run this again."
   end
-  return nil
+  if stop <= M.END_TOLERANCE then
+    return "The selected item ends before its audio begins (it plays only silence), so there is nothing to "
+      .. "continue. Move the item's audio into it, or select another item."
+  end
+  return nil, part(start, stop, file_len)
 end
 
---- Why the audio item cannot be sent as the melody (nil when it can).  The engine reads the
--- melody from the start of the file, so the item must start at the start of its file.
+--- Why the audio item cannot be sent as the melody (nil when it can), and else, as the second
+-- value, the part of the file it plays ({audio_start, audio_end}, as continuation_problem):
+-- the engine reads the melody from that part.  Refused: an item starting before its audio
+-- (the melody would come early), one starting at or past its file's end, and a looped item
+-- that runs past its file's end without starting at the file's start.  An item running on past
+-- the file's end is read to the file's end.
 function M.melody_audio_problem(sel)
   local problem = M.audio_file_problem(sel)
   if problem then
     return problem
   end
-  if math.abs(sel.source_offset) > M.END_TOLERANCE then
-    return "The selected item starts " .. seconds(sel.source_offset) .. " into its file, but the engine reads "
-      .. "the melody from the start of the file. " .. M.GLUE
+  local file_len = sel.source_length or 0
+  local start, stop, wraps = heard_span(sel)
+  if start < -M.END_TOLERANCE then
+    return "The selected item starts " .. seconds(-start) .. " before its audio does, but the engine reads the "
+      .. "melody from where the audio starts, so the take would come early. Trim the item's start to the start "
+      .. "of its audio, or glue it (Item > Glue items), then run this again."
   end
-  return nil
+  if wraps then
+    if start > M.END_TOLERANCE then
+      return "The selected item loops its file starting " .. seconds(start) .. " into it, but the engine "
+        .. "repeats a melody from the start of the file. " .. M.GLUE
+    end
+    return nil, {}
+  end
+  if start >= file_len - M.END_TOLERANCE then
+    return "The selected item starts " .. seconds(start) .. " into its file, past its end (the file lasts "
+      .. seconds(file_len) .. "), so it plays no audio to read a melody from. Select another item."
+  end
+  return nil, part(start, stop, file_len)
 end
 
 return M
