@@ -69,7 +69,7 @@ class ServeConfig:
     log_level: str = "info"
     threads: int = 0
     token: str | None = None
-    decoder: str = "reference"
+    decoder: str = "fast"
 
     @classmethod
     def from_sources(

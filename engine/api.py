@@ -51,7 +51,7 @@ class EngineSettings:
     dtype: str = "auto"
     warmup: bool = True
     threads: int = 0
-    decoder: str = "reference"
+    decoder: str = "fast"
 
 
 @dataclass(frozen=True)

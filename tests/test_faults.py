@@ -183,7 +183,8 @@ def test_out_of_memory_in_the_model_call_answers_generation_failed(
     def oom(*args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
 
-    monkeypatch.setattr(debug_engine._loaded.model, "generate", oom)
+    # The text encoder runs first in either decoder (fast or reference).
+    monkeypatch.setattr(debug_engine._loaded.model.text_encoder, "forward", oom)
     address, args = take(peer, "oom", out)
     assert (address, args[0]) == (f"{P}/error", "generation_failed")
     assert "Out of memory" in args[1] and "shorter take or a smaller model" in args[1]

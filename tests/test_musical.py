@@ -323,3 +323,20 @@ def test_sampling_settings_narrow_as_documented():
 def _loaded(engine: Engine, model_id: str):
     engine.load(model_id)
     return engine._loaded
+
+
+def test_the_fast_and_reference_decoders_make_the_same_take(cache_dir, tmp_path):
+    """The engine's default (fast) loop and the switch back (transformers) agree."""
+    takes = []
+    for decoder in ("fast", "reference"):
+        engine = Engine(
+            EngineSettings(cache_dir=cache_dir, device="cpu", warmup=False, decoder=decoder)
+        )
+        spec = _spec(tmp_path / decoder, seconds=None, bars=1, bpm=120, seed=9, variations=2)
+        spec.out_dir.mkdir()
+        take = engine.generate(spec)
+        takes.append([sf.read(p, dtype="float32")[0] for p in take.paths])
+        assert _meta(take.paths[0])["decoder"] == decoder
+    assert EngineSettings(cache_dir=cache_dir).decoder == "fast"
+    for fast, reference in zip(*takes, strict=True):
+        assert np.array_equal(fast, reference)

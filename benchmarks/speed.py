@@ -1,0 +1,449 @@
+"""Decode speed: transformers' generate (reference_decode) against the engine's fast_decode.
+
+Builds MusicGen checkpoints of the real sizes in memory with random weights
+(the decoder shapes of facebook/musicgen-small, -medium, -large; a T5-base text
+encoder, as all three use), then times both decoders with the same settings:
+guidance 3, top-k 250, ``--seconds`` of audio (50 frames a second, plus the 3
+steps of the delay pattern).  Random weights decode at the speed of real ones:
+the work of a step depends only on the shapes.
+
+Each row is the best of ``--repeat`` runs; a run's rate is its median step, so
+a burst of other work on a shared machine does not count.  ``--steps N`` times
+only the first N steps and extrapolates the take (setup + steps x median step;
+the header says so): attention over the growing cache is a small part of a
+step at these sizes, so this flatters both paths slightly and alike.
+
+Usage:
+    python benchmarks/speed.py --sizes small --dtypes float32,bfloat16,int8 \\
+        --batches 1,4 --steps 30
+    python benchmarks/speed.py --sizes small,medium,large --device cuda
+    python benchmarks/speed.py --sizes small --dtypes bfloat16,int8 --faithfulness 60
+
+Columns: size, path (reference = transformers generate, fast = engine loop),
+dtype (int8: float32 through engine.fast_decode.prepare_for_cpu), batch,
+steps/s, seconds to decode ``--seconds`` of audio, realtime factor (audio
+seconds made per wall second, all takes of the batch together), peak memory
+(CUDA: max_memory_allocated; CPU: the largest resident set seen, weights
+included), and the speedup over reference in the first dtype at the same batch.
+
+``--faithfulness N`` prints, instead of times, how far each dtype's logits are
+from float32's over N steps (see docs/performance.md for what the columns mean).
+
+This is a script, never a test; it prints tables and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+#: Decoder shapes of the released checkpoints (layers, hidden, heads, ffn).
+SIZES = {
+    "small": (24, 1024, 16, 4096),
+    "medium": (48, 1536, 24, 6144),
+    "large": (48, 2048, 32, 8192),
+}
+CODEBOOK_SIZE = 2048
+
+
+def build_model(
+    size: str, device: str = "cpu", dtype: str = "float32", text_vocab: int = 32128, seed: int = 0
+) -> Any:
+    """A random-weight MusicGen of a real size, as an engine ``LoadedModel``.
+
+    The decoder has the released checkpoint's shape; the text encoder is T5-base
+    (12 layers, d_model 768, 12 heads, d_ff 3072), projected to the decoder's
+    width as in the real checkpoints; the audio codec is a tiny EnCodec with
+    the real timing (32 kHz, 50 frames a second, 4 codebooks of 2048): decoding
+    tokens to audio is not timed here.
+    """
+    import torch
+    from transformers import (
+        EncodecConfig,
+        EncodecModel,
+        MusicgenConfig,
+        MusicgenDecoderConfig,
+        MusicgenForConditionalGeneration,
+        T5Config,
+    )
+
+    from engine.checkpoint import LoadedModel
+
+    layers, hidden, heads, ffn = SIZES[size]
+    text = T5Config(
+        vocab_size=text_vocab,
+        d_model=768,
+        d_kv=64,
+        d_ff=3072,
+        num_layers=12,
+        num_heads=12,
+        decoder_start_token_id=0,
+        pad_token_id=0,
+        eos_token_id=1,
+    )
+    audio = EncodecConfig(
+        sampling_rate=32000,
+        audio_channels=1,
+        num_filters=2,
+        hidden_size=8,
+        num_residual_layers=1,
+        upsampling_ratios=[8, 5, 4, 4],
+        codebook_size=CODEBOOK_SIZE,
+        codebook_dim=8,
+        num_lstm_layers=1,
+        target_bandwidths=[2.2],
+        use_causal_conv=False,
+        normalize=False,
+    )
+    decoder = MusicgenDecoderConfig(
+        vocab_size=CODEBOOK_SIZE,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        ffn_dim=ffn,
+        num_codebooks=4,
+        pad_token_id=CODEBOOK_SIZE,
+        bos_token_id=CODEBOOK_SIZE,
+        max_position_embeddings=2048,
+    )
+    config = MusicgenConfig(
+        text_encoder=text.to_dict(), audio_encoder=audio.to_dict(), decoder=decoder.to_dict()
+    )
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(getattr(torch, dtype))
+    try:
+        # Shapes only, then storage: transformers' own initialisation of ~0.5 B
+        # parameters takes ~10 s on a small CPU, and the values do not matter here.
+        with torch.device("meta"):
+            model = MusicgenForConditionalGeneration(config)
+        model.to_empty(device=device)
+        with torch.device(device):
+            model.audio_encoder = EncodecModel(config.audio_encoder)  # tiny; int buffers
+    finally:
+        torch.set_default_dtype(previous)
+    fill_random(model, seed)
+    positions = model.decoder.model.decoder.embed_positions
+    positions.make_weights(positions.num_positions, positions.embedding_dim)
+    model.eval()
+    gen = model.generation_config
+    gen.decoder_start_token_id = CODEBOOK_SIZE
+    gen.pad_token_id = CODEBOOK_SIZE
+    gen.bos_token_id = CODEBOOK_SIZE
+    gen.max_length = 2048
+    return LoadedModel(
+        model_id=f"random-{size}",
+        folder=Path("."),
+        model=model,
+        tokenizer=None,
+        features={},
+        device=device,
+        dtype=dtype,
+        sample_rate=32000,
+        frame_rate=50.0,
+        channels=1,
+        max_frames=2048,
+        is_debug=True,
+    )
+
+
+def fill_random(model: Any, seed: int) -> None:
+    """Random weights, fast: layer norms at identity, every other parameter N(0, 0.02).
+
+    Each tensor is a slice, at a random offset, of one shared pool of normal
+    draws (drawing 0.5 B fresh normals takes seconds on a small CPU).
+    """
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    pool = torch.randn(1 << 22, generator=gen) * 0.02
+    norms = {
+        id(p) for m in model.modules() if "LayerNorm" in type(m).__name__ for p in m.parameters()
+    }
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.startswith("audio_encoder."):
+                continue  # built normally
+            if id(param) in norms:
+                param.fill_(1.0 if name.endswith("weight") else 0.0)
+                continue
+            flat = param.view(-1)
+            done = 0
+            while done < flat.numel():
+                start = int(torch.randint(0, pool.numel() // 2, (1,), generator=gen))
+                size = min(flat.numel() - done, pool.numel() - start)
+                flat[done : done + size].copy_(pool[start : start + size])
+                done += size
+
+
+def text_inputs(batch: int, device: str, tokens: int = 12) -> tuple[Any, Any]:
+    """``batch`` text prompts of ``tokens`` random ids (the last take one shorter, padded)."""
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    ids = torch.randint(2, 1000, (batch, tokens), generator=gen)
+    mask = torch.ones_like(ids)
+    if batch > 1:
+        ids[-1, -1], mask[-1, -1] = 0, 0
+    return ids.to(device), mask.to(device)
+
+
+def rss_mb() -> float:
+    """This process's resident memory now (Linux), else its peak so far."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        # ru_maxrss is KiB on Linux, bytes on macOS.
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return rss / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+def build_variant(size: str, device: str, dtype: str) -> Any:
+    """``build_model`` in ``dtype``; ``int8`` is float32 through ``prepare_for_cpu``."""
+    from engine.fast_decode import prepare_for_cpu
+
+    if dtype == "int8":
+        return prepare_for_cpu(build_model(size, device, "float32"), "int8")
+    return build_model(size, device, dtype)
+
+
+def time_decoder(
+    decoder: Any, loaded: Any, batch: int, new_frames: int, steps: int, device: str, repeat: int
+) -> tuple[float, float, float, float]:
+    """Time the first ``steps`` decoder steps, best of ``repeat`` runs.
+
+    Returns:
+        (setup seconds: start to the first step, text encoder and prefill
+        included; seconds per step: the median step of the run; wall seconds
+        of the run; peak MiB).
+        The median and the best run keep out bursts of other processes on a
+        shared machine.  Peak memory: CUDA's max_memory_allocated; on the CPU
+        the largest resident set seen at any step (model weights included).
+    """
+    import statistics
+
+    import torch
+
+    from engine.decoding import DecodeInputs
+    from engine.sampling import Sampling, generators
+
+    cuda = device.startswith("cuda")
+    ids, mask = text_inputs(batch, device)
+    inputs = DecodeInputs(ids, mask, guidance=3.0)
+    sampling = Sampling(temperature=1.0, top_k=250)
+    # Warm-up: allocator, oneDNN/cuBLAS kernel selection.
+    decoder(loaded, inputs, 1, sampling, generators(range(batch), device))
+
+    class _Enough(Exception):
+        pass
+
+    best: tuple[float, float, float] | None = None
+    peak = 0.0
+    for _ in range(repeat):
+        if cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        stamps: list[float] = []
+
+        def on_step(stamps: list[float] = stamps) -> None:
+            nonlocal peak
+            if cuda:
+                torch.cuda.synchronize()
+            else:
+                peak = max(peak, rss_mb())
+            stamps.append(time.perf_counter())
+            if len(stamps) >= steps:
+                raise _Enough
+
+        start = time.perf_counter()
+        with contextlib.suppress(_Enough):
+            decoder(loaded, inputs, new_frames, sampling, generators(range(batch), device), on_step)
+        if cuda:
+            peak = max(peak, torch.cuda.max_memory_allocated() / 2**20)
+        gaps = [b - a for a, b in itertools.pairwise(stamps)]
+        median = statistics.median(gaps) if gaps else stamps[0] - start
+        run = (stamps[0] - start, median, stamps[-1] - start)
+        if best is None or run[1] < best[1]:
+            best = run
+    assert best is not None
+    return best[0], best[1], best[2], peak
+
+
+def speed_table(args: argparse.Namespace, device: str, dtypes: list[str]) -> None:
+    from engine.decoding import reference_decode
+    from engine.fast_decode import fast_decode
+
+    frames = round(args.seconds * 50)
+    full_steps = frames + 3
+    steps = min(args.steps, full_steps) if args.steps > 0 else full_steps
+    decoders = {"reference": reference_decode, "fast": fast_decode}
+    paths = args.paths.split(",")
+    print(
+        f"# {args.seconds:g} s of audio = {full_steps} steps, guidance 3, top-k 250"
+        + (f"; timed the first {steps} steps, extrapolated" if steps < full_steps else "")
+        + f"; speedup: against reference {dtypes[0]} at the same batch"
+    )
+    print(
+        f"{'size':<7}{'path':<10}{'dtype':<10}{'batch':>5}{'steps/s':>9}"
+        f"{'s/' + format(args.seconds, 'g') + 's':>9}{'RTF':>7}{'peak MiB':>10}{'speedup':>9}"
+    )
+    for size in args.sizes.split(","):
+        baseline: dict[int, float] = {}
+        for dtype in dtypes:
+            loaded = build_variant(size, device, dtype)
+            for batch in (int(b) for b in args.batches.split(",")):
+                for path in paths:
+                    setup, per_step, wall, peak = time_decoder(
+                        decoders[path], loaded, batch, frames, steps, device, args.repeat
+                    )
+                    rate = 1 / per_step
+                    if path == "reference" and batch not in baseline:
+                        baseline[batch] = rate
+                    total = wall if steps == full_steps else setup + (full_steps - 1) * per_step
+                    rtf = args.seconds * batch / total
+                    speedup = f"{rate / baseline[batch]:.2f}x" if batch in baseline else ""
+                    print(
+                        f"{size:<7}{path:<10}{dtype:<10}{batch:>5}{rate:>9.2f}{total:>9.1f}"
+                        f"{rtf:>7.2f}{peak:>10.0f}{speedup:>9}",
+                        flush=True,
+                    )
+            del loaded
+
+
+def record_steps(loaded: Any, steps: int, sampling: Any, forced: list[Any] | None = None) -> list:
+    """fast_decode's (logits, token) at every step; with ``forced``, feed those tokens instead.
+
+    Feeding the float32 run's tokens to a variant (teacher forcing) compares
+    the two on the same history, step by step, rather than on diverged takes.
+    """
+    import engine.fast_decode as fd
+    from engine.decoding import DecodeInputs
+    from engine.sampling import generators, sample_tokens
+
+    ids, mask = text_inputs(1, loaded.device)
+    record: list[Any] = []
+
+    def sampler(logits: Any, sampling: Any, gens: Any) -> Any:
+        picks = sample_tokens(logits, sampling, gens)
+        record.append((logits.float().cpu(), picks.cpu()))
+        return picks if forced is None else forced[len(record) - 1].to(picks.device)
+
+    fd.sample_tokens = sampler
+    try:
+        inputs = DecodeInputs(ids, mask, guidance=3.0)
+        fd.fast_decode(loaded, inputs, steps - 3, sampling, generators([7], loaded.device))
+    finally:
+        fd.sample_tokens = sample_tokens
+    return record
+
+
+def sampled_distribution(logits: Any, top_k: int) -> Any:
+    """The distribution sample_tokens draws from (temperature 1, top-k), dense."""
+    import torch
+
+    probs = torch.softmax(logits.float(), dim=-1)
+    top, index = probs.topk(top_k, dim=-1)
+    return torch.zeros_like(probs).scatter_(-1, index, top / top.sum(-1, keepdim=True))
+
+
+def faithfulness(args: argparse.Namespace, device: str, dtypes: list[str]) -> None:
+    """How far each variant's guided logits are from float32's, on the same tokens."""
+    import torch
+
+    from engine.sampling import Sampling
+
+    steps = args.faithfulness
+    size = args.sizes.split(",")[0]
+    sampling = Sampling(temperature=1.0, top_k=250)
+    base = record_steps(build_model(size, device, "float32"), steps, sampling)
+    forced = [picks for _, picks in base]
+    greedy_base = record_steps(build_model(size, device, "float32"), steps, Sampling(greedy=True))
+    print(
+        f"# faithfulness against float32, {size}, {steps} steps x 4 codebooks, teacher-forced "
+        "on a float32 top-k 250 take; 'free' = greedy tokens agreeing when each runs alone"
+    )
+    print(
+        f"{'dtype':<10}{'max|dl|':>9}{'mean|dl|':>10}{'argmax=':>9}{'TV mean':>9}{'TV max':>8}"
+        f"{'KL':>10}{'free=':>7}{'1st diff':>9}"
+    )
+    ref = torch.stack([logits for logits, _ in base])
+    for dtype in dtypes:
+        loaded = build_variant(size, device, dtype)
+        got = torch.stack([logits for logits, _ in record_steps(loaded, steps, sampling, forced)])
+        greedy = record_steps(loaded, steps, Sampling(greedy=True))
+        del loaded
+        diff = (got - ref).abs()
+        argmax = (got.argmax(-1) == ref.argmax(-1)).float().mean().item()
+        p, q = sampled_distribution(ref, 250), sampled_distribution(got, 250)
+        tv = 0.5 * (p - q).abs().sum(-1)
+        logp, logq = ref.log_softmax(-1), got.log_softmax(-1)
+        kl = (logp.exp() * (logp - logq)).sum(-1).mean().item()
+        a = torch.stack([picks for _, picks in greedy_base])
+        b = torch.stack([picks for _, picks in greedy])
+        same = (a == b).all(-1)
+        first = int((~same).nonzero()[0, 0]) if not bool(same.all()) else steps
+        print(
+            f"{dtype:<10}{diff.max().item():>9.4f}{diff.mean().item():>10.5f}{argmax:>9.4f}"
+            f"{tv.mean().item():>9.4f}{tv.max().item():>8.3f}{kl:>10.2e}"
+            f"{(a == b).float().mean().item():>7.3f}{first:>9}",
+            flush=True,
+        )
+    low, high = ref.min().item(), ref.max().item()
+    print(f"# float32 guided logits: std {ref.std().item():.3f}, range {low:.2f}..{high:.2f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="small", help="small,medium,large")
+    parser.add_argument("--seconds", type=float, default=8.0, help="audio per take")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+    parser.add_argument(
+        "--dtypes",
+        default="auto",
+        help="float32,float16,bfloat16 and, on the CPU, int8 (auto: as the engine loads)",
+    )
+    parser.add_argument("--batches", default="1,4,8", help="takes decoded together")
+    parser.add_argument("--steps", type=int, default=0, help="time only N steps, extrapolate")
+    parser.add_argument("--paths", default="reference,fast")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per row; the best counts")
+    parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (CPU)")
+    parser.add_argument(
+        "--faithfulness",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of timing, compare each dtype's logits with float32's over N steps",
+    )
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from engine.checkpoint import pick_device, pick_dtype
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
+    dtypes = [pick_dtype(device, d) for d in args.dtypes.split(",")]
+    print(
+        f"# torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, "
+        f"cpus {os.cpu_count()}"
+    )
+    if args.faithfulness:
+        faithfulness(args, device, dtypes)
+    else:
+        speed_table(args, device, dtypes)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

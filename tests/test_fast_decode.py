@@ -1,0 +1,300 @@
+"""The engine's own decode loop (engine.fast_decode) against transformers' generate.
+
+Greedy decoding in float32 on the CPU is deterministic, so the engine's loop
+must give the very tokens of ``generate`` (through ``reference_decode``, and
+directly: the audio ``generate`` returns equals the audio of our tokens).
+With sampling, per-take generators seeded alike must draw the same tokens.
+Every comparison first checks that the tokens are not degenerate (many
+distinct values), so equality means something.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from engine import checkpoint  # noqa: E402
+from engine.decoding import DecodeInputs, decode_audio, reference_decode, steps_for  # noqa: E402
+from engine.errors import Cancelled  # noqa: E402
+from engine.fast_decode import _Run, fast_decode, prepare_for_cpu  # noqa: E402
+from engine.sampling import Sampling, generators  # noqa: E402
+
+GREEDY = Sampling(greedy=True)
+PROMPTS = ["driving techno with a rolling bassline", "slow jazz"]  # different lengths: padding
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def models(cache: Path) -> dict[str, checkpoint.LoadedModel]:
+    loaded = {
+        name: checkpoint.load(name, cache, device="cpu", dtype="float32")
+        for name in ("debug", "debug-melody", "debug-stereo")
+    }
+    # The tiny random melody model barely listens to its conditioning prefix
+    # (projections of std 0.02 next to unit position embeddings): amplify the
+    # chroma projection so that a mistake in the prefix changes tokens.
+    with torch.no_grad():
+        loaded["debug-melody"].model.audio_enc_to_dec_proj.weight.mul_(100.0)
+    return loaded
+
+
+def text(loaded: checkpoint.LoadedModel, prompts: list[str]) -> tuple:
+    tok = loaded.tokenizer(prompts, return_tensors="pt", padding=True)
+    return tok.input_ids, tok.attention_mask
+
+
+def make_inputs(
+    loaded: checkpoint.LoadedModel,
+    prompts: list[str],
+    *,
+    prompt_frames: int = 0,
+    melody: bool = False,
+    guidance: float = 3.0,
+    seed: int = 0,
+) -> DecodeInputs:
+    gen = torch.Generator().manual_seed(seed)
+    ids, mask = text(loaded, prompts)
+    batch, codebooks = len(prompts), loaded.model.decoder.num_codebooks
+    codes = None
+    if prompt_frames:
+        codes = torch.randint(0, 2048, (batch, codebooks, prompt_frames), generator=gen)
+    chroma = None
+    if melody:
+        chroma = torch.rand(batch, 40, 12, generator=gen)
+        chroma = chroma / chroma.sum(-1, keepdim=True)
+    return DecodeInputs(ids, mask, melody=chroma, prompt_codes=codes, guidance=guidance)
+
+
+def assert_varied(tokens) -> None:
+    """Equality of two constant outputs would prove nothing."""
+    assert torch.unique(tokens).numel() >= 8, tokens
+
+
+def assert_same(
+    loaded: checkpoint.LoadedModel,
+    inputs: DecodeInputs,
+    frames: int,
+    sampling: Sampling = GREEDY,
+    seeds: tuple[int, ...] = (1, 2),
+):
+    ref = reference_decode(loaded, inputs, frames, sampling, generators(seeds, "cpu"))
+    fast = fast_decode(loaded, inputs, frames, sampling, generators(seeds, "cpu"))
+    assert fast.shape == ref.shape == (inputs.batch, ref.shape[1], inputs.prompt_frames + frames)
+    assert fast.dtype == torch.long
+    assert_varied(fast[..., inputs.prompt_frames :])
+    torch.testing.assert_close(fast, ref, rtol=0, atol=0)
+    if inputs.prompt_codes is not None:
+        assert torch.equal(fast[..., : inputs.prompt_frames], inputs.prompt_codes)
+    return fast
+
+
+# -- greedy: token for token as transformers ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("debug", {}),
+        ("debug", {"prompt_frames": 9}),
+        ("debug", {"guidance": 1.0}),
+        ("debug-melody", {"melody": True}),
+        ("debug-melody", {}),  # a melody checkpoint asked for text only
+        ("debug-melody", {"melody": True, "prompt_frames": 9}),
+        ("debug-stereo", {}),
+        ("debug-stereo", {"prompt_frames": 6}),
+    ],
+    ids=lambda v: v if isinstance(v, str) else ",".join(f"{k}={x}" for k, x in v.items()) or "-",
+)
+def test_greedy_equals_reference(models, name: str, options: dict) -> None:
+    loaded = models[name]
+    assert_same(loaded, make_inputs(loaded, PROMPTS, **options), frames=30)
+
+
+@pytest.mark.parametrize("prompt_frames", [0, 5])
+def test_greedy_audio_equals_generate(models, prompt_frames: int) -> None:
+    """Straight against model.generate: its audio is the audio of our tokens."""
+    loaded = models["debug"]
+    inputs = make_inputs(loaded, PROMPTS, prompt_frames=prompt_frames)
+    frames = 20
+    kwargs = {}
+    if prompt_frames:
+        kwargs["decoder_input_ids"] = inputs.prompt_codes.reshape(-1, prompt_frames)
+    with torch.inference_mode():
+        expected = loaded.model.generate(
+            input_ids=inputs.input_ids,
+            attention_mask=inputs.attention_mask,
+            do_sample=False,
+            guidance_scale=3.0,
+            max_new_tokens=steps_for(loaded, frames),
+            **kwargs,
+        )
+    tokens = fast_decode(loaded, inputs, frames, GREEDY, generators([0, 0], "cpu"))
+    assert_varied(tokens)
+    audio = decode_audio(loaded, tokens)
+    assert audio.shape == tuple(expected.shape)
+    np.testing.assert_array_equal(audio, expected.float().numpy())
+
+
+def test_batch_rows_match_single_runs(models) -> None:
+    """Padding in the text mask changes nothing for the longer prompt's row."""
+    loaded = models["debug"]
+    both = fast_decode(loaded, make_inputs(loaded, PROMPTS), 24, GREEDY, generators([0, 0], "cpu"))
+    alone = fast_decode(
+        loaded, make_inputs(loaded, PROMPTS[:1]), 24, GREEDY, generators([0], "cpu")
+    )
+    torch.testing.assert_close(both[:1], alone, rtol=0, atol=0)
+    assert not torch.equal(both[0], both[1])  # the prompts differ, so do the takes
+
+
+def test_small_size_checkpoint_equals_reference() -> None:
+    """MusicGen-small's real decoder shape (24 x 1024, 16 heads, 4 x 2048), random weights."""
+    from benchmarks.speed import build_model
+
+    loaded = build_model("small", text_vocab=512)
+    gen = torch.Generator().manual_seed(3)
+    ids = torch.randint(2, 512, (1, 10), generator=gen)
+    inputs = DecodeInputs(ids, torch.ones_like(ids), guidance=3.0)
+    frames = 17  # 20 decoder steps
+    ref = reference_decode(loaded, inputs, frames, GREEDY, generators([0], "cpu"))
+    fast = fast_decode(loaded, inputs, frames, GREEDY, generators([0], "cpu"))
+    assert torch.unique(fast).numel() >= 8
+    torch.testing.assert_close(fast, ref, rtol=0, atol=0)
+
+
+def test_guidance_matters(models) -> None:
+    """A control: the comparisons above can see a difference when there is one."""
+    loaded = models["debug"]
+    strong = fast_decode(
+        loaded, make_inputs(loaded, PROMPTS), 30, GREEDY, generators([0, 0], "cpu")
+    )
+    weak = fast_decode(
+        loaded, make_inputs(loaded, PROMPTS, guidance=1.5), 30, GREEDY, generators([0, 0], "cpu")
+    )
+    assert not torch.equal(strong, weak)
+
+
+# -- sampling -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sampling",
+    [Sampling(), Sampling(temperature=0.8, top_k=0, top_p=0.9), Sampling(top_k=0)],
+    ids=["top_k", "top_p", "full"],
+)
+@pytest.mark.parametrize("name", ["debug", "debug-melody"])
+def test_sampled_equals_reference(models, name: str, sampling: Sampling) -> None:
+    loaded = models[name]
+    inputs = make_inputs(loaded, PROMPTS, melody=loaded.is_melody, prompt_frames=4)
+    assert_same(loaded, inputs, 30, sampling, seeds=(1, 2))
+
+
+def test_variation_equals_single_take(models) -> None:
+    """Take 1 of a batch seeded (1, 2) is the take a single run seeded 2 makes."""
+    loaded = models["debug"]
+    prompt = PROMPTS[:1]
+    batch = fast_decode(
+        loaded, make_inputs(loaded, prompt * 2), 30, Sampling(), generators([1, 2], "cpu")
+    )
+    single = fast_decode(
+        loaded, make_inputs(loaded, prompt), 30, Sampling(), generators([2], "cpu")
+    )
+    assert_varied(single)
+    torch.testing.assert_close(batch[1:], single, rtol=0, atol=0)
+    assert not torch.equal(batch[0], batch[1])
+
+
+# -- steps, cancellation, buffers ----------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["debug", "debug-stereo"])
+def test_on_step_once_per_step(models, name: str) -> None:
+    loaded = models[name]
+    calls = []
+    inputs = make_inputs(loaded, PROMPTS)
+    fast_decode(loaded, inputs, 11, Sampling(), generators([0, 1], "cpu"), lambda: calls.append(1))
+    assert len(calls) == steps_for(loaded, 11) == 14
+
+
+def test_cancel_stops_the_run(models) -> None:
+    loaded = models["debug"]
+    calls = []
+
+    def on_step() -> None:
+        calls.append(1)
+        if len(calls) == 3:
+            raise Cancelled("cancelled by a test")
+
+    with pytest.raises(Cancelled):
+        fast_decode(
+            loaded, make_inputs(loaded, PROMPTS), 50, Sampling(), generators([0, 1], "cpu"), on_step
+        )
+    assert len(calls) == 3
+
+
+def test_static_buffers(models) -> None:
+    """One KV cache [layers, 2B, heads, length, head_dim] and one token buffer, sized up front."""
+    loaded = models["debug-melody"]
+    inputs = make_inputs(loaded, PROMPTS, melody=True, prompt_frames=5)
+    with torch.inference_mode():
+        run = _Run(loaded, inputs, 20)
+    config = loaded.model.decoder.config
+    prefix = loaded.model.config.chroma_length + inputs.input_ids.shape[1]
+    columns = 1 + 5 + steps_for(loaded, 20)
+    head_dim = config.hidden_size // config.num_attention_heads
+    shape = (config.num_hidden_layers, 4, config.num_attention_heads, prefix + columns, head_dim)
+    assert tuple(run.keys.shape) == tuple(run.values.shape) == shape
+    assert tuple(run.tokens.shape) == (2, config.num_codebooks, columns)
+    # The delay pattern: codebook k starts after k start tokens, the prompt sits delayed.
+    for k in range(config.num_codebooks):
+        assert (run.tokens[:, k, : k + 1] == 2048).all()
+        assert torch.equal(run.tokens[:, k, k + 1 : k + 6], inputs.prompt_codes[:, k])
+        assert run.free[k].sum() == 20
+
+
+def test_shortest_takes(models) -> None:
+    """One or two frames: the delay pattern still holds (transformers' generate skips it there)."""
+    loaded = models["debug"]
+    for frames in (1, 2):
+        out = fast_decode(
+            loaded, make_inputs(loaded, PROMPTS), frames, Sampling(), generators([0, 1], "cpu")
+        )
+        assert out.shape == (2, 4, frames)
+        assert int(out.max()) < 2048  # no start/pad token in a frame
+
+
+def test_rejects_nothing_to_do(models) -> None:
+    loaded = models["debug"]
+    with pytest.raises(ValueError):
+        fast_decode(loaded, make_inputs(loaded, PROMPTS), 0, GREEDY, generators([0, 0], "cpu"))
+
+
+# -- reduced-precision CPU variants --------------------------------------------
+
+
+@pytest.mark.parametrize("variant", ["float16", "bfloat16", "int8"])
+def test_reduced_precision_equals_reference(cache: Path, variant: str) -> None:
+    """Loaded in float16, or converted by prepare_for_cpu: the loop still matches generate.
+
+    The loop runs transformers' own operations in the same order, so even in
+    reduced precision the two paths round alike and agree token for token.
+    """
+    if variant == "float16":
+        loaded = checkpoint.load("debug", cache, device="cpu", dtype="float16")
+    else:
+        loaded = prepare_for_cpu(checkpoint.load("debug", cache, device="cpu"), variant)
+    assert loaded.dtype == variant
+    assert_same(loaded, make_inputs(loaded, PROMPTS, prompt_frames=3), 20, Sampling())
+
+
+def test_prepare_for_cpu_rejects_unknown_mode(cache: Path) -> None:
+    loaded = checkpoint.load("debug", cache, device="cpu")
+    with pytest.raises(ValueError):
+        prepare_for_cpu(loaded, "int4")
