@@ -69,7 +69,6 @@ def build_model(
     """
     import torch
     from transformers import (
-        EncodecConfig,
         EncodecModel,
         MusicgenConfig,
         MusicgenDecoderConfig,
@@ -78,6 +77,7 @@ def build_model(
     )
 
     from engine.checkpoint import LoadedModel
+    from engine.debug_checkpoint import tiny_codec_config
 
     layers, hidden, heads, ffn = SIZES[size]
     text = T5Config(
@@ -91,20 +91,7 @@ def build_model(
         pad_token_id=0,
         eos_token_id=1,
     )
-    audio = EncodecConfig(
-        sampling_rate=32000,
-        audio_channels=1,
-        num_filters=2,
-        hidden_size=8,
-        num_residual_layers=1,
-        upsampling_ratios=[8, 5, 4, 4],
-        codebook_size=CODEBOOK_SIZE,
-        codebook_dim=8,
-        num_lstm_layers=1,
-        target_bandwidths=[2.2],
-        use_causal_conv=False,
-        normalize=False,
-    )
+    audio = tiny_codec_config()  # the codec is not what is timed
     decoder = MusicgenDecoderConfig(
         vocab_size=CODEBOOK_SIZE,
         hidden_size=hidden,

@@ -72,7 +72,6 @@ def build_debug_checkpoint(
 
     import torch
     from transformers import (
-        EncodecConfig,
         EncodecFeatureExtractor,
         MusicgenConfig,
         MusicgenDecoderConfig,
@@ -96,20 +95,7 @@ def build_debug_checkpoint(
         pad_token_id=0,
         eos_token_id=1,
     )
-    audio = EncodecConfig(
-        sampling_rate=32000,
-        audio_channels=1,
-        num_filters=2,
-        hidden_size=8,
-        num_residual_layers=1,
-        upsampling_ratios=[8, 5, 4, 4],  # 640 samples a frame: 50 Hz, as the real codec
-        codebook_size=_CODEBOOK_SIZE,
-        codebook_dim=8,
-        num_lstm_layers=1,
-        target_bandwidths=[2.2],
-        use_causal_conv=False,
-        normalize=False,
-    )
+    audio = tiny_codec_config()
     decoder_cls = MusicgenMelodyDecoderConfig if melody else MusicgenDecoderConfig
     decoder = decoder_cls(
         vocab_size=_CODEBOOK_SIZE,
@@ -165,6 +151,26 @@ def build_debug_checkpoint(
             feature_extractor=EncodecFeatureExtractor(sampling_rate=32000), tokenizer=_tokenizer()
         ).save_pretrained(folder)
     return folder
+
+
+def tiny_codec_config():
+    """A tiny random EnCodec with the real one's timing: 32 kHz, 640 samples a frame, 2048 codes."""
+    from transformers import EncodecConfig
+
+    return EncodecConfig(
+        sampling_rate=32000,
+        audio_channels=1,
+        num_filters=2,
+        hidden_size=8,
+        num_residual_layers=1,
+        upsampling_ratios=[8, 5, 4, 4],  # 640 samples a frame: 50 Hz, as the real codec
+        codebook_size=_CODEBOOK_SIZE,
+        codebook_dim=8,
+        num_lstm_layers=1,
+        target_bandwidths=[2.2],
+        use_causal_conv=False,
+        normalize=False,
+    )
 
 
 def ensure_debug_checkpoint(cache_root: Path, model_id: str = DEBUG_MODEL_ID) -> Path:
