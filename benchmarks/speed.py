@@ -53,7 +53,6 @@ SIZES = {
     "medium": (48, 1536, 24, 6144),
     "large": (48, 2048, 32, 8192),
 }
-CODEBOOK_SIZE = 2048
 
 
 def build_model(
@@ -68,16 +67,10 @@ def build_model(
     tokens to audio is not timed here.
     """
     import torch
-    from transformers import (
-        EncodecModel,
-        MusicgenConfig,
-        MusicgenDecoderConfig,
-        MusicgenForConditionalGeneration,
-        T5Config,
-    )
+    from transformers import EncodecModel, MusicgenForConditionalGeneration, T5Config
 
     from engine.checkpoint import LoadedModel
-    from engine.debug_checkpoint import tiny_codec_config
+    from engine.debug_checkpoint import musicgen_config, use_real_special_tokens
 
     layers, hidden, heads, ffn = SIZES[size]
     text = T5Config(
@@ -91,21 +84,8 @@ def build_model(
         pad_token_id=0,
         eos_token_id=1,
     )
-    audio = tiny_codec_config()  # the codec is not what is timed
-    decoder = MusicgenDecoderConfig(
-        vocab_size=CODEBOOK_SIZE,
-        hidden_size=hidden,
-        num_hidden_layers=layers,
-        num_attention_heads=heads,
-        ffn_dim=ffn,
-        num_codebooks=4,
-        pad_token_id=CODEBOOK_SIZE,
-        bos_token_id=CODEBOOK_SIZE,
-        max_position_embeddings=2048,
-    )
-    config = MusicgenConfig(
-        text_encoder=text.to_dict(), audio_encoder=audio.to_dict(), decoder=decoder.to_dict()
-    )
+    # The codec is tiny: decoding tokens to audio is not what is timed.
+    config = musicgen_config(text, hidden=hidden, layers=layers, heads=heads, ffn=ffn)
     previous = torch.get_default_dtype()
     torch.set_default_dtype(getattr(torch, dtype))
     try:
@@ -122,11 +102,7 @@ def build_model(
     positions = model.decoder.model.decoder.embed_positions
     positions.make_weights(positions.num_positions, positions.embedding_dim)
     model.eval()
-    gen = model.generation_config
-    gen.decoder_start_token_id = CODEBOOK_SIZE
-    gen.pad_token_id = CODEBOOK_SIZE
-    gen.bos_token_id = CODEBOOK_SIZE
-    gen.max_length = 2048
+    use_real_special_tokens(model.generation_config, max_positions=2048)
     return LoadedModel(
         model_id=f"random-{size}",
         folder=Path("."),

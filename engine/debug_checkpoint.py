@@ -73,11 +73,7 @@ def build_debug_checkpoint(
     import torch
     from transformers import (
         EncodecFeatureExtractor,
-        MusicgenConfig,
-        MusicgenDecoderConfig,
         MusicgenForConditionalGeneration,
-        MusicgenMelodyConfig,
-        MusicgenMelodyDecoderConfig,
         MusicgenMelodyForConditionalGeneration,
         MusicgenProcessor,
         T5Config,
@@ -95,33 +91,20 @@ def build_debug_checkpoint(
         pad_token_id=0,
         eos_token_id=1,
     )
-    audio = tiny_codec_config()
-    decoder_cls = MusicgenMelodyDecoderConfig if melody else MusicgenDecoderConfig
-    decoder = decoder_cls(
-        vocab_size=_CODEBOOK_SIZE,
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        ffn_dim=32,
-        num_codebooks=8 if stereo else 4,
-        audio_channels=2 if stereo else 1,
-        # As in the real checkpoints: special ids equal the codebook size, or
-        # generation indexes past the embedding.
-        pad_token_id=_CODEBOOK_SIZE,
-        bos_token_id=_CODEBOOK_SIZE,
-        max_position_embeddings=max_positions,
+    config = musicgen_config(
+        text,
+        hidden=16,
+        layers=2,
+        heads=2,
+        ffn=32,
+        stereo=stereo,
+        melody=melody,
+        max_positions=max_positions,
     )
-    parts = {
-        "text_encoder": text.to_dict(),
-        "audio_encoder": audio.to_dict(),
-        "decoder": decoder.to_dict(),
-    }
-    if melody:
-        model = MusicgenMelodyForConditionalGeneration(
-            MusicgenMelodyConfig(**parts, num_chroma=12, chroma_length=235)
-        )
-    else:
-        model = MusicgenForConditionalGeneration(MusicgenConfig(**parts))
+    model_cls = (
+        MusicgenMelodyForConditionalGeneration if melody else MusicgenForConditionalGeneration
+    )
+    model = model_cls(config)
     # EnCodec initialises its codebooks to zeros (real ones are learned), which
     # would decode every token to the same sound: give each code its own vector.
     with torch.no_grad():
@@ -130,13 +113,10 @@ def build_debug_checkpoint(
             layer.codebook.embed_avg.copy_(layer.codebook.embed)
             layer.codebook.cluster_size.fill_(1.0)
     gen = model.generation_config
-    gen.decoder_start_token_id = _CODEBOOK_SIZE
-    gen.pad_token_id = _CODEBOOK_SIZE
-    gen.bos_token_id = _CODEBOOK_SIZE
+    use_real_special_tokens(gen, max_positions)
     gen.do_sample = True
     gen.guidance_scale = 3.0
     gen.top_k = 250
-    gen.max_length = max_positions
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
     if melody:
@@ -151,6 +131,62 @@ def build_debug_checkpoint(
             feature_extractor=EncodecFeatureExtractor(sampling_rate=32000), tokenizer=_tokenizer()
         ).save_pretrained(folder)
     return folder
+
+
+def musicgen_config(
+    text,
+    *,
+    hidden: int,
+    layers: int,
+    heads: int,
+    ffn: int,
+    stereo: bool = False,
+    melody: bool = False,
+    max_positions: int = 2048,
+):
+    """A MusicGen (or MusicGen-melody) config around a T5 config, as the real checkpoints are.
+
+    Decoder of the given size, the tiny codec of :func:`tiny_codec_config`, 4
+    codebooks of 2048 per channel, and the real checkpoints' special ids.
+    """
+    from transformers import (
+        MusicgenConfig,
+        MusicgenDecoderConfig,
+        MusicgenMelodyConfig,
+        MusicgenMelodyDecoderConfig,
+    )
+
+    decoder_cls = MusicgenMelodyDecoderConfig if melody else MusicgenDecoderConfig
+    decoder = decoder_cls(
+        vocab_size=_CODEBOOK_SIZE,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        ffn_dim=ffn,
+        num_codebooks=8 if stereo else 4,
+        audio_channels=2 if stereo else 1,
+        # As in the real checkpoints: special ids equal the codebook size, or
+        # generation indexes past the embedding.
+        pad_token_id=_CODEBOOK_SIZE,
+        bos_token_id=_CODEBOOK_SIZE,
+        max_position_embeddings=max_positions,
+    )
+    parts = {
+        "text_encoder": text.to_dict(),
+        "audio_encoder": tiny_codec_config().to_dict(),
+        "decoder": decoder.to_dict(),
+    }
+    if melody:
+        return MusicgenMelodyConfig(**parts, num_chroma=12, chroma_length=235)
+    return MusicgenConfig(**parts)
+
+
+def use_real_special_tokens(generation_config, max_positions: int) -> None:
+    """Start, pad and bos = the codebook size (2048), as the real checkpoints ship."""
+    generation_config.decoder_start_token_id = _CODEBOOK_SIZE
+    generation_config.pad_token_id = _CODEBOOK_SIZE
+    generation_config.bos_token_id = _CODEBOOK_SIZE
+    generation_config.max_length = max_positions
 
 
 def tiny_codec_config():

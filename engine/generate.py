@@ -32,7 +32,6 @@ from engine import audio as dsp
 from engine.checkpoint import LoadedModel
 from engine.decoding import (
     DecodeInputs,
-    StepHook,
     codebooks_per_channel,
     decode_audio,
     encode_audio,
@@ -101,13 +100,22 @@ def plan_windows(prompt_frames: int, new_frames: int, window: int, stride: int) 
     return runs
 
 
+def _runs(loaded: LoadedModel, prompt_frames: int, new_frames: int) -> list[tuple]:
+    """:func:`plan_windows` with the checkpoint's window and audiocraft's stride."""
+    stride = int(EXTEND_STRIDE_SECONDS * loaded.frame_rate)
+    return plan_windows(prompt_frames, new_frames, window_frames(loaded), stride)
+
+
 def total_steps(loaded: LoadedModel, spec: GenerationSpec) -> int:
-    """Decoder steps a spec will take (for progress and benchmarks)."""
-    frames, prompt = _frames_needed(loaded, spec), 0
+    """Decoder steps a spec will take (for benchmarks and tests).
+
+    A continuation is counted with its full ``prompt_seconds``; a shorter file
+    prompts with less, and takes the steps :func:`render` reports.
+    """
+    prompt = 0
     if spec.continue_from is not None:
         prompt = int(spec.prompt_seconds * loaded.frame_rate)
-    stride = int(EXTEND_STRIDE_SECONDS * loaded.frame_rate)
-    runs = plan_windows(prompt, frames, window_frames(loaded), stride)
+    runs = _runs(loaded, prompt, _frames_needed(loaded, spec))
     return sum(steps_for(loaded, new) for _keep, new in runs)
 
 
@@ -153,8 +161,7 @@ def render(
 
     tokens = loaded.tokenizer([text] * batch, padding=True, return_tensors="pt")
     tokens = {k: v.to(loaded.device) for k, v in tokens.items()}
-    stride = int(EXTEND_STRIDE_SECONDS * fr)
-    runs = plan_windows(prompt_frames, frames, window_frames(loaded), stride)
+    runs = _runs(loaded, prompt_frames, frames)
     steps = sum(steps_for(loaded, new) for _keep, new in runs)
     progress = _Progress(steps, on_progress, is_cancelled)
     gens = generators(seeds, loaded.device)
@@ -344,6 +351,3 @@ class _Progress:
             self.on_progress(min(self.done, self.total), self.total)
         if self.is_cancelled is not None and self.is_cancelled():
             raise Cancelled("Cancelled.")
-
-
-__all__ = ["StepHook", "render", "total_steps", "window_frames"]
