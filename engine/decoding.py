@@ -34,6 +34,10 @@ class DecodeInputs:
         melody: chroma ``[B, frames, 12]`` for melody checkpoints, else None.
         prompt_codes: tokens ``[B, K, T0]`` the takes continue from, else None.
         guidance: classifier-free guidance scale (1 = off).
+        frames: new frames of each take, where the takes of one run differ in
+            length (requests sharing a run; the engine's own loop only).  A
+            take's tokens are those it makes alone; after its last frame its
+            row holds the pad token.  None: every take makes ``new_frames``.
     """
 
     input_ids: Any
@@ -41,6 +45,7 @@ class DecodeInputs:
     melody: Any = None
     prompt_codes: Any = None
     guidance: float = 3.0
+    frames: tuple[int, ...] | None = None
 
     @property
     def batch(self) -> int:
@@ -77,6 +82,8 @@ def reference_decode(
     import torch
     from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
+    if inputs.frames is not None and len(set(inputs.frames)) > 1:
+        raise ValueError("transformers' generate makes takes of one length; use fast_decode")
     model = loaded.model
     num_codebooks = model.decoder.num_codebooks
     steps = steps_for(loaded, new_frames)

@@ -60,7 +60,8 @@ def fast_decode(
     Args:
         loaded: the checkpoint (text or melody, mono or stereo; any dtype, any device).
         inputs: conditioning of B takes.
-        new_frames: complete frames to add after the prompt (>= 1).
+        new_frames: complete frames to add after the prompt (>= 1); with
+            ``inputs.frames``, the most any take makes.
         sampling: how tokens are chosen.
         gens: B generators, one per take.
         on_step: called once per decoder step (``steps_for(loaded, new_frames)``
@@ -75,6 +76,11 @@ def fast_decode(
         raise ValueError(f"new_frames must be at least 1, got {new_frames}")
     if len(gens) != inputs.batch:
         raise ValueError(f"{len(gens)} generators for a batch of {inputs.batch}")
+    if inputs.frames is not None and (
+        len(inputs.frames) != inputs.batch
+        or not 1 <= min(inputs.frames) <= max(inputs.frames) <= new_frames
+    ):
+        raise ValueError(f"frames {inputs.frames} do not fit {inputs.batch} takes of {new_frames}")
     with torch.inference_mode():
         run = _Run(loaded, inputs, new_frames)
         return run.decode(sampling, gens, on_step)
@@ -125,7 +131,8 @@ class _Run:
         cache_shape = (len(self.layers), self.rows, self.heads, length, self.head_dim)
         self.keys = torch.zeros(cache_shape, dtype=self.dtype, device=self.device)
         self.values = torch.zeros(cache_shape, dtype=self.dtype, device=self.device)
-        self.tokens, self.fixed, self.free = self._delay_pattern(inputs.prompt_codes)
+        frames = inputs.frames or (new_frames,) * self.batch
+        self.tokens, self.fixed, self.free = self._delay_pattern(inputs.prompt_codes, frames)
 
     # -- conditioning -------------------------------------------------------
 
@@ -193,18 +200,18 @@ class _Run:
 
     # -- delay pattern ------------------------------------------------------
 
-    def _delay_pattern(self, prompt_codes: Any) -> tuple[Any, Any, Any]:
+    def _delay_pattern(self, prompt_codes: Any, frames: Sequence[int]) -> tuple[Any, Any, Any]:
         """The token buffer, its fixed values and where sampled tokens may go.
 
         Column 0 is the start token; frame j of codebook k sits at column
         ``1 + j + delay(k)`` with ``delay(k) = k // channels``.  Columns before a
         codebook's first frame and after its last hold the pad token (= start
-        token), the prompt's columns hold the prompt, the new frames' columns
-        are free.
+        token), the prompt's columns hold the prompt, the columns of take b's
+        ``frames[b]`` new frames are free.
 
         Returns:
             ``tokens [B, K, L]`` (fixed values, to be filled), ``fixed`` (a
-            copy), ``free`` bool ``[K, L]``.
+            copy), ``free`` bool ``[B, K, L]``.
         """
         import torch
 
@@ -214,7 +221,8 @@ class _Run:
         fixed = fixed.to(self.device)
         delay = torch.arange(codebooks, device=self.device) // self.channels
         frame = torch.arange(length, device=self.device)[None, :] - 1 - delay[:, None]
-        free = (frame >= t0) & (frame < t0 + self.new_frames)
+        ends = torch.tensor(frames, device=self.device)[:, None, None] + t0
+        free = (frame >= t0) & (frame < ends)
         if t0:
             for k in range(codebooks):
                 d = k // self.channels
@@ -297,7 +305,7 @@ class _Run:
                 logits = guided(logits, self.guidance)
             picks = sample_tokens(logits, sampling, gens).view(self.batch, self.codebooks)
             self.tokens[:, :, column] = torch.where(
-                self.free[:, column], picks, self.fixed[:, :, column]
+                self.free[:, :, column], picks, self.fixed[:, :, column]
             )
             if on_step is not None:
                 on_step()

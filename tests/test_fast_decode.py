@@ -211,6 +211,46 @@ def test_variation_equals_single_take(models) -> None:
     assert not torch.equal(batch[0], batch[1])
 
 
+@pytest.mark.parametrize("name", ["debug", "debug-stereo", "debug-melody"])
+def test_takes_of_different_lengths_share_a_run(models, name: str) -> None:
+    """Requests sharing a run: each take is, token for token, the take it makes alone.
+
+    Text checkpoints mask the padding of a shorter prompt; melody checkpoints
+    put the text in the decoder's prefix, so only prompts of one token length
+    share a run there (the engine's share key says so).
+    """
+    loaded = models[name]
+    prompts = ["warm funk", "slow jazz"] if loaded.is_melody else PROMPTS
+    lengths = (30, 9)
+    alone = [
+        make_inputs(loaded, [prompt], melody=loaded.is_melody, seed=b)
+        for b, prompt in enumerate(prompts)
+    ]
+    ids, mask = text(loaded, prompts)
+    assert not loaded.is_melody or bool(mask.all())  # no padding in a melody prefix
+    melody = torch.cat([a.melody for a in alone]) if loaded.is_melody else None
+    shared_inputs = DecodeInputs(ids, mask, melody=melody, frames=lengths)
+    shared = fast_decode(loaded, shared_inputs, 30, Sampling(), generators([5, 6], "cpu"))
+    pad = int(loaded.model.generation_config.pad_token_id)
+    for b, frames in enumerate(lengths):
+        own = fast_decode(loaded, alone[b], frames, Sampling(), generators([5 + b], "cpu"))
+        assert_varied(own)
+        torch.testing.assert_close(shared[b : b + 1, :, :frames], own, rtol=0, atol=0)
+        assert (shared[b, :, frames:] == pad).all()  # nothing after its last frame
+
+
+def test_frames_must_fit_the_run(models) -> None:
+    loaded = models["debug"]
+    inputs = make_inputs(loaded, PROMPTS)
+    for frames in [(10,), (0, 10), (10, 11)]:
+        inputs.frames = frames
+        with pytest.raises(ValueError):
+            fast_decode(loaded, inputs, 10, Sampling(), generators([0, 1], "cpu"))
+    inputs.frames = (10, 5)
+    with pytest.raises(ValueError):  # transformers' generate has one length for all
+        reference_decode(loaded, inputs, 10, Sampling(), generators([0, 1], "cpu"))
+
+
 # -- steps, cancellation, buffers ----------------------------------------------
 
 
@@ -256,7 +296,7 @@ def test_static_buffers(models) -> None:
     for k in range(config.num_codebooks):
         assert (run.tokens[:, k, : k + 1] == 2048).all()
         assert torch.equal(run.tokens[:, k, k + 1 : k + 6], inputs.prompt_codes[:, k])
-        assert run.free[k].sum() == 20
+        assert (run.free[:, k].sum(-1) == 20).all()
 
 
 def test_shortest_takes(models) -> None:
