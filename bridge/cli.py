@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge import protocol, version
+from bridge.config import CPU_PRECISIONS, DECODERS
 from engine.errors import BridgeError
 
 EXIT_OK, EXIT_ENGINE_ERROR, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -87,9 +88,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--decoder",
-        choices=("fast", "reference"),
+        choices=DECODERS,
         help="fast: the engine's own static-cache decode loop; reference: transformers' "
         "generate (default fast; both give the same tokens)",
+    )
+    serve.add_argument(
+        "--max-batch",
+        type=int,
+        help="most takes decoded together: waiting requests that can share the running one's "
+        "decoder run join it (default 8; 1 = one request at a time; fast decoder only)",
+    )
+    serve.add_argument(
+        "--cpu-precision",
+        choices=CPU_PRECISIONS,
+        help="on the CPU: float32 (exact), bfloat16 or int8 weights (about 2x faster, not exact; "
+        "see docs/performance.md) (default float32)",
     )
 
     gen = sub.add_parser(
@@ -200,6 +213,7 @@ def _serve(args: argparse.Namespace) -> int:
             config.warmup,
             config.threads,
             config.decoder,
+            config.cpu_precision,
         )
     )
     server = OscServer(config, engine)

@@ -13,7 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from engine.fast_decode import CPU_MODES as CPU_PRECISIONS
+
 ENV_PREFIX = "MUSICGEN_BRIDGE_"
+DECODERS = ("fast", "reference")
 MIN_TOKEN_CHARS = 16
 
 
@@ -53,6 +56,10 @@ class ServeConfig:
         token: shared secret every request must carry; required to listen
             beyond loopback (at least MIN_TOKEN_CHARS characters).
         decoder: "fast" (the engine's own loop) or "reference" (transformers' generate).
+        max_batch: most takes decoded together: waiting requests that can share
+            the running one's decoder run join it (1: one request at a time).
+        cpu_precision: "float32", or "bfloat16" / "int8" weights on the CPU:
+            faster, and not exact (docs/performance.md has the figures).
     """
 
     host: str = "127.0.0.1"
@@ -70,6 +77,20 @@ class ServeConfig:
     threads: int = 0
     token: str | None = None
     decoder: str = "fast"
+    max_batch: int = 8
+    cpu_precision: str = "float32"
+
+    def __post_init__(self) -> None:
+        # Flags have choices; environment variables reach here unchecked.
+        if self.decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {', '.join(DECODERS)}, not {self.decoder!r}")
+        if self.cpu_precision not in CPU_PRECISIONS:
+            raise ValueError(
+                f"cpu_precision must be one of {', '.join(CPU_PRECISIONS)}, "
+                f"not {self.cpu_precision!r}"
+            )
+        if self.max_batch < 1:
+            raise ValueError(f"max_batch must be at least 1, not {self.max_batch}")
 
     @classmethod
     def from_sources(

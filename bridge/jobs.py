@@ -5,6 +5,12 @@ worker thread owns the engine and runs jobs first in, first out.  Everything
 a job has to say goes to a :class:`JobListener` (the server turns those calls
 into OSC replies), so this module knows nothing of sockets or OSC.
 
+When the worker takes the oldest job, waiting jobs that can share its decoder
+run join it (up to ``max_batch`` takes in all): the engine says which can
+(:meth:`EngineLike.sharing`), and only jobs no longer than the oldest one join,
+so none of them finishes later than it would have waiting its turn.  Each
+keeps its own seed, progress, cancel and reply.
+
 Every accepted job gets exactly one terminal call: ``done`` or ``failed``.
 """
 
@@ -14,7 +20,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, Protocol
@@ -28,7 +34,7 @@ from engine.errors import (
     ShuttingDown,
     UnknownJob,
 )
-from engine.spec import GenerationSpec
+from engine.spec import GenerationSpec, Order
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +56,14 @@ class ModelInfoLike(Protocol):
     def device(self) -> str: ...
 
 
+class SharingLike(Protocol):
+    @property
+    def key(self) -> Hashable: ...
+
+    @property
+    def steps(self) -> int: ...
+
+
 class EngineLike(Protocol):
     """What the worker needs of :class:`engine.api.Engine` (fakes implement this)."""
 
@@ -58,12 +72,9 @@ class EngineLike(Protocol):
 
     def load(self, model_id: str) -> object: ...
 
-    def generate(
-        self,
-        spec: GenerationSpec,
-        on_progress: Callable[[int, int], None] | None = None,
-        is_cancelled: Callable[[], bool] | None = None,
-    ) -> TakeLike: ...
+    def sharing(self, spec: GenerationSpec) -> SharingLike | None: ...
+
+    def generate_many(self, orders: Sequence[Order]) -> Sequence[TakeLike | BridgeError]: ...
 
 
 class JobListener(Protocol):
@@ -83,6 +94,8 @@ class Job:
         spec: what to make.
         reply_to: (host, port) replies go to.
         submitted: monotonic time of acceptance, seconds.
+        cancel_requested: set by :meth:`JobQueue.cancel` (and shutdown).
+        ended: its terminal event has been reported.
     """
 
     id: str
@@ -90,6 +103,7 @@ class Job:
     reply_to: tuple[str, int]
     submitted: float = field(default_factory=time.monotonic)
     cancel_requested: threading.Event = field(default_factory=threading.Event)
+    ended: bool = False
 
 
 class JobQueue:
@@ -98,8 +112,9 @@ class JobQueue:
     Args:
         engine: loads models and makes takes; only the worker thread touches it.
         listener: receives every job's progress and its one terminal event.
-        max_queued: jobs waiting (not counting the running one) before ``Busy``.
+        max_queued: jobs waiting (not counting the running ones) before ``Busy``.
         startup_model: loaded by the worker as soon as it starts (None: none).
+        max_batch: most takes decoded together in one run (1: one job at a time).
     """
 
     def __init__(
@@ -108,13 +123,15 @@ class JobQueue:
         listener: JobListener,
         max_queued: int = 16,
         startup_model: str | None = None,
+        max_batch: int = 1,
     ) -> None:
         self._engine = engine
+        self._max_batch = max_batch
         self._listener = listener
         self._max_queued = max_queued
         self._startup_model = startup_model
         self._pending: deque[Job] = deque()
-        self._running: Job | None = None
+        self._running: list[Job] = []
         self._loading = startup_model is not None
         self._closed = False
         self._lock = threading.Condition()
@@ -137,10 +154,9 @@ class JobQueue:
                 raise ShuttingDown("The engine is shutting down.")
             if any(j.id == job.id for j in self._jobs()):
                 raise DuplicateId(f"A job with id {job.id!r} is already queued or running.")
-            # One take runs and max_queued wait; a job accepted but not yet
+            # One run goes and max_queued wait; a job accepted but not yet
             # picked up by the worker counts as the one that runs next.
-            in_flight = len(self._pending) + (1 if self._running else 0)
-            if in_flight >= self._max_queued + 1:
+            if len(self._pending) >= self._max_queued + (0 if self._running else 1):
                 raise Busy(
                     f"The queue is full ({self._max_queued} takes waiting). Try again when "
                     "one has finished."
@@ -165,26 +181,31 @@ class JobQueue:
                     self._pending.remove(job)
                     break
             else:
-                if self._running is not None and self._running.id == job_id:
-                    self._running.cancel_requested.set()
-                    return "running"
+                for running in self._running:
+                    if running.id == job_id:
+                        running.cancel_requested.set()
+                        return "running"
                 raise UnknownJob(f"No queued or running job has id {job_id!r}.")
         self._listener.failed(job, Cancelled("Cancelled before it started."))
         return "queued"
 
     def snapshot(self) -> tuple[WorkerState, str, str, str, int]:
-        """(state, model id, device, running job id, jobs waiting) for status replies."""
+        """(state, model id, device, running job ids, jobs waiting) for status replies.
+
+        Jobs sharing a run are all running; their ids are joined by spaces
+        (ids have none).
+        """
         info = self._engine.info
         with self._lock:
             if self._closed:
                 state: WorkerState = "stopping"
             elif self._loading:
                 state = "loading"
-            elif self._running is not None:
+            elif self._running:
                 state = "busy"
             else:
                 state = "ready" if info is not None else "no_model"
-            running = self._running.id if self._running else ""
+            running = " ".join(job.id for job in self._running)
             waiting = len(self._pending)
         return state, info.model_id if info else "", info.device if info else "", running, waiting
 
@@ -194,8 +215,8 @@ class JobQueue:
             self._closed = True
             dropped = list(self._pending)
             self._pending.clear()
-            if self._running is not None:
-                self._running.cancel_requested.set()
+            for job in self._running:
+                job.cancel_requested.set()
             self._lock.notify_all()
         for job in dropped:
             self._listener.failed(job, ShuttingDown("The engine shut down before this take ran."))
@@ -205,7 +226,7 @@ class JobQueue:
     # -- the worker thread ---------------------------------------------------
 
     def _jobs(self) -> list[Job]:
-        return [*self._pending, *([self._running] if self._running else [])]
+        return [*self._pending, *self._running]
 
     def _work(self) -> None:
         if self._startup_model is not None:
@@ -224,21 +245,86 @@ class JobQueue:
                     self._lock.wait()
                 if self._closed:
                     return
-                job = self._running = self._pending.popleft()
+                head = self._pending.popleft()
+                self._running = [head]
             try:
-                report = self._run(job)
+                reports = self._run(self._gather(head))
             finally:
                 with self._lock:
-                    self._running = None
-            # Reported once the job is no longer running, so a status sent on
+                    self._running = []
+            # Reported once the jobs are no longer running, so a status sent on
             # receipt of done never still says busy.
-            try:
-                report()
-            except Exception:
-                log.exception("reporting the end of job %s failed", job.id)
+            for report in reports:
+                try:
+                    report()
+                except Exception:
+                    log.exception("reporting the end of a job failed")
 
-    def _run(self, job: Job) -> Callable[[], None]:
-        """Run one job; returns the call that reports its terminal event."""
+    def _gather(self, head: Job) -> list[Job]:
+        """``head`` and the waiting jobs that share its decoder run (now running too)."""
+        takes = head.spec.variations
+        if takes >= self._max_batch:
+            return [head]
+        share = self._sharing(head)
+        if share is None:
+            return [head]
+        with self._lock:
+            waiting = list(self._pending)
+        joining = []
+        for job in waiting:
+            if takes + job.spec.variations > self._max_batch:
+                continue
+            other = self._sharing(job)
+            if other is not None and other.key == share.key and other.steps <= share.steps:
+                joining.append(job)
+                takes += job.spec.variations
+        with self._lock:  # a cancel may have taken some meanwhile
+            joining = [job for job in joining if job in self._pending]
+            for job in joining:
+                self._pending.remove(job)
+            self._running.extend(joining)
+        if joining:
+            log.info("job %s shares its run with %s", head.id, ", ".join(j.id for j in joining))
+        return [head, *joining]
+
+    def _sharing(self, job: Job) -> SharingLike | None:
+        try:
+            return self._engine.sharing(job.spec)
+        except Exception:  # a job the engine cannot judge runs alone, and fails there
+            log.exception("judging whether job %s can share a run failed", job.id)
+            return None
+
+    def _run(self, jobs: list[Job]) -> list[Callable[[], None]]:
+        """Run jobs in one engine call; returns the calls that report their ends."""
+        head = jobs[0]
+        spec = head.spec
+        info = self._engine.info
+        if spec.model is None and info is None and self._startup_model is not None:
+            # The startup load failed (say, not downloaded yet): try again, so a
+            # model fetched meanwhile works without restarting the engine.
+            spec = replace(spec, model=self._startup_model)
+        if spec.model is not None and (info is None or info.model_id != spec.model):
+            self._listener.progress(head, 0.0, "loading")
+        orders = [Order(spec, *self._hooks(head))]
+        orders += [Order(job.spec, *self._hooks(job)) for job in jobs[1:]]
+        started = time.monotonic()
+        try:
+            results: Sequence[TakeLike | BridgeError] = self._engine.generate_many(orders)
+        except BridgeError as exc:
+            results = [exc] * len(jobs)
+        except Exception as exc:  # the one boundary: a bug must not kill the worker
+            log.exception("jobs %s failed", ", ".join(job.id for job in jobs))
+            results = [GenerationFailed(f"Internal error: {exc}")] * len(jobs)
+        return [
+            self._report(job, result, started) for job, result in zip(jobs, results, strict=True)
+        ]
+
+    def _hooks(self, job: Job) -> tuple[Callable[[int, int], None], Callable[[], bool]]:
+        """The job's progress callback (rate-limited) and cancel check.
+
+        A job cancelled while others share its run is answered at once, not
+        when the run ends; the engine then drops its takes.
+        """
         last = 0.0
 
         def on_progress(done: int, total: int) -> None:
@@ -248,31 +334,42 @@ class JobQueue:
                 last = now
                 self._listener.progress(job, done / total, "generating")
 
-        info = self._engine.info
-        spec = job.spec
-        if spec.model is None and info is None and self._startup_model is not None:
-            # The startup load failed (say, not downloaded yet): try again, so a
-            # model fetched meanwhile works without restarting the engine.
-            spec = replace(spec, model=self._startup_model)
-        if spec.model is not None and (info is None or info.model_id != spec.model):
-            self._listener.progress(job, 0.0, "loading")
-        started = time.monotonic()
+        def is_cancelled() -> bool:
+            if not job.cancel_requested.is_set():
+                return False
+            if not job.ended:
+                self._end(job, lambda: self._listener.failed(job, Cancelled("Cancelled.")))
+            return True
+
+        return on_progress, is_cancelled
+
+    def _end(self, job: Job, report: Callable[[], None]) -> None:
+        """Report a job's end now that it is no longer running (worker thread)."""
+        with self._lock:
+            job.ended = True
+            if job in self._running:
+                self._running.remove(job)
         try:
-            take = self._engine.generate(spec, on_progress, job.cancel_requested.is_set)
-        except BridgeError as exc:
-            log.info("job %s: %s (%s)", job.id, exc.code, exc.message)
-            error: BridgeError = exc  # Python unbinds `exc` when the except block ends
-        except Exception as exc:  # the one boundary: a bug must not kill the worker
-            log.exception("job %s failed", job.id)
-            error = GenerationFailed(f"Internal error: {exc}")
-        else:
-            log.info(
-                "job %s done in %.2f s (waited %.2f s): %s",
-                job.id,
-                time.monotonic() - started,
-                started - job.submitted,
-                ", ".join(p.name for p in take.paths),
-            )
-            paths = [str(p) for p in take.paths]
-            return lambda: self._listener.done(job, paths)
-        return lambda: self._listener.failed(job, error)
+            report()
+        except Exception:
+            log.exception("reporting the end of job %s failed", job.id)
+
+    def _report(
+        self, job: Job, result: TakeLike | BridgeError, started: float
+    ) -> Callable[[], None]:
+        """The call that reports ``job``'s result (nothing, if it ended already)."""
+        if job.ended:
+            return lambda: None
+        job.ended = True
+        if isinstance(result, BridgeError):
+            log.info("job %s: %s (%s)", job.id, result.code, result.message)
+            return lambda: self._listener.failed(job, result)
+        log.info(
+            "job %s done in %.2f s (waited %.2f s): %s",
+            job.id,
+            time.monotonic() - started,
+            started - job.submitted,
+            ", ".join(p.name for p in result.paths),
+        )
+        paths = [str(p) for p in result.paths]
+        return lambda: self._listener.done(job, paths)

@@ -97,7 +97,9 @@ class OscServer:
         # error on the receiving socket's next recvfrom.
         self._out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._stop = threading.Event()
-        self.jobs = JobQueue(engine, self, config.max_queue, startup_model=config.model)
+        self.jobs = JobQueue(
+            engine, self, config.max_queue, startup_model=config.model, max_batch=config.max_batch
+        )
 
     @property
     def address(self) -> tuple[str, int]:

@@ -12,6 +12,7 @@ import logging
 import platform
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -20,9 +21,9 @@ from typing import Any
 from engine import checkpoint
 from engine.audio import SAMPLE_FORMATS
 from engine.debug_checkpoint import DEBUG_MODELS
-from engine.errors import ModelNotAvailable
-from engine.generate import CancelCheck, ProgressCallback, Rendered
-from engine.spec import GenerationSpec
+from engine.errors import BridgeError, ModelNotAvailable
+from engine.generate import CancelCheck, ProgressCallback, Rendered, Sharing
+from engine.spec import GenerationSpec, Order
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ class EngineSettings:
             spinning threads made a 0.5 s take 40x slower here.
         decoder: "fast" (the engine's own static-cache loop) or "reference"
             (transformers' generate), token-for-token alike under greedy decoding.
+        cpu_precision: on the CPU, "float32" (exact), or "bfloat16" / "int8"
+            weights (engine.fast_decode.prepare_for_cpu): faster, not exact.
     """
 
     cache_dir: Path
@@ -52,6 +55,7 @@ class EngineSettings:
     warmup: bool = True
     threads: int = 0
     decoder: str = "fast"
+    cpu_precision: str = "float32"
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,7 @@ class Engine:
         loaded = checkpoint.load(
             model_id, self.settings.cache_dir, self.settings.device, self.settings.dtype
         )
+        self._set_cpu_precision(loaded)
         if self.settings.warmup:
             self._warm_up(loaded)
         from engine.generate import window_frames
@@ -132,6 +137,24 @@ class Engine:
             self._info.load_seconds,
         )
         return self._info
+
+    def _set_cpu_precision(self, loaded: checkpoint.LoadedModel) -> None:
+        from engine.fast_decode import prepare_for_cpu
+
+        precision = self.settings.cpu_precision
+        if precision == "float32":
+            return
+        if loaded.device != "cpu" or loaded.dtype != "float32":
+            log.warning(
+                "--cpu-precision %s applies to float32 models on the CPU; this one runs on %s "
+                "in %s, unchanged",
+                precision,
+                loaded.device,
+                loaded.dtype,
+            )
+            return
+        prepare_for_cpu(loaded, precision)
+        log.info("CPU weights in %s: faster, and not exact (docs/performance.md)", precision)
 
     def _set_threads(self) -> None:
         import os
@@ -173,27 +196,85 @@ class Engine:
             ModelNotAvailable, ModelLoadFailed, Unsupported, BadFile, OutOfRange,
             Cancelled, GenerationFailed, WriteFailed.
         """
-        from engine.generate import render
-        from engine.output import limit_peak, take_stem, write_take
+        [result] = self.generate_many([Order(spec, on_progress, is_cancelled)])
+        if isinstance(result, BridgeError):
+            raise result
+        return result
 
-        if spec.model is not None:
-            self.load(spec.model)
+    def sharing(self, spec: GenerationSpec) -> Sharing | None:
+        """How ``spec`` may share a decoder run with other requests (None: alone).
+
+        Only the engine's own loop decodes requests together, and only on the
+        resident checkpoint (see :func:`engine.generate.sharing`).
+        """
+        from engine.generate import sharing
+
+        if self._loaded is None or self.settings.decoder != "fast":
+            return None
+        return sharing(self._loaded, spec)
+
+    def generate_many(self, orders: Sequence[Order]) -> list[Take | BridgeError]:
+        """Make several requests' takes in one decoder run, then write each request's files.
+
+        One order may ask for any checkpoint (it is loaded first); several must
+        share a run (:meth:`sharing` gave them equal keys).  Each order keeps
+        its own seeds, progress and cancel, and gets its own result.
+
+        Returns:
+            Per order, its written take or the error that stopped it.
+
+        Raises:
+            ModelNotAvailable, ModelLoadFailed: before anything was made.
+        """
+        from engine.generate import Part, render_many
+
+        if len(orders) == 1 and orders[0].spec.model is not None:
+            self.load(orders[0].spec.model)
         if self._loaded is None:
             raise ModelNotAvailable("No model is loaded. Start the engine with --model.")
         loaded = self._loaded
-        seed = spec.seed if spec.seed is not None else random.randrange(2**31 - spec.variations)
-        seeds = [seed + i for i in range(spec.variations)]
+        parts = []
+        for order in orders:
+            spec = order.spec
+            first = (
+                spec.seed if spec.seed is not None else random.randrange(2**31 - spec.variations)
+            )
+            seeds = [first + i for i in range(spec.variations)]
+            parts.append(Part(spec, seeds, order.on_progress, order.is_cancelled))
         started = datetime.now().astimezone()
         t0 = time.perf_counter()
-        rendered = render(loaded, spec, seeds, self._decoder(), on_progress, is_cancelled)
+        rendered = render_many(loaded, parts, self._decoder())
         t1 = time.perf_counter()
+        results: list[Take | BridgeError] = []
+        for part, made in zip(parts, rendered, strict=True):
+            if isinstance(made, BridgeError):
+                results.append(made)
+                continue
+            try:
+                results.append(self._write(part.spec, part.seeds, made, started, t1 - t0))
+            except BridgeError as exc:
+                results.append(exc)
+        return results
+
+    def _write(
+        self,
+        spec: GenerationSpec,
+        seeds: Sequence[int],
+        rendered: Rendered,
+        started: datetime,
+        generate_s: float,
+    ) -> Take:
+        """Write one request's takes (WAV + sidecar each).  Raises WriteFailed."""
+        from engine.output import limit_peak, take_stem, write_take
+
+        t0 = time.perf_counter()
         paths = []
         for i, (take_seed, audio) in enumerate(zip(seeds, rendered.takes, strict=True)):
             audio, gain_db = limit_peak(audio)
             sidecar = self._sidecar(spec, take_seed, started, audio.shape, rendered, gain_db)
-            sidecar["variation"] = {"index": i + 1, "of": len(seeds), "first_seed": seed}
+            sidecar["variation"] = {"index": i + 1, "of": len(seeds), "first_seed": seeds[0]}
             sidecar.update(rendered.details["per_take"][i])
-            sidecar["timings"] = {"generate_s": round(t1 - t0, 3), **rendered.details["timings"]}
+            sidecar["timings"] = {"generate_s": round(generate_s, 3), **rendered.details["timings"]}
             stem = take_stem(spec.prompt, take_seed, started)
             paths.append(
                 write_take(
@@ -205,12 +286,11 @@ class Engine:
                     subtype=SAMPLE_FORMATS[spec.sample_format],
                 )
             )
-        t2 = time.perf_counter()
         return Take(
             paths=tuple(paths),
-            seed=seed,
+            seed=seeds[0],
             duration_seconds=rendered.takes[0].shape[-1] / rendered.sample_rate,
-            timings={"generate_s": t1 - t0, "write_s": t2 - t1},
+            timings={"generate_s": generate_s, "write_s": time.perf_counter() - t0},
         )
 
     def _decoder(self):
@@ -265,6 +345,7 @@ class Engine:
             "channels": shape[0],
             "windows": rendered.details["windows"],
             "decode_steps": rendered.details["decode_steps"],
+            "shared_run": rendered.details["shared_run"],
             "peak_limit_gain_db": round(gain_db, 3),
             "device": info.device,
             "dtype": info.dtype,

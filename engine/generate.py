@@ -37,7 +37,14 @@ from engine.decoding import (
     encode_audio,
     steps_for,
 )
-from engine.errors import BadFile, Cancelled, GenerationFailed, OutOfRange, Unsupported
+from engine.errors import (
+    BadFile,
+    BridgeError,
+    Cancelled,
+    GenerationFailed,
+    OutOfRange,
+    Unsupported,
+)
 from engine.prompting import conditioning_text
 from engine.sampling import Sampling, generators
 from engine.spec import GenerationSpec
@@ -119,6 +126,57 @@ def total_steps(loaded: LoadedModel, spec: GenerationSpec) -> int:
     return sum(steps_for(loaded, new) for _keep, new in runs)
 
 
+@dataclass(frozen=True)
+class Sharing:
+    """What lets requests share one decoder run.
+
+    Attributes:
+        key: requests with equal keys can be decoded as one batch.
+        steps: decoder steps the request takes; the run takes as many as its
+            longest request.
+    """
+
+    key: tuple
+    steps: int
+
+
+@dataclass
+class Part:
+    """One request's part of a render: what to make, its seeds and its own hooks."""
+
+    spec: GenerationSpec
+    seeds: Sequence[int]
+    on_progress: ProgressCallback | None = None
+    is_cancelled: CancelCheck | None = None
+
+
+def sharing(loaded: LoadedModel, spec: GenerationSpec) -> Sharing | None:
+    """How ``spec`` may share a decoder run with other requests; None: it runs alone.
+
+    Requests share a run when they need one window and no continuation prompt,
+    choose tokens alike (guidance, temperature, top-k, top-p) and, on melody
+    checkpoints, all have or all lack a melody and have texts of one token
+    length (the text sits in the decoder's prefix there, where padding would
+    change the take).  Each take is then the take it makes alone.
+    """
+    if spec.model not in (None, loaded.model_id) or spec.continue_from is not None:
+        return None
+    if spec.has_melody and not loaded.is_melody:
+        return None  # refused with words when it runs
+    try:
+        frames = _frames_needed(loaded, spec)
+    except OutOfRange:
+        return None
+    runs = _runs(loaded, 0, frames)
+    if len(runs) > 1:
+        return None
+    key: tuple = ("sampling", spec.guidance, spec.temperature, spec.top_k, spec.top_p)
+    if loaded.is_melody:
+        text = conditioning_text(spec.prompt, spec.bpm, spec.key)
+        key += (spec.has_melody, len(loaded.tokenizer(text).input_ids))
+    return Sharing(key, steps_for(loaded, frames))
+
+
 def render(
     loaded: LoadedModel,
     spec: GenerationSpec,
@@ -142,82 +200,200 @@ def render(
         BadFile: a melody or prompt file could not be used.
         Cancelled, GenerationFailed.
     """
+    [result] = render_many(loaded, [Part(spec, seeds, on_progress, is_cancelled)], decoder)
+    if isinstance(result, BridgeError):
+        raise result
+    return result
+
+
+def render_many(
+    loaded: LoadedModel, parts: Sequence[Part], decoder: Decoder
+) -> list[Rendered | BridgeError]:
+    """Make the takes of several requests in one decoder run.
+
+    Every part but a lone one must share the run (:func:`sharing` gave them
+    equal keys): one window, no continuation.  Each part keeps its own seeds,
+    length, progress and cancel; a part whose request fails (a bad melody file)
+    or is cancelled gets its error, and the others go on.
+
+    Returns:
+        For each part, its takes or the error that stopped them.
+    """
     import torch
 
+    results: list[Rendered | BridgeError | None] = [None] * len(parts)
+    plans: list[_Plan] = []
+    for i, part in enumerate(parts):
+        try:
+            plans.append(_plan(loaded, part, i))
+        except BridgeError as exc:
+            results[i] = exc
+    if len(plans) > 1 and any(len(p.runs) > 1 or p.prompt_codes is not None for p in plans):
+        raise ValueError("only one-window requests without a continuation share a run")
+    try:
+        if plans:
+            t0 = time.perf_counter()
+            codes = _decode(loaded, plans, decoder)
+            decode_s = time.perf_counter() - t0
+            for plan, tokens in zip(plans, codes, strict=True):
+                if tokens is None:
+                    results[plan.index] = Cancelled("Cancelled.")
+                else:
+                    results[plan.index] = _finish_part(loaded, plan, tokens, decode_s, codes)
+    except BridgeError as exc:
+        for plan in plans:
+            results[plan.index] = exc
+    except torch.OutOfMemoryError as exc:
+        takes = sum(len(plan.part.seeds) for plan in plans)
+        longest = max(plan.part.spec.duration_seconds for plan in plans)
+        failure = GenerationFailed(
+            f"Out of memory on {loaded.device} generating {takes} take(s) of up to "
+            f"{longest:.1f} s with '{loaded.model_id}'. Try fewer variations, a shorter take "
+            "or a smaller model."
+        )
+        failure.__cause__ = exc
+        for plan in plans:
+            results[plan.index] = failure
+    except RuntimeError as exc:
+        failure = GenerationFailed(f"The model failed: {exc}")
+        failure.__cause__ = exc
+        for plan in plans:
+            results[plan.index] = failure
+    assert all(result is not None for result in results)
+    return results  # type: ignore[return-value]
+
+
+@dataclass
+class _Plan:
+    """A part made ready to decode: its text, length, conditioning and windows."""
+
+    part: Part
+    index: int  # the part's place in render_many's list
+    text: str
+    frames: int  # new frames per take
+    prompt_codes: Any  # [1, K, T0] of the continuation, or None
+    chroma: np.ndarray | None  # the take's whole melody timeline
+    runs: list[tuple]
+    progress: _Progress
+
+    @property
+    def prompt_frames(self) -> int:
+        return 0 if self.prompt_codes is None else int(self.prompt_codes.shape[-1])
+
+
+def _plan(loaded: LoadedModel, part: Part, index: int) -> _Plan:
+    """Read a part's inputs and plan its windows.
+
+    Raises:
+        Unsupported, BadFile, OutOfRange.
+    """
+    spec = part.spec
     if spec.has_melody and not loaded.is_melody:
         raise Unsupported(
             f"'{loaded.model_id}' has no melody conditioning. Use a melody checkpoint "
             "(facebook/musicgen-melody, facebook/musicgen-stereo-melody) for melody takes."
         )
-    sr, fr = loaded.sample_rate, loaded.frame_rate
-    batch = len(seeds)
-    text = conditioning_text(spec.prompt, spec.bpm, spec.key)
     frames = _frames_needed(loaded, spec)
-    prompt_codes = None
-    if spec.continue_from is not None:
-        prompt_codes = _prompt_codes(loaded, spec).repeat(batch, 1, 1)
+    prompt_codes = _prompt_codes(loaded, spec) if spec.continue_from is not None else None
     prompt_frames = 0 if prompt_codes is None else prompt_codes.shape[-1]
-    chroma = _melody_chroma(loaded, spec, frames / fr) if spec.has_melody else None
-
-    tokens = loaded.tokenizer([text] * batch, padding=True, return_tensors="pt")
-    tokens = {k: v.to(loaded.device) for k, v in tokens.items()}
+    chroma = _melody_chroma(loaded, spec, frames / loaded.frame_rate) if spec.has_melody else None
     runs = _runs(loaded, prompt_frames, frames)
     steps = sum(steps_for(loaded, new) for _keep, new in runs)
-    progress = _Progress(steps, on_progress, is_cancelled)
-    gens = generators(seeds, loaded.device)
+    return _Plan(
+        part=part,
+        index=index,
+        text=conditioning_text(spec.prompt, spec.bpm, spec.key),
+        frames=frames,
+        prompt_codes=prompt_codes,
+        chroma=chroma,
+        runs=runs,
+        progress=_Progress(steps, part.on_progress, part.is_cancelled),
+    )
+
+
+def _decode(loaded: LoadedModel, plans: list[_Plan], decoder: Decoder) -> list[Any]:
+    """The tokens of every plan's takes, window by window.
+
+    Returns:
+        Per plan, ``[takes, K, prompt + frames]`` on the model's device, or
+        None for a plan cancelled while the others went on.
+
+    Raises:
+        Cancelled: every plan was cancelled.
+    """
+    import torch
+
+    rows = [(plan, seed) for plan in plans for seed in plan.part.seeds]
+    tokens = loaded.tokenizer([plan.text for plan, _ in rows], padding=True, return_tensors="pt")
+    tokens = {k: v.to(loaded.device) for k, v in tokens.items()}
+    gens = generators([seed for _, seed in rows], loaded.device)
+    spec = plans[0].part.spec  # shared plans choose tokens alike (sharing's key)
     sampling = Sampling(spec.temperature, spec.top_k, spec.top_p)
+    frames = tuple(plan.frames for plan, _ in rows)
+    runs = plans[0].runs if len(plans) == 1 else [(0, max(frames))]
+    steps = _SharedSteps([plan.progress for plan in plans])
 
-    codes = prompt_codes
-    t0 = time.perf_counter()
-    try:
-        for keep, new in runs:
-            made = 0 if codes is None else codes.shape[-1]
-            inputs = DecodeInputs(
-                tokens["input_ids"],
-                tokens["attention_mask"],
-                melody=_window_chroma(chroma, loaded, (made - keep) / fr, batch),
-                prompt_codes=codes[..., made - keep :] if keep else None,
-                guidance=spec.guidance,
-            )
-            out = decoder(loaded, inputs, new, sampling, gens, progress.step)
-            codes = out[..., keep:] if codes is None else torch.cat([codes, out[..., keep:]], -1)
-        t1 = time.perf_counter()
-        # One take at a time: the codec's batched convolutions round differently,
-        # and a variation should be the very take its seed makes alone.
-        audio = np.concatenate([decode_audio(loaded, codes[b : b + 1]) for b in range(batch)])
-    except Cancelled:
-        raise
-    except torch.OutOfMemoryError as exc:
-        raise GenerationFailed(
-            f"Out of memory on {loaded.device} generating {spec.duration_seconds:.1f} s x "
-            f"{batch} with '{loaded.model_id}'. Try fewer variations, a shorter take or a "
-            "smaller model."
-        ) from exc
-    except RuntimeError as exc:
-        raise GenerationFailed(f"The model failed: {exc}") from exc
+    first = plans[0].prompt_codes
+    codes = None if first is None else first.repeat(len(rows), 1, 1)
+    for keep, new in runs:
+        made = 0 if codes is None else codes.shape[-1]
+        inputs = DecodeInputs(
+            tokens["input_ids"],
+            tokens["attention_mask"],
+            melody=_run_chroma(loaded, plans, (made - keep) / loaded.frame_rate),
+            prompt_codes=codes[..., made - keep :] if keep else None,
+            guidance=spec.guidance,
+            frames=frames if len(set(frames)) > 1 else None,
+        )
+        out = decoder(loaded, inputs, new, sampling, gens, steps.step)
+        codes = out[..., keep:] if codes is None else torch.cat([codes, out[..., keep:]], -1)
+    assert codes is not None
+    per_plan, row = [], 0
+    for plan, dropped in zip(plans, steps.dropped, strict=True):
+        takes = len(plan.part.seeds)
+        mine = codes[row : row + takes, :, : plan.prompt_frames + plan.frames]
+        per_plan.append(None if dropped else mine)
+        row += takes
+    return per_plan
 
+
+def _finish_part(
+    loaded: LoadedModel, plan: _Plan, codes: Any, decode_s: float, shared: list[Any]
+) -> Rendered:
+    """Audio of one plan's tokens, post-processed take by take."""
+    sr, fr = loaded.sample_rate, loaded.frame_rate
+    spec = plan.part.spec
+    t1 = time.perf_counter()
+    # One take at a time: the codec's batched convolutions round differently,
+    # and a variation should be the very take its seed makes alone.
+    audio = np.concatenate([decode_audio(loaded, codes[b : b + 1]) for b in range(len(codes))])
     hop = round(sr / fr)
+    prompt_frames = plan.prompt_frames
     start = 0 if spec.include_prompt else prompt_frames * hop
     out_sr = spec.sample_rate or sr
     details: dict[str, Any] = {
-        "conditioning_text": text,
-        "windows": len(runs),
-        "decode_steps": steps,
+        "conditioning_text": plan.text,
+        "windows": len(plan.runs),
+        "decode_steps": plan.progress.total,
         "prompt_seconds_used": prompt_frames / fr,
+        "shared_run": {
+            "requests": len(shared),
+            "takes": sum(len(c) for c in shared if c is not None),
+        },
         "per_take": [],
     }
     t2 = time.perf_counter()
     takes = []
-    for b in range(batch):
-        take, facts = _finish(audio[b, :, start:], spec, sr, out_sr, prompt_frames * hop - start)
+    for take_audio in audio:
+        take, facts = _finish(take_audio[:, start:], spec, sr, out_sr, prompt_frames * hop - start)
         takes.append(take)
         details["per_take"].append(facts)
     details["timings"] = {
-        "decode_s": round(t1 - t0, 4),
+        "decode_s": round(decode_s, 4),
         "codec_s": round(t2 - t1, 4),
         "post_s": round(time.perf_counter() - t2, 4),
     }
-    return Rendered(takes=takes, sample_rate=out_sr, text=text, details=details)
+    return Rendered(takes=takes, sample_rate=out_sr, text=plan.text, details=details)
 
 
 def _frames_needed(loaded: LoadedModel, spec: GenerationSpec) -> int:
@@ -319,19 +495,30 @@ def _whole_bars(spec: GenerationSpec) -> float:
     return max(1, math.ceil(end / bar - 1e-9)) * bar
 
 
-def _window_chroma(chroma: np.ndarray | None, loaded: LoadedModel, start_s: float, batch: int):
-    """The chroma of one window, from ``start_s`` on the take's timeline: ``[B, F, 12]``."""
-    if chroma is None:
+def _run_chroma(loaded: LoadedModel, plans: list[_Plan], start_s: float) -> Any:
+    """The melody chroma of one window for every take: ``[takes, chroma_length, 12]``.
+
+    Each plan's chroma from ``start_s`` on its timeline, tiled to the
+    checkpoint's ``chroma_length`` as the model itself tiles a shorter melody
+    (so plans of different lengths stack).  None when the plans have no melody.
+    """
+    if plans[0].chroma is None:
         return None
     import torch
 
     from engine.melody import ChromaParams
 
     params = ChromaParams.from_preprocessor_config(loaded.features)
-    first = min(round(start_s * params.frame_rate), chroma.shape[0] - 1)
-    part = chroma[first : first + params.frames_for_seconds(WINDOW_SECONDS)]
-    tensor = torch.from_numpy(np.ascontiguousarray(part, dtype=np.float32))
-    return tensor[None].repeat(batch, 1, 1).to(loaded.device, loaded.model.dtype)
+    length = loaded.model.config.chroma_length
+    windows = []
+    for plan in plans:
+        assert plan.chroma is not None  # shared plans all have a melody, or none does
+        first = min(round(start_s * params.frame_rate), plan.chroma.shape[0] - 1)
+        part = plan.chroma[first : first + params.frames_for_seconds(WINDOW_SECONDS)]
+        part = np.resize(part, (length, part.shape[-1]))
+        windows += [part] * len(plan.part.seeds)
+    tensor = torch.from_numpy(np.ascontiguousarray(np.stack(windows), dtype=np.float32))
+    return tensor.to(loaded.device, loaded.model.dtype)
 
 
 class _Progress:
@@ -350,4 +537,27 @@ class _Progress:
         if self.on_progress is not None:
             self.on_progress(min(self.done, self.total), self.total)
         if self.is_cancelled is not None and self.is_cancelled():
+            raise Cancelled("Cancelled.")
+
+
+class _SharedSteps:
+    """One decoder step hook for the plans of a run: each counts, each may cancel.
+
+    A cancelled plan drops out (its takes are still computed, then discarded);
+    the run stops when every plan has.
+    """
+
+    def __init__(self, progresses: list[_Progress]) -> None:
+        self.progresses = progresses
+        self.dropped = [False] * len(progresses)
+
+    def step(self) -> None:
+        for i, progress in enumerate(self.progresses):
+            if self.dropped[i]:
+                continue
+            try:
+                progress.step()
+            except Cancelled:
+                self.dropped[i] = True
+        if all(self.dropped):
             raise Cancelled("Cancelled.")

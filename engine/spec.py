@@ -7,6 +7,7 @@ sidecar records it, so any take can be asked for again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,3 +136,18 @@ class GenerationSpec:
         if self.melody_notes is not None:
             data["melody_notes"] = [asdict(note) for note in self.melody_notes]
         return data
+
+
+@dataclass(frozen=True)
+class Order:
+    """A spec with the hooks of the request that asked for it.
+
+    Attributes:
+        spec: what to make.
+        on_progress: called with (steps done, steps in total) after each decode step.
+        is_cancelled: polled after each decode step; True stops this request's takes.
+    """
+
+    spec: GenerationSpec
+    on_progress: Callable[[int, int], None] | None = None
+    is_cancelled: Callable[[], bool] | None = None

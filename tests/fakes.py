@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import Cancelled, GenerationFailed
+from engine.errors import BridgeError, Cancelled, GenerationFailed
 
 
 @dataclass(frozen=True)
@@ -20,20 +20,35 @@ class FakeTake:
     paths: tuple[Path, ...]
 
 
-class FakeEngine:
-    """Generates nothing; each take takes ``steps`` steps of ``step_s`` seconds.
+@dataclass(frozen=True)
+class FakeSharing:
+    key: tuple
+    steps: int
 
-    ``gate`` (when set) holds every take at its first step until released, so
-    a test can observe a running job.
+
+class FakeEngine:
+    """Generates nothing; each run takes ``steps`` steps of ``step_s`` seconds.
+
+    ``gate`` (when set) holds every run at its first step until released, so
+    a test can observe a running job.  With ``share``, requests of one
+    guidance scale share a run, as long as their seconds x 10 in steps.
     """
 
-    def __init__(self, steps: int = 5, step_s: float = 0.0, fail_with: Exception | None = None):
+    def __init__(
+        self,
+        steps: int = 5,
+        step_s: float = 0.0,
+        fail_with: Exception | None = None,
+        share: bool = False,
+    ):
         self.steps = steps
         self.step_s = step_s
         self.fail_with = fail_with
+        self.share = share
         self.info: FakeInfo | None = None
         self.loaded: list[str] = []
         self.ran: list[str] = []
+        self.runs: list[list[str]] = []
         self.started = threading.Event()
         self.gate: threading.Event | None = None
 
@@ -45,22 +60,38 @@ class FakeEngine:
     def available_models(self) -> list[str]:
         return ["fake", "debug"]
 
-    def generate(self, spec, on_progress=None, is_cancelled=None) -> FakeTake:
-        if spec.model:
-            self.load(spec.model)
-        self.ran.append(spec.prompt)
+    def sharing(self, spec) -> FakeSharing | None:
+        if not self.share or spec.model is not None:
+            return None
+        return FakeSharing((spec.guidance,), round(spec.duration_seconds * 10))
+
+    def generate_many(self, orders) -> list[FakeTake | BridgeError]:
+        if len(orders) == 1 and orders[0].spec.model:
+            self.load(orders[0].spec.model)
+        self.ran += [order.spec.prompt for order in orders]
+        self.runs.append([order.spec.prompt for order in orders])
         self.started.set()
+        dropped = [False] * len(orders)
         for step in range(1, self.steps + 1):
             if self.gate is not None:
                 self.gate.wait(10)
             threading.Event().wait(self.step_s)
-            if on_progress:
-                on_progress(step, self.steps)
-            if is_cancelled and is_cancelled():
-                raise Cancelled("Cancelled.")
+            for i, order in enumerate(orders):
+                if dropped[i]:
+                    continue
+                if order.on_progress:
+                    order.on_progress(step, self.steps)
+                dropped[i] = bool(order.is_cancelled and order.is_cancelled())
+            if all(dropped):
+                return [Cancelled("Cancelled.")] * len(orders)
         if self.fail_with is not None:
             raise self.fail_with
-        return FakeTake((spec.out_dir / f"{spec.prompt}.wav",))
+        return [
+            Cancelled("Cancelled.")
+            if gone
+            else FakeTake((order.spec.out_dir / f"{order.spec.prompt}.wav",))
+            for order, gone in zip(orders, dropped, strict=True)
+        ]
 
 
 class Recorder:

@@ -75,6 +75,19 @@ def test_bad_environment_value_is_named():
         ServeConfig.from_sources({}, {"MUSICGEN_BRIDGE_PORT": "ninety"})
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("DECODER", "quick", "decoder must be one of fast, reference"),
+        ("CPU_PRECISION", "int4", "cpu_precision must be one of float32, bfloat16, int8"),
+        ("MAX_BATCH", "0", "max_batch must be at least 1"),
+    ],
+)
+def test_settings_out_of_their_choices_are_refused_in_words(name, value, words):
+    with pytest.raises(ValueError, match=words):
+        ServeConfig.from_sources({}, {f"MUSICGEN_BRIDGE_{name}": value})
+
+
 def test_unreachable_engine_exit_code_and_advice(tmp_path, capsys):
     from tests.conftest import free_udp_port
 

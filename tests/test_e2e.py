@@ -143,6 +143,41 @@ def test_status_and_ping_are_answered_while_a_take_runs(peer, tmp_path):
     assert not list(tmp_path.iterdir())  # a cancelled take leaves nothing behind
 
 
+def test_requests_waiting_together_share_one_decoder_run(peer, tmp_path):
+    """Two requests queued behind a running one are decoded together, each answered alone."""
+    from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    def generate(request_id: str, **fields) -> OscMessageBuilder:
+        message = OscMessageBuilder("/musicgen/generate")
+        fields = {"id": request_id, "reply_port": peer.port, **fields, "out_dir": str(tmp_path)}
+        for key, value in fields.items():
+            message.add_arg(key)
+            message.add_arg(value)
+        return message
+
+    peer.client.send(generate("blocker", prompt="blocker", seconds=30.0).build())
+    peer.until("blocker", {"/musicgen/progress"})  # running: the next two wait together
+    bundle = OscBundleBuilder(IMMEDIATELY)
+    # The second is shorter: it may join the first (a longer one would wait its turn).
+    bundle.add_content(generate("one", prompt="first", seconds=2.0, seed=1).build())
+    bundle.add_content(generate("two", prompt="second", seconds=1.0, seed=2).build())
+    peer.client.send(bundle.build())
+    peer.until("two", {"/musicgen/queued"})
+    peer.send("/musicgen/cancel", "id", "c", "reply_port", peer.port, "job", "blocker")
+    assert peer.until("blocker", {"/musicgen/error"})[-1][1][1] == "cancelled"
+    lengths = {"one": 64000, "two": 32000}
+    for request_id, frames in lengths.items():
+        replies = peer.until(request_id, {"/musicgen/done", "/musicgen/error"})
+        address, args = replies[-1]
+        assert address == "/musicgen/done", replies
+        assert any(a == "/musicgen/progress" for a, _ in replies)
+        [path] = args[1:]
+        assert sf.info(path).frames == frames
+        meta = json.loads(Path(path).with_suffix(".json").read_text())
+        assert meta["shared_run"] == {"requests": 2, "takes": 2}
+
+
 def test_bad_input_gets_errors_and_the_engine_keeps_serving(peer, engine_process, tmp_path):
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.sendto(b"\x00\x01 not osc at all", ("127.0.0.1", engine_process.port))

@@ -13,8 +13,9 @@ from engine.spec import GenerationSpec
 from tests.fakes import FakeEngine, Recorder
 
 
-def job(job_id: str, tmp_path: Path, model: str | None = None) -> Job:
-    spec = GenerationSpec(prompt=job_id, out_dir=tmp_path, seconds=1.0, model=model)
+def job(job_id: str, tmp_path: Path, model: str | None = None, **fields) -> Job:
+    fields.setdefault("seconds", 1.0)
+    spec = GenerationSpec(prompt=job_id, out_dir=tmp_path, model=model, **fields)
     return Job(job_id, spec, ("127.0.0.1", 9))
 
 
@@ -23,11 +24,11 @@ def queue_and_engine():
     made = []
 
     def make(**kwargs):
-        engine = FakeEngine(**{k: v for k, v in kwargs.items() if k != "max_queued"})
+        queue_args = {"max_queued": 16, "max_batch": 1}
+        queue_args.update({k: kwargs.pop(k) for k in queue_args if k in kwargs})
+        engine = FakeEngine(**kwargs)
         recorder = Recorder()
-        queue = JobQueue(
-            engine, recorder, max_queued=kwargs.get("max_queued", 16), startup_model="fake"
-        )
+        queue = JobQueue(engine, recorder, startup_model="fake", **queue_args)
         made.append(queue)
         return queue, engine, recorder
 
@@ -141,3 +142,78 @@ def test_status_snapshot_reports_running_job(queue_and_engine, tmp_path):
     state, model, device, running, waiting = queue.snapshot()
     assert (state, model, device, running, waiting) == ("busy", "fake", "cpu", "a", 1)
     engine.gate.set()
+
+
+# -- requests sharing a run ------------------------------------------------------
+
+
+def test_waiting_jobs_that_can_share_join_the_oldest_ones_run(queue_and_engine, tmp_path):
+    queue, engine, recorder = queue_and_engine(share=True, max_batch=8)
+    queue.submit(job("a", tmp_path))
+    queue.submit(job("b", tmp_path))
+    queue.submit(job("longer", tmp_path, seconds=2.0))  # would finish "a" later: not joined
+    queue.submit(job("other", tmp_path, guidance=5.0))  # chooses tokens otherwise: not joined
+    queue.submit(job("shorter", tmp_path, seconds=0.5))
+    queue.start()
+    terminals = recorder.wait_terminals(5)
+    assert engine.runs == [["a", "b", "shorter"], ["longer"], ["other"]]
+    assert sorted(t[:2] for t in terminals) == sorted(
+        ("done", name) for name in ("a", "b", "longer", "other", "shorter")
+    )
+    # Each job has its own progress.
+    for name in ("a", "b", "shorter"):
+        assert any(e[:2] == ("progress", name) for e in recorder.events)
+
+
+def test_a_run_holds_at_most_max_batch_takes(queue_and_engine, tmp_path):
+    queue, engine, recorder = queue_and_engine(share=True, max_batch=3)
+    queue.submit(job("a", tmp_path, variations=2))
+    queue.submit(job("b", tmp_path, variations=2))
+    queue.submit(job("c", tmp_path))
+    queue.start()
+    recorder.wait_terminals(3)
+    assert engine.runs == [["a", "c"], ["b"]]
+
+
+def test_jobs_run_alone_when_the_engine_says_they_cannot_share(queue_and_engine, tmp_path):
+    queue, engine, recorder = queue_and_engine(share=False, max_batch=8)
+    for name in "abc":
+        queue.submit(job(name, tmp_path))
+    queue.start()
+    recorder.wait_terminals(3)
+    assert engine.runs == [["a"], ["b"], ["c"]]
+
+
+def test_cancelling_one_job_of_a_shared_run_answers_it_and_the_rest_go_on(
+    queue_and_engine, tmp_path
+):
+    queue, engine, recorder = queue_and_engine(share=True, max_batch=8, steps=50)
+    engine.gate = threading.Event()
+    for name in ("a", "b", "c"):
+        queue.submit(job(name, tmp_path))
+    queue.start()
+    assert engine.started.wait(5)
+    assert queue.snapshot()[3] == "a b c"  # all three run
+    assert queue.cancel("b") == "running"
+    engine.gate.set()
+    terminals = recorder.wait_terminals(3)
+    assert terminals[0] == ("failed", "b", "cancelled")  # at once, not when the run ends
+    assert sorted(t[:2] for t in terminals[1:]) == [("done", "a"), ("done", "c")]
+    assert len(recorder.terminals()) == 3  # one terminal each
+
+
+def test_cancelling_every_job_of_a_shared_run_stops_it(queue_and_engine, tmp_path):
+    queue, engine, recorder = queue_and_engine(share=True, max_batch=8, steps=10_000, step_s=0.01)
+    engine.gate = threading.Event()
+    queue.submit(job("a", tmp_path))
+    queue.submit(job("b", tmp_path))
+    queue.start()
+    assert engine.started.wait(5)
+    queue.cancel("a")
+    queue.cancel("b")
+    engine.gate.set()
+    terminals = recorder.wait_terminals(2)
+    assert sorted(terminals) == [("failed", "a", "cancelled"), ("failed", "b", "cancelled")]
+    engine.steps = 3
+    queue.submit(job("next", tmp_path))
+    assert recorder.wait_terminals(3)[-1][:2] == ("done", "next")

@@ -18,6 +18,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -164,22 +165,21 @@ class StepCounter:
     def load(self, model_id: str) -> Any:
         return self.inner.load(model_id)
 
-    def generate(
-        self,
-        spec: Any,
-        on_progress: Callable[[int, int], None] | None = None,
-        is_cancelled: Callable[[], bool] | None = None,
-    ) -> Any:
+    def sharing(self, spec: Any) -> Any:
+        return self.inner.sharing(spec)
+
+    def generate_many(self, orders: Any) -> Any:
         self.steps = self.after_cancel = 0
+        [order] = orders  # one request at a time here
 
         def counting(done: int, total: int) -> None:
             self.steps, self.total = self.steps + 1, total
-            if is_cancelled is not None and is_cancelled():
+            if order.is_cancelled is not None and order.is_cancelled():
                 self.after_cancel += 1
-            if on_progress is not None:
-                on_progress(done, total)
+            if order.on_progress is not None:
+                order.on_progress(done, total)
 
-        return self.inner.generate(spec, counting, is_cancelled)
+        return self.inner.generate_many([replace(order, on_progress=counting)])
 
 
 def visible_files(folder: Path) -> list[str]:
