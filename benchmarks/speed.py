@@ -16,11 +16,20 @@ step at these sizes, so this flatters both paths slightly and alike.
 Usage:
     python benchmarks/speed.py --sizes small --dtypes float32,bfloat16,int8 \\
         --batches 1,4 --steps 30
-    python benchmarks/speed.py --sizes small,medium,large --device cuda
+    python benchmarks/speed.py --sizes small,medium,large --device cuda \\
+        --paths reference,fast,static,graphed
     python benchmarks/speed.py --sizes small --dtypes bfloat16,int8 --faithfulness 60
 
-Columns: size, path (reference = transformers generate, fast = engine loop),
-dtype (int8: float32 through engine.fast_decode.prepare_for_cpu), batch,
+Paths: ``reference`` = transformers generate; ``fast`` = the engine's loop
+with its eager step; ``static`` = the engine's loop through the static step of
+``engine.step_graph``, run eagerly (any device); ``graphed`` = the same step
+replayed as a CUDA graph, prepared as the engine prepares it at load (CUDA
+only: elsewhere the path is skipped with a note).  Both take the engine's
+30 s window cache unless ``--graph-frames`` says otherwise; preparing (and
+capturing) is done before timing, as the engine does it at load.
+
+Columns: size, path, dtype (int8: float32 through
+engine.fast_decode.prepare_for_cpu), batch,
 steps/s, seconds to decode ``--seconds`` of audio, realtime factor (audio
 seconds made per wall second, all takes of the batch together), peak memory
 (CUDA: max_memory_allocated; CPU: the largest resident set seen, weights
@@ -242,15 +251,41 @@ def time_decoder(
     return best[0], best[1], best[2], peak
 
 
-def speed_table(args: argparse.Namespace, device: str, dtypes: list[str]) -> None:
+def path_decoder(path: str, loaded: Any, batch: int, graph_frames: int) -> Any:
+    """The decoder a path times, prepared for ``batch`` takes; None where it cannot run.
+
+    ``static`` and ``graphed`` prepare their steps here, before any timing, as
+    the engine prepares them at model load.
+    """
+    import functools
+
     from engine.decoding import reference_decode
     from engine.fast_decode import fast_decode
+    from engine.step_graph import build_step_graphs
 
+    if path == "reference":
+        return reference_decode
+    if path == "fast":
+        return fast_decode
+    graphed = path == "graphed"
+    if graphed and not loaded.device.startswith("cuda"):
+        return None
+    frames = graph_frames or None  # None: the engine's window
+    graphs = build_step_graphs(loaded, (batch,), frames=frames, capture=graphed)
+    if not graphs.runners:
+        print(f"# {path}: the prepared step failed its checks (see the log); skipped")
+        return None
+    print(f"# {path}, batch {batch}: {graphs.describe()}", flush=True)
+    return functools.partial(fast_decode, graphs=graphs)
+
+
+def speed_table(args: argparse.Namespace, device: str, dtypes: list[str]) -> None:
     frames = round(args.seconds * 50)
     full_steps = frames + 3
     steps = min(args.steps, full_steps) if args.steps > 0 else full_steps
-    decoders = {"reference": reference_decode, "fast": fast_decode}
     paths = args.paths.split(",")
+    if "graphed" in paths and not device.startswith("cuda"):
+        print("# graphed: CUDA graphs need a CUDA device; skipped")
     print(
         f"# {args.seconds:g} s of audio = {full_steps} steps, guidance 3, top-k 250"
         + (f"; timed the first {steps} steps, extrapolated" if steps < full_steps else "")
@@ -266,9 +301,13 @@ def speed_table(args: argparse.Namespace, device: str, dtypes: list[str]) -> Non
             loaded = build_variant(size, device, dtype)
             for batch in (int(b) for b in args.batches.split(",")):
                 for path in paths:
+                    decoder = path_decoder(path, loaded, batch, args.graph_frames)
+                    if decoder is None:
+                        continue
                     setup, per_step, wall, peak = time_decoder(
-                        decoders[path], loaded, batch, frames, steps, device, args.repeat
+                        decoder, loaded, batch, frames, steps, device, args.repeat
                     )
+                    del decoder  # a prepared path's buffers
                     rate = 1 / per_step
                     if path == "reference" and batch not in baseline:
                         baseline[batch] = rate
@@ -377,7 +416,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--batches", default="1,4,8", help="takes decoded together")
     parser.add_argument("--steps", type=int, default=0, help="time only N steps, extrapolate")
-    parser.add_argument("--paths", default="reference,fast")
+    parser.add_argument(
+        "--paths", default="reference,fast", help="reference,fast,static,graphed (see above)"
+    )
+    parser.add_argument(
+        "--graph-frames",
+        type=int,
+        default=0,
+        help="frames the static/graphed steps' cache holds (0: the engine's 30 s window)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per row; the best counts")
     parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (CPU)")
     parser.add_argument(

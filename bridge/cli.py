@@ -99,6 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
         "decoder run join it (default 8; 1 = one request at a time; fast decoder only)",
     )
     serve.add_argument(
+        "--no-cuda-graphs",
+        dest="cuda_graphs",
+        action="store_const",
+        const=False,
+        help="on CUDA, decode without capturing CUDA graphs at load (they are checked against "
+        "the eager step at capture and dropped if they disagree)",
+    )
+    serve.add_argument(
         "--cpu-precision",
         choices=CPU_PRECISIONS,
         help="on the CPU: float32 (exact), bfloat16 or int8 weights (about 2x faster, not exact; "
@@ -214,6 +222,7 @@ def _serve(args: argparse.Namespace) -> int:
             config.threads,
             config.decoder,
             config.cpu_precision,
+            config.cuda_graphs,
         )
     )
     server = OscServer(config, engine)

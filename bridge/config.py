@@ -60,6 +60,7 @@ class ServeConfig:
             the running one's decoder run join it (1: one request at a time).
         cpu_precision: "float32", or "bfloat16" / "int8" weights on the CPU:
             faster, and not exact (docs/performance.md has the figures).
+        cuda_graphs: on CUDA, capture the decode step as CUDA graphs at load.
     """
 
     host: str = "127.0.0.1"
@@ -79,6 +80,7 @@ class ServeConfig:
     decoder: str = "fast"
     max_batch: int = 8
     cpu_precision: str = "float32"
+    cuda_graphs: bool = True
 
     def __post_init__(self) -> None:
         # Flags have choices; environment variables reach here unchecked.

@@ -47,6 +47,8 @@ class EngineSettings:
             (transformers' generate), token-for-token alike under greedy decoding.
         cpu_precision: on the CPU, "float32" (exact), or "bfloat16" / "int8"
             weights (engine.fast_decode.prepare_for_cpu): faster, not exact.
+        cuda_graphs: on CUDA, capture the fast decoder's step as CUDA graphs at
+            load (engine.step_graph), each checked against the eager step.
     """
 
     cache_dir: Path
@@ -56,6 +58,7 @@ class EngineSettings:
     threads: int = 0
     decoder: str = "fast"
     cpu_precision: str = "float32"
+    cuda_graphs: bool = True
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,7 @@ class Engine:
         self.settings = settings
         self._loaded: checkpoint.LoadedModel | None = None
         self._info: ModelInfo | None = None
+        self._graphs: Any = None  # engine.step_graph.StepGraphs of the resident checkpoint
 
     @property
     def info(self) -> ModelInfo | None:
@@ -111,6 +115,10 @@ class Engine:
             model_id, self.settings.cache_dir, self.settings.device, self.settings.dtype
         )
         self._set_cpu_precision(loaded)
+        if self.settings.decoder == "fast" and self.settings.cuda_graphs:
+            from engine.step_graph import prepare_step_graphs
+
+            self._graphs = prepare_step_graphs(loaded)  # None off CUDA
         if self.settings.warmup:
             self._warm_up(loaded)
         from engine.generate import window_frames
@@ -173,6 +181,7 @@ class Engine:
         device = self._loaded.device
         self._loaded = None
         self._info = None
+        self._graphs = None
         import gc
 
         gc.collect()
@@ -295,9 +304,11 @@ class Engine:
 
     def _decoder(self):
         if self.settings.decoder == "fast":
+            from functools import partial
+
             from engine.fast_decode import fast_decode
 
-            return fast_decode
+            return partial(fast_decode, graphs=self._graphs)
         from engine.decoding import reference_decode
 
         return reference_decode
@@ -351,6 +362,7 @@ class Engine:
             "dtype": info.dtype,
             "created": started.isoformat(timespec="seconds"),
             "decoder": self.settings.decoder,
+            "cuda_graphs": self._graphs is not None,
             "versions": versions(),
         }
 

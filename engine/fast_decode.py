@@ -23,8 +23,11 @@ per-step bookkeeping of ``generate``:
 - a continuation prompt is prefilled in one forward pass.
 
 Every step feeds one column of fixed shape ``[R, 1, hidden]`` and writes one
-cache slot, so the loop is ready for CUDA-graph capture (see
-docs/performance.md); only the attended cache length grows.
+cache slot; only the attended cache length grows.  Given ``graphs``
+(:func:`engine.step_graph.prepare_step_graphs`), a run whose shape the graphs
+serve takes its steps through a *static* step instead, every shape fixed, as a
+CUDA graph on CUDA; the prefill, sampling and the delay pattern stay here.
+Both steps run the layers through one :class:`LayerStack`.
 
 :func:`prepare_for_cpu` offers reduced-precision CPU variants (bf16 weights, or
 int8 dynamic quantization of the decoder's Linear layers); they trade exactness
@@ -34,15 +37,22 @@ for speed and are never applied unless asked for.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from engine.checkpoint import LoadedModel
 from engine.decoding import DecodeInputs, StepHook, steps_for, undelay
 from engine.sampling import Sampling, guided, sample_tokens
 
+if TYPE_CHECKING:
+    from engine.step_graph import StepGraphs, StepRunner
+
 #: Modes of :func:`prepare_for_cpu`.
 CPU_MODES = ("float32", "bfloat16", "int8")
+
+#: How a step's self-attention stores and reads the cache:
+#: ``(layer, query, key, value) -> attention output``, each ``[R, heads, n, head_dim]``.
+SelfAttention = Callable[[int, Any, Any, Any], Any]
 
 
 def fast_decode(
@@ -52,6 +62,8 @@ def fast_decode(
     sampling: Sampling,
     gens: Sequence[Any],
     on_step: StepHook | None = None,
+    *,
+    graphs: StepGraphs | None = None,
 ) -> Any:
     """Generate ``new_frames`` frames after the prompt with the engine's own loop.
 
@@ -66,6 +78,11 @@ def fast_decode(
         gens: B generators, one per take.
         on_step: called once per decoder step (``steps_for(loaded, new_frames)``
             times); an exception it raises (Cancelled) stops the run.
+        graphs: static steps prepared at model load
+            (:func:`engine.step_graph.prepare_step_graphs`); a run they cannot
+            serve (another row count, a longer cache or text, or another run
+            using them) takes the eager steps.  Both steps compute the same
+            logits up to rounding (float32 on the CPU: the same tokens).
 
     Returns:
         Long tensor ``[B, K, T0 + new_frames]``: the prompt tokens, then the new ones.
@@ -81,36 +98,141 @@ def fast_decode(
         or not 1 <= min(inputs.frames) <= max(inputs.frames) <= new_frames
     ):
         raise ValueError(f"frames {inputs.frames} do not fit {inputs.batch} takes of {new_frames}")
+    if graphs is not None and graphs.model is not loaded.model:
+        raise ValueError("these step graphs were prepared for another model")
     with torch.inference_mode():
-        run = _Run(loaded, inputs, new_frames)
+        run = _Run(loaded, inputs, new_frames, graphs)
         return run.decode(sampling, gens, on_step)
 
 
-class _Run:
-    """The state of one decoder run: conditioning, KV cache, token buffer."""
+class LayerStack:
+    """The checkpoint's decoder modules, run the way transformers' ``sdpa`` path runs them.
 
-    def __init__(self, loaded: LoadedModel, inputs: DecodeInputs, new_frames: int) -> None:
+    One pass over the layers, shared by the two steps: the eager one here
+    (:meth:`_Run._forward`, the cache sliced to the current length) and the
+    static one (:func:`engine.step_graph.static_step`, the whole cache under a
+    mask).  They differ only in how self-attention writes and reads the cache,
+    which the caller passes as ``attend``; keeping one copy of the layer code
+    keeps the two token for token alike.
+    """
+
+    def __init__(self, loaded: LoadedModel) -> None:
+        import torch
+
+        self.lm = loaded.model.decoder  # MusicgenForCausalLM / MusicgenMelodyForCausalLM
+        self.core = self.lm.model.decoder  # MusicgenDecoder / MusicgenMelodyDecoder
+        self.layers = list(self.core.layers)
+        config = self.core.config
+        self.device = torch.device(loaded.device)
+        self.dtype = self.core.layer_norm.weight.dtype
+        self.codebooks = self.core.num_codebooks
+        self.heads = config.num_attention_heads
+        self.head_dim = config.hidden_size // self.heads
+        self.scaling = self.head_dim**-0.5
+
+    def embed(self, ids: Any) -> Any:
+        """Token embeddings summed over codebooks: ``[N, K, n]`` -> ``[N, n, D]``."""
+        return sum(self.core.embed_tokens[k](ids[:, k]) for k in range(self.codebooks))
+
+    def position_table(self, length: int) -> Any:
+        """The sinusoidal position table, at least ``length`` rows."""
+        table = self.core.embed_positions
+        weights = table.weights
+        if weights.shape[0] >= length:
+            return weights
+        # As transformers' make_weights, without changing the module.
+        longer = table.get_embedding(length, table.embedding_dim)
+        return longer.to(dtype=weights.dtype, device=weights.device)
+
+    def logits(
+        self,
+        hidden: Any,
+        attend: SelfAttention,
+        cross_kv: Sequence[tuple[Any, Any]],
+        cross_mask: Any,
+    ) -> Any:
+        """Run every layer over ``hidden [R, n, D]`` (positions added).
+
+        Args:
+            hidden: the input of the first layer.
+            attend: self-attention over the cache (see :data:`SelfAttention`).
+            cross_kv: every layer's text keys/values ``[R, heads, S, head_dim]``;
+                empty for melody checkpoints (their text is in the prefix).
+            cross_mask: bool ``[R, 1, 1, S]`` of the text slots that count, or
+                None where all do.
+
+        Returns:
+            The logits of the last position, float32 ``[R * K, V]`` (conditional
+            rows first).
+        """
+        import torch
+        import torch.nn.functional as F
+
+        rows, n, _ = hidden.shape
+        shape = (rows, n, -1, self.head_dim)
+        for i, layer in enumerate(self.layers):
+            residual = hidden
+            x = layer.self_attn_layer_norm(hidden)
+            attn = layer.self_attn
+            query = attn.q_proj(x).view(shape).transpose(1, 2)
+            key = attn.k_proj(x).view(shape).transpose(1, 2)
+            value = attn.v_proj(x).view(shape).transpose(1, 2)
+            x = attend(i, query, key, value).transpose(1, 2).reshape(rows, n, -1)
+            hidden = residual + attn.out_proj(x)
+
+            if cross_kv:
+                residual = hidden
+                x = layer.encoder_attn_layer_norm(hidden)
+                attn = layer.encoder_attn
+                query = attn.q_proj(x).view(shape).transpose(1, 2)
+                key, value = cross_kv[i]
+                x = F.scaled_dot_product_attention(
+                    query, key, value, attn_mask=cross_mask, scale=self.scaling
+                )
+                x = x.transpose(1, 2).reshape(rows, n, -1)
+                hidden = residual + attn.out_proj(x)
+
+            residual = hidden
+            x = layer.final_layer_norm(hidden)
+            x = layer.fc2(layer.activation_fn(layer.fc1(x)))
+            hidden = residual + x
+        last = self.core.layer_norm(hidden[:, -1:])
+        logits = torch.stack([head(last) for head in self.lm.lm_heads], dim=1)  # [R, K, 1, V]
+        return logits.reshape(rows * self.codebooks, -1).float()
+
+
+class _Run:
+    """The state of one decoder run: conditioning, KV cache, token buffer.
+
+    With ``graphs`` that serve its shape, the run claims one of their static
+    steps (released when :meth:`decode` ends) and keeps its KV cache in that
+    step's buffers; otherwise it allocates a cache of its own length.
+    """
+
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        inputs: DecodeInputs,
+        new_frames: int,
+        graphs: StepGraphs | None = None,
+    ) -> None:
         import torch
 
         model = loaded.model
         self.model = model
-        self.lm = model.decoder  # MusicgenForCausalLM / MusicgenMelodyForCausalLM
-        self.core = self.lm.model.decoder  # MusicgenDecoder / MusicgenMelodyDecoder
-        self.layers = list(self.core.layers)
+        self.stack = LayerStack(loaded)
+        self.layers = self.stack.layers
         self.melody = loaded.is_melody
-        config = self.core.config
-        self.device = torch.device(loaded.device)
-        self.dtype = self.core.layer_norm.weight.dtype
+        self.device = self.stack.device
+        self.dtype = self.stack.dtype
         self.batch = inputs.batch
-        self.codebooks = self.core.num_codebooks
+        self.codebooks = self.stack.codebooks
         self.channels = loaded.channels
         self.pad = int(model.generation_config.pad_token_id)
         self.cfg = inputs.guidance is not None and inputs.guidance > 1
         self.guidance = inputs.guidance
         self.rows = 2 * self.batch if self.cfg else self.batch
-        self.heads = config.num_attention_heads
-        self.head_dim = config.hidden_size // self.heads
-        self.scaling = self.head_dim**-0.5
+        self.head_dim = self.stack.head_dim
         self.prompt_frames = inputs.prompt_frames
         self.new_frames = new_frames
         self.steps = steps_for(loaded, new_frames)
@@ -125,14 +247,32 @@ class _Run:
         else:
             self._text_cross_attention(inputs)
         self.prefix_len = 0 if self.prefix is None else int(self.prefix.shape[1])
-
-        length = self.prefix_len + self.columns
-        self.positions = self._positions(length)
-        cache_shape = (len(self.layers), self.rows, self.heads, length, self.head_dim)
-        self.keys = torch.zeros(cache_shape, dtype=self.dtype, device=self.device)
-        self.values = torch.zeros(cache_shape, dtype=self.dtype, device=self.device)
         frames = inputs.frames or (new_frames,) * self.batch
         self.tokens, self.fixed, self.free = self._delay_pattern(inputs.prompt_codes, frames)
+
+        length = self.prefix_len + self.columns
+        text = 0 if self.melody else int(inputs.input_ids.shape[1])
+        # Claimed last, so that nothing after it can fail before decode() releases it.
+        self.runner = None if graphs is None else self._claim(graphs, length, text)
+        if self.runner is not None:
+            buffers = self.runner.buffers
+            self.positions, self.keys, self.values = buffers.positions, buffers.keys, buffers.values
+        else:
+            self.positions = self.stack.position_table(length)
+            shape = (len(self.layers), self.rows, self.stack.heads, length, self.head_dim)
+            self.keys = torch.zeros(shape, dtype=self.dtype, device=self.device)
+            self.values = torch.zeros(shape, dtype=self.dtype, device=self.device)
+
+    def _claim(self, graphs: StepGraphs, length: int, text: int) -> StepRunner | None:
+        """The static step of ``graphs`` for this run, its text loaded; None if none serves."""
+        runner = graphs.claim(self.rows, length, text)
+        if runner is not None:
+            try:
+                runner.load_text(self.cross_kv, self.cross_mask)
+            except BaseException:
+                runner.release()
+                raise
+        return runner
 
     # -- conditioning -------------------------------------------------------
 
@@ -188,16 +328,6 @@ class _Run:
         audio = audio[:, : config.chroma_length]
         return torch.cat([audio, text], dim=1)
 
-    def _positions(self, length: int) -> Any:
-        """The sinusoidal position table, at least ``length`` rows."""
-        table = self.core.embed_positions
-        weights = table.weights
-        if weights.shape[0] >= length:
-            return weights
-        # As transformers' make_weights, without changing the module.
-        longer = table.get_embedding(length, table.embedding_dim)
-        return longer.to(dtype=weights.dtype, device=weights.device)
-
     # -- delay pattern ------------------------------------------------------
 
     def _delay_pattern(self, prompt_codes: Any, frames: Sequence[int]) -> tuple[Any, Any, Any]:
@@ -235,7 +365,7 @@ class _Run:
         """Token embeddings summed over codebooks: ``[B, K, n]`` -> ``[R, n, D]``."""
         import torch
 
-        embeds = sum(self.core.embed_tokens[k](ids[:, k]) for k in range(self.codebooks))
+        embeds = self.stack.embed(ids)
         if self.cfg:  # the null rows see the same tokens
             embeds = torch.cat([embeds, embeds], dim=0)
         return embeds
@@ -243,77 +373,78 @@ class _Run:
     def _forward(self, hidden: Any, start: int) -> Any:
         """Run the decoder over ``hidden [R, n, D]`` at positions ``start..start+n-1``.
 
-        Writes every layer's keys/values into the cache and returns the logits of
-        the last position, float32 ``[R * K, V]`` (conditional rows first).
+        The eager step (and the prefill): writes every layer's keys/values into
+        the cache slots ``start..end-1`` and attends the cache up to ``end``.
+
+        Returns:
+            The logits of the last position, float32 ``[R * K, V]`` (conditional rows first).
         """
-        import torch
         import torch.nn.functional as F
 
-        rows, n, _ = hidden.shape
+        n = hidden.shape[1]
         end = start + n
-        hidden = hidden + self.positions[start:end]
-        shape = (rows, n, -1, self.head_dim)
         causal = n > 1 and start == 0  # a prefill sees only itself; a step sees all
-        for i, layer in enumerate(self.layers):
-            residual = hidden
-            x = layer.self_attn_layer_norm(hidden)
-            attn = layer.self_attn
-            query = attn.q_proj(x).view(shape).transpose(1, 2)
-            self.keys[i, :, :, start:end] = attn.k_proj(x).view(shape).transpose(1, 2)
-            self.values[i, :, :, start:end] = attn.v_proj(x).view(shape).transpose(1, 2)
-            x = F.scaled_dot_product_attention(
+
+        def attend(i: int, query: Any, key: Any, value: Any) -> Any:
+            self.keys[i, :, :, start:end] = key
+            self.values[i, :, :, start:end] = value
+            return F.scaled_dot_product_attention(
                 query,
                 self.keys[i, :, :, :end],
                 self.values[i, :, :, :end],
-                scale=self.scaling,
+                scale=self.stack.scaling,
                 is_causal=causal,
             )
-            x = x.transpose(1, 2).reshape(rows, n, -1)
-            hidden = residual + attn.out_proj(x)
 
-            if self.cross_kv:
-                residual = hidden
-                x = layer.encoder_attn_layer_norm(hidden)
-                attn = layer.encoder_attn
-                query = attn.q_proj(x).view(shape).transpose(1, 2)
-                key, value = self.cross_kv[i]
-                x = F.scaled_dot_product_attention(
-                    query, key, value, attn_mask=self.cross_mask, scale=self.scaling
-                )
-                x = x.transpose(1, 2).reshape(rows, n, -1)
-                hidden = residual + attn.out_proj(x)
+        hidden = hidden + self.positions[start:end]
+        return self.stack.logits(hidden, attend, self.cross_kv, self.cross_mask)
 
-            residual = hidden
-            x = layer.final_layer_norm(hidden)
-            x = layer.fc2(layer.activation_fn(layer.fc1(x)))
-            hidden = residual + x
-        last = self.core.layer_norm(hidden[:, -1:])
-        logits = torch.stack([head(last) for head in self.lm.lm_heads], dim=1)  # [R, K, 1, V]
-        return logits.reshape(rows * self.codebooks, -1).float()
+    def step(self, column: int) -> Any:
+        """The logits after feeding column ``column`` of the token buffer (static or eager)."""
+        ids = self.tokens[:, :, column : column + 1]
+        position = self.prefix_len + column
+        if self.runner is not None:
+            return self.runner.step(ids, position)
+        return self._forward(self._embed(ids), position)
 
     def decode(self, sampling: Sampling, gens: Sequence[Any], on_step: StepHook | None) -> Any:
         """Prefill (prefix, start token, prompt) in one pass, then one column a step."""
-        import torch
+        try:
+            return self._decode(sampling, gens, on_step)
+        finally:
+            if self.runner is not None:
+                self.runner.release()
 
-        first = 1 + self.prompt_frames  # the first column to generate
-        hidden = self._embed(self.tokens[:, :, :first])
-        if self.prefix is not None:
-            hidden = torch.cat([self.prefix, hidden], dim=1)
-        logits = self._forward(hidden, 0)
-        for column in range(first, self.columns):
+    def _decode(self, sampling: Sampling, gens: Sequence[Any], on_step: StepHook | None) -> Any:
+        logits = self.prefill()
+        for column in range(1 + self.prompt_frames, self.columns):
             if self.cfg:
                 logits = guided(logits, self.guidance)
-            picks = sample_tokens(logits, sampling, gens).view(self.batch, self.codebooks)
-            self.tokens[:, :, column] = torch.where(
-                self.free[:, :, column], picks, self.fixed[:, :, column]
-            )
+            self.place(column, sample_tokens(logits, sampling, gens))
             if on_step is not None:
                 on_step()
             if column + 1 < self.columns:
-                hidden = self._embed(self.tokens[:, :, column : column + 1])
-                logits = self._forward(hidden, self.prefix_len + column)
+                logits = self.step(column)
         return undelay(
             self.tokens, self.channels, start=1, frames=self.prompt_frames + self.new_frames
+        )
+
+    def prefill(self) -> Any:
+        """Run the prefix, the start token and the prompt in one pass; the logits after them."""
+        import torch
+
+        hidden = self._embed(self.tokens[:, :, : 1 + self.prompt_frames])
+        if self.prefix is not None:
+            hidden = torch.cat([self.prefix, hidden], dim=1)
+        return self._forward(hidden, 0)
+
+    def place(self, column: int, picks: Any) -> None:
+        """Write tokens ``[B * K]`` into ``column`` where the delay pattern leaves it free."""
+        import torch
+
+        picks = picks.view(self.batch, self.codebooks)
+        self.tokens[:, :, column] = torch.where(
+            self.free[:, :, column], picks, self.fixed[:, :, column]
         )
 
 

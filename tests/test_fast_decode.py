@@ -338,3 +338,206 @@ def test_prepare_for_cpu_rejects_unknown_mode(cache: Path) -> None:
     loaded = checkpoint.load("debug", cache, device="cpu")
     with pytest.raises(ValueError):
         prepare_for_cpu(loaded, "int4")
+
+
+# -- the static step (engine.step_graph), eager on the CPU ---------------------
+#
+# The step a CUDA graph captures, run here without a graph over the same static
+# buffers: the whole cache under a mask, the position a tensor, the text padded.
+# It must give the very tokens of the eager loop and of generate, and a run it
+# cannot serve must fall back to the eager loop with the same tokens.
+
+STATIC_FRAMES = 64  # frames a prepared run holds: 30-frame takes fit, 100-frame ones do not
+
+
+@pytest.fixture(scope="module")
+def step_graphs(models) -> dict:
+    from engine.step_graph import build_step_graphs
+
+    return {
+        name: build_step_graphs(loaded, (1, 2), frames=STATIC_FRAMES)
+        for name, loaded in models.items()
+    }
+
+
+@pytest.fixture
+def static_steps():
+    """Counts the steps that went through a prepared static step."""
+    from unittest import mock
+
+    from engine.step_graph import StepRunner
+
+    with mock.patch.object(StepRunner, "step", autospec=True, side_effect=StepRunner.step) as spy:
+        yield spy
+
+
+def decode_both(loaded, inputs, frames, graphs, sampling=GREEDY, seeds=(1, 2)):
+    """(with the static step, eager) tokens of one request."""
+    static = fast_decode(loaded, inputs, frames, sampling, generators(seeds, "cpu"), graphs=graphs)
+    eager = fast_decode(loaded, inputs, frames, sampling, generators(seeds, "cpu"))
+    return static, eager
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("debug", {}),
+        ("debug", {"prompt_frames": 9}),
+        ("debug", {"guidance": 1.0}),  # 2 rows: the step prepared for one take with guidance
+        ("debug-melody", {"melody": True}),
+        ("debug-melody", {}),
+        ("debug-melody", {"melody": True, "prompt_frames": 9}),
+        ("debug-stereo", {}),
+        ("debug-stereo", {"prompt_frames": 6}),
+    ],
+    ids=lambda v: v if isinstance(v, str) else ",".join(f"{k}={x}" for k, x in v.items()) or "-",
+)
+def test_static_step_equals_eager_and_reference(
+    models, step_graphs, static_steps, name: str, options: dict
+) -> None:
+    loaded = models[name]
+    inputs = make_inputs(loaded, PROMPTS, **options)
+    static, eager = decode_both(loaded, inputs, 30, step_graphs[name])
+    assert static_steps.call_count == steps_for(loaded, 30) - 1  # every step after the prefill
+    ref = reference_decode(loaded, inputs, 30, GREEDY, generators((1, 2), "cpu"))
+    assert_varied(static[..., inputs.prompt_frames :])
+    torch.testing.assert_close(static, eager, rtol=0, atol=0)
+    torch.testing.assert_close(static, ref, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name", ["debug", "debug-stereo", "debug-melody"])
+def test_static_step_takes_of_different_lengths(
+    models, step_graphs, static_steps, name: str
+) -> None:
+    """DecodeInputs.frames through the static step: sampled, per-take generators, as eager."""
+    loaded = models[name]
+    prompts = ["warm funk", "slow jazz"] if loaded.is_melody else PROMPTS
+    inputs = make_inputs(loaded, prompts, melody=loaded.is_melody, prompt_frames=3)
+    inputs.frames = (30, 9)
+    static, eager = decode_both(loaded, inputs, 30, step_graphs[name], Sampling(), (5, 6))
+    assert static_steps.call_count > 0
+    assert_varied(static)
+    torch.testing.assert_close(static, eager, rtol=0, atol=0)
+    pad = int(loaded.model.generation_config.pad_token_id)
+    assert (static[1, :, 3 + 9 :] == pad).all()
+
+
+def test_static_step_variation_equals_single_take(models, step_graphs) -> None:
+    """Per-take generators work as before: take 1 seeded 2 is the single take seeded 2."""
+    loaded, graphs = models["debug"], step_graphs["debug"]
+    batch = fast_decode(
+        loaded,
+        make_inputs(loaded, PROMPTS[:1] * 2),
+        30,
+        Sampling(),
+        generators([1, 2], "cpu"),
+        graphs=graphs,
+    )
+    single = fast_decode(
+        loaded,
+        make_inputs(loaded, PROMPTS[:1]),
+        30,
+        Sampling(),
+        generators([2], "cpu"),
+        graphs=graphs,
+    )
+    assert_varied(single)
+    torch.testing.assert_close(batch[1:], single, rtol=0, atol=0)
+
+
+def frames_beyond(loaded, inputs, graphs) -> int:
+    """The fewest new frames whose run needs more cache slots than ``graphs`` hold."""
+    from engine.decoding import codebooks_per_channel
+
+    prefix = (
+        loaded.model.config.chroma_length + inputs.input_ids.shape[1] if loaded.is_melody else 0
+    )
+    return graphs.length - prefix - codebooks_per_channel(loaded) + 1
+
+
+@pytest.mark.parametrize("case", ["three takes", "longer cache", "longer text", "melody cache"])
+def test_unserved_shapes_decode_eagerly(models, step_graphs, static_steps, case: str) -> None:
+    """Prepared for 1 or 2 takes, 64 frames, 64 text tokens: other runs take the eager steps."""
+    name = "debug-melody" if case == "melody cache" else "debug"
+    loaded, graphs = models[name], step_graphs[name]
+    prompts = {
+        "three takes": [*PROMPTS, "ambient"],
+        "longer text": [" ".join(["drums"] * 15), "bass"],
+    }.get(case, PROMPTS)
+    inputs = make_inputs(loaded, prompts, melody=loaded.is_melody)
+    frames = frames_beyond(loaded, inputs, graphs) if "cache" in case else 30
+    seeds = tuple(range(inputs.batch))
+    static, eager = decode_both(loaded, inputs, frames, graphs, seeds=seeds)
+    assert static_steps.call_count == 0
+    torch.testing.assert_close(static, eager, rtol=0, atol=0)
+
+
+def test_just_fitting_cache_takes_the_static_step(models, step_graphs, static_steps) -> None:
+    """One frame fewer than frames_beyond fits: the boundary is where the cache ends."""
+    loaded, graphs = models["debug"], step_graphs["debug"]
+    inputs = make_inputs(loaded, PROMPTS)
+    frames = frames_beyond(loaded, inputs, graphs) - 1
+    static, eager = decode_both(loaded, inputs, frames, graphs)
+    assert static_steps.call_count == steps_for(loaded, frames) - 1
+    torch.testing.assert_close(static, eager, rtol=0, atol=0)
+
+
+def test_melody_text_longer_than_the_text_slots_still_fits(
+    models, step_graphs, static_steps
+) -> None:
+    """Melody checkpoints hold their text in the cache's prefix, not in text slots."""
+    from engine.step_graph import DEFAULT_TEXT_TOKENS
+
+    loaded = models["debug-melody"]
+    inputs = make_inputs(loaded, [" ".join(["drums"] * 15)], melody=True)
+    assert inputs.input_ids.shape[1] > DEFAULT_TEXT_TOKENS
+    static, eager = decode_both(loaded, inputs, 10, step_graphs["debug-melody"], seeds=(0,))
+    assert static_steps.call_count > 0
+    torch.testing.assert_close(static, eager, rtol=0, atol=0)
+
+
+def test_busy_steps_decode_eagerly(models, step_graphs, static_steps) -> None:
+    """A second run while the prepared steps are held decodes eagerly, alike."""
+    loaded, graphs = models["debug"], step_graphs["debug"]
+    held = graphs.claim(4, 10, 10)
+    assert held is not None
+    try:
+        static, eager = decode_both(loaded, make_inputs(loaded, PROMPTS), 12, graphs)
+    finally:
+        held.release()
+    assert static_steps.call_count == 0
+    torch.testing.assert_close(static, eager, rtol=0, atol=0)
+
+
+def test_cancelled_run_gives_the_steps_back(models, step_graphs, static_steps) -> None:
+    loaded, graphs = models["debug"], step_graphs["debug"]
+
+    def cancel() -> None:
+        raise Cancelled("cancelled by a test")
+
+    with pytest.raises(Cancelled):
+        fast_decode(
+            loaded,
+            make_inputs(loaded, PROMPTS),
+            20,
+            GREEDY,
+            generators([0, 1], "cpu"),
+            cancel,
+            graphs=graphs,
+        )
+    runner = graphs.claim(4, 10, 10)
+    assert runner is not None
+    runner.release()
+
+
+def test_graphs_of_another_model_are_refused(models, step_graphs) -> None:
+    loaded = models["debug"]
+    with pytest.raises(ValueError, match="another model"):
+        fast_decode(
+            loaded,
+            make_inputs(loaded, PROMPTS),
+            5,
+            GREEDY,
+            generators([0, 1], "cpu"),
+            graphs=step_graphs["debug-stereo"],
+        )
