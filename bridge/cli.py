@@ -223,6 +223,7 @@ def _serve(args: argparse.Namespace) -> int:
             config.decoder,
             config.cpu_precision,
             config.cuda_graphs,
+            max(config.max_batch, config.max_variations),
         )
     )
     server = OscServer(config, engine)

@@ -49,6 +49,8 @@ class EngineSettings:
             weights (engine.fast_decode.prepare_for_cpu): faster, not exact.
         cuda_graphs: on CUDA, capture the fast decoder's step as CUDA graphs at
             load (engine.step_graph), each checked against the eager step.
+        max_takes: the most takes one decoder run holds (the bridge's
+            max_batch and max_variations): graphs are captured for 1..max_takes.
     """
 
     cache_dir: Path
@@ -59,6 +61,7 @@ class EngineSettings:
     decoder: str = "fast"
     cpu_precision: str = "float32"
     cuda_graphs: bool = True
+    max_takes: int = 8
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,8 @@ class Engine:
         if self.settings.decoder == "fast" and self.settings.cuda_graphs:
             from engine.step_graph import prepare_step_graphs
 
-            self._graphs = prepare_step_graphs(loaded)  # None off CUDA
+            takes = range(1, self.settings.max_takes + 1)
+            self._graphs = prepare_step_graphs(loaded, takes)  # None off CUDA
         if self.settings.warmup:
             self._warm_up(loaded)
         from engine.generate import window_frames
@@ -176,12 +180,12 @@ class Engine:
 
     def unload(self) -> None:
         """Free the resident checkpoint (and its GPU memory)."""
+        self._graphs = None  # also those of a load whose warm-up failed
         if self._loaded is None:
             return
         device = self._loaded.device
         self._loaded = None
         self._info = None
-        self._graphs = None
         import gc
 
         gc.collect()
@@ -242,6 +246,10 @@ class Engine:
         if self._loaded is None:
             raise ModelNotAvailable("No model is loaded. Start the engine with --model.")
         loaded = self._loaded
+        if len(orders) > 1:
+            shares = [self.sharing(order.spec) for order in orders]
+            if None in shares or len({share.key for share in shares if share}) > 1:
+                raise ValueError("these requests cannot share a decoder run (see sharing())")
         parts = []
         for order in orders:
             spec = order.spec

@@ -264,11 +264,11 @@ class _Run:
             self.values = torch.zeros(shape, dtype=self.dtype, device=self.device)
 
     def _claim(self, graphs: StepGraphs, length: int, text: int) -> StepRunner | None:
-        """The static step of ``graphs`` for this run, its text loaded; None if none serves."""
+        """The static step of ``graphs`` for this run, made clean, its text loaded; or None."""
         runner = graphs.claim(self.rows, length, text)
         if runner is not None:
             try:
-                runner.load_text(self.cross_kv, self.cross_mask)
+                runner.begin(self.cross_kv, self.cross_mask)
             except BaseException:
                 runner.release()
                 raise

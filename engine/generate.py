@@ -157,7 +157,8 @@ def sharing(loaded: LoadedModel, spec: GenerationSpec) -> Sharing | None:
     choose tokens alike (guidance, temperature, top-k, top-p) and, on melody
     checkpoints, all have or all lack a melody and have texts of one token
     length (the text sits in the decoder's prefix there, where padding would
-    change the take).  Each take is then the take it makes alone.
+    change the take).  Each take is then the take it makes alone, up to the
+    rounding of a larger batch (docs/architecture.md, Quirks).
     """
     if spec.model not in (None, loaded.model_id) or spec.continue_from is not None:
         return None
@@ -219,8 +220,6 @@ def render_many(
     Returns:
         For each part, its takes or the error that stopped them.
     """
-    import torch
-
     results: list[Rendered | BridgeError | None] = [None] * len(parts)
     plans: list[_Plan] = []
     for i, part in enumerate(parts):
@@ -230,20 +229,37 @@ def render_many(
             results[i] = exc
     if len(plans) > 1 and any(len(p.runs) > 1 or p.prompt_codes is not None for p in plans):
         raise ValueError("only one-window requests without a continuation share a run")
-    try:
-        if plans:
-            t0 = time.perf_counter()
+    codes: list[Any] = []
+    decode_s = 0.0
+    if plans:
+        t0 = time.perf_counter()
+        try:
             codes = _decode(loaded, plans, decoder)
-            decode_s = time.perf_counter() - t0
-            for plan, tokens in zip(plans, codes, strict=True):
-                if tokens is None:
-                    results[plan.index] = Cancelled("Cancelled.")
-                else:
-                    results[plan.index] = _finish_part(loaded, plan, tokens, decode_s, codes)
-    except BridgeError as exc:
-        for plan in plans:
-            results[plan.index] = exc
-    except torch.OutOfMemoryError as exc:
+        except (BridgeError, RuntimeError) as exc:
+            failure = _failure(exc, loaded, plans)
+            for plan in plans:
+                results[plan.index] = failure
+            return results  # type: ignore[return-value]
+        decode_s = time.perf_counter() - t0
+    for plan, tokens in zip(plans, codes, strict=True):
+        if tokens is None:
+            results[plan.index] = Cancelled("Cancelled.")
+            continue
+        try:  # one request's codec or post-processing failing leaves the others
+            results[plan.index] = _finish_part(loaded, plan, tokens, decode_s, codes)
+        except (BridgeError, RuntimeError) as exc:
+            results[plan.index] = _failure(exc, loaded, [plan])
+    assert all(result is not None for result in results)
+    return results  # type: ignore[return-value]
+
+
+def _failure(exc: Exception, loaded: LoadedModel, plans: list[_Plan]) -> BridgeError:
+    """What the requests of ``plans`` are told when ``exc`` stopped them."""
+    import torch
+
+    if isinstance(exc, BridgeError):
+        return exc
+    if isinstance(exc, torch.OutOfMemoryError):
         takes = sum(len(plan.part.seeds) for plan in plans)
         longest = max(plan.part.spec.duration_seconds for plan in plans)
         failure = GenerationFailed(
@@ -251,16 +267,10 @@ def render_many(
             f"{longest:.1f} s with '{loaded.model_id}'. Try fewer variations, a shorter take "
             "or a smaller model."
         )
-        failure.__cause__ = exc
-        for plan in plans:
-            results[plan.index] = failure
-    except RuntimeError as exc:
+    else:
         failure = GenerationFailed(f"The model failed: {exc}")
-        failure.__cause__ = exc
-        for plan in plans:
-            results[plan.index] = failure
-    assert all(result is not None for result in results)
-    return results  # type: ignore[return-value]
+    failure.__cause__ = exc
+    return failure
 
 
 @dataclass

@@ -259,8 +259,12 @@ class StepRunner:
             self.run()
         return buffers.out
 
-    def load_text(self, cross_kv: Sequence[tuple[Any, Any]], cross_mask: Any) -> None:
-        """Copy a run's text keys/values into the padded buffers; mask the padding.
+    def begin(self, cross_kv: Sequence[tuple[Any, Any]], cross_mask: Any) -> None:
+        """Make the buffers a new run's: a clean cache, then the run's text, its padding masked.
+
+        The cache and the text padding are zeroed first: a mask gives a slot
+        zero weight, but zero times an inf or NaN left there by an earlier run
+        (a float16 overflow) is NaN, which would poison every later run.
 
         Args:
             cross_kv: each layer's ``(key, value)`` ``[R, heads, S, head_dim]``
@@ -270,6 +274,10 @@ class StepRunner:
         import torch
 
         buffers = self.buffers
+        with torch.inference_mode():
+            for tensor in (buffers.keys, buffers.values, buffers.cross_keys, buffers.cross_values):
+                if tensor is not None:
+                    tensor.zero_()
         if buffers.cross_mask is None:
             return
         text = int(cross_kv[0][0].shape[2])

@@ -278,7 +278,9 @@ def test_cli_status_models_ping(engine_process):
 
 
 def test_sigint_stops_the_engine_cleanly_and_fails_queued_jobs(cache_dir, tmp_path):
-    engine = start_engine(cache_dir, tmp_path, "--no-warmup")
+    # One request a run: otherwise j1 and j2, sent at once, may share j0's run
+    # and be cancelled as running ones.
+    engine = start_engine(cache_dir, tmp_path, "--no-warmup", "--max-batch", "1")
     p = OscPeer(engine.port)
     try:
         for i in range(3):

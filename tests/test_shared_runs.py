@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 
 from engine.api import Engine, EngineSettings
-from engine.errors import BadFile, Cancelled
+from engine.errors import BadFile, Cancelled, GenerationFailed
 from engine.spec import GenerationSpec, Order
 
 
@@ -123,11 +123,40 @@ def test_a_failing_request_leaves_the_others_of_its_run(engine, tmp_path, cache_
     melody_engine.load("debug-melody")
     not_audio = tmp_path / "notes.wav"
     not_audio.write_bytes(b"this is not audio" * 100)
-    good = _spec(tmp_path, prompt="warm funk", seed=1)
-    bad = _spec(tmp_path, prompt="slow jazz", seed=2, melody_audio=not_audio)
+    from engine.melody import parse_notes
+
+    good = _spec(
+        tmp_path, prompt="warm funk", seed=1, bpm=120.0, melody_notes=parse_notes("60 0 1 100")
+    )
+    bad = _spec(tmp_path, prompt="slow jazz", seed=2, bpm=120.0, melody_audio=not_audio)
+    assert melody_engine.sharing(good).key == melody_engine.sharing(bad).key
     results = melody_engine.generate_many([Order(good), Order(bad)])
     assert len(results[0].paths) == 1
     assert isinstance(results[1], BadFile)
+
+
+def test_a_request_whose_post_processing_fails_leaves_the_others(engine, tmp_path, monkeypatch):
+    from engine import generate
+
+    finish = generate._finish
+
+    def breaks_on_one(audio, spec, *args):
+        if spec.prompt == "breaks":
+            raise RuntimeError("resampler exploded")
+        return finish(audio, spec, *args)
+
+    monkeypatch.setattr(generate, "_finish", breaks_on_one)
+    specs = [_spec(tmp_path, prompt=p, seed=1) for p in ("fine", "breaks", "also fine")]
+    results = engine.generate_many([Order(spec) for spec in specs])
+    assert isinstance(results[1], GenerationFailed)
+    assert "resampler exploded" in results[1].message
+    assert len(results[0].paths) == len(results[2].paths) == 1
+
+
+def test_requests_that_cannot_share_are_not_run_together(engine, tmp_path):
+    orders = [Order(_spec(tmp_path)), Order(_spec(tmp_path, guidance=5.0))]
+    with pytest.raises(ValueError, match="cannot share"):
+        engine.generate_many(orders)
 
 
 def test_a_cancelled_request_drops_out_and_the_others_finish(engine, tmp_path):

@@ -129,12 +129,12 @@ def test_step_copies_in_and_reads_out(debug, graphs) -> None:
     assert torch.equal(single.buffers.ids, ids)
 
 
-def test_load_text_pads_and_masks(debug, graphs) -> None:
+def test_begin_pads_and_masks_the_text(debug, graphs) -> None:
     runner = graphs.runners[4]
     inputs = text_inputs(debug, PROMPTS)
     with torch.inference_mode():
         run = _Run(debug, inputs, 5)
-        runner.load_text(run.cross_kv, run.cross_mask)
+        runner.begin(run.cross_kv, run.cross_mask)
     text = inputs.input_ids.shape[1]
     buffers = runner.buffers
     assert torch.equal(buffers.cross_keys[0, :, :, :text], run.cross_kv[0][0])
@@ -159,6 +159,18 @@ def test_static_step_logits_match_the_eager_step(debug, graphs) -> None:
                 torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
         finally:
             static.runner.release()
+
+
+def test_what_an_earlier_run_left_in_the_buffers_does_not_reach_the_next(debug, graphs) -> None:
+    """A mask gives a slot zero weight, but 0 x NaN is NaN: each run starts clean."""
+    inputs = text_inputs(debug, PROMPTS)
+    clean = fast_decode(debug, inputs, 12, GREEDY, generators([0, 0], "cpu"))
+    buffers = graphs.runners[4].buffers
+    with torch.inference_mode():
+        for tensor in (buffers.keys, buffers.values, buffers.cross_keys, buffers.cross_values):
+            tensor.fill_(float("nan"))  # as a float16 overflow in an earlier run could leave
+    after = fast_decode(debug, inputs, 12, GREEDY, generators([0, 0], "cpu"), graphs=graphs)
+    assert torch.equal(after, clean)
 
 
 # -- claiming ------------------------------------------------------------------
@@ -294,7 +306,8 @@ def test_engine_prepares_steps_at_load_and_decodes_through_them(
 
     prepared, claims = [], []
 
-    def prepare(loaded):
+    def prepare(loaded, takes):
+        assert list(takes) == [1, 2, 3]  # every take count up to the settings' max_takes
         graphs = build_step_graphs(loaded, (1,), frames=64, text_tokens=16)
         claim = graphs.claim
         graphs.claim = lambda *a: claims.append(a) or claim(*a)  # type: ignore[method-assign]
@@ -302,7 +315,9 @@ def test_engine_prepares_steps_at_load_and_decodes_through_them(
         return graphs
 
     monkeypatch.setattr(step_graph, "prepare_step_graphs", prepare)
-    settings = EngineSettings(cache, device="cpu", warmup=False, cuda_graphs=cuda_graphs)
+    settings = EngineSettings(
+        cache, device="cpu", warmup=False, cuda_graphs=cuda_graphs, max_takes=3
+    )
     engine = Engine(settings)
     engine.load("debug")
     spec = GenerationSpec(prompt="test", out_dir=tmp_path, seconds=0.5, seed=1)
