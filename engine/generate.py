@@ -241,12 +241,13 @@ def render_many(
                 results[plan.index] = failure
             return results  # type: ignore[return-value]
         decode_s = time.perf_counter() - t0
+    run = {"requests": len(plans), "takes": sum(len(c) for c in codes if c is not None)}
     for plan, tokens in zip(plans, codes, strict=True):
         if tokens is None:
             results[plan.index] = Cancelled("Cancelled.")
             continue
         try:  # one request's codec or post-processing failing leaves the others
-            results[plan.index] = _finish_part(loaded, plan, tokens, decode_s, codes)
+            results[plan.index] = _finish_part(loaded, plan, tokens, decode_s, run)
         except (BridgeError, RuntimeError) as exc:
             results[plan.index] = _failure(exc, loaded, [plan])
     assert all(result is not None for result in results)
@@ -368,9 +369,12 @@ def _decode(loaded: LoadedModel, plans: list[_Plan], decoder: Decoder) -> list[A
 
 
 def _finish_part(
-    loaded: LoadedModel, plan: _Plan, codes: Any, decode_s: float, shared: list[Any]
+    loaded: LoadedModel, plan: _Plan, codes: Any, decode_s: float, run: dict[str, int]
 ) -> Rendered:
-    """Audio of one plan's tokens, post-processed take by take."""
+    """Audio of one plan's tokens, post-processed take by take.
+
+    ``run`` is the shared run's size (requests, takes), for the sidecar.
+    """
     sr, fr = loaded.sample_rate, loaded.frame_rate
     spec = plan.part.spec
     t1 = time.perf_counter()
@@ -386,10 +390,7 @@ def _finish_part(
         "windows": len(plan.runs),
         "decode_steps": plan.progress.total,
         "prompt_seconds_used": prompt_frames / fr,
-        "shared_run": {
-            "requests": len(shared),
-            "takes": sum(len(c) for c in shared if c is not None),
-        },
+        "shared_run": run,
         "per_take": [],
     }
     t2 = time.perf_counter()
