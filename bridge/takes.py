@@ -185,18 +185,20 @@ def _load(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else {}
 
 
-def _newest_first(take: TakeEntry) -> tuple[float, str]:
+def _newest_first(take: TakeEntry) -> tuple[float, float, str]:
+    """Sort key: creation time (second resolution), then the sidecar's mtime, newest first."""
+    try:
+        mtime = os.stat(take.sidecar).st_mtime
+    except OSError:
+        mtime = 0.0
     try:
         when = datetime.fromisoformat(take.created)
         if when.tzinfo is None:
             when = when.replace(tzinfo=timezone.utc)
         stamp = when.timestamp()
     except ValueError:
-        try:
-            stamp = os.stat(take.sidecar).st_mtime
-        except OSError:
-            stamp = 0.0
-    return (-stamp, take.path)
+        stamp = mtime
+    return (-stamp, -mtime, take.path)
 
 
 def _when(created: str) -> str:
@@ -210,7 +212,8 @@ def _bars(take: TakeEntry) -> str:
     if take.bars is None or take.bpm is None:
         return "" if take.bpm is None else f"{take.bpm:g} bpm"
     sig = "" if take.timesig == "4/4" else f" {take.timesig}"
-    return f"{take.bars:g} bars{sig} @ {take.bpm:g}"
+    bars = f"{take.bars:g} bar" if take.bars == 1 else f"{take.bars:g} bars"
+    return f"{bars}{sig} @ {take.bpm:g}"
 
 
 def _clip(text: str, width: int) -> str:

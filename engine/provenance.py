@@ -66,11 +66,7 @@ def sha256_file(path: Path, cache_dir: Path | None = None) -> str:
     entry = cache.get(key)
     if isinstance(entry, dict) and entry.get("stamp") == stamp and "sha256" in entry:
         return str(entry["sha256"])
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    value = digest.hexdigest()
+    value = _sha256(path)
     if cache_file is not None:
         cache[key] = {"stamp": stamp, "sha256": value}
         _write_cache(cache_file, cache)
@@ -117,6 +113,14 @@ def describe(
         "folder": str(folder),
         "weights_sha256": hashes,
     }
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _read_cache(path: Path | None) -> dict[str, Any]:

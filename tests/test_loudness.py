@@ -64,7 +64,7 @@ def test_silence_and_very_short_audio_have_no_loudness():
     assert integrated_lufs(np.zeros((1, SR), np.float32), SR) is None
     assert true_peak_dbtp(np.zeros((1, SR), np.float32), SR) is None
     assert integrated_lufs(_sine(997, 0.1, 0.3), SR) is None  # under one 400 ms block
-    audio, facts = normalise(_sine(997, 0.1, 0.3), SR, -14.0)
+    _, facts = normalise(_sine(997, 0.1, 0.3), SR, -14.0)
     assert facts["target_reached"] is False and "0.4 s" in facts["why_not"]
     assert facts["gain_db"] == 0.0
 
