@@ -175,3 +175,26 @@ def test_loudness_key_is_a_float_in_range(tmp_path):
     with pytest.raises(protocol.RequestRejected) as caught:
         _generate(tmp_path, "loudness", "-14")
     assert caught.value.code == "wrong_type"
+
+
+def test_the_engine_true_peak_setting_is_the_ceiling(cache_dir, tmp_path):
+    from engine.api import Engine, EngineSettings
+
+    engine = Engine(EngineSettings(cache_dir=cache_dir, device="cpu", warmup=False, true_peak=-6.0))
+    spec = GenerationSpec(
+        prompt="ceiling", out_dir=tmp_path, bars=1, bpm=120, seed=2, loudness=-8, model="debug"
+    )
+    [path] = engine.generate(spec).paths
+    audio, rate = sf.read(str(path), dtype="float64")
+    assert _independent_true_peak(audio, rate) <= -6.0 + 0.05
+    loudness = _meta(path)["loudness"]
+    assert loudness["true_peak_ceiling_dbtp"] == -6.0 and loudness["target_reached"] is False
+
+
+def test_serve_true_peak_is_checked_in_words():
+    from bridge.config import ServeConfig
+
+    assert ServeConfig().true_peak == -1.0
+    assert ServeConfig.from_sources({}, {"MUSICGEN_BRIDGE_TRUE_PEAK": "-2"}).true_peak == -2.0
+    with pytest.raises(ValueError, match="true_peak must be -20 to 0 dBTP"):
+        ServeConfig(true_peak=0.5)
