@@ -306,14 +306,16 @@ class Engine:
         generate_s: float,
     ) -> Take:
         """Write one request's takes (WAV + sidecar each).  Raises WriteFailed."""
+        from engine.loudness import measure
         from engine.output import limit_peak, take_stem, write_take
 
         t0 = time.perf_counter()
         paths = []
         warnings = conflicts(spec.prompt, spec.bpm, spec.key, spec.timesig, bars=spec.bars)
         for i, (take_seed, audio) in enumerate(zip(seeds, rendered.takes, strict=True)):
-            audio, loudness = self._loudness(spec, audio, rendered.sample_rate)
+            audio, loudness = self._normalise(spec, audio, rendered.sample_rate)
             audio, gain_db = limit_peak(audio)
+            loudness = {**measure(audio, rendered.sample_rate, loop=spec.loop), **loudness}
             sidecar = self._sidecar(spec, take_seed, started, audio.shape, rendered, gain_db)
             sidecar["variation"] = {"index": i + 1, "of": len(seeds), "first_seed": seeds[0]}
             sidecar.update(rendered.details["per_take"][i])
@@ -339,19 +341,16 @@ class Engine:
             warnings=tuple(warnings),
         )
 
-    def _loudness(self, spec: GenerationSpec, audio: Any, rate: int) -> tuple[Any, dict[str, Any]]:
-        """Normalise to ``spec.loudness`` if asked; measure the take either way.
+    def _normalise(self, spec: GenerationSpec, audio: Any, rate: int) -> tuple[Any, dict[str, Any]]:
+        """Bring a take to ``spec.loudness`` if asked: (audio, the target's facts or {}).
 
         Runs after the loop crossfade (one gain keeps the seam seamless).
         """
-        from engine.loudness import measure, normalise
+        if spec.loudness is None:
+            return audio, {}
+        from engine.loudness import normalise
 
-        facts: dict[str, Any] = {}
-        if spec.loudness is not None:
-            audio, facts = normalise(
-                audio, rate, spec.loudness, self.settings.true_peak, loop=spec.loop
-            )
-        return audio, {**measure(audio, rate, loop=spec.loop), **facts}
+        return normalise(audio, rate, spec.loudness, self.settings.true_peak, loop=spec.loop)
 
     def _decoder(self):
         if self.settings.decoder == "fast":

@@ -198,3 +198,24 @@ def test_serve_true_peak_is_checked_in_words():
     assert ServeConfig.from_sources({}, {"MUSICGEN_BRIDGE_TRUE_PEAK": "-2"}).true_peak == -2.0
     with pytest.raises(ValueError, match="true_peak must be -20 to 0 dBTP"):
         ServeConfig(true_peak=0.5)
+
+
+def test_the_sidecar_measures_the_take_as_written_after_peak_limiting(debug_engine, tmp_path):
+    from datetime import datetime
+
+    from engine.generate import Rendered
+
+    hot = _sine(997, 2.0, 1.0)  # twice full scale: peak limiting scales it down
+    details = {
+        "windows": 1,
+        "decode_steps": 53,
+        "shared_run": {"requests": 1, "takes": 1},
+        "per_take": [{}],
+        "timings": {},
+    }
+    spec = GenerationSpec(prompt="hot", out_dir=tmp_path, seconds=1.0, sample_rate=SR)
+    take = debug_engine._write(spec, [1], Rendered([hot], SR, "hot", details), datetime.now(), 0.1)
+    meta = _meta(take.paths[0])
+    assert meta["peak_limit_gain_db"] < -6.0
+    assert -0.1 < meta["loudness"]["true_peak_dbtp"] <= 0.0
+    assert meta["loudness"]["integrated_lufs"] == pytest.approx(-3.01, abs=0.1)
