@@ -112,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="on the CPU: float32 (exact), bfloat16 or int8 weights (about 2x faster, not exact; "
         "see docs/performance.md) (default float32)",
     )
+    serve.add_argument(
+        "--true-peak",
+        type=float,
+        help="true-peak ceiling in dBTP that a request's loudness target never crosses "
+        "(BS.1770 4x oversampled; -20 to 0; default -1)",
+    )
 
     gen = sub.add_parser(
         "generate",
@@ -149,6 +155,21 @@ def build_parser() -> argparse.ArgumentParser:
     cancel = sub.add_parser("cancel", help="cancel a queued or running take")
     cancel.add_argument("job", help="the id of the generate request")
     _client_flags(cancel)
+
+    takes = sub.add_parser(
+        "takes",
+        help="list the takes under a folder, newest first (from their sidecars)",
+        description="List the takes under a folder (and its subfolders), newest first, from "
+        "their sidecars: time, prompt, model, seed, bars and bpm, length, loudness, path. "
+        "Needs no running engine.",
+    )
+    takes.add_argument(
+        "folder",
+        nargs="?",
+        type=Path,
+        help="where to look (default: the engine's output folder, serve --out-dir)",
+    )
+    takes.add_argument("--json", action="store_true", help="print a JSON list, for scripts")
 
     download = sub.add_parser(
         "download",
@@ -224,6 +245,7 @@ def _serve(args: argparse.Namespace) -> int:
             config.cpu_precision,
             config.cuda_graphs,
             max(config.max_batch, config.max_variations),
+            true_peak=config.true_peak,
         )
     )
     server = OscServer(config, engine)
@@ -266,9 +288,16 @@ def _generate(args: argparse.Namespace) -> int:
             fields[name] = str(Path(fields[name]).expanduser().resolve())
     request_id = args.id or new_id()
     bar = _ProgressBar(enabled=not args.quiet and sys.stderr.isatty())
+    warnings: list[dict[str, str]] = []
+
+    def on_warning(code: str, message: str) -> None:
+        bar.close()
+        print(f"musicgen-bridge: warning ({code}): {message}", file=sys.stderr)
+        warnings.append({"code": code, "message": message})
+
     with _client(args) as client:
         try:
-            paths = client.generate(fields, request_id, bar.update, bar.queued)
+            paths = client.generate(fields, request_id, bar.update, bar.queued, on_warning)
         except KeyboardInterrupt:
             bar.close()
             _try_cancel(client, request_id)
@@ -280,7 +309,7 @@ def _generate(args: argparse.Namespace) -> int:
             _write_result(args.result_file, request_id, error=(exc.code, exc.message))
             return EXIT_UNREACHABLE if exc.code == "engine_unreachable" else EXIT_ENGINE_ERROR
     bar.close()
-    _write_result(args.result_file, request_id, paths=paths)
+    _write_result(args.result_file, request_id, paths=paths, warnings=warnings)
     for path in paths:
         print(path)
     if args.play:
@@ -316,12 +345,18 @@ def _write_result(
     request_id: str,
     paths: list[str] | None = None,
     error: tuple[str, str] | None = None,
+    warnings: list[dict[str, str]] | None = None,
 ) -> None:
     """Write the outcome atomically, so a poller never reads half a file."""
     if path is None:
         return
     if error is None:
-        data: dict[str, Any] = {"ok": True, "id": request_id, "paths": paths}
+        data: dict[str, Any] = {
+            "ok": True,
+            "id": request_id,
+            "paths": paths,
+            "warnings": warnings or [],
+        }
     else:
         data = {"ok": False, "id": request_id, "code": error[0], "message": error[1]}
     path = path.expanduser().resolve()
@@ -351,6 +386,39 @@ def _client_command(args: argparse.Namespace) -> int:
         except BridgeError as exc:
             print(f"musicgen-bridge: {exc.message}", file=sys.stderr)
             return EXIT_UNREACHABLE if exc.code == "engine_unreachable" else EXIT_ENGINE_ERROR
+    return EXIT_OK
+
+
+def _takes(args: argparse.Namespace) -> int:
+    from bridge.config import ServeConfig
+    from bridge.takes import format_table, list_takes
+
+    folder = args.folder
+    if folder is None:
+        try:
+            folder = ServeConfig.from_sources({}).out_dir  # honours MUSICGEN_BRIDGE_OUT_DIR
+        except ValueError as exc:
+            print(f"musicgen-bridge: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    try:
+        listing = list_takes(folder)
+    except OSError as exc:
+        print(
+            f"musicgen-bridge: cannot list takes: {exc} Name a folder: takes DIR", file=sys.stderr
+        )
+        return EXIT_USAGE
+    if listing.unreadable:
+        print(
+            f"musicgen-bridge: skipped {listing.unreadable} JSON file(s) under {folder} that "
+            "could not be read as take sidecars",
+            file=sys.stderr,
+        )
+    if args.json:
+        print(json.dumps([take.to_json() for take in listing.takes], indent=2, ensure_ascii=False))
+    elif listing.takes:
+        print(format_table(listing.takes))
+    else:
+        print(f"No takes under {folder}.", file=sys.stderr)
     return EXIT_OK
 
 
@@ -405,6 +473,7 @@ _COMMANDS = {
     "models": _client_command,
     "cancel": _client_command,
     "download": _download,
+    "takes": _takes,
 }
 
 if __name__ == "__main__":

@@ -153,6 +153,7 @@ class EngineClient:
         request_id: str | None = None,
         on_progress: Callable[[float, str], None] | None = None,
         on_queued: Callable[[int], None] | None = None,
+        on_warning: Callable[[str, str], None] | None = None,
     ) -> list[str]:
         """Ask for a take and wait for it.
 
@@ -161,6 +162,8 @@ class EngineClient:
             request_id: the id to use (a fresh one if None).
             on_progress: called with (fraction 0..1, stage).
             on_queued: called with the number of jobs ahead.
+            on_warning: called with (code, message) for each ``/musicgen/warning``
+                (they arrive before done).
 
         Returns:
             Absolute paths of the WAVs written.
@@ -184,6 +187,9 @@ class EngineClient:
                     accepted = True
                     if on_progress:
                         on_progress(float(args[0]), str(args[1]))
+                elif reply == f"{P}/warning":
+                    if on_warning:
+                        on_warning(str(args[0]), str(args[1]))
                 elif reply == f"{P}/done":
                     return [str(a) for a in args]
                 elif reply == f"{P}/error":

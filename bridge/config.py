@@ -18,6 +18,7 @@ from engine.fast_decode import CPU_MODES as CPU_PRECISIONS
 ENV_PREFIX = "MUSICGEN_BRIDGE_"
 DECODERS = ("fast", "reference")
 MIN_TOKEN_CHARS = 16
+TRUE_PEAK_RANGE = (-20.0, 0.0)  # dBTP
 
 
 def default_output_dir(env: Mapping[str, str]) -> Path:
@@ -61,6 +62,8 @@ class ServeConfig:
         cpu_precision: "float32", or "bfloat16" / "int8" weights on the CPU:
             faster, and not exact (docs/performance.md has the figures).
         cuda_graphs: on CUDA, capture the decode step as CUDA graphs at load.
+        true_peak: the true-peak ceiling in dBTP that a request's loudness
+            target never crosses (TRUE_PEAK_RANGE).
     """
 
     host: str = "127.0.0.1"
@@ -81,6 +84,7 @@ class ServeConfig:
     max_batch: int = 8
     cpu_precision: str = "float32"
     cuda_graphs: bool = True
+    true_peak: float = -1.0
 
     def __post_init__(self) -> None:
         # Flags have choices; environment variables reach here unchecked.
@@ -93,6 +97,11 @@ class ServeConfig:
             )
         if self.max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, not {self.max_batch}")
+        low, high = TRUE_PEAK_RANGE
+        if not low <= self.true_peak <= high:
+            raise ValueError(
+                f"true_peak must be {low:g} to {high:g} dBTP (e.g. -1), not {self.true_peak:g}"
+            )
 
     @classmethod
     def from_sources(

@@ -45,9 +45,20 @@ PROGRESS_INTERVAL_S = 0.1  # at most ten progress replies a second per job
 WorkerState = Literal["loading", "ready", "busy", "no_model", "stopping"]
 
 
+class WarningLike(Protocol):
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
+
+
 class TakeLike(Protocol):
     @property
     def paths(self) -> tuple[Path, ...]: ...
+
+    @property
+    def warnings(self) -> Sequence[WarningLike]: ...
 
 
 class ModelInfoLike(Protocol):
@@ -82,7 +93,8 @@ class EngineLike(Protocol):
 class JobListener(Protocol):
     def progress(self, job: Job, fraction: float, stage: str) -> None: ...
 
-    def done(self, job: Job, paths: list[str]) -> None: ...
+    def done(self, job: Job, paths: list[str], warnings: Sequence[tuple[str, str]] = ()) -> None:
+        """The job's takes are written; ``warnings`` are (code, message) pairs about them."""
 
     def failed(self, job: Job, error: BridgeError) -> None: ...
 
@@ -374,4 +386,5 @@ class JobQueue:
             ", ".join(p.name for p in result.paths),
         )
         paths = [str(p) for p in result.paths]
-        return lambda: self._listener.done(job, paths)
+        warnings = [(w.code, w.message) for w in result.warnings]
+        return lambda: self._listener.done(job, paths, warnings)

@@ -36,7 +36,7 @@ from engine.errors import (
     UnknownArgument,
     WrongType,
 )
-from engine.prompting import parse_key
+from engine.prompting import WARNING_CODES, parse_key
 from engine.spec import (
     DEFAULT_GUIDANCE,
     DEFAULT_PROMPT_SECONDS,
@@ -57,6 +57,7 @@ MAX_VARIATIONS = 8  # the protocol's ceiling; serve --max-variations sets the en
 MAX_NOTES_CHARS = 60000  # 4096 notes fit; an OSC message stays well inside one UDP datagram
 # MusicGen's 30 s window less a second to continue in.
 MAX_PROMPT_SECONDS = 29.0
+MIN_LOUDNESS, MAX_LOUDNESS = -40.0, -5.0  # LUFS
 
 ArgKind = Literal["str", "int", "float", "bool"]
 # Used with fullmatch: "$" alone would also match before a trailing newline.
@@ -341,6 +342,15 @@ GENERATE_ARGS = (
         maximum=8,
         flag="--sample-format",
     ),
+    Arg(
+        "loudness",
+        "float",
+        "target integrated loudness in LUFS, e.g. -14 or -23 (BS.1770), never past the "
+        "engine's true-peak ceiling (default: peak limiting only)",
+        minimum=MIN_LOUDNESS,
+        maximum=MAX_LOUDNESS,
+        flag="--loudness",
+    ),
 )
 
 CANCEL_ARGS = (
@@ -367,6 +377,8 @@ ADDRESSES: dict[str, tuple[Arg, ...]] = {
 REPLIES: dict[str, str] = {
     f"{PREFIX}/queued": "id position  -- accepted; position = jobs ahead of it (0 = starting)",
     f"{PREFIX}/progress": "id fraction stage  -- fraction 0..1; stage loading|generating|writing",
+    f"{PREFIX}/warning": "id code message  -- zero or more, before done; code = "
+    + "|".join(WARNING_CODES),
     f"{PREFIX}/done": "id path [path ...]  -- absolute paths of the WAVs written",
     f"{PREFIX}/error": "id code message  -- terminal for a generate; code is stable",
     f"{PREFIX}/pong": "id version state model",
@@ -612,6 +624,7 @@ def _spec(values: dict[str, Any], limits: Limits) -> GenerationSpec:
         tempo_correct=values.get("tempo_correct", False),
         sample_rate=sample_rate,
         sample_format=sample_format,
+        loudness=values.get("loudness"),
     )
     if spec.duration_seconds > limits.max_seconds + 1e-9:
         raise OutOfRange(
@@ -691,6 +704,11 @@ def progress(request_id: str, fraction: float, stage: str) -> Reply:
 
 def done(request_id: str, paths: list[str]) -> Reply:
     return f"{PREFIX}/done", [request_id, *paths]
+
+
+def warning(request_id: str, code: str, message: str) -> Reply:
+    """A warning about a take that was made (sent before its done; see docs/protocol.md)."""
+    return f"{PREFIX}/warning", [request_id, code, message]
 
 
 def error(request_id: str, code: str, message: str) -> Reply:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from pythonosc.osc_message_builder import OscMessageBuilder
@@ -231,7 +232,11 @@ class OscServer:
     def progress(self, job: Job, fraction: float, stage: str) -> None:
         self.send(job.reply_to, protocol.progress(job.id, fraction, stage))
 
-    def done(self, job: Job, paths: list[str]) -> None:
+    def done(self, job: Job, paths: list[str], warnings: Sequence[tuple[str, str]] = ()) -> None:
+        # Warnings travel on their own address, before done: clients written
+        # before they existed read every argument of done as a path.
+        for code, message in warnings:
+            self.send(job.reply_to, protocol.warning(job.id, code, message))
         self.send(job.reply_to, protocol.done(job.id, paths))
 
     def failed(self, job: Job, error: BridgeError) -> None:

@@ -23,11 +23,15 @@ from engine.audio import SAMPLE_FORMATS
 from engine.debug_checkpoint import DEBUG_MODELS
 from engine.errors import BridgeError, ModelNotAvailable
 from engine.generate import CancelCheck, ProgressCallback, Rendered, Sharing
+from engine.loudness import DEFAULT_TRUE_PEAK
+from engine.prompting import Conflict, conflicts
 from engine.spec import GenerationSpec, Order
 
 log = logging.getLogger(__name__)
 
 WARMUP_SECONDS = 0.2
+# 2: loudness, checkpoint (revision or weights hash), adapter_hash, warnings, params.loudness.
+SIDECAR_FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,8 @@ class EngineSettings:
             load (engine.step_graph), each checked against the eager step.
         max_takes: the most takes one decoder run holds (the bridge's
             max_batch and max_variations): graphs are captured for 1..max_takes.
+        true_peak: the true-peak ceiling in dBTP that loudness normalisation
+            never crosses (engine.loudness).
     """
 
     cache_dir: Path
@@ -62,6 +68,7 @@ class EngineSettings:
     cpu_precision: str = "float32"
     cuda_graphs: bool = True
     max_takes: int = 8
+    true_peak: float = DEFAULT_TRUE_PEAK
 
 
 @dataclass(frozen=True)
@@ -77,16 +84,22 @@ class ModelInfo:
     melody: bool
     is_debug: bool
     load_seconds: float
+    checkpoint: dict[str, Any] = field(default_factory=dict)  # engine.provenance.describe
 
 
 @dataclass(frozen=True)
 class Take:
-    """A finished take: the files written and how long each stage took."""
+    """A finished take: the files written, how long each stage took, and its warnings.
+
+    ``warnings`` are the request's conflicts between prompt and request
+    (:func:`engine.prompting.conflicts`), also in every sidecar.
+    """
 
     paths: tuple[Path, ...]
     seed: int
     duration_seconds: float
     timings: dict[str, float] = field(default_factory=dict)
+    warnings: tuple[Conflict, ...] = ()
 
 
 class Engine:
@@ -138,6 +151,7 @@ class Engine:
             melody=loaded.is_melody,
             is_debug=loaded.is_debug,
             load_seconds=time.perf_counter() - start,
+            checkpoint=self._provenance(loaded),
         )
         if loaded.is_debug:
             log.warning("model %r has random weights: its takes are noise, not music", model_id)
@@ -149,6 +163,16 @@ class Engine:
             self._info.load_seconds,
         )
         return self._info
+
+    def _provenance(self, loaded: checkpoint.LoadedModel) -> dict[str, Any]:
+        from engine.provenance import describe
+
+        return describe(
+            loaded.model_id,
+            loaded.folder,
+            is_debug=loaded.is_debug,
+            cache_dir=self.settings.cache_dir,
+        )
 
     def _set_cpu_precision(self, loaded: checkpoint.LoadedModel) -> None:
         from engine.fast_decode import prepare_for_cpu
@@ -282,16 +306,22 @@ class Engine:
         generate_s: float,
     ) -> Take:
         """Write one request's takes (WAV + sidecar each).  Raises WriteFailed."""
+        from engine.loudness import measure
         from engine.output import limit_peak, take_stem, write_take
 
         t0 = time.perf_counter()
         paths = []
+        warnings = conflicts(spec.prompt, spec.bpm, spec.key, spec.timesig, bars=spec.bars)
         for i, (take_seed, audio) in enumerate(zip(seeds, rendered.takes, strict=True)):
+            audio, loudness = self._normalise(spec, audio, rendered.sample_rate)
             audio, gain_db = limit_peak(audio)
+            loudness = {**measure(audio, rendered.sample_rate, loop=spec.loop), **loudness}
             sidecar = self._sidecar(spec, take_seed, started, audio.shape, rendered, gain_db)
             sidecar["variation"] = {"index": i + 1, "of": len(seeds), "first_seed": seeds[0]}
             sidecar.update(rendered.details["per_take"][i])
             sidecar["timings"] = {"generate_s": round(generate_s, 3), **rendered.details["timings"]}
+            sidecar["loudness"] = loudness
+            sidecar["warnings"] = [{"code": w.code, "message": w.message} for w in warnings]
             stem = take_stem(spec.prompt, take_seed, started)
             paths.append(
                 write_take(
@@ -308,7 +338,19 @@ class Engine:
             seed=seeds[0],
             duration_seconds=rendered.takes[0].shape[-1] / rendered.sample_rate,
             timings={"generate_s": generate_s, "write_s": time.perf_counter() - t0},
+            warnings=tuple(warnings),
         )
+
+    def _normalise(self, spec: GenerationSpec, audio: Any, rate: int) -> tuple[Any, dict[str, Any]]:
+        """Bring a take to ``spec.loudness`` if asked: (audio, the target's facts or {}).
+
+        Runs after the loop crossfade (one gain keeps the seam seamless).
+        """
+        if spec.loudness is None:
+            return audio, {}
+        from engine.loudness import normalise
+
+        return normalise(audio, rate, spec.loudness, self.settings.true_peak, loop=spec.loop)
 
     def _decoder(self):
         if self.settings.decoder == "fast":
@@ -349,11 +391,13 @@ class Engine:
         assert info is not None  # generate() loaded a model first
         return {
             "format": "musicgen-bridge take",
-            "format_version": 1,
+            "format_version": SIDECAR_FORMAT_VERSION,
             "prompt": spec.prompt,
             "conditioning_text": rendered.text,
             "model": info.model_id,
             "model_is_debug_noise": info.is_debug,
+            "checkpoint": info.checkpoint,
+            "adapter_hash": None,  # reserved: the hash of an adapter, once adapters exist
             "seed": seed,
             "params": replace(spec, seed=seed, variations=1).to_json(),
             "duration_seconds": shape[-1] / rendered.sample_rate,
@@ -388,6 +432,7 @@ def versions() -> dict[str, str]:
         "soundfile",
         "soxr",
         "librosa",
+        "pyloudnorm",
     ):
         try:
             out[dist] = metadata.version(dist)

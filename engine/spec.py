@@ -62,6 +62,8 @@ class GenerationSpec:
         tempo_correct: estimate the take's tempo and time-stretch it to ``bpm``.
         sample_rate: output rate in Hz; None keeps the model's (32000).
         sample_format: "pcm16", "pcm24" or "float".
+        loudness: target integrated loudness in LUFS (e.g. -14), reached with
+            one gain under the engine's true-peak ceiling; None: peak limiting only.
     """
 
     prompt: str
@@ -91,6 +93,7 @@ class GenerationSpec:
     tempo_correct: bool = False
     sample_rate: int | None = None
     sample_format: str = DEFAULT_SAMPLE_FORMAT
+    loudness: float | None = None
 
     def __post_init__(self) -> None:
         # Callers validate first; this only guards against programming errors.

@@ -18,6 +18,7 @@ class FakeInfo:
 @dataclass(frozen=True)
 class FakeTake:
     paths: tuple[Path, ...]
+    warnings: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,9 @@ class Recorder:
     def progress(self, job, fraction, stage):
         self._add(("progress", job.id, fraction, stage))
 
-    def done(self, job, paths):
+    def done(self, job, paths, warnings=()):
+        for code, message in warnings:
+            self._add(("warning", job.id, code, message))
         self._add(("done", job.id, paths))
 
     def failed(self, job, error):

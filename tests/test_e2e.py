@@ -232,6 +232,7 @@ def test_cli_generate_writes_sixteen_seconds_and_a_sidecar(engine_process, tmp_p
         "ok": True,
         "id": json.loads(result.read_text())["id"],
         "paths": [wav],
+        "warnings": [],
     }
 
 
