@@ -53,21 +53,23 @@ T.test("settings: stores the CLI path and port; refuses a bad port in words", fu
 end)
 
 T.test("settings: options shown with their defaults, stored, and checked in words", function()
-  local _, state = F.mock("settings-opts", { inputs = { { true, "\n\n\n12.5\nno\nYes\ny" } } })
+  local _, state = F.mock("settings-opts", { inputs = { { true, "\n\n\n12.5\nno\nYes\ny\n-14 LUFS" } } })
   F.run("MusicGen_Settings.lua")
-  local call = state.calls_named({ GetUserInputs = true })[1]
-  T.eq({ call[3], call[4] }, { 7, "Path to musicgen-bridge,Engine host (blank = 127.0.0.1),Engine port (blank = 9000),"
-    .. "Continue: seconds of prompt (0.5-29),Melody from MIDI items (y/n),Melody from audio items (y/n),"
-    .. "Loop takes seamlessly (y/n),separator=\n,extrawidth=400" })
-  T.eq(call[5], F.CLI .. "\n\n\n10\ny\nn\nn", "the defaults shown")
+  T.eq(state.dialogs[1].labels, { "Path to musicgen-bridge", "Engine host (blank = 127.0.0.1)",
+    "Engine port (blank = 9000)", "Continue: seconds of prompt (0.5-29)", "Melody from MIDI items (y/n)",
+    "Melody from audio items (y/n)", "Loop takes seamlessly (y/n)", "Loudness (off / -14 / -23 LUFS)" },
+    "one caption per field, as REAPER splits them")
+  T.eq(state.dialogs[1].shown, { F.CLI, "", "", "10", "y", "n", "n", "off" }, "the defaults shown, one per field")
   T.eq(#state.messages, 0)
   local e = state.ext
   T.eq({ e["MusicGen_Bridge/prompt_seconds"], e["MusicGen_Bridge/melody_midi"], e["MusicGen_Bridge/melody_audio"],
-    e["MusicGen_Bridge/loop"], e["MusicGen_Bridge/cli_path"] }, { "12.5", "n", "y", "y", "" })
+    e["MusicGen_Bridge/loop"], e["MusicGen_Bridge/cli_path"], e["MusicGen_Bridge/loudness"] },
+    { "12.5", "n", "y", "y", "", "-14" })
   for answer, words in pairs({
     ["\n\n\n30\ny\nn\nn"] = 'The prompt for Continue must be 0.5 to 29 seconds, got "30".',
     ["\n\n\n10\nmaybe\nn\nn"] = 'Answer y or n for "Melody from MIDI items", got "maybe".',
     ["\n\n\n10\ny\nn\nsure"] = 'Answer y or n for "Loop takes seamlessly", got "sure".',
+    ["\n\n\n10\ny\nn\nn\nloud"] = 'Loudness is off, -14 or -23 (LUFS), got "loud".',
   }) do
     _, state = F.mock("settings-bad", { inputs = { { true, answer } } })
     F.run("MusicGen_Settings.lua")
