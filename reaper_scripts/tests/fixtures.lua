@@ -33,8 +33,10 @@ function F.mock(name, opts)
   _G.reaper = reaper
   package.loaded["musicgen.ids"] = { new = function() return F.ID end }
   state.folder = folder
-  state.result_file = opts.resource_path .. "/Data/musicgen-bridge/" .. F.ID .. ".json"
-  state.exit_file = opts.resource_path .. "/Data/musicgen-bridge/" .. F.ID .. ".exit"
+  local sep = (opts.os or ""):match("^Win") and "\\" or "/"
+  local jobs = opts.resource_path .. sep .. "Data" .. sep .. "musicgen-bridge" .. sep
+  state.result_file = jobs .. F.ID .. ".json"
+  state.exit_file = jobs .. F.ID .. ".exit"
   return reaper, state
 end
 

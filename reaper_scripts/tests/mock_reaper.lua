@@ -70,7 +70,9 @@ function Mock.dialog_fields(captions_csv, defaults)
     local _, open = value:gsub("%(", "")
     local _, close = value:gsub("%)", "")
     if dq % 2 == 1 or sq % 2 == 1 or open > close then
-      shown = { defaults }
+      -- One single-line edit field holds it all; it cannot hold a line break, so a "\n"
+      -- separator shows as a space there.
+      shown = { separator == "," and defaults or (defaults:gsub("[\r\n]", " ")) }
       break
     end
   end
