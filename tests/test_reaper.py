@@ -223,7 +223,9 @@ def test_lua_continue_end_to_end_after_the_item_on_its_track(engine_process, tmp
         meta = json.loads(wav.with_suffix(".json").read_text())
         assert meta["params"]["continue_from"] == str(source)
     # On the item's own track (1), at its end (4 s + 2 s); no new track.
-    assert _rows(lines, "ITEM") == [["1", "Track 1", str(wavs[0]), "6", "same groove (seed 5)", "2.000000"]]
+    assert _rows(lines, "ITEM") == [
+        ["1", "Track 1", str(wavs[0]), "6", "same groove (seed 5)", "2.000000"]
+    ]
     assert [row[3:] for row in _rows(lines, "TAKE")] == [
         ["same groove (seed 5)", str(wavs[0]), "true"],
         ["same groove (seed 6)", str(wavs[1]), "false"],
@@ -265,7 +267,9 @@ def test_lua_continue_end_to_end_a_trimmed_item_sends_the_part_it_plays(engine_p
         assert params["continue_from"] == str(source)
         assert (params["audio_start"], params["audio_end"]) == (0.5, 1.5)
     # Right after the item's end (4 s + 1 s), on its track.
-    assert _rows(lines, "ITEM") == [["1", "Track 1", str(wavs[0]), "5", "same groove (seed 5)", "2.000000"]]
+    assert _rows(lines, "ITEM") == [
+        ["1", "Track 1", str(wavs[0]), "5", "same groove (seed 5)", "2.000000"]
+    ]
 
 
 @needs_lua
@@ -556,3 +560,174 @@ def test_lua_windows_quoting_matches_list2cmdline():
     assert out.returncode == 0, out.stderr
     quoted = out.stdout.decode("utf-8").split("\0")[:-1]
     assert quoted == [subprocess.list2cmdline([a]) for a in args]
+
+
+# -- the Python variant as REAPER runs it, and what changes while a take renders ---------------
+
+
+@pytest.mark.e2e
+def test_python_variant_runs_with_the_standard_library_alone_and_without___file__(
+    engine_process, tmp_path
+):
+    python = shutil.which("python3") or sys.executable
+    run = subprocess.run(
+        [
+            python,
+            "-I",
+            "-S",
+            str(SCRIPTS / "tests" / "py_isolated_driver.py"),
+            str(tmp_path),
+            str(engine_process.port),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={"PATH": os.environ.get("PATH", "")},
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["osc_importable"] is False, "the run must not see python-osc"
+    assert out["messages"] == [] and out["pending"] == 0
+    assert "musicgen_osc" in out["modules"]
+    (wav,) = sorted((tmp_path / "MusicGen").glob("*.wav"))
+    assert out["tracks"][2] == ["pad", [[1.5, [[str(wav), "pad"]], 0]]]
+
+
+def test_python_variant_captions_have_no_commas_and_defaults_are_safe(variant):
+    captions = [
+        c for c in variant.CAPTIONS.split(",") if not c.startswith(("separator=", "extrawidth="))
+    ]
+    assert len(captions) == len(variant.FIELDS), captions
+    assert variant.safe_default("children's choir") == "children\u2019s choir"
+    assert variant.safe_default('a 12" remix') == "a 12\u201d remix"
+    assert variant.safe_default("strings (warm") == "strings (warm)"
+    assert variant.safe_default("say \"hi\" (a) 'b'") == "say \"hi\" (a) 'b'"
+    api = FakeReaper("", "x\n1", {"last_prompt": "children's choir"}, selected=False)
+    assert variant.Generator(api).prepare()
+    (call,) = api.named("GetUserInputs")
+    assert call[4].split("\n")[0] == "children\u2019s choir"
+
+
+def _take_arrives(variant, api, wav, change):
+    """prepare() now; `change(api)` while it renders; then the take (the file `wav`) arrives."""
+    job = variant.Generator(api)
+    assert job.prepare()
+    change(api)
+    job.state, job.paths = "done", [str(wav)]
+    job.finish()
+    return job
+
+
+def _wav(tmp_path):
+    wav = tmp_path / "take.wav"
+    sf.write(str(wav), np.zeros(32000, dtype=np.float32), 32000)
+    return wav
+
+
+def test_python_variant_take_goes_into_its_own_project_after_a_tab_switch(tmp_path, variant):
+    for old_reaper in (False, True):
+        api = FakeReaper(str(tmp_path / "song.rpp"), "pad\n1", {})
+        api.insert_in_project = not old_reaper
+        other = type(api.projects[0])(str(tmp_path / "other.rpp"), ["x"])
+        api.projects.append(other)
+
+        def switch(api, other=other):
+            api.current = other
+
+        _take_arrives(variant, api, _wav(tmp_path), switch)
+        assert [t["name"] for t in other.tracks] == ["x"], "the other tab is left alone"
+        assert [t["name"] for t in api.tracks] == ["drums", "pad", "bass"]
+        assert api.tracks[1]["items"][0].position == 6.0
+        assert api.tracks[1]["items"][0].length == 1.0
+        assert api.current is other, "the tab shown stays"
+        (mb,) = api.named("MB")
+        assert 'went into "song.rpp", the project it was made for' in mb[1]
+
+
+def test_python_variant_track_deleted_or_project_closed_while_rendering(tmp_path, variant):
+    api = FakeReaper(str(tmp_path / "song.rpp"), "pad\n1", {})
+    _take_arrives(variant, api, _wav(tmp_path), lambda api: api.tracks.pop(0))
+    assert [t["name"] for t in api.tracks] == ["bass", "pad"], "a new track at the end"
+    (mb,) = api.named("MB")
+    assert "was deleted while it rendered, so the take is on a new track at the end" in mb[1]
+    api = FakeReaper(str(tmp_path / "song.rpp"), "pad\n1", {})
+    _take_arrives(variant, api, _wav(tmp_path), lambda api: api.projects.pop(0))
+    (mb,) = api.named("MB")
+    assert 'made for "song.rpp", which has been closed, so it was not inserted' in mb[1]
+    assert not api.named("AddMediaItemToTrack")
+
+
+def test_python_variant_loudness_setting(variant):
+    job = variant.Generator(FakeReaper("", "pad\n1", {"loudness": "-23"}, selected=False))
+    assert job.prepare() and job.fields["loudness"] == -23.0
+    job = variant.Generator(FakeReaper("", "pad\n1", {"loudness": "off"}, selected=False))
+    assert job.prepare() and "loudness" not in job.fields
+
+
+def test_python_variant_osc_matches_the_spec_byte_for_byte():
+    sys.path.insert(0, str(SCRIPTS))
+    import musicgen_osc
+
+    data = musicgen_osc.encode_message("/musicgen/generate", ["id", "a1", "bars", 8, "bpm", 92.5])
+    assert data == (
+        b"/musicgen/generate\0\0,sssisf\0id\0\0a1\0\0bars\0\0\0\0\0\0\0\x08bpm\0B\xb9\0\0"
+    )
+    assert musicgen_osc.decode(data) == [
+        ("/musicgen/generate", ["id", "a1", "bars", 8, "bpm", 92.5])
+    ]
+    bundle = b"#bundle\0" + b"\0" * 8 + len(data).to_bytes(4, "big") + data
+    assert musicgen_osc.decode(bundle) == musicgen_osc.decode(data)
+    with pytest.raises(musicgen_osc.ParseError):
+        musicgen_osc.decode(b"/x\0\0,i\0\0\0")
+
+
+# -- ReaPack ---------------------------------------------------------------------------------
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _make_index(tmp_path, *args):
+    out = tmp_path / "index.xml"
+    run = subprocess.run(
+        [sys.executable, str(SCRIPTS / "make_index.py"), *args, "--output", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return run, out
+
+
+def test_make_index_writes_pinned_sources_and_an_rtf_description(tmp_path):
+    run, out = _make_index(
+        tmp_path, "--repo", "https://github.com/someone/musicgen-bridge", "--ref", COMMIT
+    )
+    assert run.returncode == 0, run.stderr
+    root = ET.parse(out).getroot()
+    (pkg,) = root.iter("reapack")
+    (version,) = pkg.iter("version")
+    assert version.get("name") == "0.3.0"
+    sources = {s.get("file"): (s.get("main"), s.text) for s in version.iter("source")}
+    on_disk = [p.name for p in SCRIPTS.glob("MusicGen_*.lua")]
+    on_disk += [str(p.relative_to(SCRIPTS)) for p in (SCRIPTS / "lib" / "musicgen").glob("*.lua")]
+    assert sorted(sources) == sorted(on_disk)
+    base = f"https://github.com/someone/musicgen-bridge/raw/{COMMIT}/reaper_scripts/"
+    for file, (main, url) in sources.items():
+        assert url == base + file.replace(" ", "%20"), url
+        assert (main == "main") == file.startswith("MusicGen_")
+    (desc,) = pkg.iter("description")
+    rtf = desc.text
+    assert rtf.startswith("{\\rtf1\\ansi") and rtf.rstrip().endswith("}")
+    assert rtf.count("{") - rtf.count("\\{") == rtf.count("}") - rtf.count("\\}"), "balanced groups"
+    assert all(ord(c) < 128 for c in rtf), "non-ASCII written as \\uN?"
+    assert "MusicGen: Generate from selection" in rtf
+
+
+def test_make_index_refuses_a_moving_branch_and_other_hosts(tmp_path):
+    run, out = _make_index(tmp_path, "--repo", "https://github.com/a/b", "--ref", "main")
+    assert run.returncode == 2 and "is a branch, which moves" in run.stderr and not out.exists()
+    run, out = _make_index(tmp_path, "--repo", "https://example.com/a/b", "--ref", COMMIT)
+    assert run.returncode == 2 and "GitHub repository URL" in run.stderr
+    run, out = _make_index(
+        tmp_path, "--repo", "https://github.com/a/b", "--ref", "v99.0.0-not-a-tag"
+    )
+    assert run.returncode == 2 and "is not a tag of this repository" in run.stderr

@@ -57,6 +57,7 @@ class FakeReaper(types.ModuleType):
         super().__init__("reaper_python")
         self.inputs, self.ext, self.selected = inputs, dict(ext), selected
         self.script_path = ""  # what RPR_get_action_context names as the script
+        self.deferred: list[str] = []  # code strings given to RPR_defer
         self.item = item or {"file": "/loops/beat.wav"}
         self.tempo, self.srate, self.device_srate = tempo, srate, device_srate
         self.calls: list[tuple] = []
@@ -223,6 +224,9 @@ class FakeReaper(types.ModuleType):
             return any(t is pointer for t in project.tracks)
         raise AssertionError(kind)
 
+    def _defer(self, code):
+        self.deferred.append(code)
+
     def _MB(self, text, title, kind):
         return 1
 
@@ -302,5 +306,3 @@ class FakeReaper(types.ModuleType):
             (it.position, [(t["file"], t["name"]) for t in it.takes], it.active)
             for it in self.tracks[track]["items"]
         ]
-
-
