@@ -1,10 +1,13 @@
 -- @description MusicGen Bridge: generate music from the selection with a local MusicGen engine
 -- @author musicgen-bridge
--- @version 0.2.0
+-- @version 0.3.0
 -- @changelog
---   New action Continue selected item. Generate from selection follows the selected MIDI
---   item's notes (and, if chosen in Settings, an audio item's melody); a key field; 1-4 variations
---   inserted as the takes of one item; takes at the project sample rate; a seamless-loop option.
+--   Takes land in the project they were made for, under the item's track found again by its
+--   pointer (a new track at the end, said in words, when it was deleted; nothing when the project
+--   was closed). Items are built directly: the edit cursor stays, "copy imported media" no longer
+--   breaks inserting. Dialog captions and remembered values that REAPER misread are fixed. The
+--   take starts minimized on Windows. Takes go to the project's media path. A Loudness setting
+--   (-14 / -23 LUFS) and the engine's warnings. No .exit files left behind.
 -- @provides
 --   [main] MusicGen_Continue_selected_item.lua
 --   [main] MusicGen_Cancel.lua

@@ -1,16 +1,37 @@
-# @description MusicGen: Generate from selection (Python variant, OSC via python-osc)
+# @description MusicGen: Generate from selection (Python variant, OSC with the standard library)
 # @author musicgen-bridge
-# @version 0.2.0
+# @version 0.3.0
 # @noindex
-# Needs Python enabled in REAPER (Preferences > Plug-ins > ReaScript) with python-osc
-# installed for that Python (`pip install python-osc`).  See docs/reaper.md.
+# Needs Python enabled in REAPER (Preferences > Plug-ins > ReaScript); nothing to install:
+# it uses the standard library alone.  See docs/reaper.md.
 import os
 import sys
 import traceback
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
 import reaper_python as api
+
+
+def _script_folder():
+    """The folder of this script.  REAPER's Python defines no __file__, so it is looked for in
+    turn: __file__ (other hosts), the action context's file name (RPR_get_action_context, as
+    ReaScripts do), this code's own file name, and sys.path[0]; the first folder that holds
+    musicgen_reaper.py wins."""
+    candidates = []
+    if "__file__" in globals():
+        candidates.append(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        context = api.RPR_get_action_context()
+        if len(context) > 1 and context[1]:
+            candidates.append(os.path.dirname(context[1]))
+    except Exception:  # an older REAPER without it for Python
+        pass
+    candidates.append(os.path.dirname(os.path.abspath(sys._getframe().f_code.co_filename)))
+    candidates.append(sys.path[0] if sys.path else "")
+    for folder in candidates:
+        if folder and os.path.isfile(os.path.join(folder, "musicgen_reaper.py")):
+            return folder
+    return None
+
 
 _job = None
 
@@ -32,16 +53,19 @@ def musicgen_tick():
 
 def main():
     global _job
-    try:
-        from musicgen_reaper import Generator, Problem
-    except ImportError as exc:
+    folder = _script_folder()
+    if folder is None:
         api.RPR_MB(
-            f"This action needs python-osc for REAPER's Python ({exc}). "
-            "Install it with `pip install python-osc`, or use the Lua action.",
+            "Could not find musicgen_reaper.py next to this script. Keep the files of "
+            "reaper_scripts/ together (see docs/reaper.md), or use the Lua action.",
             "MusicGen",
             0,
         )
         return
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    from musicgen_reaper import Generator, Problem
+
     _job = Generator(api)
     try:
         if not _job.prepare():

@@ -12,8 +12,13 @@ when the project is unsaved); the WAVs of one request become the takes of one ne
 new track under the selection, inside one undo block.  The job id goes into ExtState
 "current_job", so "MusicGen: Cancel" works for it.
 
-Instead of shelling out it sends /musicgen/generate with python-osc from a non-blocking UDP
-socket and reads the replies on each defer tick, so REAPER never freezes.
+Instead of shelling out it sends /musicgen/generate from a non-blocking UDP socket (OSC with
+the standard library alone: musicgen_osc.py) and reads the replies on each defer tick, so
+REAPER never freezes.  Takes go to <the project's media path (GetProjectPathEx)>/MusicGen.
+The project, the selected item's track and the item are kept as pointers and checked with
+ValidatePtr2 when the take arrives (the producer may switch tabs or delete tracks meanwhile);
+the item is built directly (AddMediaItemToTrack, AddTakeToMediaItem, PCM_Source_CreateFromFile)
+in that project's undo block, without moving the edit cursor.
 
 `api` is REAPER's reaper_python module (RPR_* functions, which return a tuple of all
 parameters when a function has output parameters).
@@ -29,19 +34,21 @@ import time
 import uuid
 from typing import Any
 
-from pythonosc.osc_message_builder import OscMessageBuilder
-from pythonosc.osc_packet import OscPacket, ParseError
+from musicgen_insert import Problem, Target, insert_takes
+from musicgen_osc import ParseError, decode, encode_message
+
+__all__ = ["Generator", "Problem", "insert_takes", "safe_default", "validate"]
 
 SECTION = "MusicGen_Bridge"
 FIELDS = ("prompt", "bars", "seed", "model", "key", "variations")
+# REAPER splits the captions on every comma whatever separator= says: none may hold one.
 CAPTIONS = (
     "Prompt,Length (bars),Seed (blank = random),Model (blank = engine's),"
-    "Key (blank = none, e.g. A minor),Variations (1-4, as takes),separator=\n,extrawidth=300"
+    "Key (e.g. A minor; blank = none),Variations (1-4 as takes),separator=\n,extrawidth=300"
 )
 DEFAULTS = {"prompt": "", "bars": "4", "seed": "", "model": "", "key": "", "variations": "1"}
-OPTION_DEFAULTS = {"melody_midi": "y", "melody_audio": "n", "loop": "n"}
+OPTION_DEFAULTS = {"melody_midi": "y", "melody_audio": "n", "loop": "n", "loudness": "off"}
 MAX_VARIATIONS = 4
-UNDO_LABEL = "MusicGen: insert generated audio"
 START_ENGINE = "Is the engine running? Start it with `musicgen-bridge serve` in a terminal."
 MELODY_MODEL = (
     "To follow the selected item's melody, type facebook/musicgen-melody in the Model field of "
@@ -60,11 +67,22 @@ MAX_NOTES_CHARS = 60000
 SAMPLE_RATES = (22050, 32000, 44100, 48000, 88200, 96000)
 AUDIO_EXTENSIONS = (".wav", ".wave", ".aif", ".aiff", ".flac")
 END_TOLERANCE = 0.005  # how far (s) an item edge may sit from its file's start/end and count as it
-BUILD_MISSING_PEAKS = 40047  # action "Peaks: Build any missing peaks"
 
 
-class Problem(Exception):
-    """Something to tell the user, in words."""
+def safe_default(value: str) -> str:
+    """A remembered value made safe to prefill a GetUserInputs field: REAPER ignores the
+    separator (every default lands in the first field) when a default holds an odd number of
+    " or ' or leaves a "(" open; such a value gets typographic quotes and its "(" closed (the
+    Lua action's dialog.safe_default)."""
+    if value.count('"') % 2:
+        value = value.replace('"', "\u201d")
+    if value.count("'") % 2:
+        value = value.replace("'", "\u2019")
+    depth = 0
+    for c in value:
+        if c in "()":
+            depth = depth + 1 if c == "(" else max(0, depth - 1)
+    return value + ")" * depth
 
 
 def validate(raw: dict[str, str]) -> dict[str, Any]:
@@ -326,13 +344,20 @@ class Generator:
             )
         return {"melody_audio": source_path(a, source), **part}
 
+    def loudness(self) -> float | None:
+        """The Loudness setting in LUFS (-14, -23), or None when it is off."""
+        try:
+            return float(self.ext("loudness", "off"))
+        except ValueError:
+            return None
+
     def sample_rate(self) -> int | None:
         """The project's sample rate if it sets one, else the audio device's; None (the
         model's 32 kHz) when neither is known or the engine cannot write that rate."""
         a = self.api
         rate, origin = 0.0, "project"
-        if a.RPR_GetSetProjectInfo(0, "PROJECT_SRATE_USE", 0, False) > 0:
-            rate = a.RPR_GetSetProjectInfo(0, "PROJECT_SRATE", 0, False)
+        if a.RPR_GetSetProjectInfo(self.project, "PROJECT_SRATE_USE", 0, False) > 0:
+            rate = a.RPR_GetSetProjectInfo(self.project, "PROJECT_SRATE", 0, False)
         if not rate or rate <= 0:
             got = a.RPR_GetAudioDeviceInfo("SRATE", "", 64)
             origin = "audio device"
@@ -355,17 +380,20 @@ class Generator:
         """Returns False when the user cancelled the dialog."""
         a = self.api
         melody: dict[str, Any] = {}
-        if a.RPR_CountSelectedMediaItems(0) > 0:
-            item = a.RPR_GetSelectedMediaItem(0, 0)
+        got = a.RPR_EnumProjects(-1, "", 4096)
+        self.project, self.project_file = got[0], got[2]
+        self.track: Any = None
+        if a.RPR_CountSelectedMediaItems(self.project) > 0:
+            item = a.RPR_GetSelectedMediaItem(self.project, 0)
             self.position = a.RPR_GetMediaItemInfo_Value(item, "D_POSITION")
-            track = a.RPR_GetMediaItem_Track(item)
-            self.after_track = int(a.RPR_GetMediaTrackInfo_Value(track, "IP_TRACKNUMBER"))
+            self.track = a.RPR_GetMediaItem_Track(item)
             melody = self.melody(item)
         else:
             self.position = a.RPR_GetCursorPosition()
-            self.after_track = a.RPR_CountTracks(0)
-        _, _, num, denom, bpm = a.RPR_TimeMap_GetTimeSigAtTime(0, self.position, 0, 0, 0)
-        shown = "\n".join(self.ext("last_" + k, DEFAULTS[k]).replace("\n", " ") for k in FIELDS)
+        _, _, num, denom, bpm = a.RPR_TimeMap_GetTimeSigAtTime(self.project, self.position, 0, 0, 0)
+        shown = "\n".join(
+            safe_default(self.ext("last_" + k, DEFAULTS[k]).replace("\n", " ")) for k in FIELDS
+        )
         answer = a.RPR_GetUserInputs("MusicGen: Generate", len(FIELDS), CAPTIONS, shown, 4096)
         if not answer[0]:
             return False
@@ -387,10 +415,11 @@ class Generator:
             **melody,
             "loop": 1 if self.enabled("loop") else None,
             "sample_rate": self.sample_rate(),
+            "loudness": self.loudness(),
         }
-        project_file = a.RPR_EnumProjects(-1, "", 4096)[2]
-        if project_file:
-            out = os.path.join(os.path.dirname(project_file), "MusicGen")
+        media = a.RPR_GetProjectPathEx(self.project, "", 4096)[1]
+        if media and os.path.isabs(media):
+            out = os.path.join(media, "MusicGen")
             try:
                 os.makedirs(out, exist_ok=True)
             except OSError as exc:
@@ -406,14 +435,11 @@ class Generator:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.setblocking(False)
-        msg = OscMessageBuilder("/musicgen/generate")
         args: list[Any] = ["id", self.id, "reply_port", self.sock.getsockname()[1]]
         for key, value in self.fields.items():
             if value is not None:
                 args += [key, value]
-        for arg in args:
-            msg.add_arg(arg)
-        self.sock.sendto(msg.build().dgram, (host, port))
+        self.sock.sendto(encode_message("/musicgen/generate", args), (host, port))
         self.engine = f"{host}:{port}"
         self.sent_at = time.monotonic()
         self.accepted = False
@@ -431,14 +457,13 @@ class Generator:
             except OSError:
                 continue  # e.g. Windows reports an earlier datagram to a closed port
             try:
-                messages = [m.message for m in OscPacket(data).messages]
+                messages = decode(data)
             except ParseError:
                 continue
-            for m in messages:
-                params = list(m.params)
+            for address, params in messages:
                 if not params or params[0] != self.id:
                     continue
-                self._reply(m.address, params[1:])
+                self._reply(address, params[1:])
         if self.state == "running":
             if self.ext("abandon_job") == self.id:
                 self.api.RPR_DeleteExtState(SECTION, "abandon_job", True)
@@ -473,52 +498,15 @@ class Generator:
     def finish(self) -> None:
         a = self.api
         if self.state == "done":
-            insert_takes(a, self.paths, self.position, self.after_track, self.prompt)
+            target = Target(self.project, self.project_file, self.track, self.position)
+            try:
+                notes = insert_takes(a, self.paths, target, self.prompt)
+            except Problem as exc:
+                a.RPR_MB(str(exc), "MusicGen", 0)
+                return
+            if notes:
+                a.RPR_MB("\n\n".join(notes), "MusicGen", 0)
         elif self.state == "cancelled":
             a.RPR_ShowConsoleMsg(f"MusicGen: generation cancelled: {self.message}\n")
         else:
             a.RPR_MB(f"MusicGen could not make the take.\n\n{self.message}", "MusicGen", 0)
-
-
-def take_name(name: str, path: str, i: int, count: int) -> str:
-    """The prompt, and for variations the seed from the engine's file name (..._s<seed>.wav)."""
-    if count == 1:
-        return name
-    found = re.search(r"_s(\d+)(?:-\d+)?\.\w+$", path)
-    return f"{name} (seed {found.group(1)})" if found else f"{name} #{i + 1}"
-
-
-def insert_takes(a: Any, paths: list[str], position: float, after_track: int, prompt: str) -> None:
-    """The WAVs as the takes of one new item on a new track after track number `after_track`
-    (the first take active), in one undo block."""
-    name = " ".join(prompt.split())
-    name = name if len(name) <= 60 else name[:57] + "..."
-    cursor = a.RPR_GetCursorPosition()
-    a.RPR_PreventUIRefresh(1)
-    a.RPR_Undo_BeginBlock()
-    try:
-        index = after_track
-        a.RPR_InsertTrackAtIndex(index, True)
-        track = a.RPR_GetTrack(0, index)
-        a.RPR_GetSetMediaTrackInfo_String(track, "P_NAME", name, True)
-        a.RPR_SetEditCurPos(position, False, False)
-        a.RPR_InsertMedia(paths[0], 512 | (index << 16))
-        item = a.RPR_GetTrackMediaItem(track, a.RPR_CountTrackMediaItems(track) - 1)
-        takes = [a.RPR_GetActiveTake(item)]
-        for path in paths[1:]:
-            take = a.RPR_AddTakeToMediaItem(item)
-            a.RPR_SetMediaItemTake_Source(take, a.RPR_PCM_Source_CreateFromFile(path))
-            takes.append(take)
-        for i, take in enumerate(takes):
-            a.RPR_GetSetMediaItemTakeInfo_String(
-                take, "P_NAME", take_name(name, paths[i], i, len(paths)), True
-            )
-        if len(takes) > 1:
-            a.RPR_SetActiveTake(takes[0])
-            a.RPR_UpdateItemInProject(item)
-            a.RPR_Main_OnCommand(BUILD_MISSING_PEAKS, 0)
-    finally:
-        a.RPR_SetEditCurPos(cursor, False, False)
-        a.RPR_Undo_EndBlock(UNDO_LABEL, -1)
-        a.RPR_PreventUIRefresh(-1)
-        a.RPR_UpdateArrange()

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import shlex
 import shutil
 import subprocess
 import sys
-import types
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,9 @@ from tests.conftest import cli_executable, start_engine, stop_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "reaper_scripts"
+sys.path.insert(0, str(SCRIPTS / "tests"))
+from fake_reaper_python import FakeReaper  # noqa: E402  (stdlib-only fake reaper_python)
+
 LUA = shutil.which("lua5.4")
 PROMPT = 'dusty "lo-fi" drums, it\'s ☕ warm'
 
@@ -71,7 +75,7 @@ def _drive(tmp_path: Path, port: int, *scenario: str) -> list[list[str]]:
 def _argv(lines: list[list[str]]) -> list[str]:
     """The generate argv the action ran (inside /bin/sh -c), up to --quiet."""
     commands = [line for line in lines if line[0] == "COMMAND"]
-    assert len(commands) == 1 and commands[0][2] == "-1", commands
+    assert len(commands) == 1 and commands[0][2] == "-2", commands  # no wait, minimized
     shell, dash_c, inner = shlex.split(commands[0][1])
     assert (shell, dash_c) == ("/bin/sh", "-c")
     words = shlex.split(inner)
@@ -80,6 +84,17 @@ def _argv(lines: list[list[str]]) -> list[str]:
 
 def _rows(lines: list[list[str]], kind: str) -> list[list[str]]:
     return [line[1:] for line in lines if line[0] == kind]
+
+
+def _no_job_files_left(lines: list[list[str]]) -> None:
+    """Nothing left in the job folder a second after the take (no .exit file recreated)."""
+    assert _rows(lines, "ROUNDS")[0][1] == "0", "the defer loop ended"
+    assert _rows(lines, "JOBFILES") == [["0", ""]]
+
+
+def _seconds(wav: Path) -> str:
+    info = sf.info(str(wav))
+    return f"{info.frames / info.samplerate:.6f}"
 
 
 @needs_lua
@@ -120,15 +135,19 @@ def test_lua_generate_end_to_end(engine_process, tmp_path):
     wavs = sorted((tmp_path / "MusicGen").glob("*.wav"))
     assert len(wavs) == 1 and wavs[0].stat().st_size > 1000
     assert _rows(lines, "CALL") == [
-        ["Undo_BeginBlock"],
-        ["InsertTrackAtIndex", "1", "true"],
-        ["SetEditCurPos", "6", "false", "false"],
-        ["InsertMedia", str(wavs[0]), str(512 | (1 << 16))],
-        ["SetEditCurPos", "0", "false", "false"],
-        ["Undo_EndBlock", "MusicGen: insert generated audio", "-1"],
+        ["Undo_BeginBlock2", "<object>"],
+        ["InsertTrackInProject", "<object>", "1", "1"],
+        ["AddMediaItemToTrack", "<object>"],
+        ["AddTakeToMediaItem", "<object>"],
+        ["SetMediaItemTake_Source", "<object>", "<object>"],
+        ["SetActiveTake", "<object>"],
+        ["SetMediaItemInfo_Value", "<object>", "D_POSITION", "6"],
+        ["SetMediaItemInfo_Value", "<object>", "D_LENGTH", str(sf.info(str(wavs[0])).duration)],
+        ["Undo_EndBlock2", "<object>", "MusicGen: insert generated audio", "-1"],
     ]
-    assert _rows(lines, "ITEM") == [["2", PROMPT, str(wavs[0]), "6", PROMPT]]
+    assert _rows(lines, "ITEM") == [["2", PROMPT, str(wavs[0]), "6", PROMPT, _seconds(wavs[0])]]
     assert not Path(result_file).exists(), "the action removes the result file it consumed"
+    _no_job_files_left(lines)
 
 
 @needs_lua
@@ -147,26 +166,24 @@ def test_lua_variations_end_to_end_become_takes_of_one_item(engine_process, tmp_
         info = sf.info(str(wav))
         assert (info.samplerate, info.frames) == (48000, 96000)  # 1 bar of 4/4 at 120 = 2 s
     # Nothing was selected: a new track at the end, at the edit cursor, one item, three takes.
-    assert _rows(lines, "ITEM") == [["3", "pad", str(wavs[0]), "1.5", "pad (seed 11)"]]
+    assert _rows(lines, "ITEM") == [["3", "pad", str(wavs[0]), "1.5", "pad (seed 11)", "2.000000"]]
     assert _rows(lines, "TAKE") == [
         ["3", "1", str(k + 1), f"pad (seed {11 + k})", str(wav), str(k == 0).lower()]
         for k, wav in enumerate(wavs)
     ]
     calls = _rows(lines, "CALL")
     assert [c[0] for c in calls] == [
-        "Undo_BeginBlock",
-        "InsertTrackAtIndex",
-        "SetEditCurPos",
-        "InsertMedia",
-        "AddTakeToMediaItem",
-        "SetMediaItemTake_Source",
-        "AddTakeToMediaItem",
-        "SetMediaItemTake_Source",
+        "Undo_BeginBlock2",
+        "InsertTrackInProject",
+        "AddMediaItemToTrack",
+        *["AddTakeToMediaItem", "SetMediaItemTake_Source"] * 3,
         "SetActiveTake",
-        "SetEditCurPos",
-        "Undo_EndBlock",
+        "SetMediaItemInfo_Value",
+        "SetMediaItemInfo_Value",
+        "Undo_EndBlock2",
     ]
-    assert calls[-1] == ["Undo_EndBlock", "MusicGen: insert generated audio", "-1"]
+    assert calls[-1] == ["Undo_EndBlock2", "<object>", "MusicGen: insert generated audio", "-1"]
+    _no_job_files_left(lines)
 
 
 @needs_lua
@@ -206,18 +223,18 @@ def test_lua_continue_end_to_end_after_the_item_on_its_track(engine_process, tmp
         meta = json.loads(wav.with_suffix(".json").read_text())
         assert meta["params"]["continue_from"] == str(source)
     # On the item's own track (1), at its end (4 s + 2 s); no new track.
-    assert _rows(lines, "ITEM") == [["1", "Track 1", str(wavs[0]), "6", "same groove (seed 5)"]]
+    assert _rows(lines, "ITEM") == [
+        ["1", "Track 1", str(wavs[0]), "6", "same groove (seed 5)", "2.000000"]
+    ]
     assert [row[3:] for row in _rows(lines, "TAKE")] == [
         ["same groove (seed 5)", str(wavs[0]), "true"],
         ["same groove (seed 6)", str(wavs[1]), "false"],
     ]
     calls = _rows(lines, "CALL")
-    assert "InsertTrackAtIndex" not in [c[0] for c in calls]
-    assert calls[1:3] == [
-        ["SetEditCurPos", "6", "false", "false"],
-        ["InsertMedia", str(wavs[0]), str(512 | (0 << 16))],
-    ]
-    assert calls[-1] == ["Undo_EndBlock", "MusicGen: insert continuation", "-1"]
+    assert "InsertTrackInProject" not in [c[0] for c in calls]
+    assert ["SetMediaItemInfo_Value", "<object>", "D_POSITION", "6"] in calls
+    assert calls[-1] == ["Undo_EndBlock2", "<object>", "MusicGen: insert continuation", "-1"]
+    _no_job_files_left(lines)
 
 
 @needs_lua
@@ -250,10 +267,8 @@ def test_lua_continue_end_to_end_a_trimmed_item_sends_the_part_it_plays(engine_p
         assert params["continue_from"] == str(source)
         assert (params["audio_start"], params["audio_end"]) == (0.5, 1.5)
     # Right after the item's end (4 s + 1 s), on its track.
-    assert _rows(lines, "ITEM") == [["1", "Track 1", str(wavs[0]), "5", "same groove (seed 5)"]]
-    assert _rows(lines, "CALL")[1:3] == [
-        ["SetEditCurPos", "5", "false", "false"],
-        ["InsertMedia", str(wavs[0]), str(512 | (0 << 16))],
+    assert _rows(lines, "ITEM") == [
+        ["1", "Track 1", str(wavs[0]), "5", "same groove (seed 5)", "2.000000"]
     ]
 
 
@@ -294,248 +309,10 @@ def test_lua_midi_item_melody_end_to_end(melody_engine, tmp_path):
         (67, 5.0, 1.0),
     ]
     assert meta["params"]["melody_length"] == 6.0
-    assert _rows(lines, "ITEM") == [["2", "synth lead", str(wav), "6", "synth lead"]]
+    assert _rows(lines, "ITEM") == [["2", "synth lead", str(wav), "6", "synth lead", _seconds(wav)]]
 
 
 # -- the Python variant ----------------------------------------------------------------------
-
-
-PPQ = 960
-
-
-class FakeItem:
-    """An item the script inserted: its takes (file paths) and which one is active."""
-
-    def __init__(self, position: float, path: str):
-        self.position = position
-        self.takes = [{"file": path, "name": Path(path).name}]
-        self.active = 0
-
-
-class FakeReaper(types.ModuleType):
-    """reaper_python: RPR_* functions recording calls; tuples returned as REAPER does.
-
-    The selected item ("item0", at 6 s on track 1) is described by `item`: {"midi": True,
-    "notes": [(ppq_start, ppq_end, pitch, velocity, muted)], "offset" (s), "length" (s),
-    "loop", "source_len"} or {"file": "/x.wav", "offset", "rate", "type"}; the default is an
-    audio item.  Tempo is `tempo` (qn/min, constant); `srate` is the project's sample rate
-    (None: not set), `device_srate` the audio device's (None: closed).
-    """
-
-    def __init__(
-        self,
-        project_file: str,
-        inputs: str,
-        ext: dict[str, str],
-        selected: bool = True,
-        item: dict | None = None,
-        tempo: float = 140.0,
-        srate: int | None = None,
-        device_srate: int | None = None,
-    ):
-        super().__init__("reaper_python")
-        self.project_file, self.inputs, self.ext, self.selected = (
-            project_file,
-            inputs,
-            dict(ext),
-            selected,
-        )
-        self.item = item or {"file": "/loops/beat.wav"}
-        self.tempo, self.srate, self.device_srate = tempo, srate, device_srate
-        self.calls: list[tuple] = []
-        self.tracks: list[dict] = [{"name": "drums", "items": []}, {"name": "bass", "items": []}]
-        self.cursor = 1.5
-
-    def __getattr__(self, name):
-        impl = getattr(type(self), "_" + name[4:], None)
-        if not name.startswith("RPR_") or impl is None:
-            raise AttributeError(name)
-
-        def call(*args):
-            self.calls.append((name[4:], *args))
-            return impl(self, *args)
-
-        return call
-
-    # -- the selection ----------------------------------------------------------------------
-
-    def _CountSelectedMediaItems(self, proj):
-        return 1 if self.selected else 0
-
-    def _GetSelectedMediaItem(self, proj, i):
-        return "item0"
-
-    def _GetMediaItemInfo_Value(self, item, key):
-        assert item == "item0", item
-        return {
-            "D_POSITION": 6.0,
-            "D_LENGTH": self.item.get("length", 2.0),
-            "B_LOOPSRC": 1.0 if self.item.get("loop") else 0.0,
-        }[key]
-
-    def _GetMediaItem_Track(self, item):
-        return "track0"
-
-    def _GetMediaTrackInfo_Value(self, track, key):
-        return 1.0
-
-    def _GetActiveTake(self, item):
-        if isinstance(item, FakeItem):
-            return (item, item.active)
-        return "take0" if self.item is not None else "(MediaItem_Take*)0x0000000000000000"
-
-    def _TakeIsMIDI(self, take):
-        return bool(self.item.get("midi"))
-
-    def _GetMediaItemTakeInfo_Value(self, take, key):
-        return {
-            "D_STARTOFFS": self.item.get("offset", 0.0),
-            "D_PLAYRATE": self.item.get("rate", 1.0),
-            "D_PITCH": self.item.get("pitch", 0.0),
-        }[key]
-
-    def _GetMediaItemTake_Source(self, take):
-        return "source0"
-
-    def _GetMediaSourceLength(self, source, is_qn):
-        if self.item.get("midi"):
-            return (self.item["source_len"], source, True)
-        return (self.item.get("source_len", 10.0), source, False)
-
-    def _GetMediaSourceFileName(self, source, buf, size):
-        return (source, self.item.get("file", ""), size)
-
-    def _GetMediaSourceType(self, source, buf, size):
-        return (source, self.item.get("type", "MIDI" if self.item.get("midi") else "WAVE"), size)
-
-    def _GetMediaSourceParent(self, source):
-        return "(PCM_source*)0x0000000000000000"
-
-    def _TimeMap2_timeToQN(self, proj, t):
-        return t * self.tempo / 60
-
-    def _MIDI_CountEvts(self, take, a, b, c):
-        return (1, take, len(self.item["notes"]), 0, 0)
-
-    def _MIDI_GetNote(self, take, i, *outs):
-        start, end, pitch, velocity, *muted = self.item["notes"][i]
-        return (True, take, i, False, bool(muted and muted[0]), start, end, 0, pitch, velocity)
-
-    def _MIDI_GetProjQNFromPPQPos(self, take, ppq):
-        return (6.0 - self.item.get("offset", 0.0)) * self.tempo / 60 + ppq / PPQ
-
-    def _GetSetProjectInfo(self, proj, desc, value, is_set):
-        assert not is_set
-        if desc == "PROJECT_SRATE_USE":
-            return 1.0 if self.srate else 0.0
-        return float(self.srate or 0)
-
-    def _GetAudioDeviceInfo(self, attribute, buf, size):
-        if self.device_srate:
-            return (True, attribute, str(self.device_srate), size)
-        return (False, attribute, "", size)
-
-    # -- the project ------------------------------------------------------------------------
-
-    def _GetCursorPosition(self):
-        return self.cursor
-
-    def _CountTracks(self, proj):
-        return len(self.tracks)
-
-    def _TimeMap_GetTimeSigAtTime(self, proj, t, a, b, c):
-        return (proj, t, 6, 8, self.tempo)
-
-    def _GetExtState(self, section, key):
-        return self.ext.get(key, "")
-
-    def _SetExtState(self, section, key, value, persist):
-        self.ext[key] = value
-
-    def _DeleteExtState(self, section, key, persist):
-        self.ext.pop(key, None)
-
-    def _GetUserInputs(self, title, n, captions, values, size):
-        return (1, title, n, captions, self.inputs, size)
-
-    def _EnumProjects(self, idx, buf, size):
-        return ("proj", idx, self.project_file, size)
-
-    def _MB(self, text, title, kind):
-        return 1
-
-    def _ShowConsoleMsg(self, text):
-        return None
-
-    def _PreventUIRefresh(self, n):
-        return None
-
-    def _Undo_BeginBlock(self):
-        return None
-
-    def _Undo_EndBlock(self, label, flags):
-        return None
-
-    def _UpdateArrange(self):
-        return None
-
-    def _UpdateItemInProject(self, item):
-        return None
-
-    def _Main_OnCommand(self, command, flag):
-        return None
-
-    def _SetEditCurPos(self, t, a, b):
-        self.cursor = t
-
-    def _InsertTrackAtIndex(self, i, defaults):
-        self.tracks.insert(i, {"name": "", "items": []})
-
-    def _GetTrack(self, proj, i):
-        return i
-
-    def _GetSetMediaTrackInfo_String(self, track, key, value, setit):
-        self.tracks[track]["name"] = value
-
-    def _InsertMedia(self, path, mode):
-        self.tracks[mode >> 16]["items"].append(FakeItem(self.cursor, path))
-
-    def _CountTrackMediaItems(self, track):
-        return len(self.tracks[track]["items"])
-
-    def _GetTrackMediaItem(self, track, i):
-        return self.tracks[track]["items"][i]
-
-    def _AddTakeToMediaItem(self, item):
-        item.takes.append({"file": "", "name": ""})
-        item.active = len(item.takes) - 1  # the worst case: the new empty take is active
-        return (item, item.active)
-
-    def _PCM_Source_CreateFromFile(self, path):
-        return ("source", path)
-
-    def _SetMediaItemTake_Source(self, take, source):
-        item, k = take
-        item.takes[k]["file"] = source[1]
-        return True
-
-    def _SetActiveTake(self, take):
-        item, k = take
-        item.active = k
-
-    def _GetSetMediaItemTakeInfo_String(self, take, key, value, setit):
-        item, k = take
-        item.takes[k]["name"] = value
-
-    def named(self, *names):
-        return [c for c in self.calls if c[0] in names]
-
-    def items(self, track: int) -> list[tuple[float, list[tuple[str, str]], int]]:
-        """The inserted items of a track: (position, [(file, take name)...], active take)."""
-        return [
-            (it.position, [(t["file"], t["name"]) for t in it.takes], it.active)
-            for it in self.tracks[track]["items"]
-        ]
 
 
 @pytest.fixture
@@ -576,12 +353,13 @@ def test_python_variant_generates_and_inserts(engine_process, tmp_path, variant)
     }
     wavs = sorted((tmp_path / "MusicGen").glob("*.wav"))
     assert [Path(p) for p in job.paths] == wavs and len(wavs) == 1
-    assert api.named("Undo_BeginBlock", "InsertTrackAtIndex", "InsertMedia", "Undo_EndBlock") == [
-        ("Undo_BeginBlock",),
-        ("InsertTrackAtIndex", 1, True),
-        ("InsertMedia", str(wavs[0]), 512 | (1 << 16)),
-        ("Undo_EndBlock", "MusicGen: insert generated audio", -1),
+    proj = api.projects[0]
+    assert api.named("Undo_BeginBlock2", "InsertTrackInProject", "Undo_EndBlock2") == [
+        ("Undo_BeginBlock2", proj),
+        ("InsertTrackInProject", proj, 1, 1),
+        ("Undo_EndBlock2", proj, "MusicGen: insert generated audio", -1),
     ]
+    assert not api.named("InsertMedia", "SetEditCurPos"), "built directly, the cursor untouched"
     assert api.tracks[1]["name"] == PROMPT
     assert api.items(1) == [(6.0, [(str(wavs[0]), PROMPT)], 0)]
     assert api.ext["last_prompt"] == PROMPT and "current_job" not in api.ext
@@ -596,7 +374,7 @@ def test_python_variant_engine_error_in_words(engine_process, tmp_path, variant)
     assert job.state == "failed"
     (mb,) = api.named("MB")
     assert mb[1].startswith("MusicGen could not make the take.") and "120 s" in mb[1]
-    assert not api.named("InsertMedia", "Undo_BeginBlock")
+    assert not api.named("AddMediaItemToTrack", "Undo_BeginBlock2")
 
 
 def test_python_variant_unreachable_engine_gives_advice(tmp_path, variant, monkeypatch):
@@ -748,8 +526,8 @@ def test_python_variant_variations_become_takes_of_one_item(engine_process, tmp_
         (1.5, [(str(wavs[0]), "pad (seed 20)"), (str(wavs[1]), "pad (seed 21)")], 0)
     ]
     names = [c[0] for c in api.calls]
-    first, last = names.index("Undo_BeginBlock"), names.index("Undo_EndBlock")
-    assert names.count("Undo_BeginBlock") == 1
+    first, last = names.index("Undo_BeginBlock2"), names.index("Undo_EndBlock2")
+    assert names.count("Undo_BeginBlock2") == 1
     assert first < names.index("AddTakeToMediaItem") < names.index("SetActiveTake") < last
     assert not api.named("MB")
 
@@ -782,3 +560,174 @@ def test_lua_windows_quoting_matches_list2cmdline():
     assert out.returncode == 0, out.stderr
     quoted = out.stdout.decode("utf-8").split("\0")[:-1]
     assert quoted == [subprocess.list2cmdline([a]) for a in args]
+
+
+# -- the Python variant as REAPER runs it, and what changes while a take renders ---------------
+
+
+@pytest.mark.e2e
+def test_python_variant_runs_with_the_standard_library_alone_and_without___file__(
+    engine_process, tmp_path
+):
+    python = shutil.which("python3") or sys.executable
+    run = subprocess.run(
+        [
+            python,
+            "-I",
+            "-S",
+            str(SCRIPTS / "tests" / "py_isolated_driver.py"),
+            str(tmp_path),
+            str(engine_process.port),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={"PATH": os.environ.get("PATH", "")},
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["osc_importable"] is False, "the run must not see python-osc"
+    assert out["messages"] == [] and out["pending"] == 0
+    assert "musicgen_osc" in out["modules"]
+    (wav,) = sorted((tmp_path / "MusicGen").glob("*.wav"))
+    assert out["tracks"][2] == ["pad", [[1.5, [[str(wav), "pad"]], 0]]]
+
+
+def test_python_variant_captions_have_no_commas_and_defaults_are_safe(variant):
+    captions = [
+        c for c in variant.CAPTIONS.split(",") if not c.startswith(("separator=", "extrawidth="))
+    ]
+    assert len(captions) == len(variant.FIELDS), captions
+    assert variant.safe_default("children's choir") == "children\u2019s choir"
+    assert variant.safe_default('a 12" remix') == "a 12\u201d remix"
+    assert variant.safe_default("strings (warm") == "strings (warm)"
+    assert variant.safe_default("say \"hi\" (a) 'b'") == "say \"hi\" (a) 'b'"
+    api = FakeReaper("", "x\n1", {"last_prompt": "children's choir"}, selected=False)
+    assert variant.Generator(api).prepare()
+    (call,) = api.named("GetUserInputs")
+    assert call[4].split("\n")[0] == "children\u2019s choir"
+
+
+def _take_arrives(variant, api, wav, change):
+    """prepare() now; `change(api)` while it renders; then the take (the file `wav`) arrives."""
+    job = variant.Generator(api)
+    assert job.prepare()
+    change(api)
+    job.state, job.paths = "done", [str(wav)]
+    job.finish()
+    return job
+
+
+def _wav(tmp_path):
+    wav = tmp_path / "take.wav"
+    sf.write(str(wav), np.zeros(32000, dtype=np.float32), 32000)
+    return wav
+
+
+def test_python_variant_take_goes_into_its_own_project_after_a_tab_switch(tmp_path, variant):
+    for old_reaper in (False, True):
+        api = FakeReaper(str(tmp_path / "song.rpp"), "pad\n1", {})
+        api.insert_in_project = not old_reaper
+        other = type(api.projects[0])(str(tmp_path / "other.rpp"), ["x"])
+        api.projects.append(other)
+
+        def switch(api, other=other):
+            api.current = other
+
+        _take_arrives(variant, api, _wav(tmp_path), switch)
+        assert [t["name"] for t in other.tracks] == ["x"], "the other tab is left alone"
+        assert [t["name"] for t in api.tracks] == ["drums", "pad", "bass"]
+        assert api.tracks[1]["items"][0].position == 6.0
+        assert api.tracks[1]["items"][0].length == 1.0
+        assert api.current is other, "the tab shown stays"
+        (mb,) = api.named("MB")
+        assert 'went into "song.rpp", the project it was made for' in mb[1]
+
+
+def test_python_variant_track_deleted_or_project_closed_while_rendering(tmp_path, variant):
+    api = FakeReaper(str(tmp_path / "song.rpp"), "pad\n1", {})
+    _take_arrives(variant, api, _wav(tmp_path), lambda api: api.tracks.pop(0))
+    assert [t["name"] for t in api.tracks] == ["bass", "pad"], "a new track at the end"
+    (mb,) = api.named("MB")
+    assert "was deleted while it rendered, so the take is on a new track at the end" in mb[1]
+    api = FakeReaper(str(tmp_path / "song.rpp"), "pad\n1", {})
+    _take_arrives(variant, api, _wav(tmp_path), lambda api: api.projects.pop(0))
+    (mb,) = api.named("MB")
+    assert 'made for "song.rpp", which has been closed, so it was not inserted' in mb[1]
+    assert not api.named("AddMediaItemToTrack")
+
+
+def test_python_variant_loudness_setting(variant):
+    job = variant.Generator(FakeReaper("", "pad\n1", {"loudness": "-23"}, selected=False))
+    assert job.prepare() and job.fields["loudness"] == -23.0
+    job = variant.Generator(FakeReaper("", "pad\n1", {"loudness": "off"}, selected=False))
+    assert job.prepare() and "loudness" not in job.fields
+
+
+def test_python_variant_osc_matches_the_spec_byte_for_byte():
+    sys.path.insert(0, str(SCRIPTS))
+    import musicgen_osc
+
+    data = musicgen_osc.encode_message("/musicgen/generate", ["id", "a1", "bars", 8, "bpm", 92.5])
+    assert data == (
+        b"/musicgen/generate\0\0,sssisf\0id\0\0a1\0\0bars\0\0\0\0\0\0\0\x08bpm\0B\xb9\0\0"
+    )
+    assert musicgen_osc.decode(data) == [
+        ("/musicgen/generate", ["id", "a1", "bars", 8, "bpm", 92.5])
+    ]
+    bundle = b"#bundle\0" + b"\0" * 8 + len(data).to_bytes(4, "big") + data
+    assert musicgen_osc.decode(bundle) == musicgen_osc.decode(data)
+    with pytest.raises(musicgen_osc.ParseError):
+        musicgen_osc.decode(b"/x\0\0,i\0\0\0")
+
+
+# -- ReaPack ---------------------------------------------------------------------------------
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _make_index(tmp_path, *args):
+    out = tmp_path / "index.xml"
+    run = subprocess.run(
+        [sys.executable, str(SCRIPTS / "make_index.py"), *args, "--output", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return run, out
+
+
+def test_make_index_writes_pinned_sources_and_an_rtf_description(tmp_path):
+    run, out = _make_index(
+        tmp_path, "--repo", "https://github.com/someone/musicgen-bridge", "--ref", COMMIT
+    )
+    assert run.returncode == 0, run.stderr
+    root = ET.parse(out).getroot()
+    (pkg,) = root.iter("reapack")
+    (version,) = pkg.iter("version")
+    assert version.get("name") == "0.3.0"
+    sources = {s.get("file"): (s.get("main"), s.text) for s in version.iter("source")}
+    on_disk = [p.name for p in SCRIPTS.glob("MusicGen_*.lua")]
+    on_disk += [str(p.relative_to(SCRIPTS)) for p in (SCRIPTS / "lib" / "musicgen").glob("*.lua")]
+    assert sorted(sources) == sorted(on_disk)
+    base = f"https://github.com/someone/musicgen-bridge/raw/{COMMIT}/reaper_scripts/"
+    for file, (main, url) in sources.items():
+        assert url == base + file.replace(" ", "%20"), url
+        assert (main == "main") == file.startswith("MusicGen_")
+    (desc,) = pkg.iter("description")
+    rtf = desc.text
+    assert rtf.startswith("{\\rtf1\\ansi") and rtf.rstrip().endswith("}")
+    assert rtf.count("{") - rtf.count("\\{") == rtf.count("}") - rtf.count("\\}"), "balanced groups"
+    assert all(ord(c) < 128 for c in rtf), "non-ASCII written as \\uN?"
+    assert "MusicGen: Generate from selection" in rtf
+
+
+def test_make_index_refuses_a_moving_branch_and_other_hosts(tmp_path):
+    run, out = _make_index(tmp_path, "--repo", "https://github.com/a/b", "--ref", "main")
+    assert run.returncode == 2 and "is a branch, which moves" in run.stderr and not out.exists()
+    run, out = _make_index(tmp_path, "--repo", "https://example.com/a/b", "--ref", COMMIT)
+    assert run.returncode == 2 and "GitHub repository URL" in run.stderr
+    run, out = _make_index(
+        tmp_path, "--repo", "https://github.com/a/b", "--ref", "v99.0.0-not-a-tag"
+    )
+    assert run.returncode == 2 and "is not a tag of this repository" in run.stderr

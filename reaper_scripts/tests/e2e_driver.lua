@@ -1,7 +1,8 @@
 -- End-to-end driver (used by tests/test_reaper.py): runs a MusicGen action under the mock,
--- but ExecProcess really runs the command line through /bin/sh (as REAPER does on macOS and
--- Linux), against the engine on 127.0.0.1:PORT.  Prints what happened, one tab-separated
--- line per fact.
+-- but ExecProcess really runs the command line through /bin/sh in the background (as REAPER
+-- does on macOS and Linux: it returns at once), against the engine on 127.0.0.1:PORT, and the
+-- defer loop is pumped in real time (50 ms a round).  Prints what happened, one tab-separated
+-- line per fact; JOBFILES lists what is left in the job folder a second after the loop ends.
 -- Usage: lua5.4 e2e_driver.lua WORKDIR CLI PORT [SCENARIO [ARG...]]
 --   generate (default)  Generate from selection, MIDI item at 140 bpm 6/8 (melody off)
 --   melody [MODEL]      Generate from selection, the MIDI item's notes as the melody
@@ -26,7 +27,7 @@ local opts = {
   inputs = { { true, prompt .. "\n2\n7\n\n\n1" } },
   exec = function(cmd, timeout)
     print("COMMAND\t" .. cmd .. "\t" .. timeout)
-    os.execute(cmd) -- waits here; REAPER would return at once and the poller would wait
+    os.execute(cmd .. " </dev/null >/dev/null 2>&1 &") -- returns at once, as ExecProcess(cmd, -2) does
     return ""
   end,
 }
@@ -58,18 +59,27 @@ end
 local reaper, state = Mock.new(opts)
 _G.reaper = reaper
 dofile(here .. "../" .. script)
-local rounds = state.pump(100)
+local rounds = state.pump(6000, 0.05, function() os.execute("sleep 0.05") end)
 print("ROUNDS\t" .. rounds .. "\t" .. #state.deferred)
-for _, row in ipairs(state.calls_named({ Undo_BeginBlock = true, Undo_EndBlock = true, InsertTrackAtIndex = true,
-  InsertMedia = true, SetEditCurPos = true, AddTakeToMediaItem = true, SetMediaItemTake_Source = true,
-  SetActiveTake = true })) do
+os.execute("sleep 1")
+local jobs = io.popen("ls -A '" .. workdir .. "/res/Data/musicgen-bridge' 2>/dev/null")
+local left = {}
+for name in jobs:lines() do
+  left[#left + 1] = name
+end
+jobs:close()
+print("JOBFILES\t" .. #left .. "\t" .. table.concat(left, " "))
+for _, row in ipairs(state.calls_named({ Undo_BeginBlock2 = true, Undo_EndBlock2 = true, InsertTrackInProject = true,
+  InsertMedia = true, SetEditCurPos = true, AddMediaItemToTrack = true, AddTakeToMediaItem = true,
+  SetMediaItemTake_Source = true, SetActiveTake = true, SetMediaItemInfo_Value = true })) do
   local parts = {}
   for i, v in ipairs(row) do parts[i] = type(v) == "table" and "<object>" or tostring(v) end
   print("CALL\t" .. table.concat(parts, "\t"))
 end
 for i, track in ipairs(state.tracks) do
   for j, item in ipairs(track.items) do
-    print("ITEM\t" .. i .. "\t" .. track.name .. "\t" .. item.path .. "\t" .. item.position .. "\t" .. item.take.name)
+    print("ITEM\t" .. i .. "\t" .. track.name .. "\t" .. item.take.file .. "\t" .. item.position .. "\t"
+      .. item.take.name .. "\t" .. string.format("%.6f", item.length))
     for k, take in ipairs(item.takes) do
       print("TAKE\t" .. i .. "\t" .. j .. "\t" .. k .. "\t" .. take.name .. "\t" .. take.file .. "\t"
         .. tostring(item.take == take))
@@ -78,4 +88,7 @@ for i, track in ipairs(state.tracks) do
 end
 for _, text in ipairs(state.messages) do
   print("MB\t" .. text:gsub("\n", " "))
+end
+for _, text in ipairs(state.console) do
+  print("CONSOLE\t" .. text:gsub("\n", " "))
 end

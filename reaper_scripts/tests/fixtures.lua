@@ -26,12 +26,17 @@ function F.mock(name, opts)
   opts.resource_path = opts.resource_path or (folder .. "/res")
   opts.files = opts.files or { [F.CLI] = true }
   opts.ext = opts.ext or { ["MusicGen_Bridge/cli_path"] = F.CLI }
+  if opts.wavs_exist == nil then
+    opts.wavs_exist = true -- the takes the tests "receive" (paths like /o/a.wav) are there
+  end
   local reaper, state = Mock.new(opts)
   _G.reaper = reaper
   package.loaded["musicgen.ids"] = { new = function() return F.ID end }
   state.folder = folder
-  state.result_file = opts.resource_path .. "/Data/musicgen-bridge/" .. F.ID .. ".json"
-  state.exit_file = opts.resource_path .. "/Data/musicgen-bridge/" .. F.ID .. ".exit"
+  local sep = (opts.os or ""):match("^Win") and "\\" or "/"
+  local jobs = opts.resource_path .. sep .. "Data" .. sep .. "musicgen-bridge" .. sep
+  state.result_file = jobs .. F.ID .. ".json"
+  state.exit_file = jobs .. F.ID .. ".exit"
   return reaper, state
 end
 
@@ -102,9 +107,41 @@ end
 
 --- The calls that change the project, in order.
 F.PROJECT_CALLS = {
-  Undo_BeginBlock = true, Undo_EndBlock = true, InsertTrackAtIndex = true, InsertMedia = true,
+  Undo_BeginBlock = true, Undo_EndBlock = true, Undo_BeginBlock2 = true, Undo_EndBlock2 = true,
+  InsertTrackAtIndex = true, InsertTrackInProject = true, InsertMedia = true, AddMediaItemToTrack = true,
   GetSetMediaTrackInfo_String = true, GetSetMediaItemTakeInfo_String = true, SetEditCurPos = true,
   AddTakeToMediaItem = true, SetMediaItemTake_Source = true, SetActiveTake = true, Main_OnCommand = true,
+  SetMediaItemInfo_Value = true, UpdateItemInProject = true, PCM_Source_BuildPeaks = true,
+  SelectProjectInstance = true, DeleteTrack = true, DeleteTrackMediaItem = true,
 }
+
+--- The names of the project calls, in order.
+function F.project_call_names(state)
+  local names = {}
+  for _, call in ipairs(state.calls_named(F.PROJECT_CALLS)) do
+    names[#names + 1] = call[1]
+  end
+  return names
+end
+
+--- Files left in the job folder (result, log, exit files), sorted.
+function F.job_files(state)
+  local folder = state.folder .. "/res/Data/musicgen-bridge"
+  local listing = io.popen("ls -A '" .. folder .. "' 2>/dev/null")
+  local names = {}
+  for name in listing:lines() do
+    names[#names + 1] = name
+  end
+  listing:close()
+  table.sort(names)
+  return names
+end
+
+--- Write the result file of a take that made `wavs` (a list of paths), with `extra` JSON
+-- members (a string such as ', "warnings": [...]') after the paths.
+function F.result(state, wavs, extra)
+  F.write(state.result_file, '{"ok": true, "id": "' .. F.ID .. '", "paths": ["' .. table.concat(wavs, '", "')
+    .. '"]' .. (extra or "") .. "}\n")
+end
 
 return F

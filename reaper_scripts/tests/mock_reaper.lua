@@ -1,72 +1,231 @@
--- A mock `reaper` table that records every call.  Unknown API names raise an error, so a
--- script calling something the mock lacks fails loudly instead of passing by accident.
+-- A mock `reaper` table that records every call and follows the host's documented rules,
+-- quirks included (each rule below names where it comes from; docs/reaper.md lists them).
+-- Unknown API names raise an error, so a script calling something the mock lacks fails loudly.
 --
 -- Mock.new(opts) returns reaper, state.  opts (all optional):
---   os ("Linux"), project_file (""), resource_path, cursor (0), tempo (120),
---   timesig ({4, 4}), tracks (number of existing tracks, 2), items (list, see below),
---   selected (list of item numbers), inputs (queue of {ok, csv} for GetUserInputs),
---   ext (preset ExtState "section/key" -> value), exec (function(cmd, timeout) -> string),
---   files (set of extra paths file_exists says exist), srate_use (project sample rate set),
---   srate (PROJECT_SRATE, 0), device_srate (the audio device's rate; nil = device closed).
+--   os ("Linux"), project_file (""), media_path (what GetProjectPathEx answers; default: the
+--   saved project's folder, else default_media_path), default_media_path ("" = none),
+--   resource_path, cursor (0), tempo (120), timesig ({4, 4}), tracks (number of existing
+--   tracks, 2), items (list, see below), selected (list of item numbers), inputs (queue of
+--   GetUserInputs answers, see below), ext (preset ExtState "section/key" -> value),
+--   exec (function(cmd, timeout) -> string), exec_fails (ExecProcess returns nil: the process
+--   did not start), files (set of extra paths file_exists says exist), srate_use, srate,
+--   device_srate, copy_media (InsertMedia copies the file into the project's media path, as
+--   the preference "Copy imported media to project media directory" does), wavs_exist (every
+--   *.wav path exists for file_exists, except those in the set `missing`), no_insert_in_project
+--   (a REAPER before 7.18: no InsertTrackInProject), source_length (seconds of a source whose
+--   file is not a readable WAV, 2), extra_projects (list of {project_file, tracks}: other tabs).
 -- An item: {position, length, track (1-based), loop, take = {midi = true, notes =
 --   {{ppq_start, ppq_end, pitch, velocity, muted}}, offset (s), source_len_qn} or
 --   {audio = true, file = "/x.wav", offset, source_len (s, 10), rate (1), pitch (0), source_type ("WAVE")}}.
--- Inserted items: track.items[i] = {position, path, take (active), takes = {...}}, a take
+-- A GetUserInputs answer: {ok, csv} (what the user typed, every field), or {ok, edit = {[i] =
+--   text}}: the user changed only those fields of what the dialog showed and pressed OK.
+-- Inserted items: track.items[i] = {position, length, take (active), takes = {...}}, a take
 --   being {name, file, item}.
+-- Projects: state.projects (open tabs), state.current; state.tracks is the first project's.
 local Mock = {}
 
 local PPQ = 960
 
+-- Seconds of audio in a WAV file (RIFF chunks: "fmt " for the byte rate, "data" for its size),
+-- or nil when `path` is not a readable WAV.
+local function wav_seconds(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local data = f:read("a")
+  f:close()
+  if data:sub(1, 4) ~= "RIFF" or data:sub(9, 12) ~= "WAVE" then return nil end
+  local at, byte_rate, size = 13, nil, nil
+  while at + 8 <= #data do
+    local id, len = data:sub(at, at + 3), string.unpack("<I4", data, at + 4)
+    if id == "fmt " then byte_rate = string.unpack("<I4", data, at + 16) end
+    if id == "data" then size = len break end
+    at = at + 8 + len + len % 2
+  end
+  if byte_rate and size and byte_rate > 0 then return size / byte_rate end
+  return nil
+end
+
+-- REAPER's GetUserInputs rules (reascripthelp, and the Ultraschall API docs' notes on it):
+-- the captions are split on EVERY comma, whatever `separator=` says ("separator=" and
+-- "extrawidth=" are themselves caption fields); and a default value with an odd number of
+-- quotes (" or ') or a "(" left open makes REAPER ignore the separator, so every default
+-- lands in the first field.
+function Mock.dialog_fields(captions_csv, defaults)
+  local labels, separator = {}, ","
+  for caption in (captions_csv .. ","):gmatch("(.-),") do
+    if caption:match("^separator=") then
+      separator = caption:sub(#"separator=" + 1, #"separator=" + 1)
+    elseif not caption:match("^extrawidth=") then
+      labels[#labels + 1] = caption
+    end
+  end
+  local shown = {}
+  for value in (defaults .. separator):gmatch("(.-)" .. separator:gsub("%p", "%%%0")) do
+    shown[#shown + 1] = value
+  end
+  for _, value in ipairs(shown) do
+    local _, dq = value:gsub('"', "")
+    local _, sq = value:gsub("'", "")
+    local _, open = value:gsub("%(", "")
+    local _, close = value:gsub("%)", "")
+    if dq % 2 == 1 or sq % 2 == 1 or open > close then
+      -- One single-line edit field holds it all; it cannot hold a line break, so a "\n"
+      -- separator shows as a space there.
+      shown = { separator == "," and defaults or (defaults:gsub("[\r\n]", " ")) }
+      break
+    end
+  end
+  return labels, shown, separator
+end
+
 function Mock.new(opts)
   opts = opts or {}
-  local state = { calls = {}, deferred = {}, ext = {}, tracks = {}, messages = {}, console = {} }
+  local state = { calls = {}, deferred = {}, ext = {}, messages = {}, console = {}, dialogs = {},
+    processes = {}, now = 0 }
   for k, v in pairs(opts.ext or {}) do
     state.ext[k] = v
   end
-  for i = 1, opts.tracks or 2 do
-    state.tracks[i] = { name = "Track " .. i, items = {} }
+  local function new_project(file, ntracks, items, selected, cursor)
+    local p = { is_project = true, file = file or "", tracks = {}, items = items or {}, selected = selected or {},
+      cursor = cursor or 0 }
+    for i = 1, ntracks or 2 do
+      p.tracks[i] = { is_track = true, name = "Track " .. i, items = {}, project = p }
+    end
+    return p
   end
+  local first = new_project(opts.project_file, opts.tracks, opts.items, opts.selected, opts.cursor)
+  state.projects = { first }
+  for _, extra in ipairs(opts.extra_projects or {}) do
+    state.projects[#state.projects + 1] = new_project(extra.project_file, extra.tracks)
+  end
+  state.current = first
+  state.tracks = first.tracks
   local tempo = opts.tempo or 120
   local timesig = opts.timesig or { 4, 4 }
-  local cursor = opts.cursor or 0
   local inputs = opts.inputs or {}
-  local items = opts.items or {}
-  for _, item in ipairs(items) do
+  for _, item in ipairs(first.items) do
+    item.is_item = true
     if item.take then
       item.take.item = item
     end
   end
-  local selected = opts.selected or {}
   local function qn(t)
     return t * tempo / 60
+  end
+  local function is_open(p)
+    for _, open in ipairs(state.projects) do
+      if open == p then return true end
+    end
+    return false
+  end
+  -- A project argument: 0/nil is the current tab.  A closed project's pointer is what REAPER
+  -- answers with a crash or an internal error, so the mock raises.
+  local function P(proj)
+    if proj == nil or proj == 0 then return state.current end
+    assert(type(proj) == "table" and proj.is_project, "not a ReaProject: " .. tostring(proj))
+    if not is_open(proj) then error("stale ReaProject pointer (the project was closed): REAPER would crash", 3) end
+    return proj
+  end
+  local function live_track(track)
+    assert(type(track) == "table" and track.is_track, "not a MediaTrack")
+    if track.deleted then error("stale MediaTrack pointer (the track was deleted): REAPER would crash", 3) end
+    return track
+  end
+  local function dirname(path)
+    return path:match("^(.*)[/\\][^/\\]*$") or ""
+  end
+  local function media_path(p)
+    if p == first and opts.media_path then return opts.media_path end
+    if p.file ~= "" then return dirname(p.file) end
+    return opts.default_media_path or ""
+  end
+  local function sort_items(track)
+    table.sort(track.items, function(a, b) return a.position < b.position end)
   end
 
   local api = {}
   function api.GetOS() return opts.os or "Linux" end
   function api.GetResourcePath() return opts.resource_path or "/tmp/reaper-resource" end
-  function api.time_precise() return os.clock() end
-  function api.EnumProjects(idx) return idx == -1 and "proj0" or nil, opts.project_file or "" end
+  function api.time_precise() return state.now end
+  function api.APIExists(name)
+    if name == "InsertTrackInProject" then return not opts.no_insert_in_project end
+    return api[name] ~= nil
+  end
+  -- EnumProjects: idx -1 is the current tab, 0.. the open tabs in order.
+  function api.EnumProjects(idx)
+    local p = idx == -1 and state.current or state.projects[idx + 1]
+    if not p then return nil, "" end
+    return p, p.file
+  end
+  function api.SelectProjectInstance(proj) state.current = P(proj) end
+  function api.GetProjectPathEx(proj) return media_path(P(proj)) end
+  function api.GetProjectName(proj) return (P(proj).file:match("([^/\\]+)$") or "") end
+  -- ValidatePtr2: "true if the pointer is a valid object of the right type in proj (proj is
+  -- ignored if pointer is itself a project)".
+  function api.ValidatePtr2(proj, ptr, ctype)
+    if type(ptr) ~= "table" then return false end
+    if ctype == "ReaProject*" then return ptr.is_project == true and is_open(ptr) end
+    local p = (proj == nil or proj == 0) and state.current or proj
+    if not is_open(p) then return false end
+    if ctype == "MediaTrack*" then return ptr.is_track == true and not ptr.deleted and ptr.project == p end
+    if ctype == "MediaItem*" then
+      if not ptr.is_item or ptr.deleted then return false end
+      for _, item in ipairs(p.items) do
+        if item == ptr then return true end
+      end
+      for _, track in ipairs(p.tracks) do
+        for _, item in ipairs(track.items) do
+          if item == ptr then return true end
+        end
+      end
+      return false
+    end
+    error("unmocked ValidatePtr2 type " .. tostring(ctype))
+  end
   function api.GetExtState(section, key) return state.ext[section .. "/" .. key] or "" end
   function api.SetExtState(section, key, value) state.ext[section .. "/" .. key] = value end
   function api.DeleteExtState(section, key) state.ext[section .. "/" .. key] = nil end
-  function api.GetUserInputs(title)
+  function api.GetUserInputs(title, n, captions_csv, defaults)
+    local labels, shown, separator = Mock.dialog_fields(captions_csv, defaults)
+    state.dialogs[#state.dialogs + 1] = { title = title, labels = labels, shown = shown }
+    if #labels ~= n then
+      error("GetUserInputs(" .. title .. "): " .. n .. " fields but REAPER reads " .. #labels
+        .. " captions from the commas: " .. table.concat(labels, " | "), 2)
+    end
     local answer = table.remove(inputs, 1)
     if not answer then
       error("GetUserInputs called (" .. title .. ") but the test gave no answer")
+    end
+    if answer.edit then
+      local fields = {}
+      for i = 1, n do
+        fields[i] = answer.edit[i] or shown[i] or ""
+      end
+      return answer[1], table.concat(fields, separator)
     end
     return answer[1], answer[2]
   end
   function api.MB(text) state.messages[#state.messages + 1] = text return 1 end
   function api.ShowConsoleMsg(text) state.console[#state.console + 1] = text end
   function api.defer(fn) state.deferred[#state.deferred + 1] = fn end
+  -- ExecProcess: "returns NULL on total failure, otherwise the return value, a newline, and
+  -- then the output of the command ... timeoutmsec is -1 for no wait/terminate, -2 for no wait
+  -- and minimize".  On Windows a -1 start shows a console window for as long as the process
+  -- runs, and closing it kills the process (no result, no exit file).
   function api.ExecProcess(cmd, timeout)
+    local windows = (opts.os or "Linux"):match("^Win") ~= nil
+    state.processes[#state.processes + 1] = { cmd = cmd, mode = timeout,
+      window = windows and timeout == -1 and "console" or (windows and timeout == -2 and "minimized" or nil) }
+    if opts.exec_fails then return nil end
     if opts.exec then
       return opts.exec(cmd, timeout)
     end
-    return timeout == -1 and "" or "0\n"
+    return timeout < 0 and "" or "0\n"
   end
   function api.file_exists(path)
     if (opts.files or {})[path] then return true end
+    if opts.wavs_exist and path:match("%.wav$") and not (opts.missing or {})[path] then return true end
     local f = io.open(path, "rb")
     if f then f:close() return true end
     return false
@@ -75,9 +234,10 @@ function Mock.new(opts)
     os.execute("mkdir -p '" .. path:gsub("'", "'\\''") .. "'")
     return 1
   end
-  function api.GetCursorPosition() return cursor end
-  function api.SetEditCurPos(t) cursor = t end
-  function api.GetSetProjectInfo(_, desc, _, is_set)
+  function api.GetCursorPosition() return state.current.cursor end
+  function api.SetEditCurPos(t) state.current.cursor = t end
+  function api.GetSetProjectInfo(proj, desc, _, is_set)
+    P(proj)
     assert(not is_set, "the scripts only read project info")
     if desc == "PROJECT_SRATE_USE" then return opts.srate_use and 1 or 0 end
     if desc == "PROJECT_SRATE" then return opts.srate or 0 end
@@ -88,14 +248,18 @@ function Mock.new(opts)
     if opts.device_srate then return true, tostring(opts.device_srate) end
     return false, ""
   end
-  function api.TimeMap_GetTimeSigAtTime() return timesig[1], timesig[2], tempo end
+  function api.TimeMap_GetTimeSigAtTime(proj) P(proj) return timesig[1], timesig[2], tempo end
   function api.TimeMap2_timeToQN(_, t) return qn(t) end
-  function api.CountSelectedMediaItems() return #selected end
-  function api.GetSelectedMediaItem(_, i) return items[selected[i + 1]] end
-  function api.GetMediaItem_Track(item) return state.tracks[item.track] end
+  function api.CountSelectedMediaItems(proj) return #P(proj).selected end
+  function api.GetSelectedMediaItem(proj, i) local p = P(proj) return p.items[p.selected[i + 1]] end
+  function api.GetMediaItem_Track(item)
+    if item.track_ptr then return item.track_ptr end
+    return first.tracks[item.track]
+  end
   function api.GetMediaTrackInfo_Value(track, key)
+    live_track(track)
     assert(key == "IP_TRACKNUMBER", key)
-    for i, t in ipairs(state.tracks) do
+    for i, t in ipairs(track.project.tracks) do
       if t == track then return i end
     end
     return 0
@@ -106,6 +270,18 @@ function Mock.new(opts)
     if key == "B_LOOPSRC" then return item.loop and 1 or 0 end
     error("unmocked item key " .. key)
   end
+  function api.SetMediaItemInfo_Value(item, key, value)
+    assert(item.is_item and not item.deleted, "stale MediaItem pointer")
+    if key == "D_POSITION" then
+      item.position = value
+      if item.track_ptr then sort_items(item.track_ptr) end
+    elseif key == "D_LENGTH" then
+      item.length = value
+    else
+      error("unmocked item key " .. key)
+    end
+    return true
+  end
   function api.GetActiveTake(item) return item.take end
   function api.TakeIsMIDI(take) return take.midi == true end
   function api.GetMediaItemTakeInfo_Value(take, key)
@@ -114,8 +290,9 @@ function Mock.new(opts)
     if key == "D_PITCH" then return take.pitch or 0 end
     error("unmocked take key " .. key)
   end
-  function api.GetMediaItemTake_Source(take) return { take = take } end
+  function api.GetMediaItemTake_Source(take) return take.source or { take = take } end
   function api.GetMediaSourceLength(source)
+    if source.length then return source.length, false end
     if source.take.midi then return source.take.source_len_qn, true end
     return source.take.source_len or 10, false
   end
@@ -123,7 +300,30 @@ function Mock.new(opts)
   function api.GetMediaSourceType(source)
     return source.take.source_type or (source.take.midi and "MIDI" or "WAVE")
   end
-  function api.PCM_Source_CreateFromFile(path) return { file = path } end
+  function api.PCM_Source_CreateFromFile(path)
+    return { file = path, length = wav_seconds(path) or opts.source_length or 2 }
+  end
+  -- PCM_Source_BuildPeaks: mode 0 begins (nonzero: work to do), 1 runs (returns the percentage
+  -- left), 2 finishes.
+  function api.PCM_Source_BuildPeaks(source, mode)
+    if mode == 0 then source.peaks_left = 100 return 1 end
+    if mode == 1 then source.peaks_left = math.max(0, (source.peaks_left or 0) - 50) return source.peaks_left end
+    if mode == 2 then source.peaks = (source.peaks_left == 0) return 0 end
+    error("PCM_Source_BuildPeaks mode " .. tostring(mode))
+  end
+  function api.AddMediaItemToTrack(track)
+    live_track(track)
+    local item = { is_item = true, position = 0, length = 0, takes = {}, track_ptr = track }
+    track.items[#track.items + 1] = item
+    sort_items(track)
+    return item
+  end
+  function api.DeleteTrackMediaItem(track, item)
+    for i, it in ipairs(track.items) do
+      if it == item then table.remove(track.items, i) item.deleted = true return true end
+    end
+    return false
+  end
   function api.AddTakeToMediaItem(item)
     local take = { name = "", item = item }
     item.takes[#item.takes + 1] = take
@@ -132,6 +332,7 @@ function Mock.new(opts)
   end
   function api.SetMediaItemTake_Source(take, source)
     take.file = source.file
+    take.source = source
     take.name = source.file:match("[^/\\]+$")
     return true
   end
@@ -147,33 +348,52 @@ function Mock.new(opts)
     -- REAPER: the source starts at item start minus the take's start offset.
     return qn(take.item.position) + ppq / PPQ - qn(take.offset or 0)
   end
-  function api.CountTracks() return #state.tracks end
-  function api.InsertTrackAtIndex(idx) table.insert(state.tracks, idx + 1, { name = "", items = {} }) end
-  function api.GetTrack(_, idx) return state.tracks[idx + 1] end
+  function api.CountTracks(proj) return #P(proj).tracks end
+  local function insert_track(p, idx)
+    idx = math.max(0, math.min(idx, #p.tracks))
+    table.insert(p.tracks, idx + 1, { is_track = true, name = "", items = {}, project = p })
+  end
+  -- InsertTrackAtIndex has no project argument: it works on the current tab.
+  function api.InsertTrackAtIndex(idx) insert_track(state.current, idx) end
+  function api.InsertTrackInProject(proj, idx) insert_track(P(proj), idx) end
+  function api.DeleteTrack(track)
+    live_track(track)
+    state.delete_track(track)
+  end
+  function api.GetTrack(proj, idx) return P(proj).tracks[idx + 1] end
   function api.GetSetMediaTrackInfo_String(track, key, value, set)
+    live_track(track)
     if set and key == "P_NAME" then track.name = value end
     return true, track.name
   end
+  -- InsertMedia(file, mode): &512 puts it on the track with the 0-based index in the high word
+  -- of the CURRENT project, at the edit cursor, which then moves to the end of the new item;
+  -- with "copy imported media" on, the item plays a copy in the project's media path.
   function api.InsertMedia(path, mode)
     assert(mode & 512 ~= 0, "test expects InsertMedia with a track index")
-    local track = state.tracks[(mode >> 16) + 1]
-    local item = { position = cursor, path = path }
-    item.take = { name = path:match("[^/\\]+$"), file = path, item = item }
-    item.takes = { item.take }
-    -- REAPER keeps a track's items in time order.
-    local at = #track.items + 1
-    for i, other in ipairs(track.items) do
-      if other.position > cursor then at = i break end
+    local p = state.current
+    local track = p.tracks[(mode >> 16) + 1]
+    local file = path
+    if opts.copy_media then
+      file = media_path(p) .. "/" .. path:match("[^/\\]+$")
     end
-    table.insert(track.items, at, item)
+    local length = wav_seconds(path) or opts.source_length or 2
+    local item = { is_item = true, position = p.cursor, length = length, track_ptr = track }
+    item.take = { name = file:match("[^/\\]+$"), file = file, item = item }
+    item.takes = { item.take }
+    track.items[#track.items + 1] = item
+    sort_items(track)
+    p.cursor = p.cursor + length
     return 1
   end
-  function api.CountTrackMediaItems(track) return #track.items end
-  function api.GetTrackMediaItem(track, i) return track.items[i + 1] end
+  function api.CountTrackMediaItems(track) return #live_track(track).items end
+  function api.GetTrackMediaItem(track, i) return live_track(track).items[i + 1] end
   function api.GetSetMediaItemTakeInfo_String(take, key, value, set)
     if set and key == "P_NAME" then take.name = value end
     return true, take.name
   end
+  function api.Undo_BeginBlock2(proj) P(proj) end
+  function api.Undo_EndBlock2(proj) P(proj) end
   for _, name in ipairs({ "Undo_BeginBlock", "Undo_EndBlock", "PreventUIRefresh", "UpdateArrange",
     "UpdateItemInProject", "Main_OnCommand" }) do
     api[name] = function() end
@@ -192,16 +412,60 @@ function Mock.new(opts)
     end,
   })
 
-  --- Run deferred functions, up to `max` rounds.  Returns the number of rounds run.
-  function state.pump(max)
+  --- What a producer does while a take renders ---------------------------------------------
+
+  --- Delete `track` (a pointer): later calls with it are what REAPER would crash on.
+  function state.delete_track(track)
+    for i, t in ipairs(track.project.tracks) do
+      if t == track then table.remove(track.project.tracks, i) break end
+    end
+    track.deleted = true
+  end
+
+  --- Insert a new track at the top of project `p` (default the first): track numbers shift.
+  function state.add_track_at_top(p)
+    insert_track(p or first, 0)
+  end
+
+  --- Switch to project tab `i`.
+  function state.switch_to(i)
+    state.current = state.projects[i]
+  end
+
+  --- Close project `p` (a pointer): its tab goes; the current tab becomes the first one left.
+  function state.close_project(p)
+    for i, open in ipairs(state.projects) do
+      if open == p then table.remove(state.projects, i) break end
+    end
+    if state.current == p then state.current = state.projects[1] end
+  end
+
+  --- The user closes every console window a background process showed.  Returns how many
+  -- processes that killed.
+  function state.user_closes_consoles()
+    local killed = 0
+    for _, process in ipairs(state.processes) do
+      if process.window == "console" and not process.killed then
+        process.killed = true
+        killed = killed + 1
+      end
+    end
+    return killed
+  end
+
+  --- Run deferred functions, up to `max` rounds; each round is `step` seconds (1/30) on the
+  -- clock time_precise reads, and `between()` (if given) runs after each.  Returns the rounds.
+  function state.pump(max, step, between)
     local rounds = 0
-    while #state.deferred > 0 and rounds < (max or 1000) do
+    while #state.deferred > 0 and rounds < (max or 2000) do
       local batch = state.deferred
       state.deferred = {}
       for _, fn in ipairs(batch) do
         fn()
       end
+      state.now = state.now + (step or 1 / 30)
       rounds = rounds + 1
+      if between then between() end
     end
     return rounds
   end
@@ -241,4 +505,5 @@ function Mock.new(opts)
 end
 
 Mock.PPQ = PPQ
+Mock.wav_seconds = wav_seconds
 return Mock

@@ -53,21 +53,23 @@ T.test("settings: stores the CLI path and port; refuses a bad port in words", fu
 end)
 
 T.test("settings: options shown with their defaults, stored, and checked in words", function()
-  local _, state = F.mock("settings-opts", { inputs = { { true, "\n\n\n12.5\nno\nYes\ny" } } })
+  local _, state = F.mock("settings-opts", { inputs = { { true, "\n\n\n12.5\nno\nYes\ny\n-14 LUFS" } } })
   F.run("MusicGen_Settings.lua")
-  local call = state.calls_named({ GetUserInputs = true })[1]
-  T.eq({ call[3], call[4] }, { 7, "Path to musicgen-bridge,Engine host (blank = 127.0.0.1),Engine port (blank = 9000),"
-    .. "Continue: seconds of prompt (0.5-29),Melody from MIDI items (y/n),Melody from audio items (y/n),"
-    .. "Loop takes seamlessly (y/n),separator=\n,extrawidth=400" })
-  T.eq(call[5], F.CLI .. "\n\n\n10\ny\nn\nn", "the defaults shown")
+  T.eq(state.dialogs[1].labels, { "Path to musicgen-bridge", "Engine host (blank = 127.0.0.1)",
+    "Engine port (blank = 9000)", "Continue: seconds of prompt (0.5-29)", "Melody from MIDI items (y/n)",
+    "Melody from audio items (y/n)", "Loop takes seamlessly (y/n)", "Loudness (off / -14 / -23 LUFS)" },
+    "one caption per field, as REAPER splits them")
+  T.eq(state.dialogs[1].shown, { F.CLI, "", "", "10", "y", "n", "n", "off" }, "the defaults shown, one per field")
   T.eq(#state.messages, 0)
   local e = state.ext
   T.eq({ e["MusicGen_Bridge/prompt_seconds"], e["MusicGen_Bridge/melody_midi"], e["MusicGen_Bridge/melody_audio"],
-    e["MusicGen_Bridge/loop"], e["MusicGen_Bridge/cli_path"] }, { "12.5", "n", "y", "y", "" })
+    e["MusicGen_Bridge/loop"], e["MusicGen_Bridge/cli_path"], e["MusicGen_Bridge/loudness"] },
+    { "12.5", "n", "y", "y", "", "-14" })
   for answer, words in pairs({
     ["\n\n\n30\ny\nn\nn"] = 'The prompt for Continue must be 0.5 to 29 seconds, got "30".',
     ["\n\n\n10\nmaybe\nn\nn"] = 'Answer y or n for "Melody from MIDI items", got "maybe".',
     ["\n\n\n10\ny\nn\nsure"] = 'Answer y or n for "Loop takes seamlessly", got "sure".',
+    ["\n\n\n10\ny\nn\nn\nloud"] = 'Loudness is off, -14 or -23 (LUFS), got "loud".',
   }) do
     _, state = F.mock("settings-bad", { inputs = { { true, answer } } })
     F.run("MusicGen_Settings.lua")
@@ -76,32 +78,24 @@ T.test("settings: options shown with their defaults, stored, and checked in word
   end
 end)
 
-T.test("packaging: index.xml lists every action and lib file; each action has a ReaPack header", function()
-  local listing = io.popen("cd '" .. F.root .. "' && ls MusicGen_*.lua lib/musicgen/*.lua")
-  local f = assert(io.open(F.root .. "index.xml"))
-  local index = f:read("a")
-  f:close()
-  local version = index:match('<version name="([%d.]+)"')
-  T.eq(version, "0.2.0", "the index's version")
-  local n, actions = 0, {}
+T.test("packaging: each action has a ReaPack header of one version; @provides lists the actions", function()
+  -- index.xml itself is written by make_index.py (tests/test_reaper.py checks what it writes).
+  local listing = io.popen("cd '" .. F.root .. "' && ls MusicGen_*.lua")
+  local version = "0.3.0"
+  local actions = {}
   for path in listing:lines() do
-    n = n + 1
-    T.contains(index, 'file="' .. path .. '"', "index.xml misses " .. path)
-    if path:match("^MusicGen_") then
-      local s = assert(io.open(F.root .. path)):read("a")
-      T.contains(s, "-- @description MusicGen", path)
-      T.contains(s, "-- @version " .. version, path)
-      T.contains(index, '<source main="main" file="' .. path .. '">', path .. " is an action in the Actions list")
-      actions[#actions + 1] = path
-    end
+    local s = assert(io.open(F.root .. path)):read("a")
+    T.contains(s, "-- @description MusicGen", path)
+    T.contains(s, "-- @version " .. version, path)
+    actions[#actions + 1] = path
   end
   listing:close()
-  T.truthy(n >= 10, "expected the actions and lib files, found " .. n)
-  T.truthy(#actions == 5 and index:find("MusicGen_Continue_selected_item.lua", 1, true), "the Continue action")
+  T.eq(#actions, 5, "the five actions")
   local main = assert(io.open(F.root .. "MusicGen_Generate_from_selection.lua")):read("a")
   for _, path in ipairs(actions) do
     if path ~= "MusicGen_Generate_from_selection.lua" then
       T.contains(main, "--   [main] " .. path, "the @provides header lists " .. path)
     end
   end
+  T.contains(assert(io.open(F.root .. "MusicGen_Generate_from_selection.py")):read("a"), "# @version " .. version)
 end)

@@ -43,14 +43,13 @@ T.test("continue: audio item -> --continue-from its file, prompt seconds, take r
   state.pump()
   T.eq(#state.messages, 0)
   T.eq(#state.tracks, 3, "no new track")
-  T.eq(state.calls_named(F.PROJECT_CALLS), {
-    { "Undo_BeginBlock" },
-    { "SetEditCurPos", 6, false, false },
-    { "InsertMedia", wav, 512 | (1 << 16) },
-    { "GetSetMediaItemTakeInfo_String", state.tracks[2].items[1].take, "P_NAME", "same groove, add strings", true },
-    { "SetEditCurPos", 0, false, false },
-    { "Undo_EndBlock", "MusicGen: insert continuation", -1 },
-  })
+  T.eq(F.project_call_names(state), { "Undo_BeginBlock2", "AddMediaItemToTrack", "AddTakeToMediaItem",
+    "SetMediaItemTake_Source", "GetSetMediaItemTakeInfo_String", "SetActiveTake", "SetMediaItemInfo_Value",
+    "SetMediaItemInfo_Value", "UpdateItemInProject", "PCM_Source_BuildPeaks", "PCM_Source_BuildPeaks",
+    "PCM_Source_BuildPeaks", "PCM_Source_BuildPeaks", "Undo_EndBlock2" })
+  T.eq(state.calls_named({ Undo_EndBlock2 = true })[1][3], "MusicGen: insert continuation")
+  T.eq(state.calls_named({ AddMediaItemToTrack = true })[1][2], state.tracks[2], "on the continued item's track")
+  T.eq(state.tracks[2].items[1].take.name, "same groove, add strings")
   T.eq(state.tracks[2].items[1].position, 6, "at the item's end (2 s + 4 s)")
   T.eq(state.tracks[2].items[2].take.name, "later", "the later item is left alone")
 end)
@@ -66,7 +65,7 @@ T.test("continue: variations -> takes of one item after the continued one", func
   local item = state.tracks[2].items[1]
   T.eq({ item.position, #item.takes, item.takes[1].name, item.takes[2].name, item.takes[2].file },
     { 6, 2, "more (seed 5)", "more (seed 6)", "/o/more_s6.wav" })
-  T.eq(state.count("Undo_BeginBlock"), 1)
+  T.eq(state.count("Undo_BeginBlock2"), 1)
 end)
 
 T.test("continue: trimmed item -> the part it plays as --audio-start/--audio-end, take after the item", function()

@@ -50,7 +50,7 @@ T.test("generate: MIDI item at 140 bpm 6/8 with a take offset -> melody notes, c
     "/bin/sh -c " .. shell.quote_posix(inner_command(state, "'--melody-notes' '62 0 1 80 64 1 0.5 90 67 5.5 0.5 110' "
       .. "'--melody-length' '6' '--out' '" .. out .. "' ")),
   }, "the command line")
-  T.eq(state.calls_named({ ExecProcess = true })[1][3], -1, "ExecProcess must not wait")
+  T.eq(state.calls_named({ ExecProcess = true })[1][3], -2, "ExecProcess must not wait, minimized")
   T.eq(state.ext["MusicGen_Bridge/current_job"], F.ID)
   T.eq(state.ext["MusicGen_Bridge/last_prompt"], PROMPT, "dialog values remembered")
   T.eq(state.ext["MusicGen_Bridge/last_bars"], "2")
@@ -60,22 +60,33 @@ T.test("generate: MIDI item at 140 bpm 6/8 with a take offset -> melody notes, c
   T.eq(state.count("InsertMedia"), 0)
 
   local wav = out .. "/take 1.wav"
-  F.write(state.result_file, '{"ok": true, "id": "reaper-test-1", "paths": ["' .. wav .. '"]}\n')
-  state.pump()
-  T.eq(#state.deferred, 0, "stopped polling")
+  F.result(state, { wav })
+  state.pump(1)
   local name = PROMPT
+  local track = state.tracks[2]
+  local item = track.items[1]
   T.eq(state.calls_named(F.PROJECT_CALLS), {
-    { "Undo_BeginBlock" },
-    { "InsertTrackAtIndex", 1, true },
-    { "GetSetMediaTrackInfo_String", state.tracks[2], "P_NAME", name, true },
-    { "SetEditCurPos", 6, false, false },
-    { "InsertMedia", wav, 512 | (1 << 16) },
-    { "GetSetMediaItemTakeInfo_String", state.tracks[2].items[1].take, "P_NAME", name, true },
-    { "SetEditCurPos", 0, false, false },
-    { "Undo_EndBlock", "MusicGen: insert generated audio", -1 },
-  }, "project changes")
-  T.eq(state.tracks[2].name, name, "new track right under the item's track")
-  T.eq(state.tracks[2].items[1].position, 6, "take at the item position")
+    { "Undo_BeginBlock2", state.projects[1] },
+    { "InsertTrackInProject", state.projects[1], 1, 1 },
+    { "GetSetMediaTrackInfo_String", track, "P_NAME", name, true },
+    { "AddMediaItemToTrack", track },
+    { "AddTakeToMediaItem", item },
+    { "SetMediaItemTake_Source", item.takes[1], item.takes[1].source },
+    { "GetSetMediaItemTakeInfo_String", item.takes[1], "P_NAME", name, true },
+    { "SetActiveTake", item.takes[1] },
+    { "SetMediaItemInfo_Value", item, "D_POSITION", 6 },
+    { "SetMediaItemInfo_Value", item, "D_LENGTH", 2 },
+    { "UpdateItemInProject", item },
+    { "PCM_Source_BuildPeaks", item.takes[1].source, 0 },
+    { "PCM_Source_BuildPeaks", item.takes[1].source, 1 },
+    { "PCM_Source_BuildPeaks", item.takes[1].source, 1 },
+    { "PCM_Source_BuildPeaks", item.takes[1].source, 2 },
+    { "Undo_EndBlock2", state.projects[1], "MusicGen: insert generated audio", -1 },
+  }, "project changes: the item built directly, in the project's undo block, the cursor untouched")
+  T.truthy(item.takes[1].source.peaks, "peaks built")
+  T.eq(track.name, name, "new track right under the item's track")
+  T.eq({ item.position, item.take.file }, { 6, wav }, "take at the item position, playing the engine's file")
+  T.eq(state.projects[1].cursor, 0, "the edit cursor did not move")
   T.eq(#state.messages, 0, "no message box on success")
   T.eq(state.ext["MusicGen_Bridge/current_job"], nil, "job cleared")
   local f = io.open(state.result_file)
@@ -117,17 +128,32 @@ T.test("generate: no selection -> tempo at the edit cursor, new track at the end
   T.contains(cmd, "'\\''--bars'\\'' '\\''1'\\'' '\\''--bpm'\\'' '\\''100'\\''")
   F.write(state.result_file, '{"ok": true, "id": "reaper-test-1", "paths": ["/x/a.wav"]}')
   state.pump()
-  T.eq(state.calls_named({ InsertTrackAtIndex = true, InsertMedia = true }),
-    { { "InsertTrackAtIndex", 2, true }, { "InsertMedia", "/x/a.wav", 512 | (2 << 16) } })
-  T.eq(state.tracks[3].items[1].position, 12.5)
+  T.eq(state.calls_named({ InsertTrackInProject = true, InsertTrackAtIndex = true, InsertMedia = true }),
+    { { "InsertTrackInProject", state.projects[1], 2, 1 } })
+  T.eq({ state.tracks[3].items[1].position, state.projects[1].cursor }, { 12.5, 12.5 }, "at the cursor, left there")
 end)
 
-T.test("generate: unsaved project -> no --out (engine default folder), user told", function()
-  local _, state = F.mock("unsaved", { project_file = "", inputs = { F.answer("pad", "1") } })
+T.test("generate: takes go to the project's media path (GetProjectPathEx), unsaved projects too", function()
+  -- A saved project whose media go to its "Audio" subfolder (Project settings > Media).
+  local _, state = F.mock("mediapath", { inputs = { F.answer("pad", "1") } })
+  local media = state.folder .. "/Audio"
+  _, state = F.mock("mediapath", { media_path = media, inputs = { F.answer("pad", "1") } })
+  F.run(GEN)
+  local argv = F.argv(state)
+  T.eq(argv[#argv - 5], media .. "/MusicGen", "--out is the media path's MusicGen folder: " .. table.concat(argv, " "))
+  -- Unsaved: REAPER answers its default recording path.
+  local default = F.folder("mediapath-default") .. "/REAPER Media"
+  _, state = F.mock("unsaved", { project_file = "", default_media_path = default, inputs = { F.answer("pad", "1") } })
+  F.run(GEN)
+  argv = F.argv(state)
+  T.eq(argv[#argv - 5], default .. "/MusicGen", "an unsaved project's takes go to REAPER's media path")
+  T.eq(#state.console, 0, "nothing to tell")
+  -- No usable path at all: no --out (the engine's default folder), and the user is told.
+  _, state = F.mock("unsaved-none", { project_file = "", inputs = { F.answer("pad", "1") } })
   F.run(GEN)
   local cmd = state.exec_commands()[1]
-  T.truthy(not cmd:find("--out", 1, true), "no --out for an unsaved project: " .. cmd)
-  T.contains(table.concat(state.console), "not saved yet")
+  T.truthy(not cmd:find("--out", 1, true), "no --out without a media path: " .. cmd)
+  T.contains(table.concat(state.console), "REAPER gives no media folder for this project")
 end)
 
 T.test("generate: engine unreachable -> message box with advice, nothing inserted", function()
@@ -194,7 +220,7 @@ T.test("generate: an error inside a poll is caught and reported, polling stops",
   local _, state = F.mock("boom", { inputs = { F.answer("pad", "1") } })
   F.run(GEN)
   F.write(state.result_file, '{"ok": true, "id": "reaper-test-1", "paths": ["/x/a.wav"]}')
-  package.loaded["musicgen.insert"].takes = function() error("kaboom") end
+  package.loaded["musicgen.insert"].place = function() error("kaboom") end
   state.pump()
   T.contains(state.messages[1], "Something went wrong inside the MusicGen script")
   T.contains(state.messages[1], "kaboom")
@@ -356,18 +382,20 @@ T.test("generate: N variations -> N takes of one new item, seeds in the names, o
   T.eq(got, { { wavs[1], "pad (seed 100)" }, { wavs[2], "pad (seed 101)" }, { wavs[3], "pad (seed 102)" } })
   T.truthy(item.take == item.takes[1], "the first variation is the active take")
   local calls = state.calls_named(F.PROJECT_CALLS)
-  T.eq(calls[1], { "Undo_BeginBlock" })
-  T.eq(calls[#calls], { "Undo_EndBlock", "MusicGen: insert generated audio", -1 })
-  T.eq(state.count("Undo_BeginBlock") + state.count("Undo_EndBlock"), 2, "one undo block")
-  local names = {}
-  for _, c in ipairs(calls) do
-    names[#names + 1] = c[1]
+  T.eq(calls[1], { "Undo_BeginBlock2", state.projects[1] })
+  T.eq(calls[#calls], { "Undo_EndBlock2", state.projects[1], "MusicGen: insert generated audio", -1 })
+  T.eq(state.count("Undo_BeginBlock2") + state.count("Undo_EndBlock2"), 2, "one undo block")
+  local take = { "AddTakeToMediaItem", "SetMediaItemTake_Source", "GetSetMediaItemTakeInfo_String" }
+  local peaks = { "PCM_Source_BuildPeaks", "PCM_Source_BuildPeaks", "PCM_Source_BuildPeaks", "PCM_Source_BuildPeaks" }
+  local want = { "Undo_BeginBlock2", "InsertTrackInProject", "GetSetMediaTrackInfo_String", "AddMediaItemToTrack" }
+  for _, list in ipairs({ take, take, take, { "SetActiveTake", "SetMediaItemInfo_Value", "SetMediaItemInfo_Value",
+    "UpdateItemInProject" }, peaks, peaks, peaks, { "Undo_EndBlock2" } }) do
+    table.move(list, 1, #list, #want + 1, want)
   end
-  T.eq(names, { "Undo_BeginBlock", "InsertTrackAtIndex", "GetSetMediaTrackInfo_String", "SetEditCurPos", "InsertMedia",
-    "AddTakeToMediaItem", "SetMediaItemTake_Source", "AddTakeToMediaItem", "SetMediaItemTake_Source",
-    "GetSetMediaItemTakeInfo_String", "GetSetMediaItemTakeInfo_String", "GetSetMediaItemTakeInfo_String",
-    "SetActiveTake", "Main_OnCommand", "SetEditCurPos", "Undo_EndBlock" }, "everything inside the undo block")
-  T.eq(state.calls_named({ Main_OnCommand = true }), { { "Main_OnCommand", 40047, 0 } }, "peaks built")
+  T.eq(F.project_call_names(state), want, "everything inside the undo block")
+  for i = 1, 3 do
+    T.truthy(item.takes[i].source.peaks, "peaks built for take " .. i)
+  end
 end)
 
 T.test("generate: dialog refuses 5 variations and a long key in words", function()
@@ -393,12 +421,12 @@ T.test("generate: a melody too long for a Windows command line -> words, nothing
   T.contains(state.messages[1], "too long for a Windows command line")
 end)
 
-T.test("generate: REAPER could not insert the file -> words, the folder named", function()
-  local reaper, state = F.mock("noinsert", { inputs = { F.answer("pad", "1") } })
+T.test("generate: a take file REAPER cannot read -> words, the folder named, nothing half-made", function()
+  local _, state = F.mock("noinsert", { inputs = { F.answer("pad", "1") }, missing = { ["/o/a.wav"] = true } })
   F.run(GEN)
-  rawset(reaper, "InsertMedia", function() return 0 end)
-  F.write(state.result_file, '{"ok": true, "id": "reaper-test-1", "paths": ["/o/a.wav"]}')
+  F.result(state, { "/o/a.wav" })
   state.pump()
-  T.eq(state.messages, { "REAPER could not insert the take a.wav.\n\nThe files are in /o." })
-  T.eq(state.count("Undo_EndBlock"), 1, "the undo block is closed")
+  T.eq(state.messages, { "REAPER could not insert the take a.wav: The file /o/a.wav is not there.\n\nThe files are in /o." })
+  T.eq(state.count("Undo_EndBlock2"), 1, "the undo block is closed")
+  T.eq(#state.tracks, 2, "no track left behind")
 end)

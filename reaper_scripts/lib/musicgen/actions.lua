@@ -2,6 +2,7 @@
 local advice = require("musicgen.advice")
 local cli = require("musicgen.cli")
 local command = require("musicgen.command")
+local dialog = require("musicgen.dialog")
 local settings = require("musicgen.settings")
 local ui = require("musicgen.ui")
 
@@ -63,20 +64,33 @@ function M.status()
 end
 
 -- The Settings dialog: where the CLI is, the engine address, and the options.
-M.SETTINGS_FIELDS = { "cli_path", "host", "port", "prompt_seconds", "melody_midi", "melody_audio", "loop" }
+-- No caption may hold a comma: REAPER splits captions on every comma (see dialog.lua).
+M.SETTINGS_FIELDS = { "cli_path", "host", "port", "prompt_seconds", "melody_midi", "melody_audio", "loop",
+  "loudness" }
 M.SETTINGS_CAPTIONS = { "Path to musicgen-bridge", "Engine host (blank = 127.0.0.1)", "Engine port (blank = 9000)",
   "Continue: seconds of prompt (0.5-29)", "Melody from MIDI items (y/n)", "Melody from audio items (y/n)",
-  "Loop takes seamlessly (y/n)" }
+  "Loop takes seamlessly (y/n)", "Loudness (off / -14 / -23 LUFS)" }
+-- What the Loudness field accepts, and what is stored ("off" sends no --loudness).
+local LOUDNESS = { [""] = "off", off = "off", ["-14"] = "-14", ["-23"] = "-23" }
 local YES_NO = { y = "y", yes = "y", n = "n", no = "n" }
 local YES_NO_LABELS = { melody_midi = "Melody from MIDI items", melody_audio = "Melody from audio items",
   loop = "Loop takes seamlessly" }
 
+-- The values the dialog shows.  A CLI path REAPER cannot show as it is (an odd quote, an open
+-- "(": see dialog.safe_default) is shown blank, and a blank answer then keeps it.
 local function settings_shown()
-  local shown = {}
+  local shown, withheld = {}, false
   for i, key in ipairs(M.SETTINGS_FIELDS) do
     shown[i] = settings.OPTION_DEFAULTS[key] and settings.option(key) or settings.get(key, "")
+    if not dialog.is_safe(shown[i]) then
+      if key == "cli_path" then
+        shown[i], withheld = "", true
+      else
+        shown[i] = dialog.safe_default(shown[i])
+      end
+    end
   end
-  return table.concat(shown, "\n")
+  return table.concat(shown, "\n"), withheld
 end
 
 --- Check the typed settings.  Returns the values to store, or nil and a message in words.
@@ -105,6 +119,11 @@ function M.validate_settings(csv)
   if not seconds or seconds < 0.5 or seconds > 29 then
     return nil, "The prompt for Continue must be 0.5 to 29 seconds, got \"" .. v.prompt_seconds .. "\"."
   end
+  local loudness = LOUDNESS[v.loudness:lower():gsub("%s*lufs$", "")]
+  if not loudness then
+    return nil, "Loudness is off, -14 or -23 (LUFS), got \"" .. v.loudness .. "\"."
+  end
+  v.loudness = loudness
   for _, key in ipairs({ "melody_midi", "melody_audio", "loop" }) do
     local answer = v[key] == "" and settings.OPTION_DEFAULTS[key] or YES_NO[v[key]:lower()]
     if not answer then
@@ -117,8 +136,9 @@ end
 
 function M.settings()
   guarded(function()
+    local shown, withheld = settings_shown()
     local ok, csv = reaper.GetUserInputs("MusicGen: Settings", #M.SETTINGS_FIELDS,
-      table.concat(M.SETTINGS_CAPTIONS, ",") .. ",separator=\n,extrawidth=400", settings_shown())
+      table.concat(M.SETTINGS_CAPTIONS, ",") .. ",separator=\n,extrawidth=400", shown)
     if not ok then
       return
     end
@@ -126,6 +146,9 @@ function M.settings()
     if not values then
       ui.error(problem)
       return
+    end
+    if withheld and values.cli_path == "" then
+      values.cli_path = settings.get("cli_path", "")
     end
     for _, key in ipairs(M.SETTINGS_FIELDS) do
       settings.set(key, values[key])

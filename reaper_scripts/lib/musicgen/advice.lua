@@ -53,6 +53,11 @@ function M.for_exit(exit_code, log_text, cli)
     .. (log ~= "" and ("\n\nIts output:\n" .. log) or "")
 end
 
+--- Words for a CLI that REAPER could not start at all (ExecProcess returned nothing).
+function M.not_started(cli)
+  return "REAPER could not start " .. cli .. ".\n\n" .. M.SET_CLI
+end
+
 --- Words for the output of a synchronous query (status, cancel) that failed.
 function M.for_query(exit_code, output, cli)
   return M.for_exit(exit_code, output, cli)

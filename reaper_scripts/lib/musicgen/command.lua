@@ -54,7 +54,8 @@ end
 -- req: prompt, bars, bpm, timesig ("6/8"), id, result_file, and, each optional (nil = not
 -- sent): seed, model, key, variations (sent when > 1), melody_notes, melody_length (beats),
 -- melody_audio, continue_from, prompt_seconds, audio_start and audio_end (seconds into the
--- melody_audio/continue_from file, sent with 4 decimals), loop (true = --loop), sample_rate, out_dir
+-- melody_audio/continue_from file, sent with 4 decimals), loop (true = --loop), sample_rate,
+-- loudness (LUFS, e.g. -14), out_dir
 -- (nil = the engine's default folder).  engine_flags: {"--port", "9100"}...
 function M.generate(cli, req, engine_flags)
   local argv = { cli, "generate", req.prompt, "--bars", M.number(req.bars), "--bpm", M.number(req.bpm),
@@ -76,6 +77,7 @@ function M.generate(cli, req, engine_flags)
     argv[#argv + 1] = "--loop"
   end
   add(argv, "--sample-rate", req.sample_rate)
+  add(argv, "--loudness", req.loudness)
   add(argv, "--out", req.out_dir)
   append(argv, { "--id", req.id, "--result-file", req.result_file, "--quiet" })
   return append(argv, engine_flags)

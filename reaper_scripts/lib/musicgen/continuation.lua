@@ -5,7 +5,6 @@
 -- item the engine cannot continue as heard is refused (selection.lua says why, in words).
 local cli = require("musicgen.cli")
 local generate = require("musicgen.generate")
-local insert = require("musicgen.insert")
 local selection = require("musicgen.selection")
 local settings = require("musicgen.settings")
 
@@ -53,9 +52,7 @@ function M.prepare()
   if not prepared then
     return nil, build_problem
   end
-  prepared.place = function(wav_paths)
-    return insert.continuation(wav_paths, item_end, sel.track_index, prepared.request.prompt)
-  end
+  prepared.target.mode, prepared.target.position = "on", item_end
   return prepared
 end
 

@@ -5,8 +5,10 @@ M.TITLE = "MusicGen: Generate"
 -- A newline separates the fields, so prompts may contain commas.
 M.SEPARATOR = "\n"
 M.FIELDS = { "prompt", "bars", "seed", "model", "key", "variations" }
+-- REAPER splits the captions on every comma whatever `separator=` says, so no caption may hold
+-- one (a test checks).
 M.CAPTIONS = { "Prompt", "Length (bars)", "Seed (blank = random)", "Model (blank = engine's)",
-  "Key (blank = none, e.g. A minor)", "Variations (1-4, as takes)" }
+  "Key (e.g. A minor; blank = none)", "Variations (1-4 as takes)" }
 M.MAX_PROMPT_CHARS = 1000
 M.MAX_KEY_CHARS = 16
 -- The engine makes at most 4 takes per request unless started with --max-variations.
@@ -63,12 +65,38 @@ function M.validate(raw)
   return values
 end
 
+--- A remembered value made safe to show in a GetUserInputs field.  REAPER ignores the separator
+-- (and puts every default in the first field) when one default holds an odd number of " or '
+-- or leaves a "(" open; such a value is shown with typographic quotes (” ’) and its "(" closed
+-- at the end.  A value without those is shown as it is.
+function M.safe_default(value)
+  local s = tostring(value or "")
+  local _, dq = s:gsub('"', "")
+  if dq % 2 == 1 then
+    s = s:gsub('"', "\u{201D}")
+  end
+  local _, sq = s:gsub("'", "")
+  if sq % 2 == 1 then
+    s = s:gsub("'", "\u{2019}")
+  end
+  local depth = 0
+  for c in s:gmatch("[()]") do
+    depth = c == "(" and depth + 1 or math.max(0, depth - 1)
+  end
+  return s .. string.rep(")", depth)
+end
+
+--- Whether GetUserInputs shows `value` as it is (see safe_default).
+function M.is_safe(value)
+  return M.safe_default(value) == tostring(value or "")
+end
+
 --- Show the dialog filled with `defaults` (strings).  Returns the raw strings typed, or nil
 -- when the user pressed Cancel.
 function M.ask(defaults, title)
   local shown = {}
   for i, key in ipairs(M.FIELDS) do
-    shown[i] = tostring(defaults[key] or ""):gsub(M.SEPARATOR, " ")
+    shown[i] = M.safe_default((tostring(defaults[key] or ""):gsub(M.SEPARATOR, " ")))
   end
   local captions = table.concat(M.CAPTIONS, ",") .. ",separator=" .. M.SEPARATOR .. ",extrawidth=300"
   local ok, csv = reaper.GetUserInputs(title or M.TITLE, #M.FIELDS, captions, table.concat(shown, M.SEPARATOR))

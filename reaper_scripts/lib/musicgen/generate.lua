@@ -8,7 +8,6 @@ local ids = require("musicgen.ids")
 local insert = require("musicgen.insert")
 local Job = require("musicgen.job")
 local loop = require("musicgen.loop")
-local paths = require("musicgen.paths")
 local project = require("musicgen.project")
 local selection = require("musicgen.selection")
 local settings = require("musicgen.settings")
@@ -60,7 +59,8 @@ end
 -- `fields` are added to the request (melody, continuation...).  Returns the prepared job,
 -- or nil and a message in words (nil, nil when the user cancelled).
 function M.build(cli_path, sel, at, title, fields)
-  local bpm, num, denom = project.tempo_at(at)
+  local proj, project_file = project.current()
+  local bpm, num, denom = project.tempo_at(proj, at)
   local raw = dialog.ask(settings.dialog_values(), title)
   if not raw then
     return nil, nil
@@ -70,11 +70,11 @@ function M.build(cli_path, sel, at, title, fields)
   if not values then
     return nil, problem
   end
-  local out_dir, out_err = project.output_folder()
+  local out_dir, out_err = project.output_folder(proj)
   if out_err then
     return nil, out_err
   end
-  local sample_rate, rate_note = project.sample_rate()
+  local sample_rate, rate_note = project.sample_rate(proj)
   local id = ids.new()
   local files = Job.files(project.job_folder(), id)
   local req = {
@@ -87,6 +87,7 @@ function M.build(cli_path, sel, at, title, fields)
     key = values.key,
     variations = values.variations,
     sample_rate = sample_rate,
+    loudness = settings.loudness(),
     out_dir = out_dir,
     id = id,
     result_file = files.result,
@@ -106,6 +107,8 @@ function M.build(cli_path, sel, at, title, fields)
     files = files,
     argv = argv,
     notes = { rate_note },
+    -- Where the take goes, as pointers (numbers change while it renders): see insert.resolve.
+    target = { project = proj, project_file = project_file, track = sel.track, item = sel.item },
   }
 end
 
@@ -126,9 +129,7 @@ function M.prepare()
   if not prepared then
     return nil, build_problem
   end
-  prepared.place = function(wav_paths)
-    return insert.takes(wav_paths, sel.position, sel.track_index, prepared.request.prompt)
-  end
+  prepared.target.mode, prepared.target.position = "below", sel.position
   return prepared
 end
 
@@ -136,19 +137,24 @@ end
 function M.start(prepared)
   local job = Job.new(prepared.request.id, prepared.argv, prepared.files)
   if not prepared.request.out_dir then
-    ui.console("the project is not saved yet, so the take goes to the engine's default folder "
-      .. "(~/Music/MusicGen Bridge unless `serve --out-dir` says otherwise).")
+    ui.console("REAPER gives no media folder for this project, so the take goes to the engine's default "
+      .. "folder (~/Music/MusicGen Bridge unless `serve --out-dir` says otherwise).")
   end
   for _, note in ipairs(prepared.notes or {}) do
     ui.console(note)
   end
-  job:start()
-  loop.run(function()
-    if job:poll() then
-      return true
-    end
+  if not job:start() then
     M.finish(job, prepared)
-    return false
+    return job
+  end
+  loop.run(function()
+    if job.state == "running" then
+      if job:poll() then
+        return true
+      end
+      M.finish(job, prepared)
+    end
+    return job:tidy()
   end, function(traceback)
     ui.internal_error(traceback)
   end)
@@ -161,10 +167,18 @@ function M.finish(job, prepared)
       ui.error("The engine finished but reported no audio files.")
       return
     end
-    local placed = prepared.place(job.paths)
-    if not (placed and placed.item) then
-      ui.error("REAPER could not insert the take " .. paths.basename(job.paths[1]) .. ".\n\nThe files are in "
-        .. paths.dirname(job.paths[1]) .. ".")
+    local placed, problem = insert.place(prepared.target, job.paths, prepared.request.prompt)
+    if not placed then
+      ui.error(problem)
+    elseif #placed.notes > 0 then
+      ui.info(table.concat(placed.notes, "\n\n"))
+    end
+    -- The engine's warnings (result file "warnings": [{code, message}], absent from older
+    -- engines), shown once the take is in.
+    for _, warning in ipairs(job.warnings or {}) do
+      if type(warning) == "table" and type(warning.message) == "string" then
+        ui.console("warning: " .. warning.message)
+      end
     end
   elseif job.state == "cancelled" then
     ui.console("generation cancelled" .. (job.message and (": " .. job.message) or "."))

@@ -1,13 +1,24 @@
 -- Putting takes into the project.  The files of one request become the takes of ONE new item
 -- (REAPER's take lanes: the producer flips through variations with the take switcher), the
--- first one active, all in one undo block.  Generate puts that item on a new track under the
--- selection; Continue puts it right after the continued item, on the same track.
+-- first one active, all in one undo block of the project the take was asked in.  Generate puts
+-- that item on a new track under the selected item's track; Continue puts it right after the
+-- continued item, on the same track.
+--
+-- The take arrives minutes after the action ran: the producer may have switched project tabs,
+-- added or deleted tracks, or closed the project.  So the target is kept as pointers
+-- (ReaProject, MediaTrack, MediaItem), checked with ValidatePtr2 when the take arrives, and
+-- everything is done in that project, never the current tab.  The item is built directly
+-- (AddMediaItemToTrack, AddTakeToMediaItem, PCM_Source_CreateFromFile) rather than with
+-- InsertMedia, which works on the current tab, moves the edit cursor, and plays a copy of the
+-- file (not the file) when "Copy imported media to project media directory" is on.
+local paths = require("musicgen.paths")
+local project = require("musicgen.project")
+
 local M = {}
 
 M.UNDO_LABEL = "MusicGen: insert generated audio"
 M.UNDO_LABEL_CONTINUE = "MusicGen: insert continuation"
-local INSERT_ON_TRACK_INDEX = 512 -- InsertMedia mode: the high word is a 0-based track index
-local BUILD_MISSING_PEAKS = 40047 -- action "Peaks: Build any missing peaks"
+M.MAX_PEAK_STEPS = 10000
 
 --- Short name for tracks and takes: the prompt, cut to 60 characters.
 function M.name_for(prompt)
@@ -28,84 +39,150 @@ function M.take_name(name, path, i, count)
   return name .. (seed and (" (seed " .. seed .. ")") or (" #" .. i))
 end
 
-local function source_file(take)
-  return take and reaper.GetMediaSourceFileName(reaper.GetMediaItemTake_Source(take), "") or nil
+--- Build the peaks of `source` now (PCM_Source_BuildPeaks: begin, run until 0, finish).
+local function build_peaks(source)
+  if reaper.PCM_Source_BuildPeaks(source, 0) ~= 0 then
+    local steps = 0
+    while reaper.PCM_Source_BuildPeaks(source, 1) ~= 0 and steps < M.MAX_PEAK_STEPS do
+      steps = steps + 1
+    end
+    reaper.PCM_Source_BuildPeaks(source, 2)
+  end
 end
 
---- The item InsertMedia just made on `track`: at `position`, playing `path`.  (Items are kept
--- in time order, so the last one on the track need not be the new one.)
-local function find_item(track, position, path)
-  for i = reaper.CountTrackMediaItems(track) - 1, 0, -1 do
-    local item = reaper.GetTrackMediaItem(track, i)
-    if math.abs(reaper.GetMediaItemInfo_Value(item, "D_POSITION") - position) < 1e-6
-      and source_file(reaper.GetActiveTake(item)) == path then
-      return item
+--- One item at `position` (seconds) on `track`, one take per file, the first active, as long
+-- as the first file.  Returns the item, or nil and the reason.
+local function add_item(track, wav_paths, position, name)
+  for _, path in ipairs(wav_paths) do
+    if not paths.exists(path) then
+      return nil, "The file " .. path .. " is not there."
     end
   end
-  return nil
-end
-
---- One item at `position` on the track with 0-based index `track_index`, one take per file.
-local function add_item(wav_paths, position, track_index, name)
-  local track = reaper.GetTrack(0, track_index)
-  reaper.SetEditCurPos(position, false, false)
-  reaper.InsertMedia(wav_paths[1], INSERT_ON_TRACK_INDEX | (track_index << 16))
-  local item = find_item(track, position, wav_paths[1])
-  if not item then
-    return nil
-  end
-  local takes = { reaper.GetActiveTake(item) }
-  for i = 2, #wav_paths do
+  local item = reaper.AddMediaItemToTrack(track)
+  local takes, sources = {}, {}
+  for i, path in ipairs(wav_paths) do
+    local source = reaper.PCM_Source_CreateFromFile(path)
+    if not source then
+      reaper.DeleteTrackMediaItem(track, item)
+      return nil, "REAPER could not read " .. path .. "."
+    end
     local take = reaper.AddTakeToMediaItem(item)
-    reaper.SetMediaItemTake_Source(take, reaper.PCM_Source_CreateFromFile(wav_paths[i]))
-    takes[i] = take
+    reaper.SetMediaItemTake_Source(take, source)
+    reaper.GetSetMediaItemTakeInfo_String(take, "P_NAME", M.take_name(name, path, i, #wav_paths), true)
+    takes[i], sources[i] = take, source
   end
-  for i, take in ipairs(takes) do
-    reaper.GetSetMediaItemTakeInfo_String(take, "P_NAME", M.take_name(name, wav_paths[i], i, #wav_paths), true)
-  end
-  if #takes > 1 then
-    reaper.SetActiveTake(takes[1])
-    reaper.UpdateItemInProject(item)
-    reaper.Main_OnCommand(BUILD_MISSING_PEAKS, 0)
+  reaper.SetActiveTake(takes[1])
+  local length = reaper.GetMediaSourceLength(sources[1])
+  reaper.SetMediaItemInfo_Value(item, "D_POSITION", position)
+  reaper.SetMediaItemInfo_Value(item, "D_LENGTH", length)
+  reaper.UpdateItemInProject(item)
+  for _, source in ipairs(sources) do
+    build_peaks(source)
   end
   return item
 end
 
-local function in_undo_block(label, fn)
-  local cursor = reaper.GetCursorPosition()
+--- A new track at 0-based `index` of `proj`, named `name`.  InsertTrackInProject (REAPER
+-- 7.18+) takes the project; before it, InsertTrackAtIndex works on the current tab only, so
+-- the tab is switched to `proj` for that call and back.
+local function new_track(proj, index, name)
+  if reaper.APIExists("InsertTrackInProject") then
+    reaper.InsertTrackInProject(proj, index, 1) -- 1: default envelopes and FX, as a new track gets
+  else
+    local current = reaper.EnumProjects(-1, "")
+    if current ~= proj then
+      reaper.SelectProjectInstance(proj)
+    end
+    reaper.InsertTrackAtIndex(index, true)
+    if current ~= proj then
+      reaper.SelectProjectInstance(current)
+    end
+  end
+  local track = reaper.GetTrack(proj, index)
+  reaper.GetSetMediaTrackInfo_String(track, "P_NAME", name, true)
+  return track
+end
+
+local function in_undo_block(proj, label, fn)
   reaper.PreventUIRefresh(1)
-  reaper.Undo_BeginBlock()
-  local ok, result = pcall(fn)
-  reaper.SetEditCurPos(cursor, false, false)
-  reaper.Undo_EndBlock(label, -1)
+  reaper.Undo_BeginBlock2(proj)
+  local ok, result, problem = pcall(fn)
+  reaper.Undo_EndBlock2(proj, label, -1)
   reaper.PreventUIRefresh(-1)
   reaper.UpdateArrange()
   if not ok then
     error(result, 0)
   end
-  return result
+  return result, problem
 end
 
---- Insert `wav_paths` as the takes of one item at `position` on a new track placed after
--- track number `after_track` (1-based; 0 or nil = at the end).  Returns the track and item.
-function M.takes(wav_paths, position, after_track, prompt)
-  local name = M.name_for(prompt)
-  return in_undo_block(M.UNDO_LABEL, function()
-    local index = after_track and after_track > 0 and after_track or reaper.CountTracks(0)
-    reaper.InsertTrackAtIndex(index, true)
-    local track = reaper.GetTrack(0, index)
-    reaper.GetSetMediaTrackInfo_String(track, "P_NAME", name, true)
-    return { track = track, item = add_item(wav_paths, position, index, name) }
-  end)
+local function alive(proj, pointer, kind)
+  return pointer ~= nil and reaper.ValidatePtr2(proj, pointer, kind)
 end
 
---- Insert `wav_paths` as the takes of one item at `position` on the existing track number
--- `track_number` (1-based): a continuation, right after the item it continues.
-function M.continuation(wav_paths, position, track_number, prompt)
+--- Where the take goes now, checked against what is still there.  `target`: project (pointer),
+-- project_file, track (pointer or nil), item (pointer or nil), position (s), mode ("below" a
+-- track on a new one, or "on" the track itself).  Returns {track (pointer or nil), index (where
+-- a new track goes, 0-based), notes (words for the user)}, or nil and the reason.
+function M.resolve(target, folder)
+  local proj = target.project
+  if not project.is_open(proj) then
+    return nil, "The take was made for " .. project.name(target.project_file) .. ", which has been closed, so it "
+      .. "was not inserted. Its files are in " .. folder .. ": open the project and drag them in."
+  end
+  local notes = {}
+  local current = reaper.EnumProjects(-1, "")
+  if current ~= proj then
+    notes[#notes + 1] = "The take went into " .. project.name(target.project_file) .. ", the project it was made "
+      .. "for (not the tab shown now)."
+  end
+  local track_ok = alive(proj, target.track, "MediaTrack*")
+  if target.mode == "on" then
+    if track_ok then
+      if target.item and not alive(proj, target.item, "MediaItem*") then
+        notes[#notes + 1] = "The item it continues was deleted while the take rendered; the continuation is "
+          .. "where that item ended."
+      end
+      return { track = target.track, notes = notes }
+    end
+    notes[#notes + 1] = "The track of the item it continues was deleted while the take rendered, so the "
+      .. "continuation is on a new track at the end of the project."
+    return { index = reaper.CountTracks(proj), notes = notes }
+  end
+  if track_ok then
+    return { index = math.floor(reaper.GetMediaTrackInfo_Value(target.track, "IP_TRACKNUMBER")), notes = notes }
+  end
+  if target.track then
+    notes[#notes + 1] = "The track under which the take was to go was deleted while it rendered, so the take "
+      .. "is on a new track at the end of the project."
+  end
+  return { index = reaper.CountTracks(proj), notes = notes }
+end
+
+--- Insert `wav_paths` for `target` (see resolve) named after `prompt`.  Returns {track, item,
+-- notes}, or nil and the reason in words (nothing is left half-made).
+function M.place(target, wav_paths, prompt)
+  local folder = paths.dirname(wav_paths[1])
+  local where, problem = M.resolve(target, folder)
+  if not where then
+    return nil, problem
+  end
   local name = M.name_for(prompt)
-  return in_undo_block(M.UNDO_LABEL_CONTINUE, function()
-    local index = track_number - 1
-    return { track = reaper.GetTrack(0, index), item = add_item(wav_paths, position, index, name) }
+  local label = target.mode == "on" and M.UNDO_LABEL_CONTINUE or M.UNDO_LABEL
+  return in_undo_block(target.project, label, function()
+    local track, made = where.track, false
+    if not track then
+      track, made = new_track(target.project, where.index, name), true
+    end
+    local item, why = add_item(track, wav_paths, target.position, name)
+    if not item then
+      if made then
+        reaper.DeleteTrack(track)
+      end
+      return nil, "REAPER could not insert the take " .. paths.basename(wav_paths[1]) .. ": " .. why
+        .. "\n\nThe files are in " .. folder .. "."
+    end
+    return { track = track, item = item, notes = where.notes }
   end)
 end
 

@@ -1,5 +1,10 @@
--- One background take: started with ExecProcess (no wait), then polled until its result
--- file appears.  States: "running" -> "done" | "failed" | "cancelled".
+-- One background take: started with ExecProcess (no wait, minimized), then polled until its
+-- result file appears.  States: "running" -> "done" | "failed" | "cancelled".
+--
+-- On macOS and Linux the command runs inside /bin/sh, which writes the exit status file AFTER
+-- the CLI has written its result and exited.  So the job files are removed only once that
+-- exit file is there too (Job:tidy), else one .exit file per take would be left behind in
+-- REAPER's resource folder.
 local json = require("musicgen.json")
 local paths = require("musicgen.paths")
 local shell = require("musicgen.shell")
@@ -12,6 +17,11 @@ Job.__index = Job
 -- After the exit-status file appears, wait this many polls for the result file (it is
 -- written before the process exits, so one poll is normally enough).
 local GRACE_POLLS = 3
+-- ExecProcess timeouts (reascripthelp): -1 "no wait/terminate" shows a console window on
+-- Windows for the whole take (closing it kills the take); -2 "no wait and minimize".
+Job.BACKGROUND = -2
+-- How long (seconds) to wait for the exit file after the result, before leaving it be.
+Job.TIDY_SECONDS = 30
 
 --- Files for job `id` inside `folder`.
 function Job.files(folder, id)
@@ -30,14 +40,23 @@ function Job:command_line()
   return shell.background(self.argv, reaper.GetOS(), self.files.log, self.files.exit)
 end
 
+--- Start the process.  Returns true when it runs; false when REAPER could not start it (the
+-- job is then "failed", with the reason in words).
 function Job:start()
   for _, path in pairs(self.files) do
     os.remove(path)
   end
   settings.set("current_job", self.id, false)
   settings.clear("abandon_job")
-  reaper.ExecProcess(self:command_line(), -1)
   self.state = "running"
+  -- ExecProcess "returns NULL on total failure": the process did not start.
+  if reaper.ExecProcess(self:command_line(), Job.BACKGROUND) == nil then
+    self:finish("failed", { message = advice.not_started(self.argv[1]) })
+    return false
+  end
+  -- Only the /bin/sh wrapper (macOS, Linux) writes an exit file.
+  self.exit_expected = not shell.is_windows(reaper.GetOS())
+  return true
 end
 
 function Job:finish(state, fields)
@@ -48,9 +67,22 @@ function Job:finish(state, fields)
   if settings.get("current_job", "") == self.id then
     settings.clear("current_job")
   end
+  os.remove(self.files.result)
+  os.remove(self.files.log)
+  self.finished_at = reaper.time_precise()
+end
+
+--- After the job ended: remove its exit file once /bin/sh has written it.  Returns true while
+-- it is still to come (call again on a later defer tick), for at most TIDY_SECONDS.
+function Job:tidy()
+  if self.exit_expected and not paths.read(self.files.exit)
+    and reaper.time_precise() - (self.finished_at or 0) < Job.TIDY_SECONDS then
+    return true
+  end
   for _, path in pairs(self.files) do
     os.remove(path)
   end
+  return false
 end
 
 --- Look once.  Returns true while the job is still running.
@@ -65,7 +97,7 @@ function Job:poll()
       self:finish("failed", { message = "The result file " .. self.files.result .. " could not be read: "
         .. tostring(err) .. "." })
     elseif result.ok then
-      self:finish("done", { paths = result.paths or {} })
+      self:finish("done", { paths = result.paths or {}, warnings = result.warnings or {} })
     elseif result.code == "cancelled" then
       self:finish("cancelled", { message = result.message })
     else

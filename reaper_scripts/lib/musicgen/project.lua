@@ -1,32 +1,50 @@
--- The project: its folder, where takes go, and the tempo and time signature at a time.
+-- The project: the one the action runs in (its ReaProject pointer, kept for when the take
+-- arrives), where takes go, and the tempo and time signature at a time.
 local paths = require("musicgen.paths")
 
 local M = {}
 
 M.TAKES_SUBFOLDER = "MusicGen"
 
---- The folder of the current project's .rpp, or nil when the project was never saved.
-function M.folder()
-  local _, project_file = reaper.EnumProjects(-1, "")
-  if project_file == nil or project_file == "" then
-    return nil
-  end
-  return paths.dirname(project_file)
+--- The current project: its ReaProject pointer and its .rpp path ("" when never saved).
+function M.current()
+  local proj, project_file = reaper.EnumProjects(-1, "")
+  return proj, project_file or ""
 end
 
---- Where takes go: <project folder>/MusicGen (created).  For an unsaved project this
--- returns nil: the CLI is then run without --out and the engine writes to its own default
--- folder (~/Music/MusicGen Bridge, or `serve --out-dir`), as docs/reaper.md says.
+--- A project's name for messages: its file name, or "the unsaved project".
+function M.name(project_file)
+  local name = paths.basename(project_file or "")
+  if name == "" then
+    return "the unsaved project"
+  end
+  return "\"" .. name .. "\""
+end
+
+--- Whether `proj` (a ReaProject pointer) is still open in a tab.
+function M.is_open(proj)
+  return proj ~= nil and reaper.ValidatePtr2(0, proj, "ReaProject*")
+end
+
+local function is_absolute(path)
+  return path:match("^/") ~= nil or path:match("^%a:[/\\]") ~= nil or path:match("^\\\\") ~= nil
+end
+
+--- Where takes go: <the project's media path>/MusicGen (created).  The media path is
+-- GetProjectPathEx's answer ("Get the project recording path"): the project folder (or its
+-- media subfolder, Project settings > Media) for a saved project, REAPER's default recording
+-- path for an unsaved one.  When REAPER gives no absolute path, this returns nil: the CLI is
+-- then run without --out and the engine writes to its own default folder (docs/reaper.md).
 -- Returns folder (or nil), error message (or nil).
-function M.output_folder()
-  local folder = M.folder()
-  if not folder then
+function M.output_folder(proj)
+  local base = reaper.GetProjectPathEx(proj, "") or ""
+  if base == "" or not is_absolute(base) then
     return nil
   end
-  local out = paths.join(folder, M.TAKES_SUBFOLDER)
+  local out = paths.join(base, M.TAKES_SUBFOLDER)
   if not paths.ensure_folder(out) then
     return nil, "Could not create the folder " .. out .. " for the generated audio. "
-      .. "Check that the project folder is writable."
+      .. "Check that the project's media folder is writable (Project settings > Media)."
   end
   return out
 end
@@ -46,10 +64,10 @@ M.SAMPLE_RATES = { [22050] = true, [32000] = true, [44100] = true, [48000] = tru
 --- The rate takes should be written at: the project's sample rate when the project sets one
 -- (Project settings > "Project sample rate"), else the audio device's.  Returns the rate, or
 -- nil (the model's own 32 kHz) and, when there is something to tell, why in words.
-function M.sample_rate()
+function M.sample_rate(proj)
   local rate, from = 0, "project"
-  if reaper.GetSetProjectInfo(0, "PROJECT_SRATE_USE", 0, false) > 0 then
-    rate = reaper.GetSetProjectInfo(0, "PROJECT_SRATE", 0, false)
+  if reaper.GetSetProjectInfo(proj, "PROJECT_SRATE_USE", 0, false) > 0 then
+    rate = reaper.GetSetProjectInfo(proj, "PROJECT_SRATE", 0, false)
   end
   if not rate or rate <= 0 then
     local ok, text = reaper.GetAudioDeviceInfo("SRATE", "")
@@ -66,9 +84,9 @@ function M.sample_rate()
   return rate
 end
 
---- Tempo (quarter notes per minute) and time signature at `time` (seconds).
-function M.tempo_at(time)
-  local num, denom, bpm = reaper.TimeMap_GetTimeSigAtTime(0, time)
+--- Tempo (quarter notes per minute) and time signature at `time` (seconds) in `proj`.
+function M.tempo_at(proj, time)
+  local num, denom, bpm = reaper.TimeMap_GetTimeSigAtTime(proj, time)
   return bpm, math.floor(num), math.floor(denom)
 end
 

@@ -127,6 +127,8 @@ end
 --   position: seconds where the take goes (the item start, or the edit cursor)
 --   length: seconds (the item's, or nil); length_qn: beats (the item's, or nil)
 --   track_index: 1-based number of the selected item's track (nil without selection)
+--   item, track: the selected item's MediaItem and MediaTrack pointers (nil without selection;
+--   kept to find them again when the take arrives, since numbers change meanwhile)
 --   item_count; midi: notes; audio: source_path, source_type ("WAVE", "SECTION"...),
 --   source_length (s), source_offset (s into the file where the item starts), playrate,
 --   pitch (semitones), loop
@@ -144,6 +146,8 @@ function M.read()
     length = reaper.GetMediaItemInfo_Value(item, "D_LENGTH"),
     length_qn = length_qn(item),
     track_index = math.floor(reaper.GetMediaTrackInfo_Value(track, "IP_TRACKNUMBER")),
+    item = item,
+    track = track,
   }
   local take = reaper.GetActiveTake(item)
   if not take then

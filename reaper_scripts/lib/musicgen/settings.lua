@@ -8,7 +8,13 @@ M.SECTION = "MusicGen_Bridge"
 M.DIALOG_DEFAULTS = { prompt = "", bars = "4", seed = "", model = "", key = "", variations = "1" }
 
 -- Options set in "MusicGen: Settings" (y/n options are stored as "y" or "n").
-M.OPTION_DEFAULTS = { prompt_seconds = "10", melody_midi = "y", melody_audio = "n", loop = "n" }
+-- loudness: "off", "-14" or "-23" (LUFS, sent as --loudness).
+M.OPTION_DEFAULTS = { prompt_seconds = "10", melody_midi = "y", melody_audio = "n", loop = "n", loudness = "off" }
+
+--- The loudness target in LUFS (a number), or nil when it is off.
+function M.loudness()
+  return tonumber(M.option("loudness"))
+end
 
 function M.get(key, default)
   local value = reaper.GetExtState(M.SECTION, key)
