@@ -772,7 +772,7 @@ var LIVE = {
         if (plan.afterTrackId) {
             where.afterTrack = this.indexById(plan.afterTrackId, "tracks");
             if (where.afterTrack < 0) {
-                gone.push("its track");
+                gone.push("track");
             }
         }
         if (plan.sameTrackId) {
@@ -781,7 +781,7 @@ var LIVE = {
         if (plan.view === "session") {
             var scene = this.indexById(plan.sceneId, "scenes");
             if (scene < 0) {
-                gone.push("its scene");
+                gone.push("scene");
                 where.afterTrack = -1;
                 where.sameTrack = -1;
             } else {
