@@ -87,7 +87,7 @@ var state = {
     seedLocked: false,
     counter: 0,
     job: null,                 // {id, mode, prompt, seed, fields, placement, melody, warnings, timer}
-    pending: {},               // request id -> {kind, timer}
+    pending: {},               // request id -> {kind, timer, onReply, job}
     mkdir: null,               // {token, request, timer}
     reachable: -1,
     pingTask: null

@@ -223,6 +223,18 @@ test("Arrangement: Live's guessed tempo is replaced; the clip spans exactly the 
   assert.equal(device.lastStatus(), 'Placed "dusty lo-fi drums" at beat 14 on track 2.');
 });
 
+test("Live's 1.1.1 marker on the first transient: the file's start is pinned to beat 0 all the same", () => {
+  const set = keysSet({ firstTransient: 0.05 });
+  const device = ready(set);
+  device.send("/musicgen/done", press(device), `${OUT_DIR}/take.wav`);
+  const clip = set.tracks[1].arrangement[0];
+  const perSecond = 28 / fileInfo(set, clip.file_path).seconds;
+  assert.deepEqual(visibleMarkers(clip).map(([beat, seconds]) => [beat, Math.round(seconds * 1e6) / 1e6]),
+    [[0, 0], [Math.round(0.05 * perSecond * 1e6) / 1e6, 0.05], visibleMarkers(clip).at(-1)]);
+  assert.equal(visibleMarkers(clip).at(-1)[0], 28);
+  assert.equal(device.lastStatus(), 'Placed "dusty lo-fi drums" at beat 14 on track 2.');
+});
+
 test("Session: the take loops over exactly its bars", () => {
   const set = keysSet({ view: "Session", detail: { track: 0, slot: 2 } });
   const device = ready(set);

@@ -346,7 +346,10 @@ function newAudioClip(set, filePath, extra) {
   const info = fileInfo(set, filePath);
   const bps = guessedBpm(info.seconds) / 60;   // beats per second of the file, as guessed
   const beats = info.seconds * bps;
-  return { midi: false, file_path: filePath, warping: 1, markers: [{ beat_time: 0, sample_time: 0 }],
+  // Auto-Warp may put 1.1.1 at the first transient rather than the file's start
+  // (spec firstTransient, seconds).
+  const first = set.firstTransient || 0;
+  return { midi: false, file_path: filePath, warping: 1, markers: [{ beat_time: 0, sample_time: first }],
     baseBps: bps, seconds: info.seconds, sampleRate: info.rate, sampleLength: info.frames,
     looping: 1, loop_start: 0, loop_end: beats, start_marker: 0, end_marker: beats, ...extra };
 }
