@@ -6,10 +6,12 @@
 // Layout of this file:
 //   1. settings and state
 //   2. messages from the patch (init, prompt, bars, model, seed, melody, key,
-//      variations, loop, promptseconds, samplerate, generate, continueclip, cancel)
+//      variations, loop, loudness, promptseconds, samplerate, generate,
+//      continueclip, cancel)
 //   3. HANDLERS: one function per engine reply address (/musicgen/...)
 //   4. LIVE: every Live API call, in one place (nothing else touches LiveAPI)
-//   5. small helpers (ids, paths, timers)
+//   5. FILES: the one file the device writes (a dense MIDI clip as a .mid)
+//   6. small helpers (ids, paths, timers, OSC sizes, MIDI bytes)
 //
 // Outlets: 0 -> udpsend (OSC messages), 1 -> UI (route status progress reachable
 // models seed port), 2 -> node.script musicgen_mkdir.js (folder creation).
@@ -48,6 +50,9 @@ var SETTINGS = {
     promptSecondsHigh: 29,
     defaultPromptSeconds: 10,
     melodyModel: "facebook/musicgen-melody",
+    maxDatagramBytes: 8192,    // macOS drops UDP datagrams over 9216 bytes without a word
+    minLiveVersion: [12, 0, 5], // ClipSlot/Track.create_audio_clip
+    midiTicksPerBeat: 480,
     sampleRates: [22050, 32000, 44100, 48000, 88200, 96000]   // protocol sample_rate values
 };
 
@@ -56,9 +61,13 @@ var MELODY_SOURCES = ["Off", "Selected MIDI clip", "Selected audio clip"];
 var MELODY_OFF = 0;
 var MELODY_MIDI = 1;
 var MELODY_AUDIO = 2;
+// Loudness menu: Off sends nothing; the others send `loudness <LUFS>`.
+var LOUDNESS = ["Off", "-14 LUFS", "-23 LUFS"];
+var LOUDNESS_LUFS = [null, -14, -23];
 var KEYS = ["No key", "C major", "C minor", "C# major", "C# minor", "D major", "D minor", "Eb major", "Eb minor", "E major", "E minor", "F major", "F minor", "F# major", "F# minor", "G major", "G minor", "Ab major", "Ab minor", "A major", "A minor", "Bb major", "Bb minor", "B major", "B minor"];
 
 var NOT_RUNNING = "Engine not running? Start it with `musicgen-bridge serve`";
+var LOST_JOB = "The engine no longer knows this take (was it restarted?). Ready: press Generate again.";
 
 var state = {
     ready: false,              // live.thisdevice has fired
@@ -71,13 +80,14 @@ var state = {
     key: null,                 // e.g. "A minor"; null = none
     variations: 1,
     loop: false,
+    loudness: null,            // target LUFS, or null (Off)
     promptSeconds: 10,
     sampleRate: 0,             // Live's sample rate from [dspstate~]; 0 = not known yet
     seed: 0,
     seedLocked: false,
     counter: 0,
-    job: null,                 // {id, mode, prompt, seed, fields, placement, timer}
-    pending: {},               // request id -> {kind, timer}
+    job: null,                 // {id, mode, prompt, seed, fields, placement, melody, warnings, timer}
+    pending: {},               // request id -> {kind, timer, onReply, job}
     mkdir: null,               // {token, request, timer}
     reachable: -1,
     pingTask: null
@@ -109,13 +119,15 @@ function replyport(port) {
     outlet(OUT_UI, "port", state.replyPort);
 }
 
-// [textedit] sends "text word word ..."; joined back into one prompt string.
-function text() {
-    state.prompt = joinAtoms(arrayfromargs(arguments));
-}
-
+// [textedit @outputmode 1] -> [prepend prompt] -> "prompt text <the whole text>".
+// Output as one symbol keeps the text verbatim: in list mode Max splits it at
+// commas and semicolons (each starts a new message) and reads "007" as 7.
 function prompt() {
-    state.prompt = joinAtoms(arrayfromargs(arguments));
+    var atoms = arrayfromargs(arguments);
+    if (atoms.length && atoms[0] === "text") {
+        atoms = atoms.slice(1);          // the textedit's own "text" selector
+    }
+    state.prompt = joinAtoms(atoms);
 }
 
 function bars(value) {
@@ -160,6 +172,11 @@ function variations(value) {
 
 function loop(on) {
     state.loop = !!on;
+}
+
+// Loudness menu (live.menu index, or the item's text): Off / -14 LUFS / -23 LUFS.
+function loudness() {
+    state.loudness = LOUDNESS_LUFS[menuIndex(arrayfromargs(arguments), LOUDNESS)];
 }
 
 function promptseconds(value) {
@@ -236,8 +253,9 @@ function startJob(mode) {
         setStatus(source.problem);
         return;
     }
+    var beats = takeBeats(song);
     var placement = mode === "continue"
-        ? LIVE.planContinuation(clip, takeBeats(song))
+        ? LIVE.planContinuation(clip, beats)
         : LIVE.planPlacement(clip);
     if (!state.seedLocked) {
         state.seed = Math.floor(Math.random() * 2147483647);
@@ -262,6 +280,9 @@ function startJob(mode) {
     if (state.loop) {
         fields.push("loop", 1);
     }
+    if (state.loudness !== null) {
+        fields.push("loudness", state.loudness);
+    }
     if (SETTINGS.sampleRates.indexOf(state.sampleRate) >= 0) {
         fields.push("sample_rate", state.sampleRate);
     }
@@ -272,8 +293,15 @@ function startJob(mode) {
         prompt: promptText,
         seed: state.seed,
         fields: fields,
+        melody: source.melody || null,   // notes that may travel as a .mid instead
         placement: placement,
+        beats: beats,
+        bpm: song.bpm,
+        numerator: song.numerator,
+        denominator: song.denominator,
         clip: clip,
+        started: false,                  // a progress reply came: the engine runs it
+        warnings: [],
         timer: null
     };
     state.job = job;
@@ -315,12 +343,9 @@ function melodyFields(clip) {
             return { problem: "The selected MIDI clip has " + clip.notes.length + " notes; at most " +
                               SETTINGS.maxNotes + " can be sent. Use a shorter or simpler clip." };
         }
-        var text = notesText(clip.notes);
-        if (text.length > SETTINGS.maxNotesChars) {
-            return { problem: "The selected MIDI clip's notes take " + text.length + " characters; at most " +
-                              SETTINGS.maxNotesChars + " fit in one message. Use a shorter or simpler clip." };
-        }
-        fields = ["melody_notes", text, "melody_length", clip.melodyLength];
+        // Inline when it fits one datagram; sendGenerate swaps in a .mid file
+        // (melody_midi) when it does not.
+        fields = ["melody_notes", notesText(clip.notes), "melody_length", clip.melodyLength];
     } else {
         var problem = audioClipProblem(clip, "Melody");
         if (problem) {
@@ -329,7 +354,10 @@ function melodyFields(clip) {
         fields = ["melody_audio", clip.filePath];
     }
     var modelProblem = melodyModelProblem();
-    return modelProblem ? { problem: modelProblem } : { fields: fields };
+    if (modelProblem) {
+        return { problem: modelProblem };
+    }
+    return { fields: fields, melody: state.melodySource === MELODY_MIDI ? clip : null };
 }
 
 function audioClipProblem(clip, what) {
@@ -369,9 +397,14 @@ function cancel() {
         finishJob("Cancelled.");
         return;
     }
-    request("cancel", { job: state.job.id }, function () {
-        setStatus(NOT_RUNNING);
-    });
+    var job = state.job;
+    request("cancel", { job: job.id }, function () {
+        // No answer: whatever the engine is doing, this take is over here.
+        if (state.job === job) {
+            setReachable(0);
+            finishJob("Cancel got no answer, so the take was dropped here. " + NOT_RUNNING);
+        }
+    }, null, job);
 }
 
 // node.script musicgen_mkdir.js answers "made <token> <path>" ...
@@ -413,7 +446,7 @@ var HANDLERS = {
         setReachable(1);
         watchJob(job);
         var ahead = args[1];
-        setStatus(ahead > 0 ? "Queued: " + ahead + " take(s) ahead." : "Starting...");
+        setStatus(withWarnings(job, ahead > 0 ? "Queued: " + ahead + " take(s) ahead." : "Starting..."));
     },
 
     "/musicgen/progress": function (args) {
@@ -421,9 +454,10 @@ var HANDLERS = {
         if (!job) {
             return;
         }
+        job.started = true;
         watchJob(job);
         setProgress(args[1]);
-        setStatus(stageWords(args[2]) + " " + Math.round(args[1] * 100) + "%");
+        setStatus(withWarnings(job, stageWords(args[2]) + " " + Math.round(args[1] * 100) + "%"));
     },
 
     "/musicgen/done": function (args) {
@@ -438,8 +472,21 @@ var HANDLERS = {
             names.push(clipName(job, i - 1));
         }
         setProgress(1);
-        var results = LIVE.placeTakes(paths, job.placement, names);
-        finishJob(placedWords(job, paths, results));
+        var results = LIVE.placeTakes(paths, job.placement, names, job.beats);
+        finishJob(withWarnings(job, placedWords(job, paths, results)));
+    },
+
+    // Optional, before done: the engine noticed something the producer should
+    // know (tempo_conflict, key_conflict, timesig_conflict...).  Shown at once
+    // and kept on the status line until the job ends, done included.
+    "/musicgen/warning": function (args) {
+        var job = jobFor(args[0]);
+        if (!job) {
+            return;
+        }
+        watchJob(job);
+        job.warnings.push(joinAtoms(args.slice(2)) + " (" + String(args[1]) + ")");
+        setStatus(withWarnings(job, "Generating..."));
     },
 
     "/musicgen/error": function (args) {
@@ -447,10 +494,20 @@ var HANDLERS = {
         var code = String(args[1]);
         var message = joinAtoms(args.slice(2));
         if (state.job && state.job.id === id) {
-            finishJob(code === "cancelled" ? "Cancelled." : errorWords(code, message));
+            var job = state.job;
+            finishJob(code === "cancelled" ? "Cancelled." : withWarnings(job, errorWords(code, message)));
             return;
         }
-        if (takePending(id) || id === "") {
+        var entry = takePending(id);
+        if (entry && entry.kind === "cancel" && code === "unknown_job") {
+            // The engine does not know the take (it restarted, or the take
+            // ended and its reply was lost): it is over here too.
+            if (entry.job && state.job === entry.job) {
+                finishJob(LOST_JOB);
+            }
+            return;
+        }
+        if (entry || id === "") {
             setStatus(errorWords(code, message));
         }
     },
@@ -472,10 +529,15 @@ var HANDLERS = {
     },
 
     "/musicgen/status": function (args) {
-        if (!takePending(args[0])) {
+        var entry = takePending(args[0]);
+        if (!entry) {
             return;
         }
         setReachable(1);
+        if (entry.onReply) {
+            entry.onReply(args);
+            return;
+        }
         setStatus("Engine " + args[1] + ", model " + args[2] + " on " + args[3] +
                   ", " + args[5] + " queued.");
     },
@@ -632,36 +694,105 @@ var LIVE = {
         return { notes: notes, length: roundBeats(length) };
     },
 
-    // Where the take(s) will go, decided when Generate is pressed (the user may
-    // click elsewhere while it renders): new audio track(s) right under the
-    // clip's track, at the clip's position (Arrangement) or scene (Session).
+    // Where the take(s) will go, decided when Generate is pressed: new audio
+    // track(s) right under the clip's track, at the clip's position
+    // (Arrangement) or scene (Session).  Kept as Live object ids, not indexes:
+    // the producer may add, move or delete tracks and scenes while it renders,
+    // and an id stays the same for its object's life (see resolvePlacement).
     planPlacement: function (clip) {
-        var selectedTrack = this.selectedTrackIndex();
         if (clip && clip.arrangement) {
-            return { view: "arrangement", afterTrack: clip.trackIndex, position: clip.position };
+            return { view: "arrangement", afterTrackId: this.trackId(clip.trackIndex), position: clip.position };
         }
         if (clip) {
-            return { view: "session", afterTrack: clip.trackIndex, slot: clip.slotIndex };
+            return { view: "session", afterTrackId: this.trackId(clip.trackIndex),
+                     sceneId: this.sceneId(clip.slotIndex), slotOffset: 0 };
         }
+        var selected = this.selectedTrackIndex();
+        var afterTrackId = selected >= 0 ? this.trackId(selected) : null;
         if (this.focusedView() === "Arranger") {
             var song = this.api("live_set");
-            return { view: "arrangement", afterTrack: selectedTrack,
+            return { view: "arrangement", afterTrackId: afterTrackId,
                      position: Number(this.first(song, "current_song_time")) };
         }
-        return { view: "session", afterTrack: selectedTrack, slot: this.selectedSceneIndex() };
+        return { view: "session", afterTrackId: afterTrackId,
+                 sceneId: this.sceneId(this.selectedSceneIndex()), slotOffset: 0 };
     },
 
     // A continuation goes right after the clip it continues: Arrangement, at the
     // clip's end on the same track when the take's span there is free (else on
     // a new track under it, same beat); Session, the next empty slot(s) below
-    // the clip on the same track.
+    // the clip on the same track.  A take-lane clip continues on its track's
+    // main lane.
     planContinuation: function (clip, beats) {
+        var trackId = this.trackId(clip.trackIndex);
         if (clip.arrangement) {
-            return { view: "arrangement", afterTrack: clip.trackIndex, position: clip.endTime,
-                     sameTrack: clip.trackIndex, length: beats };
+            return { view: "arrangement", afterTrackId: trackId, position: clip.endTime,
+                     sameTrackId: trackId, length: beats };
         }
-        return { view: "session", afterTrack: clip.trackIndex, slot: clip.slotIndex + 1,
-                 sameTrack: clip.trackIndex };
+        return { view: "session", afterTrackId: trackId, sceneId: this.sceneId(clip.slotIndex),
+                 slotOffset: 1, sameTrackId: trackId };
+    },
+
+    trackId: function (index) {
+        return this.idOf("live_set tracks " + index);
+    },
+
+    sceneId: function (index) {
+        return this.idOf("live_set scenes " + index);
+    },
+
+    // The object's id ("17"), or null when there is none at that path.
+    idOf: function (path) {
+        var api = this.api(path);
+        return this.exists(api) ? String(api.id) : null;
+    },
+
+    // The current index of a track or scene known by id: -1 once it is gone
+    // (Live answers id 0 for a deleted object), or when it is no longer a
+    // track/scene of the set.
+    indexById: function (id, kind) {
+        if (!id) {
+            return -1;
+        }
+        var api = this.api("id " + id);
+        if (!this.exists(api)) {
+            return -1;
+        }
+        var match = new RegExp("^live_set " + kind + " (\\d+)$").exec(this.canonical(api));
+        return match ? Number(match[1]) : -1;
+    },
+
+    // The placement with today's indexes, looked up again from the ids when
+    // the take arrives.  A target that is gone: a new track at the end of the
+    // set, and a note saying so.
+    resolvePlacement: function (plan) {
+        var where = { view: plan.view, position: plan.position, length: plan.length,
+                      afterTrack: -1, sameTrack: -1, slot: 0, note: "" };
+        var gone = [];
+        if (plan.afterTrackId) {
+            where.afterTrack = this.indexById(plan.afterTrackId, "tracks");
+            if (where.afterTrack < 0) {
+                gone.push("track");
+            }
+        }
+        if (plan.sameTrackId) {
+            where.sameTrack = this.indexById(plan.sameTrackId, "tracks");
+        }
+        if (plan.view === "session") {
+            var scene = this.indexById(plan.sceneId, "scenes");
+            if (scene < 0) {
+                gone.push("scene");
+                where.afterTrack = -1;
+                where.sameTrack = -1;
+            } else {
+                where.slot = scene + plan.slotOffset;
+            }
+        }
+        if (gone.length) {
+            where.note = "The clip's " + gone.join(" and ") + " went away while the take rendered, " +
+                         "so it went on a new track at the end.";
+        }
+        return where;
     },
 
     selectedTrackIndex: function () {
@@ -669,7 +800,7 @@ var LIVE = {
         if (!this.exists(track)) {
             return -1;
         }
-        var match = /tracks (\d+)/.exec(this.canonical(track));
+        var match = /^live_set tracks (\d+)$/.exec(this.canonical(track));
         return match ? Number(match[1]) : -1;      // -1: return/master track
     },
 
@@ -683,10 +814,23 @@ var LIVE = {
         return String(this.first(this.api("live_app view"), "focused_document_view") || "");
     },
 
-    // Live 12 added Track.create_audio_clip / ClipSlot.create_audio_clip.
-    canCreateAudioClips: function () {
+    // Live's version as [major, minor, bugfix].
+    version: function () {
         var app = this.api("live_app");
-        return Number(app.call("get_major_version")) >= 12;
+        return [Number(app.call("get_major_version")), Number(app.call("get_minor_version")),
+                Number(app.call("get_bugfix_version"))];
+    },
+
+    // Track.create_audio_clip and ClipSlot.create_audio_clip: Live 12.0.5+.
+    // -> null, or the words for a Live that lacks them.
+    placementProblem: function () {
+        var v = this.version();
+        if (compareVersions(v, SETTINGS.minLiveVersion) >= 0) {
+            return null;
+        }
+        var name = isNaN(v[0]) ? "This Live version" : "Live " + v.join(".");
+        return name + " cannot place audio from a device (needs Live " +
+               SETTINGS.minLiveVersion.join(".") + " or later).";
     },
 
     // Put every take of a job into the set.  Returns one {placed, where,
@@ -698,40 +842,43 @@ var LIVE = {
     //   Session: one new audio track under the clip's track (a continuation:
     //   the clip's own track), takes in consecutive empty slots from the
     //   planned one; scenes are added at the end of the set when it runs out.
-    placeTakes: function (paths, placement, names) {
+    // Each clip is then set to span exactly `beats` (fitClip).
+    placeTakes: function (paths, plan, names, beats) {
         var results = [];
         var i;
-        if (!this.canCreateAudioClips()) {
+        var problem = this.placementProblem();
+        if (problem) {
             for (i = 0; i < paths.length; i++) {
-                results.push({ placed: false,
-                               reason: "This Live version cannot place audio from a device (needs Live 12)." });
+                results.push({ placed: false, reason: problem });
             }
             return results;
         }
+        var placement = this.resolvePlacement(plan);
+        results.note = placement.note;
         if (placement.view === "arrangement") {
             var next = this.newTrackIndex(placement.afterTrack);
             for (i = 0; i < paths.length; i++) {
                 var result = null;
                 if (i === 0 && placement.sameTrack >= 0 &&
                         this.arrangementFree(placement.sameTrack, placement.position, placement.length)) {
-                    result = this.arrangementClip(placement.sameTrack, paths[i], placement.position, names[i]);
+                    result = this.arrangementClip(placement.sameTrack, paths[i], placement.position, names[i], beats);
                 }
                 if (!result || !result.placed) {
                     var track = this.newTrack(next, i > 0);
                     result = track < 0 ? { placed: false, reason: "Live did not create the audio track." }
-                        : this.arrangementClip(track, paths[i], placement.position, names[i]);
+                        : this.arrangementClip(track, paths[i], placement.position, names[i], beats);
                     next = track < 0 ? next : track + 1;
                 }
                 results.push(result);
             }
             return results;
         }
-        var target = placement.sameTrack >= 0 ? placement.sameTrack : -1;
+        var target = placement.sameTrack;
         var from = placement.slot;
         for (i = 0; i < paths.length; i++) {
             var placed = null;
             if (target >= 0) {
-                placed = this.sessionClip(target, from, paths[i], names[i]);
+                placed = this.sessionClip(target, from, paths[i], names[i], beats);
                 if (!placed.placed && placement.sameTrack === target) {
                     placed = null;              // e.g. a frozen track: use a new one
                 }
@@ -742,7 +889,7 @@ var LIVE = {
                     results.push({ placed: false, reason: "Live did not create the audio track." });
                     continue;
                 }
-                placed = this.sessionClip(target, from, paths[i], names[i]);
+                placed = this.sessionClip(target, from, paths[i], names[i], beats);
             }
             results.push(placed);           // the next take finds the next empty slot
         }
@@ -784,28 +931,45 @@ var LIVE = {
         return true;
     },
 
-    arrangementClip: function (trackIndex, path, position, name) {
+    arrangementClip: function (trackIndex, path, position, name, beats) {
         var trackPath = "live_set tracks " + trackIndex;
         var track = this.api(trackPath);
         var before = track.getcount("arrangement_clips");
-        track.call("create_audio_clip", path, position);
+        var made = track.call("create_audio_clip", path, position);   // Live 12: the new clip's id
         var after = track.getcount("arrangement_clips");
         if (after <= before) {
             return { placed: false, reason: "Live refused the file." };
         }
-        // Arrangement clips are listed by position: find the new one.
-        for (var i = after - 1; i >= 0; i--) {
-            var clip = this.api(trackPath + " arrangement_clips " + i);
-            if (Math.abs(Number(this.first(clip, "start_time")) - position) < 1e-6) {
-                clip.set("name", name);
-                break;
+        var clip = this.madeClip(made);
+        for (var i = after - 1; !clip && i >= 0; i--) {
+            // Arrangement clips are listed by position: find the new one.
+            var candidate = this.api(trackPath + " arrangement_clips " + i);
+            if (Math.abs(Number(this.first(candidate, "start_time")) - position) < 1e-6) {
+                clip = candidate;
             }
         }
-        return { placed: true, track: trackIndex, position: position,
+        var fit = "";
+        if (clip) {
+            clip.set("name", name);
+            fit = this.fitClip(clip, beats, false);
+        }
+        return { placed: true, track: trackIndex, position: position, fit: fit,
                  where: "at beat " + position + " on track " + (trackIndex + 1) };
     },
 
-    sessionClip: function (trackIndex, from, path, name) {
+    // create_audio_clip's answer ("id 17" as a list) -> the clip, or null.
+    madeClip: function (answer) {
+        var words = answer && answer.length !== undefined && typeof answer !== "string"
+            ? Array.prototype.join.call(answer, " ") : String(answer || "");
+        var match = /^id (\d+)$/.exec(words);
+        if (!match || match[1] === "0") {
+            return null;
+        }
+        var clip = this.api("id " + match[1]);
+        return this.exists(clip) ? clip : null;
+    },
+
+    sessionClip: function (trackIndex, from, path, name, beats) {
         var trackPath = "live_set tracks " + trackIndex;
         var slot = this.freeSlot(trackPath, from);
         if (slot < 0) {
@@ -816,9 +980,98 @@ var LIVE = {
         if (!this.first(this.api(slotPath), "has_clip")) {
             return { placed: false, reason: "Live refused the file." };
         }
-        this.api(slotPath + " clip").set("name", name);
-        return { placed: true, track: trackIndex, slot: slot,
+        var clip = this.api(slotPath + " clip");
+        clip.set("name", name);
+        var fit = this.fitClip(clip, beats, true);
+        return { placed: true, track: trackIndex, slot: slot, fit: fit,
                  where: "in slot " + (slot + 1) + " of track " + (trackIndex + 1) };
+    },
+
+    // Live brings a new audio clip in warped, at a tempo it guesses from the
+    // file.  The take is exactly `beats` long at the set's tempo, so pin it:
+    // warp markers at (beat 0, 0 s) and (beat `beats`, the file's end), every
+    // other marker on that line, then the clip's region to those beats
+    // (Session: looping over them).  -> "" or a note for the status line.
+    fitClip: function (clip, beats, looped) {
+        var rate = Number(this.first(clip, "sample_rate"));
+        var seconds = Number(this.first(clip, "sample_length")) / rate;
+        if (!(rate > 0 && seconds > 0 && beats > 0)) {
+            return "Live did not say how long the file is: check its warping.";
+        }
+        var perSecond = beats / seconds;
+        clip.set("warping", 1);
+        var markers = this.warpMarkers(clip);
+        for (var i = markers.length - 1; i >= 1; i--) {
+            clip.call("remove_warp_marker", markers[i].beat_time);   // the hidden last one may stay
+        }
+        markers = this.warpMarkers(clip);
+        var first = markers[0];
+        if (first && Math.abs(first.beat_time - first.sample_time * perSecond) > 1e-6) {
+            clip.call("move_warp_marker", first.beat_time, first.sample_time * perSecond - first.beat_time);
+        }
+        if (!first || first.sample_time > 1e-6) {
+            this.addWarpMarker(clip, 0, 0);
+        }
+        this.pinWarpMarker(clip, beats, seconds);
+        markers = this.warpMarkers(clip);
+        var onLine = markers.length >= 2;
+        var atEnd = false;
+        for (var m = 0; m < markers.length; m++) {
+            onLine = onLine && Math.abs(markers[m].beat_time - markers[m].sample_time * perSecond) < 1e-3;
+            atEnd = atEnd || (Math.abs(markers[m].beat_time - beats) < 1e-6 &&
+                              Math.abs(markers[m].sample_time - seconds) < 1e-6);
+        }
+        if (!onLine || !atEnd) {
+            clip.set("warping", 0);     // unwarped, it plays at its own tempo: the set's
+            return "Live did not take the warp markers, so warping is off" +
+                   (looped ? " and the clip does not loop." : ".");
+        }
+        // Session: loop over the take.  Arrangement: unlooped, so that the
+        // clip ends at loop_end (a looped warped arrangement clip keeps the
+        // length it was made with).
+        clip.set("looping", looped ? 1 : 0);
+        clip.set("loop_start", 0);
+        clip.set("loop_end", beats);
+        clip.set("start_marker", 0);
+        clip.set("end_marker", beats);
+        return "";
+    },
+
+    // The clip's warp markers, [{beat_time, sample_time}] by beat.  Live answers
+    // a dict, which reaches js as JSON text (sometimes in a one-element list).
+    warpMarkers: function (clip) {
+        var raw = clip.get("warp_markers");
+        var text = raw && typeof raw !== "string" && raw.length !== undefined
+            ? Array.prototype.join.call(raw, " ") : String(raw || "");
+        try {
+            var parsed = JSON.parse(text);
+            var list = parsed && parsed.warp_markers ? parsed.warp_markers : parsed;
+            return list && list.length !== undefined ? list : [];
+        } catch (e) {
+            return [];
+        }
+    },
+
+    addWarpMarker: function (clip, beat, seconds) {
+        var marker = new Dict();
+        marker.set("beat_time", beat);
+        marker.set("sample_time", seconds);
+        clip.call("add_warp_marker", marker);
+    },
+
+    // A marker at (beat, seconds): Live refuses a second marker at a sample
+    // time that has one, so a marker already there is moved instead.
+    pinWarpMarker: function (clip, beat, seconds) {
+        var markers = this.warpMarkers(clip);
+        for (var i = 0; i < markers.length; i++) {
+            if (Math.abs(markers[i].sample_time - seconds) < 1e-6) {
+                if (Math.abs(markers[i].beat_time - beat) > 1e-9) {
+                    clip.call("move_warp_marker", markers[i].beat_time, beat - markers[i].beat_time);
+                }
+                return;
+            }
+        }
+        this.addWarpMarker(clip, beat, seconds);
     },
 
     // The wanted slot if free, else the next free one below it; when there is
@@ -839,9 +1092,112 @@ var LIVE = {
     }
 };
 
-// -- 5. helpers -----------------------------------------------------------------
+// -- 5. FILES: the one file the device writes ------------------------------------
 
-function request(kind, fields, onTimeout) {
+var FILES = {
+    // Write `bytes` (numbers 0..255) to a new file.  Max's File object takes
+    // Max paths: forward slashes on Windows too.  -> null, or why not.
+    writeBytes: function (path, bytes) {
+        var file = new File(path.replace(/\\/g, "/"), "write");
+        if (!file.isopen) {
+            return "the file could not be opened for writing";
+        }
+        for (var i = 0; i < bytes.length; i += 4096) {
+            file.writebytes(bytes.slice(i, i + 4096));
+        }
+        file.eof = file.position;
+        file.close();
+        return null;
+    }
+};
+
+// -- 6. helpers -----------------------------------------------------------------
+
+// Size in bytes of the OSC datagram udpsend makes of `message` (OSC 1.0:
+// address and type tags as padded strings, 4 bytes per int or float, UTF-8
+// strings padded to 4 with at least one NUL).
+function oscSize(message) {
+    var size = paddedStringBytes(String(message[0])) + paddedBytes(message.length + 1);
+    for (var i = 1; i < message.length; i++) {
+        size += typeof message[i] === "number" ? 4 : paddedStringBytes(String(message[i]));
+    }
+    return size;
+}
+
+function paddedStringBytes(text) {
+    return paddedBytes(utf8Length(text) + 1);
+}
+
+function paddedBytes(n) {
+    return Math.ceil(n / 4) * 4;
+}
+
+function utf8Length(text) {
+    return unescape(encodeURIComponent(text)).length;
+}
+
+// A type 0 standard MIDI file: the set's tempo and time signature, then the
+// clip's notes (beats from the clip start, looping every `loopBeats`) repeated
+// until `takeBeats`, on channel 1.  -> array of byte values.
+function midiFileBytes(notes, loopBeats, takeBeats, bpm, numerator, denominator) {
+    var tpb = SETTINGS.midiTicksPerBeat;
+    var events = [];   // [tick, order, bytes]; note-offs sort before note-ons
+    var end = Math.round(takeBeats * tpb);
+    for (var offset = 0; offset < takeBeats - 1e-9; offset += loopBeats) {
+        for (var i = 0; i < notes.length; i++) {
+            var n = notes[i];
+            var on = Math.round((offset + n.start) * tpb);
+            var off = Math.min(Math.round((offset + n.start + n.length) * tpb), end);
+            if (on >= end) {
+                continue;
+            }
+            off = Math.max(off, on + 1);
+            events.push([on, 1, [0x90, n.pitch, n.velocity]]);
+            events.push([off, 0, [0x80, n.pitch, 0]]);
+        }
+        if (!(loopBeats > 0)) {
+            break;
+        }
+    }
+    events.sort(function (a, b) { return a[0] - b[0] || a[1] - b[1]; });
+    var tempo = Math.round(60000000 / bpm);
+    var track = [0, 0xFF, 0x51, 3, (tempo >> 16) & 255, (tempo >> 8) & 255, tempo & 255,
+                 0, 0xFF, 0x58, 4, numerator, Math.round(Math.log(denominator) / Math.LN2), 24, 8];
+    var now = 0;
+    for (var e = 0; e < events.length; e++) {
+        track = track.concat(varLength(events[e][0] - now), events[e][2]);
+        now = events[e][0];
+    }
+    track = track.concat(varLength(Math.max(end - now, 0)), [0xFF, 0x2F, 0]);
+    var header = [0x4D, 0x54, 0x68, 0x64, 0, 0, 0, 6, 0, 0, 0, 1, (tpb >> 8) & 255, tpb & 255];
+    var size = track.length;
+    return header.concat([0x4D, 0x54, 0x72, 0x6B, (size >>> 24) & 255, (size >> 16) & 255,
+                          (size >> 8) & 255, size & 255], track);
+}
+
+// MIDI variable-length quantity.
+function varLength(value) {
+    var bytes = [value & 0x7F];
+    value = Math.floor(value / 128);
+    while (value > 0) {
+        bytes.unshift((value & 0x7F) | 0x80);
+        value = Math.floor(value / 128);
+    }
+    return bytes;
+}
+
+// "20261201-224501": file names that do not repeat across sessions.
+function timeStamp() {
+    var d = new Date();
+    function two(n) { return (n < 10 ? "0" : "") + n; }
+    return d.getFullYear() + two(d.getMonth() + 1) + two(d.getDate()) + "-" +
+           two(d.getHours()) + two(d.getMinutes()) + two(d.getSeconds());
+}
+
+// A query (ping, models, status, cancel).  onTimeout runs when no answer
+// comes; onReply(args), if given, takes the answer instead of the default
+// handler; job is the take a cancel or a status check is about.
+function request(kind, fields, onTimeout, onReply, job) {
     var id = newId(kind);
     var message = ["/musicgen/" + kind, "id", id, "reply_port", state.replyPort];
     for (var key in fields) {
@@ -849,7 +1205,7 @@ function request(kind, fields, onTimeout) {
             message.push(key, fields[key]);
         }
     }
-    var entry = { kind: kind, timer: null };
+    var entry = { kind: kind, timer: null, onReply: onReply || null, job: job || null };
     state.pending[id] = entry;
     entry.timer = startTimer(function () {
         if (state.pending[id] === entry) {
@@ -890,10 +1246,22 @@ function sendGenerate(job, outDir) {
     if (state.job !== job) {
         return;
     }
-    var message = ["/musicgen/generate", "id", job.id, "reply_port", state.replyPort]
-        .concat(job.fields);
-    if (outDir) {
-        message.push("out_dir", outDir);
+    var message = generateMessage(job, job.fields, outDir);
+    if (oscSize(message) > SETTINGS.maxDatagramBytes && job.melody) {
+        // A dense clip: its notes travel as a .mid file in the take's folder.
+        var midi = writeMelodyFile(job, outDir);
+        if (midi.problem) {
+            finishJob(midi.problem);
+            return;
+        }
+        message = generateMessage(job, withoutMelodyNotes(job.fields).concat(["melody_midi", midi.path]), outDir);
+    }
+    var size = oscSize(message);
+    if (size > SETTINGS.maxDatagramBytes) {
+        finishJob("This request is " + size + " bytes; one UDP message must stay under " +
+                  SETTINGS.maxDatagramBytes + " (macOS drops bigger ones). Shorten the prompt, " +
+                  "or use a set or clip file with a shorter folder path.");
+        return;
     }
     job.outDir = outDir;
     job.timer = startTimer(function () {
@@ -906,22 +1274,78 @@ function sendGenerate(job, outDir) {
     outlet(OUT_OSC, message);
 }
 
+function generateMessage(job, fields, outDir) {
+    var message = ["/musicgen/generate", "id", job.id, "reply_port", state.replyPort].concat(fields);
+    if (outDir) {
+        message.push("out_dir", outDir);
+    }
+    return message;
+}
+
+function withoutMelodyNotes(fields) {
+    var kept = [];
+    for (var i = 0; i < fields.length; i += 2) {
+        if (fields[i] !== "melody_notes" && fields[i] !== "melody_length") {
+            kept.push(fields[i], fields[i + 1]);
+        }
+    }
+    return kept;
+}
+
+// The clip's melody as a standard MIDI file beside the takes, repeated for the
+// whole take (the engine loops melody_notes itself, not a file).  It stays
+// there: the take's sidecar names it as melody_midi.  -> {path} or {problem}.
+function writeMelodyFile(job, outDir) {
+    if (!outDir) {
+        return { problem: "The selected MIDI clip has too many notes for one message. " +
+                          "Save the set, so the device can hand them over as a file in its folder." };
+    }
+    var clip = job.melody;
+    var path = joinPath(outDir, ["melody-" + timeStamp() + "-" + state.counter + ".mid"]);
+    var bytes = midiFileBytes(clip.notes, clip.melodyLength, job.beats, job.bpm,
+                              job.numerator, job.denominator);
+    var why = FILES.writeBytes(path, bytes);
+    if (why) {
+        return { problem: "Could not write the clip's notes to " + path + " (" + why + ")." };
+    }
+    return { path: path };
+}
+
 // Any reply for the job restarts its silence watchdog: after jobSilenceMs
-// without news, ask the engine whether it is still there.
+// without news, ask the engine for its status.  No answer: the engine is
+// gone.  An answer that runs other takes while this one had started, or
+// runs and queues nothing: the engine lost it (it restarted).
 function watchJob(job) {
     stopTimer(job.timer);
     job.timer = startTimer(function () {
         if (state.job !== job) {
             return;
         }
-        request("ping", {}, function () {
+        request("status", {}, function () {
             if (state.job === job) {
                 setReachable(0);
                 finishJob("The engine stopped answering. " + NOT_RUNNING);
             }
-        });
+        }, function (args) {
+            if (state.job !== job) {
+                return;
+            }
+            var running = String(args[4] || "").split(" ");
+            var queued = Number(args[5]) || 0;
+            if (running.indexOf(job.id) < 0 && (job.started || queued === 0)) {
+                finishJob(LOST_JOB);
+            }
+        }, job);
         watchJob(job);
     }, SETTINGS.jobSilenceMs);
+}
+
+// A job's status line keeps its warnings visible until the next take.
+function withWarnings(job, words) {
+    if (!job || !job.warnings.length) {
+        return words;
+    }
+    return words + " Warning: " + job.warnings.join("; ");
 }
 
 function jobFor(id) {
@@ -1003,7 +1427,24 @@ function placedWords(job, paths, results) {
     if (failed.length) {
         words = (words ? words + " " : "") + failed.join(" ");
     }
-    return words;
+    var notes = results.note ? [results.note] : [];
+    for (var n = 0; n < placed.length; n++) {
+        if (placed[n].fit && notes.indexOf(placed[n].fit) < 0) {
+            notes.push(placed[n].fit);
+        }
+    }
+    return notes.length ? words + " " + notes.join(" ") : words;
+}
+
+// [12, 0, 4] vs [12, 0, 5] -> negative, 0 or positive.
+function compareVersions(a, b) {
+    for (var i = 0; i < b.length; i++) {
+        var x = Number(a[i]) || 0;
+        if (x !== b[i]) {
+            return x - b[i];
+        }
+    }
+    return 0;
 }
 
 // "at beat 14 on tracks 2-5, all but the first muted" / "in slots 3-6 of track 2".
@@ -1080,10 +1521,14 @@ function clipName(job, index) {
     return base + (index > 0 ? " (" + (index + 1) + ")" : "");
 }
 
+// A clip's canonical path -> where it lives.  Arrangement clips are on the
+// track's main lane (live_set tracks N arrangement_clips M) or, in Live 12,
+// on one of its take lanes (live_set tracks N take_lanes L arrangement_clips M).
 function parseClipPath(path) {
-    var arrangement = /tracks (\d+) arrangement_clips (\d+)/.exec(path);
+    var arrangement = /tracks (\d+) (take_lanes (\d+) )?arrangement_clips (\d+)/.exec(path);
     if (arrangement) {
-        return { track: Number(arrangement[1]), slot: null, arrangement: true };
+        return { track: Number(arrangement[1]), slot: null, arrangement: true,
+                 takeLane: arrangement[3] ? Number(arrangement[3]) : null };
     }
     var session = /tracks (\d+) clip_slots (\d+)/.exec(path);
     if (session) {

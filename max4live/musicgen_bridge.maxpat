@@ -417,7 +417,8 @@
       50.0
      ],
      "keymode": 1,
-     "lines": 3
+     "lines": 3,
+     "outputmode": 1
     }
    },
    {
@@ -561,7 +562,8 @@
        "parameter_initial": [
         0
        ],
-       "parameter_initial_enable": 1
+       "parameter_initial_enable": 1,
+       "parameter_invisible": 2
       }
      }
     }
@@ -678,7 +680,8 @@
        "parameter_enum": [
         "off",
         "on"
-       ]
+       ],
+       "parameter_invisible": 2
       }
      }
     }
@@ -738,7 +741,8 @@
        "parameter_enum": [
         "off",
         "on"
-       ]
+       ],
+       "parameter_invisible": 2
       }
      }
     }
@@ -1297,7 +1301,8 @@
        "parameter_enum": [
         "off",
         "on"
-       ]
+       ],
+       "parameter_invisible": 2
       }
      }
     }
@@ -1399,6 +1404,110 @@
       ""
      ],
      "text": "prepend samplerate"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-promptmsg",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      20.0,
+      215.0,
+      95.0,
+      22.0
+     ],
+     "text": "prepend prompt"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-lbl-loudness",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      850.0,
+      250.0,
+      60.0,
+      20.0
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      488.0,
+      66.0,
+      56.0,
+      18.0
+     ],
+     "text": "Loudness"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-loudness",
+     "maxclass": "live.menu",
+     "numinlets": 1,
+     "numoutlets": 3,
+     "outlettype": [
+      "",
+      "",
+      "float"
+     ],
+     "parameter_enable": 1,
+     "patching_rect": [
+      850.0,
+      275.0,
+      90.0,
+      15.0
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      546.0,
+      68.0,
+      90.0,
+      15.0
+     ],
+     "varname": "Loudness",
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "Loudness",
+       "parameter_shortname": "Loudness",
+       "parameter_type": 2,
+       "parameter_enum": [
+        "Off",
+        "-14 LUFS",
+        "-23 LUFS"
+       ],
+       "parameter_mmax": 2,
+       "parameter_initial": [
+        0
+       ],
+       "parameter_initial_enable": 1,
+       "parameter_invisible": 1
+      }
+     }
+    }
+   },
+   {
+    "box": {
+     "id": "obj-loudnessmsg",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "patching_rect": [
+      850.0,
+      300.0,
+      105.0,
+      22.0
+     ],
+     "text": "prepend loudness"
     }
    }
   ],
@@ -1615,18 +1724,6 @@
      ],
      "destination": [
       "obj-udpreceive",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-prompt",
-      0
-     ],
-     "destination": [
-      "obj-js",
       0
      ]
     }
@@ -2035,6 +2132,54 @@
      ],
      "destination": [
       "obj-js",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "destination": [
+      "obj-promptmsg",
+      0
+     ],
+     "source": [
+      "obj-prompt",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "destination": [
+      "obj-js",
+      0
+     ],
+     "source": [
+      "obj-promptmsg",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "destination": [
+      "obj-loudnessmsg",
+      0
+     ],
+     "source": [
+      "obj-loudness",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "destination": [
+      "obj-js",
+      0
+     ],
+     "source": [
+      "obj-loudnessmsg",
       0
      ]
     }

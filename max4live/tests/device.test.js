@@ -52,7 +52,7 @@ function lastOsc(device, address) {
 }
 
 function generateWith(device, { prompt = "dusty lo-fi drums", bars = 8, seed = 7 } = {}) {
-  device.send("text", ...prompt.split(" "));
+  device.typePrompt(prompt);
   device.send("bars", bars);
   device.send("seed", seed);
   device.send("lockseed", 1);
@@ -69,7 +69,7 @@ function answerMkdir(device) {
 test("nothing touches LiveAPI before live.thisdevice fires", () => {
   const set = midiSet();
   const device = loadDevice(set);
-  device.send("text", "drums");
+  device.typePrompt("drums");
   device.send("generate");
   device.send("ping");
   assert.deepEqual(set.constructed, []);
@@ -169,14 +169,13 @@ test("on done: a new audio track under the clip, create_audio_clip at its positi
   const wav = `${OUT_DIR}/dusty-lo-fi-drums-7.wav`;
   device.send("/musicgen/done", id, wav);
 
-  const calls = device.set.calls.filter((c) => c.fn !== "get_major_version" &&
-    c.fn !== "get_notes_extended");
+  const calls = device.set.calls.filter((c) => /^create_/.test(c.fn));
   assert.deepEqual(calls, [
     { path: "live_set", fn: "create_audio_track", args: [1] },
     { path: "live_set tracks 1", fn: "create_audio_clip", args: [wav, 14] },
   ]);
-  assert.deepEqual(device.set.sets.at(-1),
-    { path: "live_set tracks 1 arrangement_clips 0", prop: "name", value: "dusty lo-fi drums" });
+  assert.ok(device.set.sets.some((s) => s.path === "live_set tracks 1 arrangement_clips 0" &&
+    s.prop === "name" && s.value === "dusty lo-fi drums"));
   assert.match(device.lastStatus(), /^Placed "dusty lo-fi drums" at beat 14/);
 });
 
@@ -203,8 +202,8 @@ test("a Session audio clip: its file is read, the take goes to the same scene's 
   const create = set.calls.filter((c) => c.fn === "create_audio_clip");
   assert.deepEqual(create, [{ path: "live_set tracks 1 clip_slots 2",
     fn: "create_audio_clip", args: [`${OUT_DIR}/warm-rhodes.wav`] }]);
-  assert.deepEqual(set.sets.at(-1),
-    { path: "live_set tracks 1 clip_slots 2 clip", prop: "name", value: "warm rhodes" });
+  assert.ok(set.sets.some((s) => s.path === "live_set tracks 1 clip_slots 2 clip" &&
+    s.prop === "name" && s.value === "warm rhodes"));
 });
 
 test("nothing selected in Arrangement: placed at the song position after the selected track", () => {
@@ -303,7 +302,7 @@ test("the models reply fills the model menu; choosing one sends it", () => {
 test("an unlocked seed is new for each take and shown", () => {
   const values = [0.25, 0.5];
   const device = ready(midiSet({ filePath: "" }), { random: () => values.shift() ?? 0.1 });
-  device.send("text", "drums");
+  device.typePrompt("drums");
   device.send("generate");
   const seed = pairs(lastOsc(device, "/musicgen/generate")).args.seed;
   assert.ok(Number.isInteger(seed) && seed >= 0 && seed <= 2147483647);
@@ -332,12 +331,12 @@ test("Live 11: no create_audio_clip, the status gives the path to drag", () => {
   const id = lastOsc(device, "/musicgen/generate")[2];
   device.send("/musicgen/done", id, `${OUT_DIR}/take.wav`);
   assert.equal(set.calls.filter((c) => /create_audio/.test(c.fn)).length, 0);
-  assert.match(device.lastStatus(), /needs Live 12.*Drag it in from: .*take\.wav/);
+  assert.match(device.lastStatus(), /^Live 11\.3\.25 cannot place audio from a device \(needs Live 12\.0\.5 or later\)\. Drag it in from: .*take\.wav$/);
 });
 
 test("an empty prompt is refused before anything is sent", () => {
   const device = ready(midiSet());
-  device.send("text");
+  device.typePrompt("");
   device.send("generate");
   assert.equal(device.lastStatus(), "Type a prompt first.");
   assert.equal(lastOsc(device, "/musicgen/generate"), undefined);
@@ -404,7 +403,7 @@ function placements(set) {
 }
 
 function press(device, button, { prompt = "dusty lo-fi drums", bars = 2, seed = 7 } = {}) {
-  device.send("text", ...prompt.split(" "));
+  device.typePrompt(prompt);
   device.send("bars", bars);
   device.send("seed", seed);
   device.send("lockseed", 1);
@@ -726,7 +725,7 @@ test("a MIDI clip with no (unmuted) notes in its region is never sent", () => {
     "The selected MIDI clip has no notes in its playing region (muted notes are left out): nothing to follow.");
 });
 
-test("too many notes, or too many characters, for one message is refused before sending", () => {
+test("more than 4096 notes is refused before sending", () => {
   const set = midiSet();
   const clip = set.tracks[0].arrangement[0];
   Object.assign(clip, { loop_start: 0, loop_end: 2048 });
@@ -734,9 +733,6 @@ test("too many notes, or too many characters, for one message is refused before 
   const melody = (d) => { d.send("model", "debug-melody"); d.send("melody", 1); };
   assert.equal(refused(set, melody),
     "The selected MIDI clip has 4097 notes; at most 4096 can be sent. Use a shorter or simpler clip.");
-  clip.notes = Array.from({ length: 3000 }, (_, i) => ({ pitch: 100, start_time: i / 3, duration: 1 / 3, velocity: 100 }));
-  assert.match(refused(set, melody),
-    /^The selected MIDI clip's notes take \d+ characters; at most 60000 fit in one message\./);
 });
 
 test("melody with a model that cannot follow one: pick facebook/musicgen-melody", () => {
@@ -801,9 +797,8 @@ test("Live 11 with variations: every path is given to drag in", () => {
   press(device, "generate");
   answerMkdir(device);
   finish(device, ["/o/a.wav", "/o/b.wav"]);
-  assert.equal(device.lastStatus(), "This Live version cannot place audio from a device (needs Live 12). " +
-    "Drag it in from: /o/a.wav This Live version cannot place audio from a device (needs Live 12). " +
-    "Drag it in from: /o/b.wav");
+  const words = "Live 11.3.25 cannot place audio from a device (needs Live 12.0.5 or later).";
+  assert.equal(device.lastStatus(), `${words} Drag it in from: /o/a.wav ${words} Drag it in from: /o/b.wav`);
 });
 
 test("the device's menus and the patch's live.menu items are the same lists", () => {
