@@ -210,16 +210,9 @@ def test_device_limits_match_the_protocol():
     assert float(value["defaultPromptSeconds"]) == GENERATE["prompt_seconds"].default
 
 
-# Replies the device already handles that the engine adds in parallel work
-# (issue 16: /musicgen/warning before done); once protocol.REPLIES lists them
-# this set may shrink to empty.
-AHEAD_OF_THE_ENGINE = {f"{protocol.PREFIX}/warning"}
-
-
 def test_device_handles_every_reply_address_of_the_protocol():
     handled = set(re.findall(r'^\s+"(/musicgen/\w+)": function', DEVICE_JS, re.M))
-    assert set(protocol.REPLIES) <= handled
-    assert handled - set(protocol.REPLIES) <= AHEAD_OF_THE_ENGINE
+    assert handled == set(protocol.REPLIES)
 
 
 # -- what Live and Max do with the patch's controls -------------------------------
