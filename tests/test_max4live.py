@@ -537,3 +537,21 @@ def test_device_ends_a_take_the_engine_lost_and_generates_again(engine_process, 
     assert lost and args["id"][1] != lost[0]
     assert any(s.startswith("The engine no longer knows this take") for s in statuses)
     assert final["status"].startswith('Placed "dusty lo-fi drums" at beat 14')
+
+
+@pytest.mark.e2e
+def test_device_loudness_and_a_conflicting_tempo_reach_a_real_engine(engine_process, tmp_path):
+    """The Loudness menu's -14 LUFS is what the take measures, and the engine's
+    tempo_conflict warning (the prompt says 120 bpm, the set plays 92) stays on the
+    device's status line after the take is placed."""
+    import pyloudnorm
+
+    set_folder, _ = _set_folder(tmp_path)
+    args, final = _drive(engine_process, set_folder, "loudness")
+    assert args["loudness"][1] == -14 and args["bpm"] == ["i", 92]
+    (create,) = [c for c in final["calls"] if c["fn"] == "create_audio_clip"]
+    audio, rate = soundfile.read(create["args"][0])
+    assert abs(pyloudnorm.Meter(rate).integrated_loudness(audio) + 14) <= 0.5
+    sidecar = json.loads(Path(create["args"][0]).with_suffix(".json").read_text())
+    assert [w["code"] for w in sidecar["warnings"]] == ["tempo_conflict"]
+    assert final["status"].startswith("Placed") and "tempo_conflict" in final["status"]

@@ -152,6 +152,26 @@ def test_lua_generate_end_to_end(engine_process, tmp_path):
 
 @needs_lua
 @pytest.mark.e2e
+def test_lua_loudness_and_a_conflicting_tempo_end_to_end(engine_process, tmp_path):
+    """The Loudness setting's -14 LUFS is what the placed take measures, and the
+    engine's tempo_conflict warning (the prompt says 100 bpm, the project plays 140)
+    reaches the producer in REAPER's console."""
+    import pyloudnorm
+
+    lines = _drive(tmp_path, engine_process.port, "loudness")
+    argv = _argv(lines)
+    assert argv[argv.index("--loudness") + 1] == "-14"
+    (wav,) = sorted((tmp_path / "MusicGen").glob("*.wav"))
+    audio, rate = sf.read(str(wav))
+    assert abs(pyloudnorm.Meter(rate).integrated_loudness(audio) + 14) <= 0.5
+    warnings = [row[0] for row in _rows(lines, "CONSOLE") if "warning" in row[0]]
+    assert len(warnings) == 1 and "100" in warnings[0] and "140" in warnings[0], warnings
+    assert len(_rows(lines, "ITEM")) == 1
+    _no_job_files_left(lines)
+
+
+@needs_lua
+@pytest.mark.e2e
 def test_lua_variations_end_to_end_become_takes_of_one_item(engine_process, tmp_path):
     lines = _drive(tmp_path, engine_process.port, "variations")
     argv = _argv(lines)

@@ -19,6 +19,7 @@
 //               2 bars, prompt 1.5 s, Continue
 //   melody      a dense MIDI clip (1400 notes) as the melody, model
 //               debug-melody, a prompt with commas, semicolons and leading zeros
+//   loudness    Loudness -14 LUFS, and a prompt that states 120 bpm in a 92 bpm set
 //
 // Usage: node drive_device.js <reply port> <set folder> [scenario] [file]
 
@@ -32,6 +33,7 @@ const { makeFolder } = require("../musicgen_mkdir.js");
 const [replyPort, setFolder, scenario = "generate", file = ""] = process.argv.slice(2);
 const PROMPTS = {
   melody: "lo-fi, 007 beats; 0.50 swing, children's choir",
+  loudness: "house groove at 120 bpm",
 };
 const prompt = PROMPTS[scenario] || "dusty lo-fi drums";
 
@@ -112,6 +114,10 @@ if (scenario === "variations") {
   device.send("bars", 2);
   device.send("model", "debug-melody");
   device.send("melody", 1);
+  device.click("Generate");
+} else if (scenario === "loudness") {
+  device.send("bars", 2);
+  device.send("loudness", 1);  // the menu's index: -14 LUFS
   device.click("Generate");
 } else {
   device.send("bars", 2);

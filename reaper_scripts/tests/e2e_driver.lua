@@ -6,6 +6,7 @@
 -- Usage: lua5.4 e2e_driver.lua WORKDIR CLI PORT [SCENARIO [ARG...]]
 --   generate (default)  Generate from selection, MIDI item at 140 bpm 6/8 (melody off)
 --   melody [MODEL]      Generate from selection, the MIDI item's notes as the melody
+--   loudness            as generate, Loudness -14 LUFS and a prompt that states 100 bpm
 --   variations          Generate, 3 variations at the project's 48 kHz, nothing selected
 --   continue WAV SECS [OFFSET LENGTH]
 --                       Continue selected item: an audio item playing all of WAV (SECS long),
@@ -34,6 +35,10 @@ local opts = {
 local script = "MusicGen_Generate_from_selection.lua"
 if scenario == "generate" then
   ext["MusicGen_Bridge/melody_midi"] = "n"
+elseif scenario == "loudness" then
+  ext["MusicGen_Bridge/melody_midi"] = "n"
+  ext["MusicGen_Bridge/loudness"] = "-14"
+  opts.inputs = { { true, "techno at 100 bpm\n2\n7\n\n\n1" } }
 elseif scenario == "melody" then
   -- 2 bars of 6/8 at 140 bpm; C D E F G A over the item, one muted, one past its end.
   opts.items[1].length = 6 * 60 / 140
