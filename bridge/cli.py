@@ -224,6 +224,7 @@ def _serve(args: argparse.Namespace) -> int:
             config.cpu_precision,
             config.cuda_graphs,
             max(config.max_batch, config.max_variations),
+            out_dir=config.out_dir,
         )
     )
     server = OscServer(config, engine)

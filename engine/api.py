@@ -12,7 +12,7 @@ import logging
 import platform
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +21,7 @@ from typing import Any
 from engine import checkpoint
 from engine.audio import SAMPLE_FORMATS
 from engine.debug_checkpoint import DEBUG_MODELS
-from engine.errors import BridgeError, ModelNotAvailable
+from engine.errors import BridgeError, ModelNotAvailable, WriteFailed
 from engine.generate import CancelCheck, ProgressCallback, Rendered, Sharing
 from engine.spec import GenerationSpec, Order
 
@@ -51,6 +51,9 @@ class EngineSettings:
             load (engine.step_graph), each checked against the eager step.
         max_takes: the most takes one decoder run holds (the bridge's
             max_batch and max_variations): graphs are captured for 1..max_takes.
+        out_dir: the engine's own folder (``serve --out-dir``): a take whose
+            folder cannot be written is saved there instead.  Its stale
+            partial files are removed when the engine is made.  None: no such folder.
     """
 
     cache_dir: Path
@@ -62,6 +65,7 @@ class EngineSettings:
     cpu_precision: str = "float32"
     cuda_graphs: bool = True
     max_takes: int = 8
+    out_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,10 @@ class Engine:
         self._loaded: checkpoint.LoadedModel | None = None
         self._info: ModelInfo | None = None
         self._graphs: Any = None  # engine.step_graph.StepGraphs of the resident checkpoint
+        if settings.out_dir is not None:
+            from engine.output import remove_stale_partials
+
+            remove_stale_partials(settings.out_dir)
 
     @property
     def info(self) -> ModelInfo | None:
@@ -281,34 +289,88 @@ class Engine:
         started: datetime,
         generate_s: float,
     ) -> Take:
-        """Write one request's takes (WAV + sidecar each).  Raises WriteFailed."""
-        from engine.output import limit_peak, take_stem, write_take
+        """Write one request's takes (WAV + sidecar each).  Raises WriteFailed.
+
+        All takes of a request land in one folder.  If ``spec.out_dir`` fails
+        (disk full, read-only, permission, the folder gone), the takes already
+        written there are removed and all are saved to the engine's own folder
+        instead; the WriteFailed then says where.
+        """
+        from engine.output import discard_take, limit_peak, take_stem, write_take
 
         t0 = time.perf_counter()
-        paths = []
-        for i, (take_seed, audio) in enumerate(zip(seeds, rendered.takes, strict=True)):
-            audio, gain_db = limit_peak(audio)
-            sidecar = self._sidecar(spec, take_seed, started, audio.shape, rendered, gain_db)
-            sidecar["variation"] = {"index": i + 1, "of": len(seeds), "first_seed": seeds[0]}
-            sidecar.update(rendered.details["per_take"][i])
-            sidecar["timings"] = {"generate_s": round(generate_s, 3), **rendered.details["timings"]}
-            stem = take_stem(spec.prompt, take_seed, started)
-            paths.append(
-                write_take(
-                    audio,
-                    rendered.sample_rate,
-                    spec.out_dir,
-                    stem,
-                    sidecar,
-                    subtype=SAMPLE_FORMATS[spec.sample_format],
-                )
-            )
+
+        def write_into(folder: Path) -> list[Path]:
+            paths: list[Path] = []
+            try:
+                for i, (take_seed, audio) in enumerate(zip(seeds, rendered.takes, strict=True)):
+                    audio, gain_db = limit_peak(audio)
+                    sidecar = self._sidecar(
+                        spec, take_seed, started, audio.shape, rendered, gain_db
+                    )
+                    sidecar["variation"] = {
+                        "index": i + 1,
+                        "of": len(seeds),
+                        "first_seed": seeds[0],
+                    }
+                    sidecar.update(rendered.details["per_take"][i])
+                    sidecar["timings"] = {
+                        "generate_s": round(generate_s, 3),
+                        **rendered.details["timings"],
+                    }
+                    stem = take_stem(spec.prompt, take_seed, started)
+                    paths.append(
+                        write_take(
+                            audio,
+                            rendered.sample_rate,
+                            folder,
+                            stem,
+                            sidecar,
+                            subtype=SAMPLE_FORMATS[spec.sample_format],
+                        )
+                    )
+            except BaseException:
+                for path in paths:
+                    discard_take(path)
+                raise
+            return paths
+
+        try:
+            paths = write_into(spec.out_dir)
+        except WriteFailed as exc:
+            raise self._rescue(exc, spec.out_dir, write_into) from exc
         return Take(
             paths=tuple(paths),
             seed=seeds[0],
             duration_seconds=rendered.takes[0].shape[-1] / rendered.sample_rate,
             timings={"generate_s": generate_s, "write_s": time.perf_counter() - t0},
         )
+
+    def _rescue(
+        self, failed: WriteFailed, folder: Path, write_into: Callable[[Path], list[Path]]
+    ) -> WriteFailed:
+        """Save the takes ``folder`` refused into the engine's own folder; the error to raise."""
+        from engine.output import reason
+
+        rescue = self.settings.out_dir
+        if rescue is None or rescue.expanduser().resolve() == folder.resolve():
+            log.warning("%s", failed.message)
+            return failed
+        try:
+            rescue.mkdir(parents=True, exist_ok=True)  # the engine's own folder may be recreated
+            saved = write_into(rescue)
+        except (WriteFailed, OSError) as again:
+            cause = again.__cause__ if isinstance(again, WriteFailed) else again
+            why = reason(cause) if isinstance(cause, OSError) else str(again)
+            kept = f"Nothing was kept: the engine's folder {rescue} failed too ({why})."
+            message = f"{failed.message} {kept}"
+            log.warning("%s", message)
+            return WriteFailed(message)
+        where = ", ".join(str(p) for p in saved)
+        takes = "The take was" if len(saved) == 1 else "The takes were"
+        message = f"{failed.message} {takes} saved to {where} instead."
+        log.warning("%s", message)
+        return WriteFailed(message)
 
     def _decoder(self):
         if self.settings.decoder == "fast":
