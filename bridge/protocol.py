@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from bridge import osc
 from engine import audio, melody
 from engine.audio import SAMPLE_FORMATS, SAMPLE_RATES
 from engine.debug_checkpoint import DEBUG_MODELS
@@ -455,12 +456,15 @@ def parse(address: str, args: list[Any], limits: Limits) -> Request:
     request_id = raw_id.strip() if isinstance(raw_id, str) else ""
     port = pairs.get("reply_port")
     reply_port = port if type(port) is int and 1 <= port <= 65535 else None
-    if request_id and not _ID.fullmatch(request_id):
+    # An id that is not valid as sent (too long, spaces, given twice) is not
+    # echoed, cut or guessed at: a reply under it could name another request.
+    given = [key for key in args[: len(args) // 2 * 2 : 2] if key == "id"]
+    if len(given) > 1 or len(request_id) > MAX_ID_CHARS or not _ID.fullmatch(request_id):
         request_id = ""
     try:
         return _parse(address, args, limits)
     except InvalidRequest as exc:
-        raise RequestRejected(exc, request_id[:MAX_ID_CHARS], reply_port) from exc
+        raise RequestRejected(exc, request_id, reply_port) from exc
 
 
 def _parse(address: str, args: list[Any], limits: Limits) -> Request:
@@ -474,7 +478,7 @@ def _parse(address: str, args: list[Any], limits: Limits) -> Request:
     by_name = {a.name: a for a in table}
     for key, value in zip(args[::2], args[1::2], strict=False):
         if not isinstance(key, str):
-            raise WrongType(f"Expected a key (string) but got {key!r}.")
+            raise WrongType(f"Expected a key (a string) but got {_osc_type(key)}.")
         arg = by_name.get(key)
         if arg is None:
             raise UnknownArgument(
@@ -522,7 +526,8 @@ def _check(arg: Arg, value: Any) -> Any:
     if arg.kind == "bool":
         if type(value) is bool or (type(value) is int and value in (0, 1)):
             return bool(value)
-        raise WrongType(f"{arg.name} must be 0 or 1 (or OSC true/false), got {value!r}.")
+        got = repr(value) if type(value) is int else _osc_type(value)
+        raise WrongType(f"{arg.name} must be 0 or 1 (or OSC true/false), got {got}.")
     if arg.kind == "int":
         if type(value) is not int:
             raise WrongType(f"{arg.name} must be an integer, got {_osc_type(value)}.")
@@ -666,14 +671,18 @@ def _pairs_leniently(args: list[Any]) -> dict[str, Any]:
 
 
 def _osc_type(value: Any) -> str:
+    """What an argument is, in OSC's words, for wrong_type messages."""
+    if isinstance(value, osc.Unusable):
+        return str(value)
     names = {
-        str: "a string",
-        int: "an integer",
-        float: "a float",
-        bytes: "a blob",
-        bool: "a boolean",
+        str: f"a string ({value!r:.40})",
+        int: f"an integer ({value})",
+        float: f"a float ({value:g})" if isinstance(value, float) else "",
+        bytes: "an OSC blob (b)",
+        bool: f"OSC {'true' if value else 'false'}",
+        list: "an OSC array ([ ])",
     }
-    return names.get(type(value), "nil" if value is None else type(value).__name__)
+    return names.get(type(value)) or ("OSC nil (N)" if value is None else type(value).__name__)
 
 
 # -- reply builders: (address, args) ------------------------------------------
