@@ -537,11 +537,14 @@ def _check(arg: Arg, value: Any) -> Any:
         raise OutOfRange(f"{arg.name} must be a finite number.")
     low, high = arg.minimum, arg.maximum
     if low is not None and high is not None and not low <= value <= high:
-        raise OutOfRange(f"{arg.name} must be between {low:g} and {high:g}, got {value:g}.")
+        raise OutOfRange(
+            f"{arg.name} must be between {_number(low)} and {_number(high)}, "
+            f"got {_number(value)}."
+        )
     if low is not None and value < low:
-        raise OutOfRange(f"{arg.name} must be at least {low:g}, got {value:g}.")
+        raise OutOfRange(f"{arg.name} must be at least {_number(low)}, got {_number(value)}.")
     if high is not None and value > high:
-        raise OutOfRange(f"{arg.name} must be at most {high:g}, got {value:g}.")
+        raise OutOfRange(f"{arg.name} must be at most {_number(high)}, got {_number(value)}.")
     return float(value) if arg.kind == "float" else value
 
 
@@ -668,6 +671,14 @@ def _model(value: str | None) -> str | None:
 def _pairs_leniently(args: list[Any]) -> dict[str, Any]:
     """Best-effort key/value view of a possibly invalid argument list."""
     return {k: v for k, v in zip(args[::2], args[1::2], strict=False) if isinstance(k, str)}
+
+
+def _number(value: float) -> str:
+    """A number as a producer reads it: every digit of a whole one (2147483647, not
+    2.14748e+09), a fraction to six significant digits."""
+    if float(value).is_integer() and abs(value) < 1e18:
+        return str(int(value))
+    return f"{value:.6g}"
 
 
 def _osc_type(value: Any) -> str:

@@ -593,3 +593,12 @@ def test_osc_decoder_agrees_with_python_osc_on_the_types_both_read():
         ],
     )
     assert osc.decode(data) == [("/musicgen/ping", list(OscMessage(data).params))]
+
+
+def test_range_errors_print_whole_numbers_in_full(harness):
+    """The seed's bound read "between 0 and 2.14748e+09"."""
+    message = error_of(harness.generate(seed=-1))[3]
+    assert message == "seed must be between 0 and 2147483647, got -1.", message
+    assert error_of(harness.generate(temperature=0.01))[3] == (
+        "temperature must be between 0.05 and 5, got 0.01."
+    )
