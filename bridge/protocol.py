@@ -538,8 +538,7 @@ def _check(arg: Arg, value: Any) -> Any:
     low, high = arg.minimum, arg.maximum
     if low is not None and high is not None and not low <= value <= high:
         raise OutOfRange(
-            f"{arg.name} must be between {_number(low)} and {_number(high)}, "
-            f"got {_number(value)}."
+            f"{arg.name} must be between {_number(low)} and {_number(high)}, got {_number(value)}."
         )
     if low is not None and value < low:
         raise OutOfRange(f"{arg.name} must be at least {_number(low)}, got {_number(value)}.")
