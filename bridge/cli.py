@@ -246,6 +246,7 @@ def _serve(args: argparse.Namespace) -> int:
             config.cuda_graphs,
             max(config.max_batch, config.max_variations),
             true_peak=config.true_peak,
+            out_dir=config.out_dir,
         )
     )
     server = OscServer(config, engine)
@@ -278,6 +279,11 @@ def _serve(args: argparse.Namespace) -> int:
 def _generate(args: argparse.Namespace) -> int:
     from bridge.client import new_id
 
+    # Whatever cannot work is refused before the request, not after the take.
+    problem = (_play_problem() if args.play else None) or _result_file_problem(args.result_file)
+    if problem is not None:
+        print(f"musicgen-bridge: {problem} Nothing was sent to the engine.", file=sys.stderr)
+        return EXIT_USAGE
     fields: dict[str, Any] = {"prompt": args.prompt}
     for arg in protocol.GENERATE_ARGS:
         if arg.flag and getattr(args, arg.name) is not None:
@@ -300,7 +306,7 @@ def _generate(args: argparse.Namespace) -> int:
             paths = client.generate(fields, request_id, bar.update, bar.queued, on_warning)
         except KeyboardInterrupt:
             bar.close()
-            _try_cancel(client, request_id)
+            print(f"musicgen-bridge: {_cancel_on_interrupt(client, request_id)}", file=sys.stderr)
             _write_result(args.result_file, request_id, error=("cancelled", "Interrupted."))
             return EXIT_INTERRUPTED
         except BridgeError as exc:
@@ -309,35 +315,77 @@ def _generate(args: argparse.Namespace) -> int:
             _write_result(args.result_file, request_id, error=(exc.code, exc.message))
             return EXIT_UNREACHABLE if exc.code == "engine_unreachable" else EXIT_ENGINE_ERROR
     bar.close()
-    _write_result(args.result_file, request_id, paths=paths, warnings=warnings)
     for path in paths:
         print(path)
-    if args.play:
-        _play(paths[0])
-    return EXIT_OK
+    written = _write_result(args.result_file, request_id, paths=paths, warnings=warnings)
+    played = _play(paths[0]) if args.play else True
+    return EXIT_OK if written and played else EXIT_ENGINE_ERROR
 
 
-def _play(path: str) -> None:
-    """Audition a take on this machine's default output (sounddevice, imported lazily)."""
+def _play_problem() -> str | None:
+    """Why ``--play`` cannot work here, or None."""
     try:
-        import sounddevice  # needs PortAudio, so it is an optional extra
-    except (ImportError, OSError) as exc:
-        print(
-            f"musicgen-bridge: cannot play the take ({exc}). Install the playback extra: "
-            "pip install 'musicgen-bridge[playback]' (it needs PortAudio).",
-            file=sys.stderr,
+        import sounddevice  # noqa: F401  (needs PortAudio, so it is an optional extra)
+    except (ImportError, OSError):
+        return (
+            "--play needs the playback extra: pip install 'musicgen-bridge[playback]' "
+            "(and PortAudio: it ships with it on macOS and Windows; on Linux install "
+            "libportaudio2). Or leave out --play."
         )
-        return
+    return None
+
+
+def _result_file_problem(path: Path | None) -> str | None:
+    """Why the CLI could not write ``--result-file`` there, or None (tried, not guessed)."""
+    if path is None:
+        return None
+    path = path.expanduser().resolve()
+    if path.is_dir():
+        return f"--result-file {path} is a folder; name a file in it."
+    if not path.parent.is_dir():
+        return (
+            f"--result-file {path}: the folder {path.parent} does not exist. "
+            "Create it first or name a file in an existing folder."
+        )
+    probe = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        probe.open("x").close()
+        probe.unlink()
+    except OSError as exc:
+        return f"--result-file {path} cannot be written: {exc.strerror or exc}."
+    return None
+
+
+def _play(path: str) -> bool:
+    """Audition a take on this machine's default output; False (and a message) if it fails."""
+    import sounddevice  # checked by _play_problem before the request
     import soundfile
 
-    audio, rate = soundfile.read(path, dtype="float32")
-    sounddevice.play(audio, rate)
-    sounddevice.wait()
+    try:
+        audio, rate = soundfile.read(path, dtype="float32")
+        sounddevice.play(audio, rate)
+        sounddevice.wait()
+    except Exception as exc:  # no output device, device busy...
+        print(
+            f"musicgen-bridge: the take is at {path}, but it could not be played here "
+            f"({exc}). Check this machine's sound output.",
+            file=sys.stderr,
+        )
+        return False
+    return True
 
 
-def _try_cancel(client: Any, request_id: str) -> None:
-    with contextlib.suppress(BridgeError):
-        client.cancel(request_id)
+def _cancel_on_interrupt(client: Any, request_id: str) -> str:
+    """Cancel the take after Ctrl-C; what to tell the user."""
+    try:
+        was = client.cancel(request_id)
+    except BridgeError as exc:
+        if exc.code == "unknown_job":
+            return f"cancelled ({request_id} had already ended in the engine)."
+        return f"interrupted; the engine could not be told to cancel {request_id}: {exc.message}"
+    if was == "queued":
+        return f"cancelled ({request_id} had not started; nothing was written)."
+    return f"cancelled ({request_id} stops at its next step; nothing is written)."
 
 
 def _write_result(
@@ -346,10 +394,13 @@ def _write_result(
     paths: list[str] | None = None,
     error: tuple[str, str] | None = None,
     warnings: list[dict[str, str]] | None = None,
-) -> None:
-    """Write the outcome atomically, so a poller never reads half a file."""
+) -> bool:
+    """Write the outcome atomically, so a poller never reads half a file.
+
+    Returns False (having said why on stderr) if it could not be written.
+    """
     if path is None:
-        return
+        return True
     if error is None:
         data: dict[str, Any] = {
             "ok": True,
@@ -361,8 +412,20 @@ def _write_result(
         data = {"ok": False, "id": request_id, "code": error[0], "message": error[1]}
     path = path.expanduser().resolve()
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        where = f" The take is at {', '.join(paths)}." if paths else ""
+        print(
+            f"musicgen-bridge: could not write the result file {path}: "
+            f"{exc.strerror or exc}.{where}",
+            file=sys.stderr,
+        )
+        return False
+    return True
 
 
 def _client_command(args: argparse.Namespace) -> int:

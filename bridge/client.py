@@ -87,7 +87,12 @@ class EngineClient:
         self._sock.sendto(encode((address, args)), self.engine)
 
     def replies(self, request_id: str, timeout: float) -> Iterator[tuple[str, list[Any]]]:
-        """Yield replies naming ``request_id`` until ``timeout`` seconds pass without one."""
+        """Yield replies naming ``request_id`` until ``timeout`` seconds pass without one.
+
+        An error with an empty id (the answer to a request whose id the engine
+        could not use: invalid, or already taken by a running job) is yielded
+        too: this client has one request in flight on its socket.
+        """
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
@@ -106,7 +111,9 @@ class EngineClient:
                 continue
             for msg in messages:
                 params = list(msg.params)
-                if params and params[0] == request_id:
+                if params and (
+                    params[0] == request_id or (params[0] == "" and msg.address == f"{P}/error")
+                ):
                     deadline = time.monotonic() + timeout
                     yield msg.address, params[1:]
 

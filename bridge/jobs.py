@@ -110,6 +110,7 @@ class Job:
         submitted: monotonic time of acceptance, seconds.
         cancel_requested: set by :meth:`JobQueue.cancel` (and shutdown).
         ended: its terminal event has been reported.
+        progress_sent: the last progress fraction reported (1.0 always precedes done).
     """
 
     id: str
@@ -118,6 +119,7 @@ class Job:
     submitted: float = field(default_factory=time.monotonic)
     cancel_requested: threading.Event = field(default_factory=threading.Event)
     ended: bool = False
+    progress_sent: float = 0.0
 
 
 class JobQueue:
@@ -167,7 +169,10 @@ class JobQueue:
             if self._closed:
                 raise ShuttingDown("The engine is shutting down.")
             if any(j.id == job.id for j in self._jobs()):
-                raise DuplicateId(f"A job with id {job.id!r} is already queued or running.")
+                raise DuplicateId(
+                    f"A job with id {job.id!r} is already queued or running, so this request "
+                    "was not queued (that job goes on). Send each request with a fresh id."
+                )
             # One run goes and max_queued wait; a job accepted but not yet
             # picked up by the worker counts as the one that runs next.
             if len(self._pending) >= self._max_queued + (0 if self._running else 1):
@@ -198,8 +203,10 @@ class JobQueue:
                 for running in self._running:
                     if running.id == job_id:
                         running.cancel_requested.set()
+                        log.info("job %s: cancel asked; it stops at its next decode step", job_id)
                         return "running"
                 raise UnknownJob(f"No queued or running job has id {job_id!r}.")
+        log.info("job %s: cancelled before it started", job_id)
         self._listener.failed(job, Cancelled("Cancelled before it started."))
         return "queued"
 
@@ -233,6 +240,7 @@ class JobQueue:
                 job.cancel_requested.set()
             self._lock.notify_all()
         for job in dropped:
+            log.info("job %s: shutting_down (it had not started)", job.id)
             self._listener.failed(job, ShuttingDown("The engine shut down before this take ran."))
         if self._thread.is_alive():
             self._thread.join(timeout)
@@ -344,18 +352,24 @@ class JobQueue:
         def on_progress(done: int, total: int) -> None:
             nonlocal last
             now = time.monotonic()
-            if now - last >= PROGRESS_INTERVAL_S:
+            final = done >= total  # the last step always goes out, once
+            if job.progress_sent < 1.0 and (final or now - last >= PROGRESS_INTERVAL_S):
                 last = now
-                self._listener.progress(job, done / total, "generating")
+                self._progress(job, 1.0 if final else done / total)
 
         def is_cancelled() -> bool:
             if not job.cancel_requested.is_set():
                 return False
             if not job.ended:
+                log.info("job %s: cancelled", job.id)
                 self._end(job, lambda: self._listener.failed(job, Cancelled("Cancelled.")))
             return True
 
         return on_progress, is_cancelled
+
+    def _progress(self, job: Job, fraction: float) -> None:
+        job.progress_sent = fraction
+        self._listener.progress(job, fraction, "generating")
 
     def _end(self, job: Job, report: Callable[[], None]) -> None:
         """Report a job's end now that it is no longer running (worker thread)."""
@@ -387,4 +401,10 @@ class JobQueue:
         )
         paths = [str(p) for p in result.paths]
         warnings = [(w.code, w.message) for w in result.warnings]
-        return lambda: self._listener.done(job, paths, warnings)
+
+        def report() -> None:
+            if job.progress_sent < 1.0:  # the protocol's promise: 1.0, then done
+                self._progress(job, 1.0)
+            self._listener.done(job, paths, warnings)
+
+        return report

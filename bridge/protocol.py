@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from bridge import osc
 from engine import audio, melody
 from engine.audio import SAMPLE_FORMATS, SAMPLE_RATES
 from engine.debug_checkpoint import DEBUG_MODELS
@@ -467,12 +468,15 @@ def parse(address: str, args: list[Any], limits: Limits) -> Request:
     request_id = raw_id.strip() if isinstance(raw_id, str) else ""
     port = pairs.get("reply_port")
     reply_port = port if type(port) is int and 1 <= port <= 65535 else None
-    if request_id and not _ID.fullmatch(request_id):
+    # An id that is not valid as sent (too long, spaces, given twice) is not
+    # echoed, cut or guessed at: a reply under it could name another request.
+    given = [key for key in args[: len(args) // 2 * 2 : 2] if key == "id"]
+    if len(given) > 1 or len(request_id) > MAX_ID_CHARS or not _ID.fullmatch(request_id):
         request_id = ""
     try:
         return _parse(address, args, limits)
     except InvalidRequest as exc:
-        raise RequestRejected(exc, request_id[:MAX_ID_CHARS], reply_port) from exc
+        raise RequestRejected(exc, request_id, reply_port) from exc
 
 
 def _parse(address: str, args: list[Any], limits: Limits) -> Request:
@@ -486,7 +490,7 @@ def _parse(address: str, args: list[Any], limits: Limits) -> Request:
     by_name = {a.name: a for a in table}
     for key, value in zip(args[::2], args[1::2], strict=False):
         if not isinstance(key, str):
-            raise WrongType(f"Expected a key (string) but got {key!r}.")
+            raise WrongType(f"Expected a key (a string) but got {_osc_type(key)}.")
         arg = by_name.get(key)
         if arg is None:
             raise UnknownArgument(
@@ -534,7 +538,8 @@ def _check(arg: Arg, value: Any) -> Any:
     if arg.kind == "bool":
         if type(value) is bool or (type(value) is int and value in (0, 1)):
             return bool(value)
-        raise WrongType(f"{arg.name} must be 0 or 1 (or OSC true/false), got {value!r}.")
+        got = repr(value) if type(value) is int else _osc_type(value)
+        raise WrongType(f"{arg.name} must be 0 or 1 (or OSC true/false), got {got}.")
     if arg.kind == "int":
         if type(value) is not int:
             raise WrongType(f"{arg.name} must be an integer, got {_osc_type(value)}.")
@@ -544,11 +549,13 @@ def _check(arg: Arg, value: Any) -> Any:
         raise OutOfRange(f"{arg.name} must be a finite number.")
     low, high = arg.minimum, arg.maximum
     if low is not None and high is not None and not low <= value <= high:
-        raise OutOfRange(f"{arg.name} must be between {low:g} and {high:g}, got {value:g}.")
+        raise OutOfRange(
+            f"{arg.name} must be between {_number(low)} and {_number(high)}, got {_number(value)}."
+        )
     if low is not None and value < low:
-        raise OutOfRange(f"{arg.name} must be at least {low:g}, got {value:g}.")
+        raise OutOfRange(f"{arg.name} must be at least {_number(low)}, got {_number(value)}.")
     if high is not None and value > high:
-        raise OutOfRange(f"{arg.name} must be at most {high:g}, got {value:g}.")
+        raise OutOfRange(f"{arg.name} must be at most {_number(high)}, got {_number(value)}.")
     return float(value) if arg.kind == "float" else value
 
 
@@ -678,15 +685,27 @@ def _pairs_leniently(args: list[Any]) -> dict[str, Any]:
     return {k: v for k, v in zip(args[::2], args[1::2], strict=False) if isinstance(k, str)}
 
 
+def _number(value: float) -> str:
+    """A number as a producer reads it: every digit of a whole one (2147483647, not
+    2.14748e+09), a fraction to six significant digits."""
+    if float(value).is_integer() and abs(value) < 1e18:
+        return str(int(value))
+    return f"{value:.6g}"
+
+
 def _osc_type(value: Any) -> str:
+    """What an argument is, in OSC's words, for wrong_type messages."""
+    if isinstance(value, osc.Unusable):
+        return str(value)
     names = {
-        str: "a string",
-        int: "an integer",
-        float: "a float",
-        bytes: "a blob",
-        bool: "a boolean",
+        str: f"a string ({value!r:.40})",
+        int: f"an integer ({value})",
+        float: f"a float ({value:g})" if isinstance(value, float) else "",
+        bytes: "an OSC blob (b)",
+        bool: f"OSC {'true' if value else 'false'}",
+        list: "an OSC array ([ ])",
     }
-    return names.get(type(value), "nil" if value is None else type(value).__name__)
+    return names.get(type(value)) or ("OSC nil (N)" if value is None else type(value).__name__)
 
 
 # -- reply builders: (address, args) ------------------------------------------

@@ -15,9 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from pythonosc.osc_message_builder import OscMessageBuilder
-from pythonosc.osc_packet import OscPacket
 
-from bridge import protocol, version
+from bridge import osc, protocol, version
 from bridge.config import ServeConfig
 from bridge.jobs import EngineLike, Job, JobQueue
 from bridge.protocol import (
@@ -28,7 +27,7 @@ from bridge.protocol import (
     Request,
     RequestRejected,
 )
-from engine.errors import BridgeError
+from engine.errors import BridgeError, DuplicateId
 
 log = logging.getLogger(__name__)
 
@@ -153,9 +152,9 @@ class OscServer:
         problem = bundle_problem(data)
         if problem is None:
             try:
-                messages = [t.message for t in OscPacket(data).messages]
-            except Exception as exc:  # ParseError, but also UnicodeDecodeError & co.
-                problem = f"{type(exc).__name__}: {exc}"
+                messages = osc.decode(data)
+            except osc.OscError as exc:
+                problem = str(exc)
         if problem is not None:
             log.warning(
                 "dropped a malformed packet (%d bytes) from %s:%d: %s",
@@ -165,8 +164,8 @@ class OscServer:
                 problem[:200],
             )
             return
-        for message in messages:
-            self.handle_message(message.address, list(message.params), source)
+        for address, args in messages:
+            self.handle_message(address, args, source)
 
     def handle_message(self, address: str, args: list[Any], source: tuple[str, int]) -> None:
         """Validate and dispatch one message; every failure becomes an error reply."""
@@ -186,7 +185,10 @@ class OscServer:
             self._dispatch(request, reply_to)
         except BridgeError as exc:
             log.info("refused %s %s: %s (%s)", address, request.id, exc.code, exc.message)
-            self.send(reply_to, protocol.error(request.id, exc.code, exc.message))
+            # A duplicate's id names another request's job: an error under it
+            # would read as that job's end, so it goes out without one.
+            reply_id = "" if isinstance(exc, DuplicateId) else request.id
+            self.send(reply_to, protocol.error(reply_id, exc.code, exc.message))
         except Exception as exc:  # the one boundary: log it, answer it, keep serving
             log.exception("internal error handling %s %s", address, request.id)
             self.send(reply_to, protocol.error(request.id, "internal_error", str(exc)))

@@ -12,7 +12,7 @@ import logging
 import platform
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +21,7 @@ from typing import Any
 from engine import checkpoint
 from engine.audio import SAMPLE_FORMATS
 from engine.debug_checkpoint import DEBUG_MODELS
-from engine.errors import BridgeError, ModelNotAvailable
+from engine.errors import BridgeError, ModelNotAvailable, WriteFailed
 from engine.generate import CancelCheck, ProgressCallback, Rendered, Sharing
 from engine.loudness import DEFAULT_TRUE_PEAK
 from engine.prompting import Conflict, conflicts
@@ -57,6 +57,9 @@ class EngineSettings:
             max_batch and max_variations): graphs are captured for 1..max_takes.
         true_peak: the true-peak ceiling in dBTP that loudness normalisation
             never crosses (engine.loudness).
+        out_dir: the engine's own folder (``serve --out-dir``): a take whose
+            folder cannot be written is saved there instead.  Its stale
+            partial files are removed when the engine is made.  None: no such folder.
     """
 
     cache_dir: Path
@@ -69,6 +72,7 @@ class EngineSettings:
     cuda_graphs: bool = True
     max_takes: int = 8
     true_peak: float = DEFAULT_TRUE_PEAK
+    out_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,10 @@ class Engine:
         self._loaded: checkpoint.LoadedModel | None = None
         self._info: ModelInfo | None = None
         self._graphs: Any = None  # engine.step_graph.StepGraphs of the resident checkpoint
+        if settings.out_dir is not None:
+            from engine.output import remove_stale_partials
+
+            remove_stale_partials(settings.out_dir)
 
     @property
     def info(self) -> ModelInfo | None:
@@ -305,13 +313,20 @@ class Engine:
         started: datetime,
         generate_s: float,
     ) -> Take:
-        """Write one request's takes (WAV + sidecar each).  Raises WriteFailed."""
+        """Write one request's takes (WAV + sidecar each).  Raises WriteFailed.
+
+        Each take is brought to its loudness and described once; then all of a
+        request's takes land in one folder.  If ``spec.out_dir`` fails (disk
+        full, read-only, permission, the folder gone), the takes already
+        written there are removed and all are saved to the engine's own folder
+        instead; the WriteFailed then says where.
+        """
         from engine.loudness import measure
-        from engine.output import limit_peak, take_stem, write_take
+        from engine.output import discard_take, limit_peak, take_stem, write_take
 
         t0 = time.perf_counter()
-        paths = []
         warnings = conflicts(spec.prompt, spec.bpm, spec.key, spec.timesig, bars=spec.bars)
+        prepared = []  # (stem, audio [C, T], sidecar) per take
         for i, (take_seed, audio) in enumerate(zip(seeds, rendered.takes, strict=True)):
             audio, loudness = self._normalise(spec, audio, rendered.sample_rate)
             audio, gain_db = limit_peak(audio)
@@ -322,17 +337,25 @@ class Engine:
             sidecar["timings"] = {"generate_s": round(generate_s, 3), **rendered.details["timings"]}
             sidecar["loudness"] = loudness
             sidecar["warnings"] = [{"code": w.code, "message": w.message} for w in warnings]
-            stem = take_stem(spec.prompt, take_seed, started)
-            paths.append(
-                write_take(
-                    audio,
-                    rendered.sample_rate,
-                    spec.out_dir,
-                    stem,
-                    sidecar,
-                    subtype=SAMPLE_FORMATS[spec.sample_format],
-                )
-            )
+            prepared.append((take_stem(spec.prompt, take_seed, started), audio, sidecar))
+
+        rate, subtype = rendered.sample_rate, SAMPLE_FORMATS[spec.sample_format]
+
+        def write_into(folder: Path) -> list[Path]:
+            paths: list[Path] = []
+            try:
+                for stem, audio, sidecar in prepared:
+                    paths.append(write_take(audio, rate, folder, stem, sidecar, subtype=subtype))
+            except BaseException:
+                for path in paths:
+                    discard_take(path)
+                raise
+            return paths
+
+        try:
+            paths = write_into(spec.out_dir)
+        except WriteFailed as exc:
+            raise self._rescue(exc, spec.out_dir, write_into) from exc
         return Take(
             paths=tuple(paths),
             seed=seeds[0],
@@ -351,6 +374,32 @@ class Engine:
         from engine.loudness import normalise
 
         return normalise(audio, rate, spec.loudness, self.settings.true_peak, loop=spec.loop)
+
+    def _rescue(
+        self, failed: WriteFailed, folder: Path, write_into: Callable[[Path], list[Path]]
+    ) -> WriteFailed:
+        """Save the takes ``folder`` refused into the engine's own folder; the error to raise."""
+        from engine.output import reason
+
+        rescue = self.settings.out_dir
+        if rescue is None or rescue.expanduser().resolve() == folder.resolve():
+            log.warning("%s", failed.message)
+            return failed
+        try:
+            rescue.mkdir(parents=True, exist_ok=True)  # the engine's own folder may be recreated
+            saved = write_into(rescue)
+        except (WriteFailed, OSError) as again:
+            cause = again.__cause__ if isinstance(again, WriteFailed) else again
+            why = reason(cause) if isinstance(cause, OSError) else str(again)
+            kept = f"Nothing was kept: the engine's folder {rescue} failed too ({why})."
+            message = f"{failed.message} {kept}"
+            log.warning("%s", message)
+            return WriteFailed(message)
+        where = ", ".join(str(p) for p in saved)
+        takes = "The take was" if len(saved) == 1 else "The takes were"
+        message = f"{failed.message} {takes} saved to {where} instead."
+        log.warning("%s", message)
+        return WriteFailed(message)
 
     def _decoder(self):
         if self.settings.decoder == "fast":

@@ -106,8 +106,8 @@ def read_audio(path: Path) -> tuple[np.ndarray, int]:
         data, rate = sf.read(path, always_2d=True, dtype="float32")
     except (sf.SoundFileError, OSError, RuntimeError, TypeError, ValueError) as exc:
         raise BadFile(
-            f"{path.name} is not an audio file soundfile can read (WAV, AIFF or FLAC). "
-            "Export it again as one of those."
+            f"{path.name} is not a WAV, AIFF or FLAC file that can be read (its contents are "
+            "damaged or of another kind). Export the clip again as WAV, AIFF or FLAC."
         ) from exc
     if data.shape[0] == 0 or data.shape[1] == 0:
         raise BadFile(f"{path.name} is empty: it holds no audio. Choose a file with sound in it.")

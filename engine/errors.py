@@ -80,6 +80,8 @@ class Unauthorized(InvalidRequest):
 
 
 class DuplicateId(InvalidRequest):
+    """A job with this id is queued or running; the reply carries an empty id."""
+
     code = "duplicate_id"
 
 

@@ -276,8 +276,8 @@ def read_midi(path: Path) -> tuple[TimedNote, ...]:
         midi = mido.MidiFile(path)
     except Exception as exc:  # mido raises many kinds (OSError, EOFError, ValueError...)
         raise BadFile(
-            f"{path.name} is not a MIDI file that can be read ({exc}). "
-            "Export the clip again as a standard MIDI file (.mid)."
+            f"{path.name} is not a MIDI file that can be read (its contents are damaged or "
+            "of another kind). Export the clip again as a standard MIDI file (.mid)."
         ) from exc
     if midi.type == 2:
         raise BadFile(

@@ -167,3 +167,108 @@ def test_clients_send_the_token_from_the_environment(monkeypatch):
     args = build_parser().parse_args(["status", "--token", "flag-wins-over-env"])
     with _client(args) as client:
         assert client.token == "flag-wins-over-env"
+
+
+# -- generate: refused before the request, and told what happened ------------------
+
+
+@pytest.fixture
+def silent_engine():
+    """A UDP port that receives and never answers: (port, how many datagrams came)."""
+    import socket
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.2)
+
+    def received() -> int:
+        count = 0
+        while True:
+            try:
+                sock.recvfrom(65535)
+            except TimeoutError:
+                return count
+            count += 1
+
+    yield sock.getsockname()[1], received
+    sock.close()
+
+
+def test_play_without_its_extra_is_refused_before_the_request(
+    silent_engine, monkeypatch, capsys, tmp_path
+):
+    """It failed only after the take, and exited 0."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sounddevice", None)  # import raises ImportError
+    port, received = silent_engine
+    args = ["generate", "x", "--play", "--port", str(port), "--timeout", "0.3"]
+    assert main([*args, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "pip install 'musicgen-bridge[playback]'" in err and "Nothing was sent" in err
+    assert received() == 0
+
+
+@pytest.mark.parametrize("where", ["missing folder", "a folder"])
+def test_a_result_file_that_cannot_be_written_is_refused_before_the_request(
+    silent_engine, capsys, tmp_path, where
+):
+    """A missing folder gave a traceback and exit 1 after the take, its path never printed."""
+    port, received = silent_engine
+    target = tmp_path / "MISSING" / "res.json" if where == "missing folder" else tmp_path
+    args = ["generate", "x", "--port", str(port), "--timeout", "0.3"]
+    assert main([*args, "--result-file", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert "--result-file" in err and "Nothing was sent" in err and "Traceback" not in err
+    assert received() == 0
+
+
+@pytest.fixture
+def fake_engine_server(tmp_path):
+    from tests.fakes import FakeEngine
+    from tests.test_load import in_process_server
+
+    engine = FakeEngine(steps=400, step_s=0.01)
+    with in_process_server(engine, model="fake", out_dir=tmp_path) as server:
+        yield server, engine
+
+
+def test_ctrl_c_cancels_the_take_and_says_cancelled(fake_engine_server, monkeypatch, capsys):
+    """Ctrl-C cancelled the take and printed nothing."""
+    from bridge import cli
+
+    server, engine = fake_engine_server
+
+    def interrupted(self, fraction, stage):  # Ctrl-C while the take runs
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli._ProgressBar, "update", interrupted)
+    port = str(server.address[1])
+    assert main(["generate", "x", "--port", port, "--id", "ctrlc", "--seconds", "1"]) == 130
+    assert "cancelled (ctrlc stops at its next step" in capsys.readouterr().err
+    assert engine.ran == ["x"]
+
+
+def test_a_result_file_that_fails_after_the_take_still_prints_its_path(
+    fake_engine_server, monkeypatch, capsys, tmp_path
+):
+    import os
+
+    from bridge import cli
+
+    server, _ = fake_engine_server
+    real_replace = os.replace
+
+    def disk_full(src, dst, *args, **kwargs):
+        if str(dst).endswith("res.json"):
+            raise OSError(28, "No space left on device")
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(cli.os, "replace", disk_full)
+    port = str(server.address[1])
+    code = main(["generate", "x", "--port", port, "--result-file", str(tmp_path / "res.json")])
+    out, err = capsys.readouterr()
+    assert code == 1 and out.strip().endswith("x.wav")
+    assert "could not write the result file" in err and "No space left on device" in err
+    assert "The take is at" in err and "Traceback" not in err
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

@@ -348,7 +348,8 @@ def test_engine_without_its_model_serves_and_explains(cache_dir, tmp_path):
 
 
 def test_play_without_the_playback_extra_explains(engine_process, tmp_path, monkeypatch, capsys):
-    """--play imports sounddevice lazily; missing, it says how to get it, and the take stands."""
+    """--play without its extra is refused before the request: it used to fail only after
+    the take, and exit 0."""
     import sys
 
     from bridge.cli import main
@@ -368,5 +369,6 @@ def test_play_without_the_playback_extra_explains(engine_process, tmp_path, monk
         ]
     )
     out, err = capsys.readouterr()
-    assert code == 0 and out.strip().endswith(".wav")
-    assert "pip install 'musicgen-bridge[playback]'" in err
+    assert code == 2 and out == ""
+    assert "pip install 'musicgen-bridge[playback]'" in err and "Nothing was sent" in err
+    assert list(tmp_path.iterdir()) == []  # no take was made

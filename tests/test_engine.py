@@ -191,13 +191,26 @@ def test_never_overwrites(tmp_path):
 
 
 def test_failed_write_leaves_no_file_under_a_final_name(tmp_path, monkeypatch):
-    import soundfile
+    import engine.output
 
-    def write_half_then_fail(fh, *args, **kwargs):
-        fh.write(b"RIFF\x00\x00")  # a partial header, then the disk fills up
-        raise OSError(28, "No space left on device")
+    class HalfTheDisk:
+        def __init__(self, fh):
+            self.fh = fh
 
-    monkeypatch.setattr(soundfile, "write", write_half_then_fail)
+        def write(self, data):
+            self.fh.write(bytes(data)[:6])  # a partial header, then the disk fills up
+            raise OSError(28, "No space left on device")
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+    def opener(*args, **kwargs):
+        return HalfTheDisk(open(*args, **kwargs))
+
+    monkeypatch.setattr(engine.output, "open", opener, raising=False)
     with pytest.raises(WriteFailed, match="No space left"):
         write_take(np.zeros((1, 10), np.float32), 32000, tmp_path, "take", {})
     assert os.listdir(tmp_path) == []  # neither take.wav nor a temporary file

@@ -541,3 +541,26 @@ def test_graphs_of_another_model_are_refused(models, step_graphs) -> None:
             generators([0, 1], "cpu"),
             graphs=step_graphs["debug-stereo"],
         )
+
+
+# -- conditioning is heard ----------------------------------------------------
+
+
+@pytest.mark.parametrize("decoder", [reference_decode, fast_decode], ids=["reference", "fast"])
+@pytest.mark.parametrize("sampling", [GREEDY, Sampling()], ids=["greedy", "sampled"])
+def test_melody_and_text_change_the_tokens_through_both_decoders(
+    models, decoder, sampling: Sampling
+) -> None:
+    """transformers 4.54-4.57 and 5.1-5.17 dropped MusicgenMelody's conditioning at step 0
+    (transformers PR 48679): the reference decoder then made the same tokens whatever the
+    melody and the text.  pyproject.toml's range excludes those releases; this holds it."""
+    loaded = models["debug-melody"]
+
+    def tokens(prompt: str, chroma_seed: int):
+        inputs = make_inputs(loaded, [prompt], melody=True, seed=chroma_seed)
+        return decoder(loaded, inputs, 30, sampling, generators([3], "cpu"))
+
+    base = tokens(PROMPTS[0], chroma_seed=0)
+    assert_varied(base)
+    assert not torch.equal(base, tokens(PROMPTS[0], chroma_seed=1)), "the melody was not heard"
+    assert not torch.equal(base, tokens(PROMPTS[1], chroma_seed=0)), "the text was not heard"

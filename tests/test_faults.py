@@ -18,6 +18,7 @@ import signal
 import textwrap
 import time
 import types
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -86,29 +87,143 @@ def test_output_folder_deleted_mid_job_answers_write_failed(engine_process, tmp_
 # -- disk full, permission denied -----------------------------------------------
 
 
-def test_disk_full_while_writing_the_wav_answers_write_failed(served, monkeypatch):
+class FullDisk:
+    """A file on a disk with ``room`` bytes left: writes beyond it raise ENOSPC, as the
+    kernel does (what fits is written first)."""
+
+    def __init__(self, fh, room: int) -> None:
+        self._fh, self._room = fh, room
+
+    def write(self, data) -> int:
+        data = bytes(data)
+        fits = data[: max(self._room, 0)]
+        self._fh.write(fits)
+        self._room -= len(fits)
+        if len(fits) < len(data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return len(data)
+
+    def __getattr__(self, name):
+        return getattr(self._fh, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._fh.close()
+
+
+def fill_disk(monkeypatch, folder: Path, room: int = 100) -> None:
+    """Files opened for writing under ``folder`` have ``room`` bytes left each."""
+
+    def opener(file, mode="r", *args, **kwargs):
+        fh = open(file, mode, *args, **kwargs)  # noqa: SIM115 (the caller closes it)
+        inside = str(Path(file).resolve()).startswith(str(folder.resolve()))
+        return FullDisk(fh, room) if inside and ("w" in mode or "x" in mode) else fh
+
+    monkeypatch.setattr(engine.output, "open", opener, raising=False)
+
+
+@pytest.fixture
+def rescue_dir(debug_engine, tmp_path, monkeypatch):
+    """The debug engine with its own folder (serve --out-dir) set, for this test."""
+    folder = tmp_path / "engine-folder"
+    folder.mkdir()
+    monkeypatch.setattr(debug_engine, "settings", replace(debug_engine.settings, out_dir=folder))
+    return folder
+
+
+def test_disk_full_midway_through_the_wav_answers_write_failed(served, monkeypatch):
+    """A full disk while the WAV is being written (a 10 s take on a 200 KiB tmpfs): soundfile
+    turned the OSError into a bare AssertionError, answered "generation_failed Internal
+    error: "."""
     peer, out = served
-    real_write = sf.write
-    calls = []
-
-    def fill_the_disk_once(fh, *args, **kwargs):
-        calls.append(1)
-        if len(calls) > 1:
-            return real_write(fh, *args, **kwargs)
-        fh.write(b"RIFF\x24\x00\x00\x00WAVE")  # a partial header, then the disk is full
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(sf, "write", fill_the_disk_once)
+    fill_disk(monkeypatch, out, room=4096)
     address, args = take(peer, "full", out)
-    assert (address, args[0]) == (f"{P}/error", "write_failed")
-    assert "No space left on device" in args[1]
+    assert (address, args[0]) == (f"{P}/error", "write_failed"), args
+    assert str(out.resolve()) in args[1] and "the disk is full" in args[1], args[1]
     assert os.listdir(out) == []  # no final name, and the temporary file removed
     peer.ping_ok()
+    monkeypatch.undo()
     assert take(peer, "after-full", out)[0] == f"{P}/done"
     assert_complete_take(out)
 
 
-def test_disk_full_while_writing_the_sidecar_leaves_only_a_complete_wav(served, monkeypatch):
+def test_disk_full_is_saved_to_the_engine_folder_and_the_error_says_where(
+    served, rescue_dir, monkeypatch
+):
+    peer, out = served
+    fill_disk(monkeypatch, out)
+    address, args = take(peer, "rescued", out)
+    assert (address, args[0]) == (f"{P}/error", "write_failed"), args
+    assert os.listdir(out) == []
+    assert_complete_take(rescue_dir)
+    [wav] = [n for n in final_names(rescue_dir) if n.endswith(".wav")]
+    assert str(out.resolve()) in args[1] and str(rescue_dir.resolve() / wav) in args[1], args[1]
+    assert hidden_names(rescue_dir) == []
+
+
+def test_variations_all_move_to_the_engine_folder_when_one_cannot_be_written(
+    served, rescue_dir, monkeypatch
+):
+    """Take 1 of 2 fits, take 2 does not: take 1 does not stay behind in the project."""
+    peer, out = served
+    real_open = open
+    opened = []
+
+    def second_wav_fails(file, mode="r", *args, **kwargs):
+        if str(file).startswith(str(out.resolve())) and str(file).endswith(".partial.wav"):
+            opened.append(file)
+            if len(opened) == 2:
+                raise OSError(errno.ENOSPC, "No space left on device", str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(engine.output, "open", second_wav_fails, raising=False)
+    peer.send("generate", "two", prompt="two", seconds=0.5, variations=2, out_dir=str(out))
+    _, address, args = peer.until("two", TERMINAL)
+    assert (address, args[0]) == (f"{P}/error", "write_failed"), args
+    assert len(opened) == 2 and os.listdir(out) == []
+    wavs = [n for n in final_names(rescue_dir) if n.endswith(".wav")]
+    assert len(wavs) == 2 and all(str(rescue_dir.resolve() / w) in args[1] for w in wavs)
+    assert "The takes were saved to" in args[1]
+
+
+def test_when_the_engine_folder_fails_too_nothing_is_kept_anywhere(served, rescue_dir, monkeypatch):
+    peer, out = served
+    fill_disk(monkeypatch, out.parent)  # both folders sit on the one full disk
+    address, args = take(peer, "nowhere", out)
+    assert (address, args[0]) == (f"{P}/error", "write_failed"), args
+    assert "Nothing was kept" in args[1] and str(rescue_dir) in args[1], args[1]
+    assert os.listdir(out) == [] and os.listdir(rescue_dir) == []
+
+
+def test_read_only_folder_answers_write_failed(served, monkeypatch):
+    """A read-only mount: creating the file fails, and so does removing it; the removal
+    raised EROFS out of the error path ("generation_failed Internal error: [Errno 30]")."""
+    peer, out = served
+    inside = str(out.resolve())
+    real_open, real_unlink = open, Path.unlink
+
+    def read_only_open(file, mode="r", *args, **kwargs):
+        if str(file).startswith(inside) and ("w" in mode or "x" in mode):
+            raise OSError(errno.EROFS, "Read-only file system", str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    def read_only_unlink(self, *args, **kwargs):
+        if str(self).startswith(inside):
+            raise OSError(errno.EROFS, "Read-only file system", str(self))
+        return real_unlink(self, *args, **kwargs)
+
+    monkeypatch.setattr(engine.output, "open", read_only_open, raising=False)
+    monkeypatch.setattr(Path, "unlink", read_only_unlink)
+    address, args = take(peer, "ro", out)
+    assert (address, args[0]) == (f"{P}/error", "write_failed"), args
+    assert inside in args[1] and "read-only disk" in args[1], args[1]
+    assert os.listdir(out) == []
+    peer.ping_ok()
+
+
+def test_disk_full_while_writing_the_sidecar_leaves_nothing_of_the_take(served, monkeypatch):
     peer, out = served
 
     def no_room_for_json(file, mode="r", *args, **kwargs):
@@ -119,10 +234,8 @@ def test_disk_full_while_writing_the_sidecar_leaves_only_a_complete_wav(served, 
     monkeypatch.setattr(engine.output, "open", no_room_for_json, raising=False)
     address, args = take(peer, "nojson", out)
     assert (address, args[0]) == (f"{P}/error", "write_failed")
-    assert "No space left on device" in args[1]
-    assert hidden_names(out) == []
-    for name in final_names(out):  # a WAV under a final name is a whole one
-        assert name.endswith(".wav") and sf.info(out / name).frames == 16000
+    assert "sidecar" in args[1] and "the disk is full" in args[1], args[1]
+    assert os.listdir(out) == []  # the WAV without its sidecar was removed too
     peer.ping_ok()
 
 
@@ -137,7 +250,7 @@ def test_permission_denied_answers_write_failed(served, monkeypatch):
     monkeypatch.setattr(engine.output, "open", denied, raising=False)
     address, args = take(peer, "denied", out)
     assert (address, args[0]) == (f"{P}/error", "write_failed")
-    assert "Permission denied" in args[1]
+    assert "permission denied: the engine may not write there" in args[1], args[1]
     assert os.listdir(out) == []
     peer.ping_ok()
     monkeypatch.undo()
@@ -237,22 +350,25 @@ STALL_HOOK = """
     import os, time
     marker = os.environ.get("BRIDGE_TEST_STALL_MARKER")
     if marker:
-        import io
-        import soundfile
-        _write = soundfile.write
+        _fsync = os.fsync
 
-        def _stalling_write(file, data, *args, **kwargs):
-            buf = io.BytesIO()
-            _write(buf, data, *args, **kwargs)
-            raw = buf.getvalue()
-            file.write(raw[: len(raw) // 2])  # half the take is on disk...
-            file.flush()
-            open(marker, "w").close()
-            time.sleep(60)  # ...when the engine is killed
-            file.write(raw[len(raw) // 2 :])
+        def _stalling_fsync(fd):
+            open(marker, "w").close()  # the take's bytes are in its hidden file...
+            time.sleep(60)  # ...when the engine is killed, before its final name
+            _fsync(fd)
 
-        soundfile.write = _stalling_write
+        os.fsync = _stalling_fsync
 """
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
 
 
 def killed_engine(cache_dir: Path, workdir: Path, env: dict[str, str] | None = None):
@@ -261,7 +377,9 @@ def killed_engine(cache_dir: Path, workdir: Path, env: dict[str, str] | None = N
     )
 
 
-def test_engine_killed_mid_write_leaves_only_a_hidden_partial(cache_dir, tmp_path):
+def test_engine_killed_mid_write_leaves_a_hidden_partial_the_next_write_removes(
+    cache_dir, debug_engine, tmp_path
+):
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(textwrap.dedent(STALL_HOOK))
@@ -287,6 +405,46 @@ def test_engine_killed_mid_write_leaves_only_a_hidden_partial(cache_dir, tmp_pat
     assert final_names(out) == []
     [partial] = hidden_names(out)  # proof that it died mid-write
     assert partial.startswith(".") and ".partial." in partial
+    # The next engine to write there removes it (its process is gone); it used to stay.
+    with (
+        in_process_server(debug_engine, model="debug", out_dir=out) as server,
+        Peer(server.address) as peer,
+    ):
+        assert take(peer, "next", out)[0] == f"{P}/done"
+    assert hidden_names(out) == []
+    assert_complete_take(out)
+
+
+def test_stale_partials_of_the_engine_naming_whose_process_is_gone_are_removed(served, tmp_path):
+    peer, out = served
+    gone, alive = dead_pid(), os.getppid()
+    stale = [
+        f".20260101-120000_drums_s7.{gone}.partial.wav",
+        f".20260101-120000_x_s1-2.{gone}.partial.json",
+    ]
+    kept = [
+        f".20260101-120000_drums_s8.{alive}.partial.wav",  # another engine still writing
+        f".mine.{gone}.partial.wav",  # not a name the engine makes
+        f".20260101-120000_drums_s9.{gone}.partial.txt",
+    ]
+    for name in stale + kept:
+        (out / name).write_bytes(b"RIFF")
+    (out / f".20260101-120000_link_s1.{gone}.partial.wav").symlink_to(tmp_path)  # not a file
+    kept.append(f".20260101-120000_link_s1.{gone}.partial.wav")
+    assert take(peer, "tidy", out)[0] == f"{P}/done"
+    left = sorted(p.name for p in out.iterdir() if p.name.startswith("."))
+    assert left == sorted(kept)
+
+
+def test_the_engine_folder_is_tidied_at_start(cache_dir, tmp_path):
+    from engine.api import Engine, EngineSettings
+
+    folder = tmp_path / "engine-folder"
+    folder.mkdir()
+    stale = folder / f".20260101-120000_drums_s7.{dead_pid()}.partial.wav"
+    stale.write_bytes(b"RIFF")
+    Engine(EngineSettings(cache_dir=cache_dir, device="cpu", warmup=False, out_dir=folder))
+    assert not stale.exists()
 
 
 def test_engine_killed_mid_generation_leaves_no_file_under_a_final_name(cache_dir, tmp_path):

@@ -217,3 +217,33 @@ def test_cancelling_every_job_of_a_shared_run_stops_it(queue_and_engine, tmp_pat
     engine.steps = 3
     queue.submit(job("next", tmp_path))
     assert recorder.wait_terminals(3)[-1][:2] == ("done", "next")
+
+
+@pytest.mark.parametrize("steps", [200, 0], ids=["fast steps", "no step reported"])
+def test_the_last_progress_before_done_is_exactly_one(queue_and_engine, tmp_path, steps):
+    """The rate limit dropped the last steps: the last progress was 0.95 before done."""
+    queue, _, recorder = queue_and_engine(steps=steps)
+    queue.start()
+    queue.submit(job("a", tmp_path))
+    recorder.wait_terminals(1)
+    events = [e for e in recorder.events if e[1] == "a"]
+    assert events[-1][0] == "done"
+    assert events[-2] == ("progress", "a", 1.0, "generating")
+    assert [e[2] for e in events if e[0] == "progress"].count(1.0) == 1
+
+
+def test_cancels_are_logged(queue_and_engine, tmp_path, caplog):
+    caplog.set_level("INFO", logger="bridge.jobs")
+    gate = threading.Event()
+    queue, engine, recorder = queue_and_engine()
+    engine.gate = gate
+    queue.start()
+    queue.submit(job("run", tmp_path))
+    queue.submit(job("wait", tmp_path))
+    engine.started.wait(5)
+    assert queue.cancel("wait") == "queued"
+    assert queue.cancel("run") == "running"
+    gate.set()
+    recorder.wait_terminals(2)
+    assert "job wait: cancelled before it started" in caplog.text
+    assert "job run: cancel asked" in caplog.text and "job run: cancelled" in caplog.text

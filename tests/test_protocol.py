@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import struct
 from pathlib import Path
 
 import pytest
@@ -453,3 +454,151 @@ def test_out_dir_may_be_a_symlink_to_a_folder(harness):
     (harness.tmp / "link").symlink_to(real)
     [(_, address, _)] = harness.generate(out_dir=str(harness.tmp / "link"))
     assert address == "/musicgen/queued"
+
+
+# -- one terminal reply per request, under an id that is its own ------------------
+
+
+def test_duplicate_id_is_answered_without_the_running_jobs_id(harness):
+    """A client keyed on ids read an error under the running job's id as that job's end,
+    then got its done: two terminal replies for one id."""
+    harness.generate()
+    to, request_id, code, message = error_of(harness.generate())
+    assert (to, request_id, code) == (("127.0.0.1", 9001), "", "duplicate_id")
+    assert "'g1'" in message and "fresh id" in message
+
+
+@pytest.mark.parametrize(
+    "bad_id",
+    ["x" * 65, "x" * 64 + "y", "two words", "caf\u00e9"],
+    ids=["65 chars", "64 chars and one more", "a space", "non-ASCII"],
+)
+def test_an_invalid_id_is_never_echoed_or_cut(harness, bad_id):
+    """An over-long id came back cut to its first 64 characters: another request's id."""
+    to, request_id, code, _ = error_of(
+        harness.message("/musicgen/ping", "id", bad_id, "reply_port", 9001)
+    )
+    assert (to, request_id) == (("127.0.0.1", 9001), "")
+    assert code in ("out_of_range", "invalid_value")
+
+
+def test_an_id_given_twice_is_not_echoed(harness):
+    replies = harness.message("/musicgen/ping", "id", "a", "reply_port", 9001, "id", "b")
+    assert error_of(replies)[1:3] == ("", "invalid_request")
+
+
+# -- every OSC type a client may send -------------------------------------------
+
+
+def _osc_string(text: str) -> bytes:
+    raw = text.encode() + b"\x00"
+    return raw + b"\x00" * (-len(raw) % 4)
+
+
+def _datagram(address: str, args: list[tuple[str, bytes]]) -> bytes:
+    """An OSC message built by hand from (type tag, encoded bytes) pairs."""
+    tags = "," + "".join(tag for tag, _ in args)
+    return _osc_string(address) + _osc_string(tags) + b"".join(data for _, data in args)
+
+
+def _s(text: str) -> tuple[str, bytes]:
+    return "s", _osc_string(text)
+
+
+def _generate_with(harness, key: str, tag: str, data: bytes):
+    args = [_s("id"), _s("g1"), _s("reply_port"), ("i", struct.pack(">i", 9001))]
+    args += [_s("prompt"), _s("drums"), _s("out_dir"), _s(str(harness.tmp))]
+    return harness.datagram(_datagram("/musicgen/generate", [*args, _s(key), (tag, data)]))
+
+
+@pytest.mark.parametrize(
+    ("key", "tag", "data", "value"),
+    [
+        ("timesig", "S", _osc_string("6/8"), ("timesig", "6/8")),  # Max/Pd send words as symbols
+        ("key", "S", _osc_string("A minor"), ("key", "A minor")),
+        ("key", "c", struct.pack(">I", ord("A")), ("key", "A major")),  # a char is a string
+        ("bpm", "d", struct.pack(">d", 92.5), ("bpm", 92.5)),  # a double is a number
+        ("seed", "h", struct.pack(">q", 7), ("seed", 7)),  # an int64 is an integer
+        ("loop", "T", b"", ("loop", True)),
+        ("loop", "F", b"", ("loop", False)),
+    ],
+    ids=["S timesig", "S key", "c", "d", "h", "T", "F"],
+)
+def test_osc_types_with_a_meaning(harness, key, tag, data, value):
+    """S and c got "Arguments must come in key value pairs": python-osc skips them unread."""
+    [(_, address, args)] = _generate_with(harness, key, tag, data)
+    assert address == "/musicgen/queued", args
+    [job] = list(harness.server.jobs._pending)
+    name, want = value
+    got = job.spec.key if name == "key" else getattr(job.spec, name)
+    assert str(got) == str(want) if name in ("key", "timesig") else got == want
+
+
+@pytest.mark.parametrize(
+    ("key", "tag", "data", "named"),
+    [
+        ("bars", "t", b"\x00" * 7 + b"\x01", "an OSC time tag (t)"),
+        ("bars", "r", b"\xff\x00\x00\xff", "an OSC colour (r)"),
+        ("bars", "m", b"\x00\x90\x3c\x64", "an OSC MIDI message (m)"),
+        ("bars", "I", b"", "OSC infinitum (I)"),
+        ("bars", "N", b"", "OSC nil (N)"),
+        ("bars", "b", struct.pack(">i", 3) + b"abc\x00", "an OSC blob (b)"),
+        ("timesig", "i", struct.pack(">i", 8), "an integer (8)"),
+        ("seed", "h", struct.pack(">q", 2**40), None),  # an integer, out of range
+        ("seed", "d", struct.pack(">d", 7.0), "a float (7)"),
+        ("loop", "c", struct.pack(">I", ord("1")), "a string ('1')"),
+    ],
+    ids=["t", "r", "m", "I", "N", "b", "i for a string", "h too big", "d for an int", "c for 0/1"],
+)
+def test_osc_types_without_a_meaning_name_the_key_and_the_type(harness, key, tag, data, named):
+    to, request_id, code, message = error_of(_generate_with(harness, key, tag, data))
+    assert (to, request_id) == (("127.0.0.1", 9001), "g1")
+    if named is None:
+        assert code == "out_of_range" and key in message, message
+        return
+    assert code == "wrong_type", message
+    assert message.startswith(key) and named in message, message
+
+
+def test_a_char_does_not_shift_the_arguments_after_it(harness):
+    """python-osc left a char's 4 bytes unread, so the next argument read them instead."""
+    args = [_s("id"), _s("g1"), _s("reply_port"), ("i", struct.pack(">i", 9001))]
+    args += [_s("key"), ("c", struct.pack(">I", ord("D")))]
+    args += [_s("prompt"), _s("drums"), _s("out_dir"), _s(str(harness.tmp))]
+    [(_, address, _)] = harness.datagram(_datagram("/musicgen/generate", args))
+    assert address == "/musicgen/queued"
+    [job] = list(harness.server.jobs._pending)
+    assert (job.spec.prompt, str(job.spec.key)) == ("drums", "D major")
+
+
+def test_osc_decoder_agrees_with_python_osc_on_the_types_both_read():
+    from pythonosc.osc_message import OscMessage
+
+    from bridge import osc
+
+    data = _datagram(
+        "/musicgen/ping",
+        [
+            _s("a"),
+            ("i", struct.pack(">i", -5)),
+            ("h", struct.pack(">q", 2**40)),
+            ("f", struct.pack(">f", 0.5)),
+            ("d", struct.pack(">d", 1e-300)),
+            ("T", b""),
+            ("F", b""),
+            ("N", b""),
+            ("[", b""),
+            _s("in"),
+            ("]", b""),
+        ],
+    )
+    assert osc.decode(data) == [("/musicgen/ping", list(OscMessage(data).params))]
+
+
+def test_range_errors_print_whole_numbers_in_full(harness):
+    """The seed's bound read "between 0 and 2.14748e+09"."""
+    message = error_of(harness.generate(seed=-1))[3]
+    assert message == "seed must be between 0 and 2147483647, got -1.", message
+    assert error_of(harness.generate(temperature=0.01))[3] == (
+        "temperature must be between 0.05 and 5, got 0.01."
+    )
