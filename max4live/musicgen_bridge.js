@@ -444,6 +444,7 @@ var HANDLERS = {
             return;
         }
         setReachable(1);
+        job.accepted = true;
         watchJob(job);
         var ahead = args[1];
         setStatus(withWarnings(job, ahead > 0 ? "Queued: " + ahead + " take(s) ahead." : "Starting..."));
@@ -455,6 +456,7 @@ var HANDLERS = {
             return;
         }
         job.started = true;
+        job.accepted = true;
         watchJob(job);
         setProgress(args[1]);
         setStatus(withWarnings(job, stageWords(args[2]) + " " + Math.round(args[1] * 100) + "%"));
@@ -496,6 +498,13 @@ var HANDLERS = {
         if (state.job && state.job.id === id) {
             var job = state.job;
             finishJob(code === "cancelled" ? "Cancelled." : withWarnings(job, errorWords(code, message)));
+            return;
+        }
+        if (id === "" && state.job && !state.job.accepted) {
+            // The engine could not use the request's id (invalid, or already in
+            // use) and answers with an empty one (docs/protocol.md): it refused
+            // the generate still waiting for its queued.
+            finishJob(errorWords(code, message));
             return;
         }
         var entry = takePending(id);

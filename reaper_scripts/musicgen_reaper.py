@@ -461,9 +461,8 @@ class Generator:
             except ParseError:
                 continue
             for address, params in messages:
-                if not params or params[0] != self.id:
-                    continue
-                self._reply(address, params[1:])
+                if params and (params[0] == self.id or self._refused(address, params[0])):
+                    self._reply(address, params[1:])
         if self.state == "running":
             if self.ext("abandon_job") == self.id:
                 self.api.RPR_DeleteExtState(SECTION, "abandon_job", True)
@@ -475,6 +474,11 @@ class Generator:
                     f"{FIRST_REPLY_S:g} s.\n\n{START_ENGINE}",
                 )
         return self.state == "running"
+
+    def _refused(self, address: str, reply_id: Any) -> bool:
+        """An error with an empty id before the take was accepted: the engine could not
+        use this request's id (invalid, or in use) and refused it (docs/protocol.md)."""
+        return address == "/musicgen/error" and reply_id == "" and not self.accepted
 
     def _reply(self, address: str, args: list[Any]) -> None:
         if address in ("/musicgen/queued", "/musicgen/progress"):

@@ -409,6 +409,38 @@ def test_python_variant_unreachable_engine_gives_advice(tmp_path, variant, monke
     assert "No answer from the engine" in mb[1] and "musicgen-bridge serve" in mb[1]
 
 
+def test_python_variant_ends_a_take_refused_with_an_empty_id(tmp_path, variant):
+    """docs/protocol.md: a generate whose id the engine cannot use (invalid, or already
+    in use) is answered /musicgen/error "" CODE MESSAGE; the action ends with its words
+    at once instead of waiting for an answer that names its id."""
+    import socket
+    import threading
+
+    from musicgen_osc import decode, encode_message
+
+    engine = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    engine.bind(("127.0.0.1", 0))
+    engine.settimeout(10)
+
+    def refuse() -> None:
+        ((_, args),) = decode(engine.recv(65535))
+        reply_port = args[args.index("reply_port") + 1]
+        refusal = ["", "duplicate_id", "A job with id 'x' is already queued or running."]
+        engine.sendto(encode_message("/musicgen/error", refusal), ("127.0.0.1", reply_port))
+
+    thread = threading.Thread(target=refuse, daemon=True)
+    thread.start()
+    api = FakeReaper("", "pad\n1\n\n", {"port": str(engine.getsockname()[1])}, selected=False)
+    try:
+        job = _run(variant, api, timeout_s=5)
+    finally:
+        thread.join(5)
+        engine.close()
+    assert job.state == "failed" and "already queued or running" in job.message
+    (mb,) = api.named("MB")
+    assert "already queued or running" in mb[1]
+
+
 # Tempo 140, 6/8; the item starts at 6 s, is 2 bars (6 beats) long, and its take starts half a
 # beat into the MIDI source (the Lua suite's midi_item, for the same notes string).
 MIDI_ITEM = {

@@ -81,6 +81,25 @@ test("engine restarted mid-take: Cancel's unknown_job ends the job, Generate wor
   assert.ok(again && again !== id, "a new take is sent at once");
 });
 
+test("a generate refused with an empty id (its own id unusable) ends the take at once", () => {
+  // docs/protocol.md: a request whose id is invalid or already in use is answered
+  // /musicgen/error "" CODE MESSAGE, never under another request's id.
+  const device = ready(keysSet());
+  const id = press(device);
+  device.send("/musicgen/error", "", "duplicate_id", `A job with id '${id}' is already queued or running.`);
+  assert.equal(device.context.state.job, null);
+  assert.match(device.lastStatus(), /already queued or running/);
+  assert.ok(press(device), "a new take is sent at once");
+});
+
+test("an empty-id error after the take was accepted is not about it", () => {
+  const device = ready(keysSet());
+  const id = press(device);
+  device.send("/musicgen/queued", id, 0);
+  device.send("/musicgen/error", "", "bad_id", "Some other request's id was unusable.");
+  assert.equal(device.context.state.job.id, id);
+});
+
 test("Cancel without an answer ends the job, so the device is usable again", () => {
   const device = ready(keysSet());
   const id = press(device);
