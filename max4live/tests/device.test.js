@@ -5,7 +5,7 @@
 
 const test = require("node:test");
 const assert = require("node:assert/strict");
-const { makeSet, loadDevice, pairs } = require("./mock_live.js");
+const { makeSet, loadDevice, pairs, ready, lastOsc } = require("./mock_live.js");
 
 const SET_FOLDER = "/Users/pat/Music/Night Drive Project";
 const OUT_DIR = `${SET_FOLDER}/Samples/Generated/MusicGen`;
@@ -39,17 +39,6 @@ function midiSet(extra = {}) {
   });
 }
 
-function ready(set, options) {
-  const device = loadDevice(set, options);
-  device.send("replyport", 47123);
-  device.send("init");
-  return device;
-}
-
-function lastOsc(device, address) {
-  const all = device.osc().filter((m) => m[0] === address);
-  return all[all.length - 1];
-}
 
 function generateWith(device, { prompt = "dusty lo-fi drums", bars = 8, seed = 7 } = {}) {
   device.typePrompt(prompt);

@@ -9,7 +9,7 @@
 const test = require("node:test");
 const assert = require("node:assert/strict");
 const {
-  makeSet, loadDevice, pairs, insertTrack, deleteTrack, deleteScene, oscBytes, fileInfo,
+  makeSet, loadDevice, pairs, insertTrack, deleteTrack, deleteScene, oscBytes, fileInfo, ready, lastOsc,
 } = require("./mock_live.js");
 
 const SET_FOLDER = "/Users/pat/Music/Night Drive Project";
@@ -36,16 +36,6 @@ function keysSet(extra = {}) {
   });
 }
 
-function ready(set, options) {
-  const device = loadDevice(set, options);
-  device.send("replyport", 47123);
-  device.send("init");
-  return device;
-}
-
-function lastOsc(device, address) {
-  return device.osc().filter((m) => m[0] === address).at(-1);
-}
 
 function press(device, varname = "Generate", { prompt = "dusty lo-fi drums", bars = 8 } = {}) {
   device.typePrompt(prompt);

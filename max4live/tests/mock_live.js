@@ -728,7 +728,21 @@ function pairs(message) {
   return { address: message[0], args };
 }
 
+// The device loaded in a set and initialised, its replies expected on REPLY_PORT.
+const REPLY_PORT = 47123;
+function ready(set, options) {
+  const device = loadDevice(set, options);
+  device.send("replyport", REPLY_PORT);
+  device.send("init");
+  return device;
+}
+
+// The last OSC message the device sent to `address`.
+function lastOsc(device, address) {
+  return device.osc().filter((m) => m[0] === address).at(-1);
+}
+
 module.exports = {
-  makeSet, loadDevice, makeClock, RealTask, pairs, DEVICE_JS, PATCH_PATH,
+  makeSet, loadDevice, ready, lastOsc, REPLY_PORT, makeClock, RealTask, pairs, DEVICE_JS, PATCH_PATH,
   insertTrack, deleteTrack, deleteScene, texteditMessages, oscBytes, loadPatch, fileInfo,
 };
