@@ -9,7 +9,7 @@
 const test = require("node:test");
 const assert = require("node:assert/strict");
 const {
-  makeSet, loadDevice, pairs, insertTrack, deleteTrack, deleteScene, oscBytes, fileInfo, ready, lastOsc,
+  makeSet, pairs, insertTrack, deleteTrack, deleteScene, oscBytes, fileInfo, ready, lastOsc,
 } = require("./mock_live.js");
 
 const SET_FOLDER = "/Users/pat/Music/Night Drive Project";
