@@ -299,7 +299,9 @@ def test_lua_melody_refused_by_a_text_only_engine_in_words(engine_process, tmp_p
     argv = _argv(lines)
     assert argv[argv.index("--melody-notes") + 1] == "60 0 1 100 62 1 1 90 65 4 1 100 67 5 1 100"
     assert argv[argv.index("--melody-length") + 1] == "6"
-    (message,) = _rows(lines, "MB")
+    messages = _rows(lines, "MB")
+    assert len(messages) == 1, lines  # all the driver saw, should this ever fail again
+    (message,) = messages
     assert message[0].startswith("MusicGen could not make the take.")
     assert "has no melody conditioning" in message[0]
     assert "type facebook/musicgen-melody in the Model field" in message[0]
