@@ -44,7 +44,7 @@ class EngineSettings:
             DAW's audio threads keep cores of their own.  Oversubscribed, torch's
             spinning threads made a 0.5 s take 40x slower here.
         decoder: "fast" (the engine's own static-cache loop) or "reference"
-            (transformers' generate), token-for-token alike under greedy decoding.
+            (transformers' generate), alike up to float rounding (docs/performance.md).
         cpu_precision: on the CPU, "float32" (exact), or "bfloat16" / "int8"
             weights (engine.fast_decode.prepare_for_cpu): faster, not exact.
         cuda_graphs: on CUDA, capture the fast decoder's step as CUDA graphs at
@@ -365,6 +365,7 @@ class Engine:
             "windows": rendered.details["windows"],
             "decode_steps": rendered.details["decode_steps"],
             "shared_run": rendered.details["shared_run"],
+            "reproducible": "solo" if rendered.details["shared_run"]["takes"] == 1 else "shared",
             "peak_limit_gain_db": round(gain_db, 3),
             "device": info.device,
             "dtype": info.dtype,

@@ -22,6 +22,9 @@ from engine.sampling import Sampling, TokenPicker
 
 #: Called after every decoder step; reports progress and may raise Cancelled.
 StepHook = Callable[[], None]
+#: Chooses a step's tokens instead of sampling: guided float logits ``[B * K, V]``
+#: in, long ``[B * K]`` out.  Teacher forcing (tests, faithfulness benchmarks).
+Picker = Callable[[Any], Any]
 
 
 @dataclass
@@ -73,8 +76,13 @@ def reference_decode(
     sampling: Sampling,
     gens: Sequence[Any],
     on_step: StepHook | None = None,
+    *,
+    pick: Picker | None = None,
 ) -> Any:
     """Generate ``new_frames`` frames after the prompt with transformers' ``generate``.
+
+    ``pick``, where given, chooses every step's tokens instead of ``sampling``
+    (see :data:`Picker`, :func:`forced_logits`).
 
     Returns:
         Long tensor ``[B, K, T0 + new_frames]``: the prompt tokens, then the new ones.
@@ -101,7 +109,7 @@ def reference_decode(
         kwargs["input_features"] = inputs.melody
     if inputs.prompt_codes is not None:
         kwargs["decoder_input_ids"] = inputs.prompt_codes.reshape(inputs.batch * num_codebooks, -1)
-    picker = TokenPicker(sampling, gens, inputs.batch * num_codebooks, inputs.guidance)
+    picker = TokenPicker(sampling, gens, inputs.batch * num_codebooks, inputs.guidance, pick)
     with torch.inference_mode():
         model.generate(
             input_ids=inputs.input_ids,
@@ -118,6 +126,51 @@ def reference_decode(
     if inputs.prompt_codes is None:
         return new
     return torch.cat([inputs.prompt_codes, new], dim=-1)
+
+
+def forced_logits(
+    decoder: Callable[..., Any],
+    loaded: LoadedModel,
+    inputs: DecodeInputs,
+    codes: Any,
+    **kwargs: Any,
+) -> Any:
+    """The guided logits a decoder computes when fed ``codes`` (teacher forcing).
+
+    Every step's tokens are taken from ``codes`` instead of being sampled, so
+    two decoders (or one decoder in two batch shapes) are compared on the same
+    history, step by step, rather than on takes that parted at the first
+    token a rounding difference tipped.
+
+    Args:
+        decoder: :func:`reference_decode` or ``fast_decode`` (or a partial of it).
+        loaded: the checkpoint.
+        inputs: conditioning of B takes; its prompt, if any, is ``codes``' start.
+        codes: long ``[B, K, T0 + new_frames]``: the prompt, then the tokens to feed.
+        kwargs: passed to the decoder (``graphs=``).
+
+    Returns:
+        float32 ``[steps, B * K, V]``: the logits each step's tokens were chosen
+        from (guidance applied), ``steps = steps_for(loaded, new_frames)``.
+    """
+    import torch
+
+    t0 = inputs.prompt_frames
+    total = int(codes.shape[-1])
+    batch, codebooks = int(codes.shape[0]), int(codes.shape[1])
+    delay = torch.arange(codebooks, device=codes.device) // loaded.channels
+    record: list[Any] = []
+
+    def pick(logits: Any) -> Any:
+        # Step s writes frame t0 + s - delay(k) of codebook k (where the pattern leaves room).
+        frame = (t0 + len(record) - delay).clamp(0, total - 1)
+        record.append(logits.float().clone())
+        chosen = codes[:, torch.arange(codebooks, device=codes.device), frame]  # [B, K]
+        return chosen.reshape(batch * codebooks).to(logits.device)
+
+    gens = [None] * batch
+    decoder(loaded, inputs, total - t0, Sampling(greedy=True), gens, pick=pick, **kwargs)
+    return torch.stack(record)
 
 
 def undelay(ids: Any, channels: int, start: int, frames: int) -> Any:

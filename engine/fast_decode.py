@@ -5,8 +5,10 @@
 it calls the checkpoint's own submodules (layer norms, projections, embeddings,
 lm heads) and ``scaled_dot_product_attention`` as transformers' ``sdpa`` path
 does, and chooses tokens with :func:`engine.sampling.guided` then
-:func:`engine.sampling.sample_tokens`.  With greedy sampling it is token-for-token
-equal to ``generate`` (``tests/test_fast_decode.py``).  What it drops is the
+:func:`engine.sampling.sample_tokens`.  Fed the same tokens its logits equal
+``generate``'s to float rounding, and its takes agree with ``generate``'s up to
+a token rounding tips (``tests/test_fast_decode.py``; on the CPUs measured,
+greedy float32 takes are identical).  What it drops is the
 per-step bookkeeping of ``generate``:
 
 - the text encoder runs once, and the cross-attention keys/values of every
@@ -41,7 +43,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from engine.checkpoint import LoadedModel
-from engine.decoding import DecodeInputs, StepHook, steps_for, undelay
+from engine.decoding import DecodeInputs, Picker, StepHook, steps_for, undelay
 from engine.sampling import Sampling, guided, sample_tokens
 
 if TYPE_CHECKING:
@@ -64,6 +66,7 @@ def fast_decode(
     on_step: StepHook | None = None,
     *,
     graphs: StepGraphs | None = None,
+    pick: Picker | None = None,
 ) -> Any:
     """Generate ``new_frames`` frames after the prompt with the engine's own loop.
 
@@ -82,7 +85,9 @@ def fast_decode(
             (:func:`engine.step_graph.prepare_step_graphs`); a run they cannot
             serve (another row count, a longer cache or text, or another run
             using them) takes the eager steps.  Both steps compute the same
-            logits up to rounding (float32 on the CPU: the same tokens).
+            logits up to rounding.
+        pick: chooses every step's tokens instead of ``sampling``
+            (teacher forcing; :func:`engine.decoding.forced_logits`).
 
     Returns:
         Long tensor ``[B, K, T0 + new_frames]``: the prompt tokens, then the new ones.
@@ -102,7 +107,7 @@ def fast_decode(
         raise ValueError("these step graphs were prepared for another model")
     with torch.inference_mode():
         run = _Run(loaded, inputs, new_frames, graphs)
-        return run.decode(sampling, gens, on_step)
+        return run.decode(sampling, gens, on_step, pick)
 
 
 class LayerStack:
@@ -113,7 +118,7 @@ class LayerStack:
     static one (:func:`engine.step_graph.static_step`, the whole cache under a
     mask).  They differ only in how self-attention writes and reads the cache,
     which the caller passes as ``attend``; keeping one copy of the layer code
-    keeps the two token for token alike.
+    keeps the two alike.
     """
 
     def __init__(self, loaded: LoadedModel) -> None:
@@ -407,20 +412,33 @@ class _Run:
             return self.runner.step(ids, position)
         return self._forward(self._embed(ids), position)
 
-    def decode(self, sampling: Sampling, gens: Sequence[Any], on_step: StepHook | None) -> Any:
+    def decode(
+        self,
+        sampling: Sampling,
+        gens: Sequence[Any],
+        on_step: StepHook | None,
+        pick: Picker | None = None,
+    ) -> Any:
         """Prefill (prefix, start token, prompt) in one pass, then one column a step."""
         try:
-            return self._decode(sampling, gens, on_step)
+            return self._decode(sampling, gens, on_step, pick)
         finally:
             if self.runner is not None:
                 self.runner.release()
 
-    def _decode(self, sampling: Sampling, gens: Sequence[Any], on_step: StepHook | None) -> Any:
+    def _decode(
+        self,
+        sampling: Sampling,
+        gens: Sequence[Any],
+        on_step: StepHook | None,
+        pick: Picker | None,
+    ) -> Any:
         logits = self.prefill()
         for column in range(1 + self.prompt_frames, self.columns):
             if self.cfg:
                 logits = guided(logits, self.guidance)
-            self.place(column, sample_tokens(logits, sampling, gens))
+            picks = sample_tokens(logits, sampling, gens) if pick is None else pick(logits)
+            self.place(column, picks)
             if on_step is not None:
                 on_step()
             if column + 1 < self.columns:
