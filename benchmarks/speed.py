@@ -22,14 +22,14 @@ Usage:
 
 Paths: ``reference`` = transformers generate; ``fast`` = the engine's loop
 with its eager step; ``static`` = the engine's loop through the static step of
-``engine.step_graph``, run eagerly (any device); ``graphed`` = the same step
+``engine.decoders.step_graph``, run eagerly (any device); ``graphed`` = the same step
 replayed as a CUDA graph, prepared as the engine prepares it at load (CUDA
 only: elsewhere the path is skipped with a note).  Both take the engine's
 30 s window cache unless ``--graph-frames`` says otherwise; preparing (and
 capturing) is done before timing, as the engine does it at load.
 
 Columns: size, path, dtype (int8: float32 through
-engine.fast_decode.prepare_for_cpu), batch,
+engine.decoders.precision.prepare_for_cpu), batch,
 steps/s, seconds to decode ``--seconds`` of audio, realtime factor (audio
 seconds made per wall second, all takes of the batch together), peak memory
 (CUDA: max_memory_allocated; CPU: the largest resident set seen, weights
@@ -182,7 +182,7 @@ def rss_mb() -> float:
 
 def build_variant(size: str, device: str, dtype: str) -> Any:
     """``build_model`` in ``dtype``; ``int8`` is float32 through ``prepare_for_cpu``."""
-    from engine.fast_decode import prepare_for_cpu
+    from engine.decoders.precision import prepare_for_cpu
 
     if dtype == "int8":
         return prepare_for_cpu(build_model(size, device, "float32"), "int8")
@@ -206,7 +206,7 @@ def time_decoder(
 
     import torch
 
-    from engine.decoding import DecodeInputs
+    from engine.decoders.contract import DecodeInputs
     from engine.sampling import Sampling, generators
 
     cuda = device.startswith("cuda")
@@ -259,9 +259,9 @@ def path_decoder(path: str, loaded: Any, batch: int, graph_frames: int) -> Any:
     """
     import functools
 
-    from engine.decoding import reference_decode
-    from engine.fast_decode import fast_decode
-    from engine.step_graph import build_step_graphs
+    from engine.decoders.loop import fast_decode
+    from engine.decoders.reference import reference_decode
+    from engine.decoders.step_graph import build_step_graphs
 
     if path == "reference":
         return reference_decode
@@ -328,24 +328,21 @@ def record_steps(loaded: Any, steps: int, sampling: Any, forced: list[Any] | Non
     Feeding the float32 run's tokens to a variant (teacher forcing) compares
     the two on the same history, step by step, rather than on diverged takes.
     """
-    import engine.fast_decode as fd
-    from engine.decoding import DecodeInputs
+    from engine.decoders.contract import DecodeInputs
+    from engine.decoders.loop import fast_decode
     from engine.sampling import generators, sample_tokens
 
     ids, mask = text_inputs(1, loaded.device)
     record: list[Any] = []
+    gens = generators([7], loaded.device)
 
-    def sampler(logits: Any, sampling: Any, gens: Any) -> Any:
+    def pick(logits: Any) -> Any:
         picks = sample_tokens(logits, sampling, gens)
         record.append((logits.float().cpu(), picks.cpu()))
         return picks if forced is None else forced[len(record) - 1].to(picks.device)
 
-    fd.sample_tokens = sampler
-    try:
-        inputs = DecodeInputs(ids, mask, guidance=3.0)
-        fd.fast_decode(loaded, inputs, steps - 3, sampling, generators([7], loaded.device))
-    finally:
-        fd.sample_tokens = sample_tokens
+    inputs = DecodeInputs(ids, mask, guidance=3.0)
+    fast_decode(loaded, inputs, steps - 3, sampling, gens, pick=pick)
     return record
 
 

@@ -46,9 +46,9 @@ class EngineSettings:
         decoder: "fast" (the engine's own static-cache loop) or "reference"
             (transformers' generate), alike up to float rounding (docs/performance.md).
         cpu_precision: on the CPU, "float32" (exact), or "bfloat16" / "int8"
-            weights (engine.fast_decode.prepare_for_cpu): faster, not exact.
+            weights (engine.decoders.precision.prepare_for_cpu): faster, not exact.
         cuda_graphs: on CUDA, capture the fast decoder's step as CUDA graphs at
-            load (engine.step_graph), each checked against the eager step.
+            load (engine.decoders.step_graph), each checked against the eager step.
         max_takes: the most takes one decoder run holds (the bridge's
             max_batch and max_variations): graphs are captured for 1..max_takes.
     """
@@ -96,7 +96,7 @@ class Engine:
         self.settings = settings
         self._loaded: checkpoint.LoadedModel | None = None
         self._info: ModelInfo | None = None
-        self._graphs: Any = None  # engine.step_graph.StepGraphs of the resident checkpoint
+        self._graphs: Any = None  # engine.decoders.step_graph.StepGraphs of the resident checkpoint
 
     @property
     def info(self) -> ModelInfo | None:
@@ -119,7 +119,7 @@ class Engine:
         )
         self._set_cpu_precision(loaded)
         if self.settings.decoder == "fast" and self.settings.cuda_graphs:
-            from engine.step_graph import prepare_step_graphs
+            from engine.decoders.step_graph import prepare_step_graphs
 
             takes = range(1, self.settings.max_takes + 1)
             self._graphs = prepare_step_graphs(loaded, takes)  # None off CUDA
@@ -151,7 +151,7 @@ class Engine:
         return self._info
 
     def _set_cpu_precision(self, loaded: checkpoint.LoadedModel) -> None:
-        from engine.fast_decode import prepare_for_cpu
+        from engine.decoders.precision import prepare_for_cpu
 
         precision = self.settings.cpu_precision
         if precision == "float32":
@@ -311,15 +311,9 @@ class Engine:
         )
 
     def _decoder(self):
-        if self.settings.decoder == "fast":
-            from functools import partial
+        from engine.decoders import decoder
 
-            from engine.fast_decode import fast_decode
-
-            return partial(fast_decode, graphs=self._graphs)
-        from engine.decoding import reference_decode
-
-        return reference_decode
+        return decoder(self.settings.decoder, self._graphs)
 
     def available_models(self) -> list[str]:
         """Models this machine can load now: the resident one, the HF cache, debug."""

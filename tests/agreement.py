@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from engine.decoding import forced_logits  # noqa: F401  (re-exported for the tests)
+from engine.decoders.contract import forced_logits  # noqa: F401  (re-exported for the tests)
 
 #: Logits of one take in two batch shapes, or two kernels, may differ by this
 #: fraction of the largest logit (float32: the rounding seen is ~1e-6).
@@ -267,7 +267,7 @@ def row_decoder(
         long ``[B, K, T0 + new_frames]``: the prompt, then random tokens for
         each take's own frames (``inputs.frames``), the pad token after them.
     """
-    from engine.decoding import steps_for
+    from engine.decoders.contract import steps_for
 
     codebooks = loaded.model.decoder.num_codebooks
     pad = int(loaded.model.generation_config.pad_token_id)

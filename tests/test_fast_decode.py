@@ -1,4 +1,4 @@
-"""The engine's own decode loop (engine.fast_decode) against transformers' generate.
+"""The engine's own decode loop (engine.decoders.loop) against transformers' generate.
 
 Two decoders, two batch shapes of one take, or the eager and the static step
 may round differently in the last bits on some CPU (tests/agreement.py): so
@@ -21,9 +21,13 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from engine import checkpoint  # noqa: E402
-from engine.decoding import DecodeInputs, decode_audio, reference_decode, steps_for  # noqa: E402
+from engine.decoders.codec import decode_audio  # noqa: E402
+from engine.decoders.contract import DecodeInputs, steps_for  # noqa: E402
+from engine.decoders.layers import LayerStack  # noqa: E402
+from engine.decoders.loop import Run, fast_decode  # noqa: E402
+from engine.decoders.precision import prepare_for_cpu  # noqa: E402
+from engine.decoders.reference import reference_decode  # noqa: E402
 from engine.errors import Cancelled  # noqa: E402
-from engine.fast_decode import LayerStack, _Run, fast_decode, prepare_for_cpu  # noqa: E402
 from engine.sampling import Sampling, generators  # noqa: E402
 from tests.agreement import (  # noqa: E402
     assert_greedy_agrees,
@@ -364,7 +368,7 @@ def test_static_buffers(models) -> None:
     loaded = models["debug-melody"]
     inputs = make_inputs(loaded, PROMPTS, melody=True, prompt_frames=5)
     with torch.inference_mode():
-        run = _Run(loaded, inputs, 20)
+        run = Run(loaded, inputs, 20)
     config = loaded.model.decoder.config
     prefix = loaded.model.config.chroma_length + inputs.input_ids.shape[1]
     columns = 1 + 5 + steps_for(loaded, 20)
@@ -420,7 +424,7 @@ def test_prepare_for_cpu_rejects_unknown_mode(cache: Path) -> None:
         prepare_for_cpu(loaded, "int4")
 
 
-# -- the static step (engine.step_graph), eager on the CPU ---------------------
+# -- the static step (engine.decoders.step_graph), eager on the CPU ------------
 #
 # The step a CUDA graph captures, run here without a graph over the same static
 # buffers: the whole cache under a mask, the position a tensor, the text padded.
@@ -434,7 +438,7 @@ STATIC_FRAMES = 64  # frames a prepared run holds: 30-frame takes fit, 100-frame
 
 @pytest.fixture(scope="module")
 def step_graphs(models) -> dict:
-    from engine.step_graph import build_step_graphs
+    from engine.decoders.step_graph import build_step_graphs
 
     return {
         name: build_step_graphs(loaded, (1, 2), frames=STATIC_FRAMES)
@@ -447,7 +451,7 @@ def static_steps():
     """Counts the steps that went through a prepared static step."""
     from unittest import mock
 
-    from engine.step_graph import StepRunner
+    from engine.decoders.step_graph import StepRunner
 
     with mock.patch.object(StepRunner, "step", autospec=True, side_effect=StepRunner.step) as spy:
         yield spy
@@ -534,7 +538,7 @@ def test_static_step_variation_equals_single_take(models, step_graphs) -> None:
 
 def frames_beyond(loaded, inputs, graphs) -> int:
     """The fewest new frames whose run needs more cache slots than ``graphs`` hold."""
-    from engine.decoding import codebooks_per_channel
+    from engine.decoders.contract import codebooks_per_channel
 
     prefix = (
         loaded.model.config.chroma_length + inputs.input_ids.shape[1] if loaded.is_melody else 0
@@ -572,7 +576,7 @@ def test_melody_text_longer_than_the_text_slots_still_fits(
     models, step_graphs, static_steps
 ) -> None:
     """Melody checkpoints hold their text in the cache's prefix, not in text slots."""
-    from engine.step_graph import DEFAULT_TEXT_TOKENS
+    from engine.decoders.step_graph import DEFAULT_TEXT_TOKENS
 
     loaded = models["debug-melody"]
     inputs = make_inputs(loaded, [" ".join(["drums"] * 15)], melody=True)

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine import decoding, generate, melody
+from engine import generate, melody
 from engine.api import Engine, EngineSettings
+from engine.decoders import codec, contract, reference
 from engine.errors import BadFile, Unsupported
 from engine.prompting import conditioning_text, parse_key
 from engine.sampling import Sampling, generators, sample_tokens
@@ -42,11 +43,11 @@ class SpyDecoder:
     """Wraps the reference decoder and records what each run was given."""
 
     def __init__(self) -> None:
-        self.runs: list[tuple[decoding.DecodeInputs, int]] = []
+        self.runs: list[tuple[contract.DecodeInputs, int]] = []
 
     def __call__(self, loaded, inputs, new_frames, *args, **kwargs):
         self.runs.append((inputs, new_frames))
-        return decoding.reference_decode(loaded, inputs, new_frames, *args, **kwargs)
+        return reference.reference_decode(loaded, inputs, new_frames, *args, **kwargs)
 
 
 # -- variations ---------------------------------------------------------------
@@ -157,7 +158,7 @@ def test_continuation_is_prompted_by_the_end_of_the_file(engine, tmp_path):
     out = generate.render(loaded, spec, [1], spy)
     [(inputs, new)] = spy.runs
     assert inputs.prompt_frames == 200 and new == 100  # 4 s prompt, 2 s new
-    expected = decoding.encode_audio(loaded, _tail_at_model_rate(prompt, 4.0))
+    expected = codec.encode_audio(loaded, _tail_at_model_rate(prompt, 4.0))
     assert np.array_equal(inputs.prompt_codes.numpy(), expected.numpy())
     assert out.takes[0].shape == (1, 64000)
     assert out.details["prompt_seconds_used"] == 4.0
@@ -178,7 +179,7 @@ def test_a_trimmed_clip_is_continued_from_its_own_end(engine, tmp_path):
     spec = _spec(tmp_path, continue_from=prompt, prompt_seconds=2.0, audio_start=1.0, audio_end=5.0)
     generate.render(loaded, spec, [1], spy)
     data, _rate = sf.read(str(prompt), dtype="float32", always_2d=True)
-    expected = decoding.encode_audio(loaded, data.T[:, 3 * 32000 : 5 * 32000])
+    expected = codec.encode_audio(loaded, data.T[:, 3 * 32000 : 5 * 32000])
     assert np.array_equal(spy.runs[0][0].prompt_codes.numpy(), expected.numpy())
     with pytest.raises(BadFile):  # the clip lies past the file's end
         engine.generate(_spec(tmp_path, continue_from=prompt, audio_start=9.0, audio_end=10.0))
@@ -366,7 +367,7 @@ def test_the_fast_and_reference_decoders_make_the_same_take(cache_dir, tmp_path,
     assert EngineSettings(cache_dir=cache_dir).decoder == "fast"
     fast_tokens, reference_tokens = tokens
     assert fast_tokens.shape == reference_tokens.shape
-    for b, (fast, reference) in enumerate(zip(*takes, strict=True)):
-        assert fast.shape == reference.shape
+    for b, (fast, slow) in enumerate(zip(*takes, strict=True)):
+        assert fast.shape == slow.shape
         if torch.equal(fast_tokens[b], reference_tokens[b]):
-            assert np.array_equal(fast, reference)
+            assert np.array_equal(fast, slow)

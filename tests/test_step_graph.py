@@ -1,4 +1,4 @@
-"""Static decode steps and their CUDA graphs (engine.step_graph).
+"""Static decode steps and their CUDA graphs (engine.decoders.step_graph).
 
 On the CPU the prepared steps run eagerly over the same static buffers a graph
 would replay, so these tests cover everything but the capture itself: the
@@ -18,10 +18,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from engine import checkpoint  # noqa: E402
-from engine.decoding import DecodeInputs  # noqa: E402
-from engine.fast_decode import _Run, fast_decode  # noqa: E402
-from engine.sampling import Sampling, generators  # noqa: E402
-from engine.step_graph import (  # noqa: E402
+from engine.decoders.contract import DecodeInputs  # noqa: E402
+from engine.decoders.loop import Run, fast_decode  # noqa: E402
+from engine.decoders.step_graph import (  # noqa: E402
     GraphMismatch,
     StepRunner,
     build_step_graphs,
@@ -29,6 +28,7 @@ from engine.step_graph import (  # noqa: E402
     fill_probe,
     prepare_step_graphs,
 )
+from engine.sampling import Sampling, generators  # noqa: E402
 
 GREEDY = Sampling(greedy=True)
 PROMPTS = ["driving techno with a rolling bassline", "slow jazz"]
@@ -60,7 +60,7 @@ def text_inputs(loaded, prompts, guidance: float = 3.0) -> DecodeInputs:
 
 def test_prepare_needs_cuda(debug, caplog) -> None:
     """On the CPU the engine keeps its eager loop, and says why."""
-    with caplog.at_level(logging.INFO, logger="engine.step_graph"):
+    with caplog.at_level(logging.INFO, logger="engine.decoders.step_graph"):
         assert prepare_step_graphs(debug) is None
     assert "CUDA graphs need a CUDA device" in caplog.text
 
@@ -133,7 +133,7 @@ def test_begin_pads_and_masks_the_text(debug, graphs) -> None:
     runner = graphs.runners[4]
     inputs = text_inputs(debug, PROMPTS)
     with torch.inference_mode():
-        run = _Run(debug, inputs, 5)
+        run = Run(debug, inputs, 5)
         runner.begin(run.cross_kv, run.cross_mask)
     text = inputs.input_ids.shape[1]
     buffers = runner.buffers
@@ -147,7 +147,7 @@ def test_static_step_logits_match_the_eager_step(debug, graphs) -> None:
     """Step by step on the same tokens: the logits of both steps agree to rounding."""
     inputs = text_inputs(debug, PROMPTS)
     with torch.inference_mode():
-        eager, static = _Run(debug, inputs, 12), _Run(debug, inputs, 12, graphs)
+        eager, static = Run(debug, inputs, 12), Run(debug, inputs, 12, graphs)
         assert static.runner is graphs.runners[4]
         try:
             expected, got = eager.prefill(), static.prefill()
@@ -232,7 +232,7 @@ def test_a_step_that_disagrees_is_left_out(debug, monkeypatch, caplog) -> None:
         self.buffers.out.add_(0.01)
 
     monkeypatch.setattr(StepRunner, "run", off_by_a_bit)
-    with caplog.at_level(logging.WARNING, logger="engine.step_graph"):
+    with caplog.at_level(logging.WARNING, logger="engine.decoders.step_graph"):
         graphs = build_step_graphs(debug, (1,), frames=16)
     assert graphs.runners == {}
     assert "not prepared" in caplog.text and "differ" in caplog.text
@@ -303,7 +303,7 @@ def test_cuda_graphs_in_half_precision(cache: Path, dtype: str) -> None:
 def test_cuda_mismatch_falls_back(cuda_debug, monkeypatch, caplog) -> None:
     """A replay that disagrees with the eager step is refused at capture, with a warning."""
     monkeypatch.setattr(StepRunner, "run", lambda self: self.buffers.out.zero_())
-    with caplog.at_level(logging.WARNING, logger="engine.step_graph"):
+    with caplog.at_level(logging.WARNING, logger="engine.decoders.step_graph"):
         assert prepare_step_graphs(cuda_debug, (1,)) is None
     assert "not prepared" in caplog.text
 
@@ -318,8 +318,8 @@ def test_engine_prepares_steps_at_load_and_decodes_through_them(
     """Engine.load asks for the steps (CPU: eager static steps stand in for graphs)."""
     import json
 
-    from engine import step_graph
     from engine.api import Engine, EngineSettings
+    from engine.decoders import step_graph
     from engine.spec import GenerationSpec
 
     prepared, claims = [], []
