@@ -46,11 +46,15 @@ class EngineSettings:
         decoder: "fast" (the engine's own static-cache loop) or "reference"
             (transformers' generate), alike up to float rounding (docs/performance.md).
         cpu_precision: on the CPU, "float32" (exact), or "bfloat16" / "int8"
-            weights (engine.decoders.precision.prepare_for_cpu): faster, not exact.
+            weights (engine.decoders.precision.prepare_for_cpu): faster, not
+            exact; "auto": bfloat16 where the CPU has native bf16, else float32.
         cuda_graphs: on CUDA, capture the fast decoder's step as CUDA graphs at
             load (engine.decoders.step_graph), each checked against the eager step.
         max_takes: the most takes one decoder run holds (the bridge's
             max_batch and max_variations): graphs are captured for 1..max_takes.
+        cpu_kernel: on the CPU, the decoder's Linear kernel: "auto" (the
+            fastest exact one, measured at first load and cached per machine;
+            engine.decoders.kernels), "module" or "onednn".
     """
 
     cache_dir: Path
@@ -62,6 +66,7 @@ class EngineSettings:
     cpu_precision: str = "float32"
     cuda_graphs: bool = True
     max_takes: int = 8
+    cpu_kernel: str = "auto"  # last: the bridge builds these settings positionally
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,7 @@ class Engine:
         self.settings = settings
         self._loaded: checkpoint.LoadedModel | None = None
         self._info: ModelInfo | None = None
+        self._kernel = "module"  # engine.decoders.kernels: the resident checkpoint's Linear kernel
         self._graphs: Any = None  # engine.decoders.step_graph.StepGraphs of the resident checkpoint
 
     @property
@@ -118,6 +124,7 @@ class Engine:
             model_id, self.settings.cache_dir, self.settings.device, self.settings.dtype
         )
         self._set_cpu_precision(loaded)
+        self._kernel = self._set_kernel(loaded)
         if self.settings.decoder == "fast" and self.settings.cuda_graphs:
             from engine.decoders.step_graph import prepare_step_graphs
 
@@ -151,9 +158,13 @@ class Engine:
         return self._info
 
     def _set_cpu_precision(self, loaded: checkpoint.LoadedModel) -> None:
-        from engine.decoders.precision import prepare_for_cpu
+        from engine.decoders.precision import prepare_for_cpu, resolve_cpu_precision
 
-        precision = self.settings.cpu_precision
+        if self.settings.cpu_precision == "auto" and (
+            loaded.device != "cpu" or loaded.dtype != "float32"
+        ):
+            return  # auto leaves a GPU model, or one loaded in another dtype, as it is
+        precision, why = resolve_cpu_precision(self.settings.cpu_precision)
         if precision == "float32":
             return
         if loaded.device != "cpu" or loaded.dtype != "float32":
@@ -166,7 +177,19 @@ class Engine:
             )
             return
         prepare_for_cpu(loaded, precision)
-        log.info("CPU weights in %s: faster, and not exact (docs/performance.md)", precision)
+        log.info(
+            "CPU weights in %s (%s): faster, and not exact (docs/performance.md)", precision, why
+        )
+
+    def _set_kernel(self, loaded: checkpoint.LoadedModel) -> str:
+        if loaded.device != "cpu":
+            return "module"
+        from engine.decoders import kernels
+
+        choice = kernels.choose_kernel(loaded, self.settings.cache_dir, self.settings.cpu_kernel)
+        kernels.apply_kernel(loaded, choice.kernel)
+        log.info("%s", kernels.describe(choice))
+        return choice.kernel
 
     def _set_threads(self) -> None:
         import os
@@ -363,6 +386,7 @@ class Engine:
             "peak_limit_gain_db": round(gain_db, 3),
             "device": info.device,
             "dtype": info.dtype,
+            "kernel": self._kernel,
             "created": started.isoformat(timespec="seconds"),
             "decoder": self.settings.decoder,
             "cuda_graphs": self._graphs is not None,

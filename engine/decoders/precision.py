@@ -10,7 +10,34 @@ from __future__ import annotations
 from engine.checkpoint import LoadedModel
 
 #: Modes of :func:`prepare_for_cpu`.
-CPU_MODES = ("float32", "bfloat16", "int8")
+PRECISIONS = ("float32", "bfloat16", "int8")
+#: What ``serve --cpu-precision`` may say: a mode, or "auto" (:func:`resolve_cpu_precision`).
+CPU_MODES = ("auto", *PRECISIONS)
+#: /proc/cpuinfo flags of native bf16 arithmetic (AVX512-BF16: Zen 4+, Cooper Lake+;
+#: AMX: Sapphire Rapids+).  Without them bf16 is emulated and slower than float32.
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def resolve_cpu_precision(mode: str, flags: list[str] | None = None) -> tuple[str, str]:
+    """The precision ``mode`` means on this CPU, and why.
+
+    ``"auto"`` is bfloat16 where the CPU computes it natively (measured
+    faithful: docs/performance.md), else float32; any other mode is itself.
+
+    Args:
+        mode: one of :data:`CPU_MODES`.
+        flags: the CPU's feature flags (default: this machine's /proc/cpuinfo).
+    """
+    if mode != "auto":
+        return mode, "asked"
+    if flags is None:
+        from engine.decoders.kernels import cpu_flags
+
+        flags = cpu_flags()
+    native = [flag for flag in NATIVE_BF16_FLAGS if flag in flags]
+    if native:
+        return "bfloat16", f"auto: the CPU has native bf16 ({', '.join(native)})"
+    return "float32", "auto: the CPU has no native bf16"
 
 
 def prepare_for_cpu(loaded: LoadedModel, mode: str) -> LoadedModel:
@@ -37,8 +64,8 @@ def prepare_for_cpu(loaded: LoadedModel, mode: str) -> LoadedModel:
 
     import torch
 
-    if mode not in CPU_MODES:
-        raise ValueError(f"mode must be one of {', '.join(CPU_MODES)}, got {mode!r}")
+    if mode not in PRECISIONS:
+        raise ValueError(f"mode must be one of {', '.join(PRECISIONS)}, got {mode!r}")
     if loaded.device != "cpu":
         raise ValueError(f"prepare_for_cpu is for CPU checkpoints; this one is on {loaded.device}")
     if loaded.dtype != "float32":
