@@ -58,7 +58,8 @@ class ServeConfig:
         decoder: "fast" (the engine's own loop) or "reference" (transformers' generate).
         max_batch: most takes decoded together: waiting requests that can share
             the running one's decoder run join it (1: one request at a time).
-        cpu_precision: "float32", or "bfloat16" / "int8" weights on the CPU:
+        cpu_precision: "auto" (bfloat16 where the CPU has native bf16, else
+            float32), "float32", or "bfloat16" / "int8" weights on the CPU:
             faster, and not exact (docs/performance.md has the figures).
         cuda_graphs: on CUDA, capture the decode step as CUDA graphs at load.
     """
@@ -79,7 +80,7 @@ class ServeConfig:
     token: str | None = None
     decoder: str = "fast"
     max_batch: int = 8
-    cpu_precision: str = "float32"
+    cpu_precision: str = "auto"
     cuda_graphs: bool = True
 
     def __post_init__(self) -> None:

@@ -63,7 +63,7 @@ class EngineSettings:
     warmup: bool = True
     threads: int = 0
     decoder: str = "fast"
-    cpu_precision: str = "float32"
+    cpu_precision: str = "auto"
     cuda_graphs: bool = True
     max_takes: int = 8
     cpu_kernel: str = "auto"  # last: the bridge builds these settings positionally

@@ -144,11 +144,13 @@ def test_the_engine_logs_the_kernel_and_the_sidecar_records_it(tmp_path, caplog)
         engine.load("debug")
     assert "CPU Linear kernel" in caplog.text
     chosen = json.loads((tmp_path / "cache" / kernels.CACHE_FILE).read_text())
-    [entry] = chosen.values()
+    [entry] = chosen.values()  # measured in the dtype the default precision gave
     take = engine.generate(GenerationSpec(prompt="x", out_dir=tmp_path, seconds=0.3))
     meta = json.loads(take.paths[0].with_suffix(".json").read_text())
     assert meta["kernel"] == entry["kernel"]
-    assert meta["dtype"] == "float32"
+    from engine.decoders.precision import resolve_cpu_precision
+
+    assert meta["dtype"] == resolve_cpu_precision("auto")[0]
 
 
 def test_auto_precision_is_bf16_only_where_the_cpu_has_native_bf16() -> None:
