@@ -53,7 +53,7 @@ def main() -> int:
 
     from benchmarks.speed import build_model
     from engine import checkpoint
-    from engine.fast_decode import fast_decode
+    from engine.decoders.loop import fast_decode
     from engine.generate import Part, render, render_many
     from engine.spec import GenerationSpec
 

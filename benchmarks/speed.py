@@ -7,11 +7,18 @@ guidance 3, top-k 250, ``--seconds`` of audio (50 frames a second, plus the 3
 steps of the delay pattern).  Random weights decode at the speed of real ones:
 the work of a step depends only on the shapes.
 
-Each row is the best of ``--repeat`` runs; a run's rate is its median step, so
-a burst of other work on a shared machine does not count.  ``--steps N`` times
+Each row is the median of ``--repeat`` runs, interleaved with the other rows
+of its dtype (A B A B ...); a run's rate is its median step, so a burst of
+other work on a shared machine does not count.  ``--steps N`` times
 only the first N steps and extrapolates the take (setup + steps x median step;
 the header says so): attention over the growing cache is a small part of a
 step at these sizes, so this flatters both paths slightly and alike.
+
+``--kernels`` gives the CPU Linear kernels to compare (engine.decoders.kernels:
+``module`` is the checkpoint's nn.Linear, ``onednn`` the weights prepacked
+for oneDNN, what the engine picks where it measures fastest).  The run also
+measures the machine's read bandwidth (before and after) and prints each
+row's floor: the step's weight bytes over that bandwidth, and its share of it.
 
 Usage:
     python benchmarks/speed.py --sizes small --dtypes float32,bfloat16,int8 \\
@@ -22,14 +29,14 @@ Usage:
 
 Paths: ``reference`` = transformers generate; ``fast`` = the engine's loop
 with its eager step; ``static`` = the engine's loop through the static step of
-``engine.step_graph``, run eagerly (any device); ``graphed`` = the same step
+``engine.decoders.step_graph``, run eagerly (any device); ``graphed`` = the same step
 replayed as a CUDA graph, prepared as the engine prepares it at load (CUDA
 only: elsewhere the path is skipped with a note).  Both take the engine's
 30 s window cache unless ``--graph-frames`` says otherwise; preparing (and
 capturing) is done before timing, as the engine does it at load.
 
 Columns: size, path, dtype (int8: float32 through
-engine.fast_decode.prepare_for_cpu), batch,
+engine.decoders.precision.prepare_for_cpu), batch,
 steps/s, seconds to decode ``--seconds`` of audio, realtime factor (audio
 seconds made per wall second, all takes of the batch together), peak memory
 (CUDA: max_memory_allocated; CPU: the largest resident set seen, weights
@@ -180,13 +187,89 @@ def rss_mb() -> float:
         return rss / (2**20 if sys.platform == "darwin" else 2**10)
 
 
-def build_variant(size: str, device: str, dtype: str) -> Any:
-    """``build_model`` in ``dtype``; ``int8`` is float32 through ``prepare_for_cpu``."""
-    from engine.fast_decode import prepare_for_cpu
+def build_variant(size: str, device: str, dtype: str, kernel: str = "module") -> Any:
+    """``build_model`` in ``dtype`` with the CPU Linear ``kernel``.
+
+    ``int8`` is float32 through ``prepare_for_cpu``; ``kernel`` is one of
+    ``engine.decoders.kernels.KERNELS`` (CPU only; "module" elsewhere).
+    """
+    from engine.decoders.precision import prepare_for_cpu
 
     if dtype == "int8":
-        return prepare_for_cpu(build_model(size, device, "float32"), "int8")
-    return build_model(size, device, dtype)
+        loaded = prepare_for_cpu(build_model(size, device, "float32"), "int8")
+    else:
+        loaded = build_model(size, device, dtype)
+    if kernel != "module":
+        from engine.decoders.kernels import apply_kernel
+
+        apply_kernel(loaded, kernel)
+    return loaded
+
+
+def step_weight_bytes(loaded: Any) -> int:
+    """Bytes of weights a decode step reads: every per-step Linear of the decoder.
+
+    The floor of a step is this over the machine's read bandwidth (the
+    activations, the KV cache of a short take and the embeddings' few rows are
+    small beside it at batch 1-4).  Cross-attention key/value projections run
+    once a run and are left out.
+    """
+    import torch
+
+    from engine.decoders.kernels import PackedLinear
+
+    total = 0
+    layers = loaded.model.decoder.model.decoder.layers
+    once = {id(layer.encoder_attn) for layer in layers if hasattr(layer, "encoder_attn")}
+    for parent in loaded.model.decoder.modules():
+        for name, child in parent.named_children():
+            if id(parent) in once and name in ("k_proj", "v_proj"):
+                continue
+            if isinstance(child, torch.nn.Linear) and type(child) is torch.nn.Linear:
+                total += child.weight.numel() * child.weight.element_size()
+            elif isinstance(child, PackedLinear):
+                total += child.in_features * child.out_features * child.packed.element_size()
+            elif type(child).__name__ == "Linear" and hasattr(child, "weight"):  # torch.ao int8
+                weight = child.weight()
+                total += weight.numel() * weight.element_size()
+    return total
+
+
+def read_bandwidth(device: str, mib: int = 512, repeats: int = 7) -> float:
+    """The machine's read bandwidth now, GB/s: the median of summing ``mib`` MiB of floats."""
+    import statistics
+
+    import torch
+
+    data = torch.ones(mib * 2**20 // 4, device=device)
+    data.sum()
+    times = []
+    for _ in range(repeats):
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        data.sum()
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return data.numel() * 4 / statistics.median(times) / 1e9
+
+
+def machine_line(device: str) -> str:
+    """The CPU model, the flags that choose kernels, cores and torch threads."""
+    import torch
+
+    from engine.decoders.kernels import cpu_flags, cpu_model
+
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+    flags = [f for f in cpu_flags() if f in wanted]
+    line = (
+        f"# cpu {cpu_model()} ({', '.join(flags) or 'none of ' + '/'.join(wanted)}), "
+        f"{os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+    )
+    if device.startswith("cuda"):
+        line += f"; gpu {torch.cuda.get_device_name()}"
+    return line
 
 
 def time_decoder(
@@ -206,7 +289,7 @@ def time_decoder(
 
     import torch
 
-    from engine.decoding import DecodeInputs
+    from engine.decoders.contract import DecodeInputs
     from engine.sampling import Sampling, generators
 
     cuda = device.startswith("cuda")
@@ -259,9 +342,9 @@ def path_decoder(path: str, loaded: Any, batch: int, graph_frames: int) -> Any:
     """
     import functools
 
-    from engine.decoding import reference_decode
-    from engine.fast_decode import fast_decode
-    from engine.step_graph import build_step_graphs
+    from engine.decoders.loop import fast_decode
+    from engine.decoders.reference import reference_decode
+    from engine.decoders.step_graph import build_step_graphs
 
     if path == "reference":
         return reference_decode
@@ -280,46 +363,86 @@ def path_decoder(path: str, loaded: Any, batch: int, graph_frames: int) -> Any:
 
 
 def speed_table(args: argparse.Namespace, device: str, dtypes: list[str]) -> None:
+    """Time every (dtype, kernel, batch, path), repeats interleaved; print medians.
+
+    Within a dtype, the kernels' models are built together and the repeats
+    run round-robin over every row (A B A B ...), so a burst of other work on
+    a shared machine falls on all rows alike; each row is the median of its
+    repeats.  The floor is the step's weight bytes over the read bandwidth
+    measured in the same run (before and after: their mean).
+    """
+    import statistics
+
     frames = round(args.seconds * 50)
     full_steps = frames + 3
     steps = min(args.steps, full_steps) if args.steps > 0 else full_steps
     paths = args.paths.split(",")
+    kernels = args.kernels.split(",") if device == "cpu" else ["module"]
     if "graphed" in paths and not device.startswith("cuda"):
         print("# graphed: CUDA graphs need a CUDA device; skipped")
+    bandwidth = [read_bandwidth(device)]
+    print(f"# read bandwidth at the start: {bandwidth[0]:.1f} GB/s", flush=True)
     print(
         f"# {args.seconds:g} s of audio = {full_steps} steps, guidance 3, top-k 250"
         + (f"; timed the first {steps} steps, extrapolated" if steps < full_steps else "")
-        + f"; speedup: against reference {dtypes[0]} at the same batch"
+        + f"; each row the median of {args.repeat} interleaved runs"
+        + f"; speedup: against reference {dtypes[0]} {kernels[0]} at the same batch"
     )
-    print(
-        f"{'size':<7}{'path':<10}{'dtype':<10}{'batch':>5}{'steps/s':>9}"
-        f"{'s/' + format(args.seconds, 'g') + 's':>9}{'RTF':>7}{'peak MiB':>10}{'speedup':>9}"
-    )
+    rows: list[tuple] = []
     for size in args.sizes.split(","):
         baseline: dict[int, float] = {}
         for dtype in dtypes:
-            loaded = build_variant(size, device, dtype)
-            for batch in (int(b) for b in args.batches.split(",")):
-                for path in paths:
-                    decoder = path_decoder(path, loaded, batch, args.graph_frames)
-                    if decoder is None:
-                        continue
-                    setup, per_step, wall, peak = time_decoder(
-                        decoder, loaded, batch, frames, steps, device, args.repeat
-                    )
-                    del decoder  # a prepared path's buffers
-                    rate = 1 / per_step
-                    if path == "reference" and batch not in baseline:
-                        baseline[batch] = rate
-                    total = wall if steps == full_steps else setup + (full_steps - 1) * per_step
-                    rtf = args.seconds * batch / total
-                    speedup = f"{rate / baseline[batch]:.2f}x" if batch in baseline else ""
-                    print(
-                        f"{size:<7}{path:<10}{dtype:<10}{batch:>5}{rate:>9.2f}{total:>9.1f}"
-                        f"{rtf:>7.2f}{peak:>10.0f}{speedup:>9}",
-                        flush=True,
-                    )
-            del loaded
+            variants = {kernel: build_variant(size, device, dtype, kernel) for kernel in kernels}
+            weights = {kernel: step_weight_bytes(v) for kernel, v in variants.items()}
+            timed: dict[tuple, list] = {}
+            decoders = {}
+            for kernel, loaded in variants.items():
+                for batch in (int(b) for b in args.batches.split(",")):
+                    for path in paths:
+                        decoder = path_decoder(path, loaded, batch, args.graph_frames)
+                        if decoder is not None:
+                            decoders[(kernel, batch, path)] = (decoder, loaded)
+            for _ in range(args.repeat):
+                for key, (decoder, loaded) in decoders.items():
+                    kernel, batch, path = key
+                    run = time_decoder(decoder, loaded, batch, frames, steps, device, 1)
+                    timed.setdefault(key, []).append(run)
+            for key, runs in timed.items():
+                kernel, batch, path = key
+                per_step = statistics.median(r[1] for r in runs)
+                setup = statistics.median(r[0] for r in runs)
+                wall = statistics.median(r[2] for r in runs)
+                peak = max(r[3] for r in runs)
+                rate = 1 / per_step
+                if path == "reference" and batch not in baseline:
+                    baseline[batch] = rate
+                total = wall if steps == full_steps else setup + (full_steps - 1) * per_step
+                rows.append((size, path, dtype, kernel, batch, rate, total, peak, weights[kernel]))
+            del decoders, variants
+    bandwidth.append(read_bandwidth(device))
+    mean_bw = sum(bandwidth) / len(bandwidth)
+    print(
+        f"# read bandwidth at the end: {bandwidth[1]:.1f} GB/s; floor = step weight bytes / "
+        f"{mean_bw:.1f} GB/s (their mean)"
+    )
+    print(
+        f"{'size':<7}{'path':<10}{'dtype':<10}{'kernel':<8}{'batch':>5}{'steps/s':>9}"
+        f"{'s/' + format(args.seconds, 'g') + 's':>9}{'RTF':>7}{'peak MiB':>10}"
+        f"{'MB/step':>9}{'floor/s':>9}{'of floor':>9}{'speedup':>9}"
+    )
+    baselines: dict[tuple[str, int], float] = {}
+    for size, path, dtype, kernel, batch, rate, total, peak, nbytes in rows:
+        if path == "reference" and (size, batch) not in baselines:
+            baselines[(size, batch)] = rate
+        base = baselines.get((size, batch))
+        floor = mean_bw * 1e9 / nbytes
+        speedup = f"{rate / base:.2f}x" if base else ""
+        print(
+            f"{size:<7}{path:<10}{dtype:<10}{kernel:<8}{batch:>5}{rate:>9.2f}{total:>9.1f}"
+            f"{args.seconds * batch / total:>7.2f}{peak:>10.0f}{nbytes / 1e6:>9.0f}"
+            f"{floor:>9.1f}{rate / floor:>9.0%}{speedup:>9}",
+            flush=True,
+        )
 
 
 def record_steps(loaded: Any, steps: int, sampling: Any, forced: list[Any] | None = None) -> list:
@@ -328,24 +451,21 @@ def record_steps(loaded: Any, steps: int, sampling: Any, forced: list[Any] | Non
     Feeding the float32 run's tokens to a variant (teacher forcing) compares
     the two on the same history, step by step, rather than on diverged takes.
     """
-    import engine.fast_decode as fd
-    from engine.decoding import DecodeInputs
+    from engine.decoders.contract import DecodeInputs
+    from engine.decoders.loop import fast_decode
     from engine.sampling import generators, sample_tokens
 
     ids, mask = text_inputs(1, loaded.device)
     record: list[Any] = []
+    gens = generators([7], loaded.device)
 
-    def sampler(logits: Any, sampling: Any, gens: Any) -> Any:
+    def pick(logits: Any) -> Any:
         picks = sample_tokens(logits, sampling, gens)
         record.append((logits.float().cpu(), picks.cpu()))
         return picks if forced is None else forced[len(record) - 1].to(picks.device)
 
-    fd.sample_tokens = sampler
-    try:
-        inputs = DecodeInputs(ids, mask, guidance=3.0)
-        fd.fast_decode(loaded, inputs, steps - 3, sampling, generators([7], loaded.device))
-    finally:
-        fd.sample_tokens = sample_tokens
+    inputs = DecodeInputs(ids, mask, guidance=3.0)
+    fast_decode(loaded, inputs, steps - 3, sampling, gens, pick=pick)
     return record
 
 
@@ -375,12 +495,13 @@ def faithfulness(args: argparse.Namespace, device: str, dtypes: list[str]) -> No
         "on a float32 top-k 250 take; 'free' = greedy tokens agreeing when each runs alone"
     )
     print(
-        f"{'dtype':<10}{'max|dl|':>9}{'mean|dl|':>10}{'argmax=':>9}{'TV mean':>9}{'TV max':>8}"
-        f"{'KL':>10}{'free=':>7}{'1st diff':>9}"
+        f"{'dtype/kernel':<17}{'max|dl|':>9}{'mean|dl|':>10}{'argmax=':>9}{'TV mean':>9}"
+        f"{'TV max':>8}{'KL':>10}{'free=':>7}{'1st diff':>9}"
     )
     ref = torch.stack([logits for logits, _ in base])
-    for dtype in dtypes:
-        loaded = build_variant(size, device, dtype)
+    kernels = args.kernels.split(",") if device == "cpu" else ["module"]
+    for dtype, kernel in itertools.product(dtypes, kernels):
+        loaded = build_variant(size, device, dtype, kernel)
         got = torch.stack([logits for logits, _ in record_steps(loaded, steps, sampling, forced)])
         greedy = record_steps(loaded, steps, Sampling(greedy=True))
         del loaded
@@ -395,8 +516,8 @@ def faithfulness(args: argparse.Namespace, device: str, dtypes: list[str]) -> No
         same = (a == b).all(-1)
         first = int((~same).nonzero()[0, 0]) if not bool(same.all()) else steps
         print(
-            f"{dtype:<10}{diff.max().item():>9.4f}{diff.mean().item():>10.5f}{argmax:>9.4f}"
-            f"{tv.mean().item():>9.4f}{tv.max().item():>8.3f}{kl:>10.2e}"
+            f"{dtype + '/' + kernel:<17}{diff.max().item():>9.4f}{diff.mean().item():>10.5f}"
+            f"{argmax:>9.4f}{tv.mean().item():>9.4f}{tv.max().item():>8.3f}{kl:>10.2e}"
             f"{(a == b).float().mean().item():>7.3f}{first:>9}",
             flush=True,
         )
@@ -425,7 +546,14 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="frames the static/graphed steps' cache holds (0: the engine's 30 s window)",
     )
-    parser.add_argument("--repeat", type=int, default=3, help="runs per row; the best counts")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per row, interleaved; the median counts"
+    )
+    parser.add_argument(
+        "--kernels",
+        default="module,onednn",
+        help="CPU Linear kernels (engine.decoders.kernels): module,onednn",
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (CPU)")
     parser.add_argument(
         "--faithfulness",
@@ -448,10 +576,13 @@ def main(argv: list[str] | None = None) -> int:
         f"# torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, "
         f"cpus {os.cpu_count()}"
     )
+    print(machine_line(device))
+    print(f"# load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the start")
     if args.faithfulness:
         faithfulness(args, device, dtypes)
     else:
         speed_table(args, device, dtypes)
+    print(f"# load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end")
     return 0
 
 

@@ -109,8 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--cpu-precision",
         choices=CPU_PRECISIONS,
-        help="on the CPU: float32 (exact), bfloat16 or int8 weights (about 2x faster, not exact; "
-        "see docs/performance.md) (default float32)",
+        help="on the CPU: auto (bfloat16 where the CPU has native bf16, AVX512_BF16 or AMX; "
+        "else float32), float32 (exact), bfloat16 or int8 weights (faster, not exact; "
+        "see docs/performance.md) (default auto)",
     )
     serve.add_argument(
         "--true-peak",

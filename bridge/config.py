@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from engine.fast_decode import CPU_MODES as CPU_PRECISIONS
+from engine.decoders.precision import CPU_MODES as CPU_PRECISIONS
 
 ENV_PREFIX = "MUSICGEN_BRIDGE_"
 DECODERS = ("fast", "reference")
@@ -59,7 +59,8 @@ class ServeConfig:
         decoder: "fast" (the engine's own loop) or "reference" (transformers' generate).
         max_batch: most takes decoded together: waiting requests that can share
             the running one's decoder run join it (1: one request at a time).
-        cpu_precision: "float32", or "bfloat16" / "int8" weights on the CPU:
+        cpu_precision: "auto" (bfloat16 where the CPU has native bf16, else
+            float32), "float32", or "bfloat16" / "int8" weights on the CPU:
             faster, and not exact (docs/performance.md has the figures).
         cuda_graphs: on CUDA, capture the decode step as CUDA graphs at load.
         true_peak: the true-peak ceiling in dBTP that a request's loudness
@@ -82,7 +83,7 @@ class ServeConfig:
     token: str | None = None
     decoder: str = "fast"
     max_batch: int = 8
-    cpu_precision: str = "float32"
+    cpu_precision: str = "auto"
     cuda_graphs: bool = True
     true_peak: float = -1.0
 

@@ -48,11 +48,12 @@ class EngineSettings:
             DAW's audio threads keep cores of their own.  Oversubscribed, torch's
             spinning threads made a 0.5 s take 40x slower here.
         decoder: "fast" (the engine's own static-cache loop) or "reference"
-            (transformers' generate), token-for-token alike under greedy decoding.
+            (transformers' generate), alike up to float rounding (docs/performance.md).
         cpu_precision: on the CPU, "float32" (exact), or "bfloat16" / "int8"
-            weights (engine.fast_decode.prepare_for_cpu): faster, not exact.
+            weights (engine.decoders.precision.prepare_for_cpu): faster, not
+            exact; "auto": bfloat16 where the CPU has native bf16, else float32.
         cuda_graphs: on CUDA, capture the fast decoder's step as CUDA graphs at
-            load (engine.step_graph), each checked against the eager step.
+            load (engine.decoders.step_graph), each checked against the eager step.
         max_takes: the most takes one decoder run holds (the bridge's
             max_batch and max_variations): graphs are captured for 1..max_takes.
         true_peak: the true-peak ceiling in dBTP that loudness normalisation
@@ -60,6 +61,9 @@ class EngineSettings:
         out_dir: the engine's own folder (``serve --out-dir``): a take whose
             folder cannot be written is saved there instead.  Its stale
             partial files are removed when the engine is made.  None: no such folder.
+        cpu_kernel: on the CPU, the decoder's Linear kernel: "auto" (the
+            fastest exact one, measured at first load and cached per machine;
+            engine.decoders.kernels), "module" or "onednn".
     """
 
     cache_dir: Path
@@ -68,11 +72,12 @@ class EngineSettings:
     warmup: bool = True
     threads: int = 0
     decoder: str = "fast"
-    cpu_precision: str = "float32"
+    cpu_precision: str = "auto"
     cuda_graphs: bool = True
     max_takes: int = 8
     true_peak: float = DEFAULT_TRUE_PEAK
     out_dir: Path | None = None
+    cpu_kernel: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -113,7 +118,8 @@ class Engine:
         self.settings = settings
         self._loaded: checkpoint.LoadedModel | None = None
         self._info: ModelInfo | None = None
-        self._graphs: Any = None  # engine.step_graph.StepGraphs of the resident checkpoint
+        self._kernel = "module"  # engine.decoders.kernels: the resident checkpoint's Linear kernel
+        self._graphs: Any = None  # engine.decoders.step_graph.StepGraphs of the resident checkpoint
         if settings.out_dir is not None:
             from engine.output import remove_stale_partials
 
@@ -139,8 +145,9 @@ class Engine:
             model_id, self.settings.cache_dir, self.settings.device, self.settings.dtype
         )
         self._set_cpu_precision(loaded)
+        self._kernel = self._set_kernel(loaded)
         if self.settings.decoder == "fast" and self.settings.cuda_graphs:
-            from engine.step_graph import prepare_step_graphs
+            from engine.decoders.step_graph import prepare_step_graphs
 
             takes = range(1, self.settings.max_takes + 1)
             self._graphs = prepare_step_graphs(loaded, takes)  # None off CUDA
@@ -183,9 +190,13 @@ class Engine:
         )
 
     def _set_cpu_precision(self, loaded: checkpoint.LoadedModel) -> None:
-        from engine.fast_decode import prepare_for_cpu
+        from engine.decoders.precision import prepare_for_cpu, resolve_cpu_precision
 
-        precision = self.settings.cpu_precision
+        if self.settings.cpu_precision == "auto" and (
+            loaded.device != "cpu" or loaded.dtype != "float32"
+        ):
+            return  # auto leaves a GPU model, or one loaded in another dtype, as it is
+        precision, why = resolve_cpu_precision(self.settings.cpu_precision)
         if precision == "float32":
             return
         if loaded.device != "cpu" or loaded.dtype != "float32":
@@ -198,7 +209,19 @@ class Engine:
             )
             return
         prepare_for_cpu(loaded, precision)
-        log.info("CPU weights in %s: faster, and not exact (docs/performance.md)", precision)
+        log.info(
+            "CPU weights in %s (%s): faster, and not exact (docs/performance.md)", precision, why
+        )
+
+    def _set_kernel(self, loaded: checkpoint.LoadedModel) -> str:
+        if loaded.device != "cpu":
+            return "module"
+        from engine.decoders import kernels
+
+        choice = kernels.choose_kernel(loaded, self.settings.cache_dir, self.settings.cpu_kernel)
+        kernels.apply_kernel(loaded, choice.kernel)
+        log.info("%s", kernels.describe(choice))
+        return choice.kernel
 
     def _set_threads(self) -> None:
         import os
@@ -402,15 +425,9 @@ class Engine:
         return WriteFailed(message)
 
     def _decoder(self):
-        if self.settings.decoder == "fast":
-            from functools import partial
+        from engine.decoders import decoder
 
-            from engine.fast_decode import fast_decode
-
-            return partial(fast_decode, graphs=self._graphs)
-        from engine.decoding import reference_decode
-
-        return reference_decode
+        return decoder(self.settings.decoder, self._graphs)
 
     def available_models(self) -> list[str]:
         """Models this machine can load now: the resident one, the HF cache, debug."""
@@ -458,9 +475,11 @@ class Engine:
             "windows": rendered.details["windows"],
             "decode_steps": rendered.details["decode_steps"],
             "shared_run": rendered.details["shared_run"],
+            "reproducible": "solo" if rendered.details["shared_run"]["takes"] == 1 else "shared",
             "peak_limit_gain_db": round(gain_db, 3),
             "device": info.device,
             "dtype": info.dtype,
+            "kernel": self._kernel,
             "created": started.isoformat(timespec="seconds"),
             "decoder": self.settings.decoder,
             "cuda_graphs": self._graphs is not None,

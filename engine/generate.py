@@ -2,8 +2,8 @@
 
 :func:`render` turns a :class:`~engine.spec.GenerationSpec` into one float32
 array ``[channels, samples]`` per take, at the requested rate and exactly as
-long as asked.  It sits above the decoders (``engine.decoding`` and
-``engine.fast_decode``), which only turn conditioning into codec tokens:
+long as asked.  It sits above the decoders (``engine.decoders``), which only
+turn conditioning into codec tokens:
 
 - text: the prompt, with tempo and key appended (``engine.prompting``);
 - melody: chroma from notes, a MIDI file or audio (``engine.melody``), sliced
@@ -30,13 +30,8 @@ import numpy as np
 
 from engine import audio as dsp
 from engine.checkpoint import LoadedModel
-from engine.decoding import (
-    DecodeInputs,
-    codebooks_per_channel,
-    decode_audio,
-    encode_audio,
-    steps_for,
-)
+from engine.decoders.codec import decode_audio, encode_audio
+from engine.decoders.contract import DecodeInputs, codebooks_per_channel, steps_for
 from engine.errors import (
     BadFile,
     BridgeError,
@@ -54,7 +49,7 @@ from engine.timing import frames_for_samples, seconds_to_samples
 ProgressCallback = Callable[[int, int], None]
 #: Polled after every decode step; returning True stops the take with Cancelled.
 CancelCheck = Callable[[], bool]
-#: A decoder: engine.decoding.reference_decode or engine.fast_decode.fast_decode.
+#: A decoder (engine.decoders.contract.Decoder): engine.decoders.decoder(name).
 Decoder = Callable[..., Any]
 
 WINDOW_SECONDS = 30.0  # what MusicGen was trained on (audiocraft's max_duration)

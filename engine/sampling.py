@@ -1,8 +1,10 @@
 """Choosing the next token of every codebook: MusicGen's sampling, one RNG per take.
 
 Each take in a batch (a variation) owns a ``torch.Generator`` seeded with its
-own seed, so take ``i`` of ``variations N`` draws the same tokens as a single
-take asked for with seed ``seed + i``: a variation can be made again alone.
+own seed, so take ``i`` of ``variations N`` draws as a single take asked for
+with seed ``seed + i`` draws: a variation can be made again alone (token for
+token where the batch's matrix products round as a single take's do; see
+"Shared runs and rounding" in docs/architecture.md).
 Both decoders (transformers' generate and the engine's own loop) call
 :func:`sample_tokens`, so they choose tokens the same way.
 
@@ -13,7 +15,7 @@ if ``top_k > 0``, else the full distribution.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,11 +100,19 @@ class TokenPicker:
     itself and marks the same token in both halves, which guidance then keeps.
     """
 
-    def __init__(self, sampling: Sampling, gens: Sequence[Any], rows: int, guidance: float) -> None:
+    def __init__(
+        self,
+        sampling: Sampling,
+        gens: Sequence[Any],
+        rows: int,
+        guidance: float,
+        pick: Callable[[Any], Any] | None = None,
+    ) -> None:
         self.sampling = sampling
         self.gens = list(gens)
         self.rows = rows  # B * codebooks
         self.guidance = guidance
+        self.pick = pick  # chooses instead of sample_tokens (teacher forcing)
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         import torch
@@ -111,7 +121,10 @@ class TokenPicker:
         doubled = scores.shape[0] == 2 * self.rows
         if doubled:
             logits = guided(scores, self.guidance)
-        picks = sample_tokens(logits, self.sampling, self.gens)
+        if self.pick is not None:
+            picks = self.pick(logits)
+        else:
+            picks = sample_tokens(logits, self.sampling, self.gens)
         chosen = torch.full_like(logits, _NEVER)
         chosen.scatter_(-1, picks[:, None], 0.0)
         return torch.cat([chosen, chosen]) if doubled else chosen

@@ -79,7 +79,7 @@ def test_bad_environment_value_is_named():
     ("name", "value", "words"),
     [
         ("DECODER", "quick", "decoder must be one of fast, reference"),
-        ("CPU_PRECISION", "int4", "cpu_precision must be one of float32, bfloat16, int8"),
+        ("CPU_PRECISION", "int4", "cpu_precision must be one of auto, float32, bfloat16, int8"),
         ("MAX_BATCH", "0", "max_batch must be at least 1"),
     ],
 )

@@ -37,11 +37,13 @@ def test_save_load_generate_round_trip_through_the_real_loader(tmp_path):
     folder = build_debug_checkpoint(tmp_path / "ckpt", seed=1)
     engine = Engine(EngineSettings(cache_dir=tmp_path, device="cpu", warmup=True))
     info = engine.load(str(folder))  # a local folder: the same path as a Hub snapshot
+    from engine.decoders.precision import resolve_cpu_precision
+
     assert (info.sample_rate, info.channels, info.device, info.dtype) == (
         32000,
         1,
         "cpu",
-        "float32",
+        resolve_cpu_precision("auto")[0],  # the default: bf16 where the CPU has it natively
     )
     steps = []
     take = engine.generate(

@@ -1,7 +1,10 @@
 """Requests sharing one decoder run (engine.generate.sharing and Engine.generate_many).
 
 Each request in a shared run keeps its own seeds, length, progress, cancel and
-files, and its takes are the takes it makes alone.  Tiny random checkpoints
+files, and its takes are the takes it makes alone: bit for bit with a decoder
+whose takes do not depend on the batch (tests.agreement.row_decoder), which
+checks everything the engine does around the decoder; up to float rounding
+with the real decoders (tests/test_fast_decode.py).  Tiny random checkpoints
 loaded through the real loader.
 """
 
@@ -17,6 +20,7 @@ import soundfile as sf
 from engine.api import Engine, EngineSettings
 from engine.errors import BadFile, Cancelled, GenerationFailed
 from engine.spec import GenerationSpec, Order
+from tests.agreement import row_decoder
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +41,8 @@ def _audio(paths) -> list[np.ndarray]:
     return [sf.read(str(p), dtype="float32")[0] for p in paths]
 
 
-def test_shared_takes_are_the_takes_each_request_makes_alone(engine, tmp_path):
+def test_shared_takes_are_the_takes_each_request_makes_alone(engine, tmp_path, monkeypatch):
+    monkeypatch.setattr(engine, "_decoder", lambda: row_decoder)
     specs = [
         _spec(tmp_path / "a", prompt="driving techno with a rolling bassline", seed=3, seconds=1.0),
         _spec(tmp_path / "b", prompt="slow jazz", seed=9, seconds=0.4, variations=2),
@@ -66,12 +71,33 @@ def test_shared_takes_are_the_takes_each_request_makes_alone(engine, tmp_path):
             np.testing.assert_array_equal(got, want)
         meta = json.loads(take.paths[0].with_suffix(".json").read_text())
         assert meta["shared_run"] == {"requests": 3, "takes": 4}
+        assert meta["reproducible"] == "shared"
+        assert json.loads(alone.paths[0].with_suffix(".json").read_text())["reproducible"] == (
+            "solo" if spec.variations == 1 else "shared"
+        )
         assert meta["seed"] == spec.seed
         # Progress counts the request's own steps, to the end.
         steps = meta["decode_steps"]
         assert progress[i][-1] == (steps, steps)
         assert all(t == steps for _, t in progress[i])
     assert len({meta_steps(t) for t in shared}) == 3  # three lengths, three step counts
+
+
+def test_a_shared_run_with_the_real_decoder_says_so_in_the_sidecar(engine, tmp_path):
+    """The engine's own loop in a shared run: each take as long as asked, marked shared."""
+    specs = [
+        _spec(tmp_path / "a", prompt="driving techno", seed=3, seconds=0.6),
+        _spec(tmp_path / "b", prompt="slow jazz", seed=9, seconds=0.3),
+    ]
+    for spec in specs:
+        spec.out_dir.mkdir()
+    takes = engine.generate_many([Order(spec) for spec in specs])
+    for spec, take in zip(specs, takes, strict=True):
+        [audio] = _audio(take.paths)
+        assert len(audio) == round(spec.seconds * 32000)
+        assert np.abs(audio).max() > 0.01
+        meta = json.loads(take.paths[0].with_suffix(".json").read_text())
+        assert meta["reproducible"] == "shared"
 
 
 def _fields(spec: GenerationSpec) -> dict:

@@ -1,4 +1,4 @@
-"""Static decode steps and their CUDA graphs (engine.step_graph).
+"""Static decode steps and their CUDA graphs (engine.decoders.step_graph).
 
 On the CPU the prepared steps run eagerly over the same static buffers a graph
 would replay, so these tests cover everything but the capture itself: the
@@ -18,10 +18,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from engine import checkpoint  # noqa: E402
-from engine.decoding import DecodeInputs  # noqa: E402
-from engine.fast_decode import _Run, fast_decode  # noqa: E402
-from engine.sampling import Sampling, generators  # noqa: E402
-from engine.step_graph import (  # noqa: E402
+from engine.decoders.contract import DecodeInputs  # noqa: E402
+from engine.decoders.loop import Run, fast_decode  # noqa: E402
+from engine.decoders.step_graph import (  # noqa: E402
     GraphMismatch,
     StepRunner,
     build_step_graphs,
@@ -29,6 +28,7 @@ from engine.step_graph import (  # noqa: E402
     fill_probe,
     prepare_step_graphs,
 )
+from engine.sampling import Sampling, generators  # noqa: E402
 
 GREEDY = Sampling(greedy=True)
 PROMPTS = ["driving techno with a rolling bassline", "slow jazz"]
@@ -60,7 +60,7 @@ def text_inputs(loaded, prompts, guidance: float = 3.0) -> DecodeInputs:
 
 def test_prepare_needs_cuda(debug, caplog) -> None:
     """On the CPU the engine keeps its eager loop, and says why."""
-    with caplog.at_level(logging.INFO, logger="engine.step_graph"):
+    with caplog.at_level(logging.INFO, logger="engine.decoders.step_graph"):
         assert prepare_step_graphs(debug) is None
     assert "CUDA graphs need a CUDA device" in caplog.text
 
@@ -133,7 +133,7 @@ def test_begin_pads_and_masks_the_text(debug, graphs) -> None:
     runner = graphs.runners[4]
     inputs = text_inputs(debug, PROMPTS)
     with torch.inference_mode():
-        run = _Run(debug, inputs, 5)
+        run = Run(debug, inputs, 5)
         runner.begin(run.cross_kv, run.cross_mask)
     text = inputs.input_ids.shape[1]
     buffers = runner.buffers
@@ -147,7 +147,7 @@ def test_static_step_logits_match_the_eager_step(debug, graphs) -> None:
     """Step by step on the same tokens: the logits of both steps agree to rounding."""
     inputs = text_inputs(debug, PROMPTS)
     with torch.inference_mode():
-        eager, static = _Run(debug, inputs, 12), _Run(debug, inputs, 12, graphs)
+        eager, static = Run(debug, inputs, 12), Run(debug, inputs, 12, graphs)
         assert static.runner is graphs.runners[4]
         try:
             expected, got = eager.prefill(), static.prefill()
@@ -164,7 +164,8 @@ def test_static_step_logits_match_the_eager_step(debug, graphs) -> None:
 def test_what_an_earlier_run_left_in_the_buffers_does_not_reach_the_next(debug, graphs) -> None:
     """A mask gives a slot zero weight, but 0 x NaN is NaN: each run starts clean."""
     inputs = text_inputs(debug, PROMPTS)
-    clean = fast_decode(debug, inputs, 12, GREEDY, generators([0, 0], "cpu"))
+    # Through the same prepared step both times: the same shapes, so the same bits.
+    clean = fast_decode(debug, inputs, 12, GREEDY, generators([0, 0], "cpu"), graphs=graphs)
     buffers = graphs.runners[4].buffers
     with torch.inference_mode():
         for tensor in (buffers.keys, buffers.values, buffers.cross_keys, buffers.cross_values):
@@ -231,7 +232,7 @@ def test_a_step_that_disagrees_is_left_out(debug, monkeypatch, caplog) -> None:
         self.buffers.out.add_(0.01)
 
     monkeypatch.setattr(StepRunner, "run", off_by_a_bit)
-    with caplog.at_level(logging.WARNING, logger="engine.step_graph"):
+    with caplog.at_level(logging.WARNING, logger="engine.decoders.step_graph"):
         graphs = build_step_graphs(debug, (1,), frames=16)
     assert graphs.runners == {}
     assert "not prepared" in caplog.text and "differ" in caplog.text
@@ -258,13 +259,30 @@ def test_cuda_graphs_replay_the_eager_loop(cuda_debug) -> None:
     assert sorted(graphs.runners) == [2, 4]
     tok = cuda_debug.tokenizer(PROMPTS, return_tensors="pt", padding=True).to("cuda")
     inputs = DecodeInputs(tok.input_ids, tok.attention_mask, guidance=3.0)
-    for sampling in (GREEDY, Sampling()):
-        graphed = fast_decode(
-            cuda_debug, inputs, 30, sampling, generators([1, 2], "cuda"), graphs=graphs
+    from functools import partial
+
+    from tests.agreement import (
+        assert_greedy_agrees,
+        assert_logits_close,
+        forced_logits,
+        recorded_run,
+        take_logits,
+    )
+
+    through = partial(fast_decode, graphs=graphs)
+    # Another kernel sequence than the eager loop's: equal up to float rounding.
+    eager, record = recorded_run(fast_decode, cuda_debug, inputs, 30, GREEDY, (1, 2))
+    graphed = through(cuda_debug, inputs, 30, GREEDY, generators([1, 2], "cuda"))
+    assert torch.unique(graphed).numel() >= 8
+    forced = forced_logits(through, cuda_debug, inputs, eager)
+    want = torch.stack(record.logits)
+    assert_logits_close(forced, want, "graphed step")
+    for b in range(2):
+        assert_greedy_agrees(
+            graphed[b], eager[b], take_logits(want, b, 4), take_logits(forced, b, 4), 1
         )
-        eager = fast_decode(cuda_debug, inputs, 30, sampling, generators([1, 2], "cuda"))
-        assert torch.unique(graphed).numel() >= 8
-        assert torch.equal(graphed, eager)
+    sampled = through(cuda_debug, inputs, 30, Sampling(), generators([1, 2], "cuda"))
+    assert torch.unique(sampled).numel() >= 8
 
 
 @needs_cuda
@@ -285,7 +303,7 @@ def test_cuda_graphs_in_half_precision(cache: Path, dtype: str) -> None:
 def test_cuda_mismatch_falls_back(cuda_debug, monkeypatch, caplog) -> None:
     """A replay that disagrees with the eager step is refused at capture, with a warning."""
     monkeypatch.setattr(StepRunner, "run", lambda self: self.buffers.out.zero_())
-    with caplog.at_level(logging.WARNING, logger="engine.step_graph"):
+    with caplog.at_level(logging.WARNING, logger="engine.decoders.step_graph"):
         assert prepare_step_graphs(cuda_debug, (1,)) is None
     assert "not prepared" in caplog.text
 
@@ -300,8 +318,8 @@ def test_engine_prepares_steps_at_load_and_decodes_through_them(
     """Engine.load asks for the steps (CPU: eager static steps stand in for graphs)."""
     import json
 
-    from engine import step_graph
     from engine.api import Engine, EngineSettings
+    from engine.decoders import step_graph
     from engine.spec import GenerationSpec
 
     prepared, claims = [], []

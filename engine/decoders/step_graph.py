@@ -6,7 +6,7 @@ host-side cost of launching them can rival their run time; a CUDA graph
 replays the whole step with one launch.  A graph replays fixed kernels on fixed
 memory, so the step it captures must have every shape fixed and read its
 inputs from (and write its output to) tensors that never move.  The eager step
-of :mod:`engine.fast_decode` does neither: it slices the cache to a growing
+of :mod:`engine.decoders.loop` does neither: it slices the cache to a growing
 length and takes the position as a Python int.
 
 :func:`static_step` is that step with every shape fixed for a given (rows,
@@ -24,7 +24,7 @@ cache length, text length):
 - the logits land in a static ``out [R * K, V]``.
 
 The prefill, sampling (with its per-take generators) and the delay pattern stay
-eager in :mod:`engine.fast_decode`, outside the step.
+eager in :mod:`engine.decoders.loop`, outside the step.
 
 :func:`prepare_step_graphs` builds these steps when a model is loaded, for the
 take counts asked for (rows double with guidance), so no request pays for a
@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.checkpoint import LoadedModel
-from engine.fast_decode import LayerStack
+from engine.decoders.layers import LayerStack
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ class StepBuffers:
 def static_step(stack: LayerStack, buffers: StepBuffers) -> None:
     """One decoder step with every shape fixed: ``ids`` and ``position`` in, ``out`` written.
 
-    Computes what the eager step (``_Run._forward`` with one column) computes:
+    Computes what the eager step (``Run._forward`` with one column) computes:
     the attention over slots after ``position`` gets weight zero, as if the
     cache ended there.  Nothing here depends on a Python value that changes
     from step to step, so a CUDA graph of it serves every step of every run of
@@ -413,7 +413,7 @@ def build_step_graphs(
     """
     import torch
 
-    from engine.decoding import codebooks_per_channel
+    from engine.decoders.contract import codebooks_per_channel
 
     if frames is None:
         from engine.generate import window_frames
@@ -573,8 +573,8 @@ def check_run(loaded: LoadedModel, runner: StepRunner, lock: Any, tolerance: flo
     """
     import torch
 
-    from engine.decoding import DecodeInputs
-    from engine.fast_decode import _Run
+    from engine.decoders.contract import DecodeInputs
+    from engine.decoders.loop import Run
     from engine.sampling import guided
 
     batch = runner.buffers.rows // 2
@@ -586,8 +586,8 @@ def check_run(loaded: LoadedModel, runner: StepRunner, lock: Any, tolerance: flo
         loaded.model, {buffers.rows: runner}, buffers.length, buffers.text_tokens, 0, lock
     )
     with torch.inference_mode():
-        eager = _Run(loaded, inputs, CHECK_STEPS)
-        static = _Run(loaded, inputs, CHECK_STEPS, alone)
+        eager = Run(loaded, inputs, CHECK_STEPS)
+        static = Run(loaded, inputs, CHECK_STEPS, alone)
         if static.runner is None:
             raise GraphMismatch("the probe run did not fit its own prepared step")
         try:

@@ -1,12 +1,15 @@
 """The engine's own MusicGen decode loop: a static KV cache and an in-place delay pattern.
 
-:func:`fast_decode` has the contract of :func:`engine.decoding.reference_decode`
+:func:`fast_decode` is a :class:`engine.decoders.contract.Decoder`, as
+:func:`engine.decoders.reference.reference_decode`
 (transformers' ``generate``) and computes the same numbers with the same weights:
 it calls the checkpoint's own submodules (layer norms, projections, embeddings,
 lm heads) and ``scaled_dot_product_attention`` as transformers' ``sdpa`` path
 does, and chooses tokens with :func:`engine.sampling.guided` then
-:func:`engine.sampling.sample_tokens`.  With greedy sampling it is token-for-token
-equal to ``generate`` (``tests/test_fast_decode.py``).  What it drops is the
+:func:`engine.sampling.sample_tokens`.  Fed the same tokens its logits equal
+``generate``'s to float rounding, and its takes agree with ``generate``'s up to
+a token rounding tips (``tests/test_fast_decode.py``; on the CPUs measured,
+greedy float32 takes are identical).  What it drops is the
 per-step bookkeeping of ``generate``:
 
 - the text encoder runs once, and the cross-attention keys/values of every
@@ -24,35 +27,43 @@ per-step bookkeeping of ``generate``:
 
 Every step feeds one column of fixed shape ``[R, 1, hidden]`` and writes one
 cache slot; only the attended cache length grows.  Given ``graphs``
-(:func:`engine.step_graph.prepare_step_graphs`), a run whose shape the graphs
-serve takes its steps through a *static* step instead, every shape fixed, as a
-CUDA graph on CUDA; the prefill, sampling and the delay pattern stay here.
-Both steps run the layers through one :class:`LayerStack`.
-
-:func:`prepare_for_cpu` offers reduced-precision CPU variants (bf16 weights, or
-int8 dynamic quantization of the decoder's Linear layers); they trade exactness
-for speed and are never applied unless asked for.
+(:func:`engine.decoders.step_graph.prepare_step_graphs`, which this module
+knows only as :class:`PreparedSteps`), a run whose shape the graphs serve takes
+its steps through a *static* step instead, every shape fixed, as a CUDA graph
+on CUDA; the prefill, sampling and the delay pattern stay here.  Both steps
+run the layers through one :class:`engine.decoders.layers.LayerStack`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from engine.checkpoint import LoadedModel
-from engine.decoding import DecodeInputs, StepHook, steps_for, undelay
+from engine.decoders.contract import DecodeInputs, Picker, StepHook, steps_for, undelay
+from engine.decoders.layers import LayerStack
 from engine.sampling import Sampling, guided, sample_tokens
 
-if TYPE_CHECKING:
-    from engine.step_graph import StepGraphs, StepRunner
 
-#: Modes of :func:`prepare_for_cpu`.
-CPU_MODES = ("float32", "bfloat16", "int8")
+class PreparedStep(Protocol):
+    """A static step a run has claimed (``engine.decoders.step_graph.StepRunner``)."""
 
-#: How a step's self-attention stores and reads the cache:
-#: ``(layer, query, key, value) -> attention output``, each ``[R, heads, n, head_dim]``.
-SelfAttention = Callable[[int, Any, Any, Any], Any]
+    buffers: Any  # positions, keys, values: the run's position table and KV cache
+
+    def begin(self, cross_kv: Sequence[tuple[Any, Any]], cross_mask: Any) -> None: ...
+
+    def step(self, ids: Any, position: int) -> Any: ...
+
+    def release(self) -> None: ...
+
+
+class PreparedSteps(Protocol):
+    """Static steps prepared at load (``engine.decoders.step_graph.StepGraphs``)."""
+
+    model: Any
+
+    def claim(self, rows: int, length: int, text_tokens: int) -> PreparedStep | None: ...
 
 
 def fast_decode(
@@ -63,26 +74,22 @@ def fast_decode(
     gens: Sequence[Any],
     on_step: StepHook | None = None,
     *,
-    graphs: StepGraphs | None = None,
+    graphs: PreparedSteps | None = None,
+    pick: Picker | None = None,
 ) -> Any:
     """Generate ``new_frames`` frames after the prompt with the engine's own loop.
 
-    Same contract as :func:`engine.decoding.reference_decode`.
+    The :class:`engine.decoders.contract.Decoder` contract (the arguments
+    are described there), and:
 
     Args:
-        loaded: the checkpoint (text or melody, mono or stereo; any dtype, any device).
-        inputs: conditioning of B takes.
-        new_frames: complete frames to add after the prompt (>= 1); with
-            ``inputs.frames``, the most any take makes.
-        sampling: how tokens are chosen.
-        gens: B generators, one per take.
-        on_step: called once per decoder step (``steps_for(loaded, new_frames)``
-            times); an exception it raises (Cancelled) stops the run.
         graphs: static steps prepared at model load
-            (:func:`engine.step_graph.prepare_step_graphs`); a run they cannot
+            (:func:`engine.decoders.step_graph.prepare_step_graphs`); a run they cannot
             serve (another row count, a longer cache or text, or another run
             using them) takes the eager steps.  Both steps compute the same
-            logits up to rounding (float32 on the CPU: the same tokens).
+            logits up to rounding.
+        pick: chooses every step's tokens instead of ``sampling``
+            (teacher forcing; :func:`engine.decoders.contract.forced_logits`).
 
     Returns:
         Long tensor ``[B, K, T0 + new_frames]``: the prompt tokens, then the new ones.
@@ -101,107 +108,11 @@ def fast_decode(
     if graphs is not None and graphs.model is not loaded.model:
         raise ValueError("these step graphs were prepared for another model")
     with torch.inference_mode():
-        run = _Run(loaded, inputs, new_frames, graphs)
-        return run.decode(sampling, gens, on_step)
+        run = Run(loaded, inputs, new_frames, graphs)
+        return run.decode(sampling, gens, on_step, pick)
 
 
-class LayerStack:
-    """The checkpoint's decoder modules, run the way transformers' ``sdpa`` path runs them.
-
-    One pass over the layers, shared by the two steps: the eager one here
-    (:meth:`_Run._forward`, the cache sliced to the current length) and the
-    static one (:func:`engine.step_graph.static_step`, the whole cache under a
-    mask).  They differ only in how self-attention writes and reads the cache,
-    which the caller passes as ``attend``; keeping one copy of the layer code
-    keeps the two token for token alike.
-    """
-
-    def __init__(self, loaded: LoadedModel) -> None:
-        import torch
-
-        self.lm = loaded.model.decoder  # MusicgenForCausalLM / MusicgenMelodyForCausalLM
-        self.core = self.lm.model.decoder  # MusicgenDecoder / MusicgenMelodyDecoder
-        self.layers = list(self.core.layers)
-        config = self.core.config
-        self.device = torch.device(loaded.device)
-        self.dtype = self.core.layer_norm.weight.dtype
-        self.codebooks = self.core.num_codebooks
-        self.heads = config.num_attention_heads
-        self.head_dim = config.hidden_size // self.heads
-        self.scaling = self.head_dim**-0.5
-
-    def embed(self, ids: Any) -> Any:
-        """Token embeddings summed over codebooks: ``[N, K, n]`` -> ``[N, n, D]``."""
-        return sum(self.core.embed_tokens[k](ids[:, k]) for k in range(self.codebooks))
-
-    def position_table(self, length: int) -> Any:
-        """The sinusoidal position table, at least ``length`` rows."""
-        table = self.core.embed_positions
-        weights = table.weights
-        if weights.shape[0] >= length:
-            return weights
-        # As transformers' make_weights, without changing the module.
-        longer = table.get_embedding(length, table.embedding_dim)
-        return longer.to(dtype=weights.dtype, device=weights.device)
-
-    def logits(
-        self,
-        hidden: Any,
-        attend: SelfAttention,
-        cross_kv: Sequence[tuple[Any, Any]],
-        cross_mask: Any,
-    ) -> Any:
-        """Run every layer over ``hidden [R, n, D]`` (positions added).
-
-        Args:
-            hidden: the input of the first layer.
-            attend: self-attention over the cache (see :data:`SelfAttention`).
-            cross_kv: every layer's text keys/values ``[R, heads, S, head_dim]``;
-                empty for melody checkpoints (their text is in the prefix).
-            cross_mask: bool ``[R, 1, 1, S]`` of the text slots that count, or
-                None where all do.
-
-        Returns:
-            The logits of the last position, float32 ``[R * K, V]`` (conditional
-            rows first).
-        """
-        import torch
-        import torch.nn.functional as F
-
-        rows, n, _ = hidden.shape
-        shape = (rows, n, -1, self.head_dim)
-        for i, layer in enumerate(self.layers):
-            residual = hidden
-            x = layer.self_attn_layer_norm(hidden)
-            attn = layer.self_attn
-            query = attn.q_proj(x).view(shape).transpose(1, 2)
-            key = attn.k_proj(x).view(shape).transpose(1, 2)
-            value = attn.v_proj(x).view(shape).transpose(1, 2)
-            x = attend(i, query, key, value).transpose(1, 2).reshape(rows, n, -1)
-            hidden = residual + attn.out_proj(x)
-
-            if cross_kv:
-                residual = hidden
-                x = layer.encoder_attn_layer_norm(hidden)
-                attn = layer.encoder_attn
-                query = attn.q_proj(x).view(shape).transpose(1, 2)
-                key, value = cross_kv[i]
-                x = F.scaled_dot_product_attention(
-                    query, key, value, attn_mask=cross_mask, scale=self.scaling
-                )
-                x = x.transpose(1, 2).reshape(rows, n, -1)
-                hidden = residual + attn.out_proj(x)
-
-            residual = hidden
-            x = layer.final_layer_norm(hidden)
-            x = layer.fc2(layer.activation_fn(layer.fc1(x)))
-            hidden = residual + x
-        last = self.core.layer_norm(hidden[:, -1:])
-        logits = torch.stack([head(last) for head in self.lm.lm_heads], dim=1)  # [R, K, 1, V]
-        return logits.reshape(rows * self.codebooks, -1).float()
-
-
-class _Run:
+class Run:
     """The state of one decoder run: conditioning, KV cache, token buffer.
 
     With ``graphs`` that serve its shape, the run claims one of their static
@@ -214,7 +125,7 @@ class _Run:
         loaded: LoadedModel,
         inputs: DecodeInputs,
         new_frames: int,
-        graphs: StepGraphs | None = None,
+        graphs: PreparedSteps | None = None,
     ) -> None:
         import torch
 
@@ -263,7 +174,7 @@ class _Run:
             self.keys = torch.zeros(shape, dtype=self.dtype, device=self.device)
             self.values = torch.zeros(shape, dtype=self.dtype, device=self.device)
 
-    def _claim(self, graphs: StepGraphs, length: int, text: int) -> StepRunner | None:
+    def _claim(self, graphs: PreparedSteps, length: int, text: int) -> PreparedStep | None:
         """The static step of ``graphs`` for this run, made clean, its text loaded; or None."""
         runner = graphs.claim(self.rows, length, text)
         if runner is not None:
@@ -407,20 +318,33 @@ class _Run:
             return self.runner.step(ids, position)
         return self._forward(self._embed(ids), position)
 
-    def decode(self, sampling: Sampling, gens: Sequence[Any], on_step: StepHook | None) -> Any:
+    def decode(
+        self,
+        sampling: Sampling,
+        gens: Sequence[Any],
+        on_step: StepHook | None,
+        pick: Picker | None = None,
+    ) -> Any:
         """Prefill (prefix, start token, prompt) in one pass, then one column a step."""
         try:
-            return self._decode(sampling, gens, on_step)
+            return self._decode(sampling, gens, on_step, pick)
         finally:
             if self.runner is not None:
                 self.runner.release()
 
-    def _decode(self, sampling: Sampling, gens: Sequence[Any], on_step: StepHook | None) -> Any:
+    def _decode(
+        self,
+        sampling: Sampling,
+        gens: Sequence[Any],
+        on_step: StepHook | None,
+        pick: Picker | None,
+    ) -> Any:
         logits = self.prefill()
         for column in range(1 + self.prompt_frames, self.columns):
             if self.cfg:
                 logits = guided(logits, self.guidance)
-            self.place(column, sample_tokens(logits, sampling, gens))
+            picks = sample_tokens(logits, sampling, gens) if pick is None else pick(logits)
+            self.place(column, picks)
             if on_step is not None:
                 on_step()
             if column + 1 < self.columns:
@@ -446,52 +370,3 @@ class _Run:
         self.tokens[:, :, column] = torch.where(
             self.free[:, :, column], picks, self.fixed[:, :, column]
         )
-
-
-def prepare_for_cpu(loaded: LoadedModel, mode: str) -> LoadedModel:
-    """Convert a CPU checkpoint, in place, to a faster and less exact variant.
-
-    Not exact: tokens drift from float32 ones (docs/performance.md has the
-    measured distance).  Nothing calls this unless asked.  It changes the model,
-    not the loop, so both decoders then use the variant.
-
-    Args:
-        loaded: a checkpoint loaded on the CPU in float32.
-        mode: ``"float32"`` (nothing changes); ``"bfloat16"`` (every weight and
-            activation in bf16: half the memory traffic, and fast where the CPU
-            has native bf16 (AVX512-BF16, AMX), slow where it has not); or
-            ``"int8"`` (the decoder layers' Linear weights become int8, one
-            scale per output channel, with activations quantized on the fly:
-            torch.ao dynamic quantization, a quarter of the traffic; the lm
-            heads, embeddings and layer norms stay float32).
-
-    Returns:
-        ``loaded``, its ``dtype`` naming the mode.
-    """
-    import warnings
-
-    import torch
-
-    if mode not in CPU_MODES:
-        raise ValueError(f"mode must be one of {', '.join(CPU_MODES)}, got {mode!r}")
-    if loaded.device != "cpu":
-        raise ValueError(f"prepare_for_cpu is for CPU checkpoints; this one is on {loaded.device}")
-    if loaded.dtype != "float32":
-        raise ValueError(
-            f"prepare_for_cpu converts float32 checkpoints; this one is {loaded.dtype}"
-        )
-    if mode == "bfloat16":
-        loaded.model.to(torch.bfloat16)
-    elif mode == "int8":
-        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
-        with warnings.catch_warnings():  # torch.ao's deprecation notices, on every layer
-            warnings.simplefilter("ignore")
-            quantize_dynamic(
-                loaded.model.decoder.model,  # the layers; not the lm heads
-                {torch.nn.Linear: per_channel_dynamic_qconfig},
-                dtype=torch.qint8,
-                inplace=True,
-            )
-    loaded.dtype = mode
-    return loaded

@@ -1,0 +1,55 @@
+"""The decoders: conditioning in, codec tokens out, all behind one interface.
+
+Every decoder is a :class:`~engine.decoders.contract.Decoder`:
+``decoder(loaded, inputs, new_frames, sampling, gens, on_step, pick=None)``
+returns tokens ``[B, K, T0 + new_frames]``.  :func:`decoder` gives the one a
+setting names.  What each module holds:
+
+- ``contract``: the interface (``Decoder``, ``DecodeInputs``, step and pick
+  hooks), the delay pattern's arithmetic, teacher forcing (``forced_logits``);
+- ``reference``: transformers' ``generate`` (``reference_decode``);
+- ``loop``: the engine's own static-cache loop (``fast_decode``, ``Run``);
+- ``layers``: the decoder layers as both of the loop's steps run them
+  (``LayerStack``);
+- ``step_graph``: the static step with every shape fixed, captured as CUDA
+  graphs at load (``prepare_step_graphs``);
+- ``kernels``: the CPU Linear kernel chosen per machine at load;
+- ``precision``: the opt-in reduced-precision CPU variants (``prepare_for_cpu``);
+- ``codec``: codec tokens to audio and back (``encode_audio``, ``decode_audio``).
+
+Importing this package does not import torch (the bridge reads
+``precision.CPU_MODES``); the modules import it where they use it.  No module
+here imports one that imports it back: ``loop`` knows the prepared steps only
+by their protocol (``loop.PreparedSteps``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.decoders.contract import DecodeInputs, Decoder, Picker, StepHook
+
+#: Decoders by the name ``EngineSettings.decoder`` / ``serve --decoder`` gives.
+DECODERS = ("fast", "reference")
+
+__all__ = ["DECODERS", "DecodeInputs", "Decoder", "Picker", "StepHook", "decoder"]
+
+
+def decoder(name: str, graphs: Any = None) -> Decoder:
+    """The decoder ``name`` names, with the static steps ``graphs`` where it uses them.
+
+    Args:
+        name: "fast" (the engine's loop) or "reference" (transformers' generate).
+        graphs: ``step_graph.StepGraphs`` prepared at load, or None (fast only).
+    """
+    if name == "fast":
+        from functools import partial
+
+        from engine.decoders.loop import fast_decode
+
+        return partial(fast_decode, graphs=graphs)
+    if name == "reference":
+        from engine.decoders.reference import reference_decode
+
+        return reference_decode
+    raise ValueError(f"decoder must be one of {', '.join(DECODERS)}, not {name!r}")

@@ -1,0 +1,174 @@
+"""The CPU Linear kernel chosen per machine at load (engine.decoders.kernels).
+
+A kernel other than the checkpoint's own rounds in the last bits as it likes,
+so a take through it is compared on what holds (tests/agreement.py): fed the
+same tokens the logits agree to float tolerance, greedy tokens up to a near
+tie.  The choice is measured once, kept in the cache folder and reused; a
+candidate that is not exact to rounding is never chosen on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from engine import checkpoint  # noqa: E402
+from engine.api import Engine, EngineSettings  # noqa: E402
+from engine.decoders import kernels  # noqa: E402
+from engine.decoders.contract import DecodeInputs  # noqa: E402
+from engine.decoders.loop import fast_decode  # noqa: E402
+from engine.decoders.reference import reference_decode  # noqa: E402
+from engine.sampling import Sampling  # noqa: E402
+from engine.spec import GenerationSpec  # noqa: E402
+from tests.agreement import (  # noqa: E402
+    assert_greedy_agrees,
+    assert_logits_close,
+    forced_logits,
+    recorded_run,
+    take_logits,
+)
+
+GREEDY = Sampling(greedy=True)
+PROMPTS = ["driving techno with a rolling bassline", "slow jazz"]
+
+
+def _inputs(loaded) -> DecodeInputs:
+    tok = loaded.tokenizer(PROMPTS, return_tensors="pt", padding=True)
+    return DecodeInputs(tok.input_ids, tok.attention_mask, guidance=3.0)
+
+
+@pytest.mark.parametrize("name", ["debug", "debug-stereo", "debug-melody"])
+def test_onednn_kernel_agrees_with_the_module_kernel(cache_dir: Path, name: str) -> None:
+    plain = checkpoint.load(name, cache_dir, device="cpu", dtype="float32")
+    packed = checkpoint.load(name, cache_dir, device="cpu", dtype="float32")
+    swapped = kernels.apply_kernel(packed, "onednn")
+    assert swapped == sum(1 for _ in kernels.decoder_linears(plain))
+    assert not any(True for _ in kernels.decoder_linears(packed))  # none left behind
+    inputs = _inputs(plain)
+    if plain.is_melody:
+        inputs.melody = torch.rand(2, 40, 12, generator=torch.Generator().manual_seed(0))
+    want, record = recorded_run(fast_decode, plain, inputs, 30, GREEDY, (0, 1))
+    assert torch.unique(want).numel() >= 8
+    got = fast_decode(packed, inputs, 30, GREEDY, [None, None])
+    forced = forced_logits(fast_decode, packed, inputs, want)
+    logits = torch.stack(record.logits)
+    assert_logits_close(forced, logits, "onednn kernel")
+    codebooks = plain.model.decoder.num_codebooks
+    for b in range(2):
+        assert_greedy_agrees(
+            got[b],
+            want[b],
+            take_logits(logits, b, codebooks),
+            take_logits(forced, b, codebooks),
+            plain.channels,
+        )
+    # The kernel is the model's: transformers' generate runs through it too.
+    reference = forced_logits(reference_decode, packed, inputs, want)
+    assert_logits_close(reference, logits, "onednn kernel under generate")
+
+
+def test_a_wrong_kernel_is_seen(cache_dir: Path, monkeypatch) -> None:
+    """A control: a kernel off by more than rounding fails the agreement above."""
+    plain = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
+    packed = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
+    original = kernels.PackedLinear.forward
+    monkeypatch.setattr(kernels.PackedLinear, "forward", lambda self, x: original(self, x) * 1.001)
+    kernels.apply_kernel(packed, "onednn")
+    inputs = _inputs(plain)
+    want, record = recorded_run(fast_decode, plain, inputs, 12, GREEDY, (0, 1))
+    forced = forced_logits(fast_decode, packed, inputs, want)
+    with pytest.raises(AssertionError, match="logits differ"):
+        assert_logits_close(forced, torch.stack(record.logits), "scaled kernel")
+
+
+def test_the_choice_is_measured_once_then_read_from_the_cache(tmp_path, cache_dir, monkeypatch):
+    loaded = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
+    first = kernels.choose_kernel(loaded, tmp_path)
+    assert first.how == "measured" and first.kernel in kernels.KERNELS
+    assert set(first.step_ms) == set(kernels.KERNELS)
+    assert all(ms > 0 for ms in first.step_ms.values())
+    kept = json.loads((tmp_path / kernels.CACHE_FILE).read_text())
+    key = kernels.cache_key(loaded)
+    assert kept[key]["kernel"] == first.kernel
+    assert kernels.cpu_model() in key and torch.__version__ in key and "float32" in key
+
+    def no_timing(*args, **kwargs):
+        raise AssertionError("timed again")
+
+    monkeypatch.setattr(kernels, "time_kernels", no_timing)
+    again = kernels.choose_kernel(loaded, tmp_path)
+    assert (again.kernel, again.how) == (first.kernel, "cached")
+    assert kernels.choose_kernel(loaded, tmp_path, "module") == kernels.KernelChoice(
+        "module", "asked"
+    )
+
+
+def test_fastest_wins_but_never_one_that_is_not_exact(tmp_path, cache_dir, monkeypatch):
+    loaded = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
+    monkeypatch.setattr(
+        kernels, "time_kernels", lambda loaded: ({"module": 9.0, "onednn": 3.0}, [])
+    )
+    assert kernels.choose_kernel(loaded, tmp_path / "a").kernel == "onednn"
+    monkeypatch.setattr(
+        kernels, "time_kernels", lambda loaded: ({"module": 9.0, "onednn": 3.0}, ["onednn"])
+    )
+    choice = kernels.choose_kernel(loaded, tmp_path / "b")
+    assert choice.kernel == "module"
+    assert "not exact" in kernels.describe(choice)
+
+
+def test_the_exactness_check_sees_a_kernel_off_by_more_than_rounding(cache_dir, monkeypatch):
+    loaded = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
+    original = kernels.PackedLinear.forward
+    monkeypatch.setattr(kernels.PackedLinear, "forward", lambda self, x: original(self, x) * 1.01)
+    _, inexact = kernels.time_kernels(loaded)
+    assert inexact == ["onednn"]
+    monkeypatch.setattr(kernels.PackedLinear, "forward", original)
+    assert kernels.time_kernels(loaded)[1] == []
+
+
+def test_unknown_kernel_refused(cache_dir) -> None:
+    loaded = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
+    with pytest.raises(ValueError, match="cpu_kernel must be one of"):
+        kernels.choose_kernel(loaded, None, "int4")
+
+
+def test_the_engine_logs_the_kernel_and_the_sidecar_records_it(tmp_path, caplog):
+    engine = Engine(EngineSettings(cache_dir=tmp_path / "cache", device="cpu", warmup=False))
+    with caplog.at_level(logging.INFO, logger="engine.api"):
+        engine.load("debug")
+    assert "CPU Linear kernel" in caplog.text
+    chosen = json.loads((tmp_path / "cache" / kernels.CACHE_FILE).read_text())
+    [entry] = chosen.values()  # measured in the dtype the default precision gave
+    take = engine.generate(GenerationSpec(prompt="x", out_dir=tmp_path, seconds=0.3))
+    meta = json.loads(take.paths[0].with_suffix(".json").read_text())
+    assert meta["kernel"] == entry["kernel"]
+    from engine.decoders.precision import resolve_cpu_precision
+
+    assert meta["dtype"] == resolve_cpu_precision("auto")[0]
+
+
+def test_auto_precision_is_bf16_only_where_the_cpu_has_native_bf16() -> None:
+    from engine.decoders.precision import resolve_cpu_precision
+
+    assert resolve_cpu_precision("auto", ["avx2", "avx512f", "avx512_bf16"])[0] == "bfloat16"
+    assert resolve_cpu_precision("auto", ["avx2", "amx_tile", "amx_bf16"])[0] == "bfloat16"
+    assert resolve_cpu_precision("auto", ["avx2", "avx512f", "avx512_vnni"])[0] == "float32"
+    assert resolve_cpu_precision("auto", [])[0] == "float32"
+    assert resolve_cpu_precision("int8", [])[0] == "int8"  # asked for: as asked
+
+
+def test_auto_precision_leaves_a_model_not_in_float32_alone(cache_dir, caplog) -> None:
+    engine = Engine(
+        EngineSettings(
+            cache_dir=cache_dir, device="cpu", dtype="bfloat16", warmup=False, cpu_precision="auto"
+        )
+    )
+    with caplog.at_level(logging.WARNING):
+        assert engine.load("debug").dtype == "bfloat16"
+    assert "cpu-precision" not in caplog.text  # auto has nothing to warn about
