@@ -61,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
         "load; one more evicts the least recently used (default 2; at least 1)",
     )
     serve.add_argument(
+        "--memory-budget",
+        type=float,
+        help="GiB the loaded checkpoints' weights may take together; beyond it the least "
+        "recently used are evicted after a load, never the one in use (default 0: no budget, "
+        "--keep-models alone limits)",
+    )
+    serve.add_argument(
         "--max-seconds",
         type=float,
         help="longest take accepted (default 120; beyond 30 s takes are extended window by window)",
@@ -259,6 +266,7 @@ def _serve(args: argparse.Namespace) -> int:
             true_peak=config.true_peak,
             out_dir=config.out_dir,
             keep_models=config.keep_models,
+            memory_budget=round(config.memory_budget * 2**30),
         )
     )
     server = OscServer(config, engine)
@@ -457,6 +465,7 @@ def _client_command(args: argparse.Namespace) -> int:
                         for m in value:
                             print(
                                 f"  {m['model']} on {m['device']} ({m['dtype']}), "
+                                f"{float(m['memory_mb']):.1f} MiB, "
                                 f"loaded in {float(m['load_seconds']):.2f} s"
                             )
                     elif key != "reason" or value:

@@ -142,16 +142,14 @@ class EngineClient:
 
     def status(self) -> dict[str, Any]:
         """The status reply by name; ``resident`` is a list of dicts (model, device, dtype,
-        load_seconds), least recently used first (empty from older engines)."""
+        load_seconds, memory_mb), least recently used first (empty from older engines)."""
         args = self.call(f"{P}/status", f"{P}/status")
         state, model, device, running, waiting = args[:5]
         reason = str(args[5]) if len(args) > 5 else ""
         count = int(args[6]) if len(args) > 6 else 0
-        flat = args[7 : 7 + 4 * count]
-        resident = [
-            {"model": m, "device": d, "dtype": t, "load_seconds": s}
-            for m, d, t, s in zip(flat[0::4], flat[1::4], flat[2::4], flat[3::4], strict=True)
-        ]
+        flat = args[7 : 7 + 5 * count]
+        keys = ("model", "device", "dtype", "load_seconds", "memory_mb")
+        resident = [dict(zip(keys, flat[i : i + 5], strict=True)) for i in range(0, len(flat), 5)]
         return {
             "state": state,
             "model": model,

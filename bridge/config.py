@@ -69,6 +69,8 @@ class ServeConfig:
             target never crosses (TRUE_PEAK_RANGE).
         keep_models: most checkpoints kept resident at once (at least 1); a
             request naming one more evicts the least recently used.
+        memory_budget: GiB the resident checkpoints' weights may take
+            together; beyond it the least recently used go after a load.  0: none.
     """
 
     host: str = "127.0.0.1"
@@ -91,6 +93,7 @@ class ServeConfig:
     cuda_graphs: bool = True
     true_peak: float = -1.0
     keep_models: int = 2
+    memory_budget: float = 0.0
 
     def __post_init__(self) -> None:
         # Flags have choices; environment variables reach here unchecked.
@@ -98,6 +101,10 @@ class ServeConfig:
             raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {self.dtype!r}")
         if not DEVICE_PATTERN.fullmatch(self.device):
             raise ValueError(f"device must be auto, cpu, mps, cuda or cuda:N, not {self.device!r}")
+        if self.memory_budget < 0:
+            raise ValueError(
+                f"memory_budget must be 0 (none) or a size in GiB, not {self.memory_budget:g}"
+            )
         if self.keep_models < 1:
             raise ValueError(
                 f"keep_models must be at least 1 (the model being used), not {self.keep_models}"

@@ -80,6 +80,9 @@ class ModelInfoLike(Protocol):
     @property
     def load_seconds(self) -> float: ...
 
+    @property
+    def memory_bytes(self) -> int: ...
+
 
 class SharingLike(Protocol):
     @property

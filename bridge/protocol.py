@@ -385,7 +385,8 @@ REPLIES: dict[str, str] = {
     f"{PREFIX}/error": "id code message  -- terminal for a generate; code is stable",
     f"{PREFIX}/pong": "id version state model reason  -- reason: why no_model, else empty",
     f"{PREFIX}/status": "id state model device running_job queued_jobs reason resident_count "
-    + "[resident_model resident_device resident_dtype resident_load_s ...]  -- resident: "
+    + "[resident_model resident_device resident_dtype resident_load_s resident_mb ...]  "
+    + "-- resident: "
     + "least recently used first",
     f"{PREFIX}/models": "id loaded model [model ...]",
     f"{PREFIX}/cancel": "id job was  -- was = queued|running",
@@ -749,15 +750,16 @@ def status(
     running: str,
     queued_jobs: int,
     reason: str = "",
-    resident: Sequence[tuple[str, str, str, float]] = (),
+    resident: Sequence[tuple[str, str, str, float, int]] = (),
 ) -> Reply:
-    """The status reply; ``resident`` is (model, device, dtype, load seconds) per model.
+    """The status reply; ``resident`` is (model, device, dtype, load seconds, bytes) per model.
 
-    Each resident model adds four arguments after ``resident_count``.
+    Each resident model adds five arguments after ``resident_count``; its
+    memory (weights and buffers) goes out in MiB (float).
     """
     flat: list[Any] = []
-    for model_id, on, dtype, load_s in resident:
-        flat += [model_id, on, dtype, round(float(load_s), 3)]
+    for model_id, on, dtype, load_s, size in resident:
+        flat += [model_id, on, dtype, round(float(load_s), 3), round(size / 2**20, 1)]
     return f"{PREFIX}/status", [
         request_id,
         state,

@@ -216,7 +216,10 @@ class OscServer:
         if request.kind == "ping":
             return protocol.pong(request.id, version(), now.state, now.model, now.reason)
         if request.kind == "status":
-            resident = [(m.model_id, m.device, m.dtype, m.load_seconds) for m in now.resident]
+            resident = [
+                (m.model_id, m.device, m.dtype, m.load_seconds, m.memory_bytes)
+                for m in now.resident
+            ]
             return protocol.status(
                 request.id,
                 now.state,

@@ -66,6 +66,9 @@ class EngineSettings:
             partial files are removed when the engine is made.  None: no such folder.
         keep_models: the most checkpoints kept resident (``serve --keep-models``,
             at least 1); loading one more evicts the least recently used.
+        memory_budget: bytes the resident checkpoints' weights may take together
+            (``serve --memory-budget``); beyond it, after a load, the least
+            recently used are evicted (never the active one).  0: no budget.
     """
 
     cache_dir: Path
@@ -80,6 +83,7 @@ class EngineSettings:
     true_peak: float = DEFAULT_TRUE_PEAK
     out_dir: Path | None = None
     keep_models: int = 2
+    memory_budget: int = 0
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,7 @@ class ModelInfo:
     is_debug: bool
     load_seconds: float
     checkpoint: dict[str, Any] = field(default_factory=dict)  # engine.provenance.describe
+    memory_bytes: int = 0  # its weights and buffers on its device
 
 
 @dataclass(frozen=True)
@@ -184,17 +189,22 @@ class Engine:
         self._infos = tuple(r.info for r in self._resident.values())
 
     def _evict(self) -> None:
-        """Drop the least recently used checkpoints beyond ``keep_models`` (never the active)."""
-        while len(self._resident) > self.settings.keep_models:
+        """Drop the least recently used checkpoints beyond ``keep_models`` or the
+        memory budget (never the active one)."""
+        while len(self._resident) > 1:
+            budget = self.settings.memory_budget
+            held = sum(r.info.memory_bytes for r in self._resident.values())
+            if len(self._resident) > self.settings.keep_models:
+                why = f"--keep-models {self.settings.keep_models}"
+            elif budget and held > budget:
+                why = f"{held / 2**30:.2f} GiB resident, --memory-budget {budget / 2**30:.2f} GiB"
+            else:
+                return
             oldest = next(iter(self._resident))
             if self._info is not None and oldest == self._info.model_id:
-                break
+                return
             self._drop(oldest)
-            log.info(
-                "model %s evicted (least recently used; --keep-models %d)",
-                oldest,
-                self.settings.keep_models,
-            )
+            log.info("model %s evicted (least recently used; %s)", oldest, why)
 
     def _drop(self, model_id: str) -> None:
         gone = self._resident.pop(model_id)
@@ -240,6 +250,7 @@ class Engine:
             is_debug=loaded.is_debug,
             load_seconds=time.perf_counter() - start,
             checkpoint=self._provenance(loaded),
+            memory_bytes=_memory_bytes(loaded.model),
         )
         if loaded.is_debug:
             log.warning("model %r has random weights: its takes are noise, not music", model_id)
@@ -538,6 +549,12 @@ class Engine:
             "cuda_graphs": self._graphs is not None,
             "versions": versions(),
         }
+
+
+def _memory_bytes(model: Any) -> int:
+    """Bytes of a model's parameters and buffers (what it holds on its device)."""
+    tensors = [*model.parameters(), *model.buffers()]
+    return sum(t.numel() * t.element_size() for t in tensors)
 
 
 def versions() -> dict[str, str]:

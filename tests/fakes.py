@@ -15,6 +15,7 @@ class FakeInfo:
     device: str = "cpu"
     dtype: str = "float32"
     load_seconds: float = 0.0
+    memory_bytes: int = 0
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,7 @@ def test_bad_environment_value_is_named():
         ("DTYPE", "float64", "dtype must be one of auto, float32, float16, bfloat16"),
         ("DEVICE", "gpu", "device must be auto, cpu, mps, cuda or cuda:N"),
         ("KEEP_MODELS", "0", "keep_models must be at least 1"),
+        ("MEMORY_BUDGET", "-1", "memory_budget must be 0 \\(none\\) or a size in GiB"),
     ],
 )
 def test_settings_out_of_their_choices_are_refused_in_words(name, value, words):

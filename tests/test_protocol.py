@@ -606,12 +606,16 @@ def test_range_errors_print_whole_numbers_in_full(harness):
 
 
 def test_status_and_pong_append_their_new_arguments_at_the_end():
-    resident = [("debug", "cpu", "float32", 0.4123), ("debug-stereo", "cpu", "float32", 0.5)]
+    resident = [
+        ("debug", "cpu", "float32", 0.4123, 3 * 2**20),
+        ("debug-stereo", "cpu", "float32", 0.5, 2**19),
+    ]
     address, args = protocol.status("s", "ready", "debug", "cpu", "", 0, "", resident)
     assert address == "/musicgen/status"
     assert args[:6] == ["s", "ready", "debug", "cpu", "", 0]  # as before, for older clients
     assert args[6:8] == ["", 2]
-    assert args[8:] == ["debug", "cpu", "float32", 0.412, "debug-stereo", "cpu", "float32", 0.5]
+    assert args[8:13] == ["debug", "cpu", "float32", 0.412, 3.0]
+    assert args[13:] == ["debug-stereo", "cpu", "float32", 0.5, 0.5]
     address, args = protocol.pong("p", "0.1.0", "no_model", "", "Model 'x' is not here.")
     assert (address, args) == (
         "/musicgen/pong",

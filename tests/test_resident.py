@@ -100,6 +100,32 @@ def test_keep_models_one_holds_only_the_active_model(cache_dir):
         engine(cache_dir, keep=0)
 
 
+def test_a_memory_budget_evicts_the_least_recently_used_after_a_load(cache_dir):
+    sizes = {}
+    probe = engine(cache_dir, keep=3)
+    for model in ("debug", "debug-stereo", "debug-melody"):
+        sizes[model] = probe.load(model).memory_bytes
+    assert all(size > 0 for size in sizes.values())
+    budget = sizes["debug"] + sizes["debug-stereo"]
+    e = Engine(
+        EngineSettings(
+            cache_dir=cache_dir, device="cpu", warmup=False, keep_models=3, memory_budget=budget
+        )
+    )
+    e.load("debug")
+    e.load("debug-stereo")
+    assert resident(e) == ["debug", "debug-stereo"]  # exactly the budget: both stay
+    e.load("debug-melody")
+    expected = ["debug-melody"]
+    if sizes["debug-stereo"] + sizes["debug-melody"] <= budget:
+        expected.insert(0, "debug-stereo")
+    assert resident(e) == expected  # debug, least recently used, went first
+    tiny = Engine(EngineSettings(cache_dir=cache_dir, device="cpu", warmup=False, memory_budget=1))
+    tiny.load("debug")
+    tiny.load("debug-stereo")
+    assert resident(tiny) == ["debug-stereo"]  # the active one stays, even over the budget
+
+
 def test_a_plain_request_after_a_per_request_model_gets_the_default(cache_dir, tmp_path):
     e = engine(cache_dir)
     recorder = Recorder()
@@ -128,10 +154,10 @@ def test_status_lists_the_resident_models_and_the_cli_prints_them(engine_process
     assert status["reason"] == "" and pong["reason"] == ""
     [model] = status["resident"]
     assert (model["model"], model["device"], model["dtype"]) == ("debug", "cpu", "float32")
-    assert model["load_seconds"] > 0
+    assert model["load_seconds"] > 0 and model["memory_mb"] > 0
     assert main(["status", "--port", str(engine_process.port)]) == 0
     out = capsys.readouterr().out
-    assert "resident: 1 model(s)" in out and "  debug on cpu (float32), loaded in" in out
+    assert "resident: 1 model(s)" in out and "  debug on cpu (float32), " in out
 
 
 def test_an_engine_without_its_model_says_why_and_what_to_do(cache_dir, tmp_path, capsys):
