@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge import protocol, version
-from bridge.config import CPU_PRECISIONS, DECODERS
+from bridge.config import CPU_PRECISIONS, DECODERS, DTYPES
 from engine.errors import BridgeError
 
 EXIT_OK, EXIT_ENGINE_ERROR, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -45,11 +45,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="checkpoint to load at start: Hub id, folder, or "
         "'debug' (random weights, makes noise) (default facebook/musicgen-small)",
     )
-    serve.add_argument("--device", help="auto, cuda, mps or cpu (default auto)")
+    serve.add_argument(
+        "--device", help="auto, cuda, cuda:N, mps or cpu (default auto: cuda, then mps, then cpu)"
+    )
     serve.add_argument(
         "--dtype",
+        choices=DTYPES,
         help="auto, float32, float16 or bfloat16 (default auto: "
         "float16 on CUDA, float32 elsewhere)",
+    )
+    serve.add_argument(
+        "--keep-models",
+        type=int,
+        help="most checkpoints kept loaded at once: a request naming a resident one pays no "
+        "load; one more evicts the least recently used (default 2; at least 1)",
+    )
+    serve.add_argument(
+        "--memory-budget",
+        type=float,
+        help="GiB the loaded checkpoints' weights may take together; beyond it the least "
+        "recently used are evicted after a load, never the one in use (default 0: no budget, "
+        "--keep-models alone limits)",
     )
     serve.add_argument(
         "--max-seconds",
@@ -224,7 +240,9 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=config.log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
     )
-    problem = listen_problem(config)
+    from engine.api import device_problem
+
+    problem = listen_problem(config) or device_problem(config.device)
     if problem is not None:
         print(f"musicgen-bridge: {problem}", file=sys.stderr)
         return EXIT_USAGE
@@ -248,6 +266,8 @@ def _serve(args: argparse.Namespace) -> int:
             max(config.max_batch, config.max_variations),
             true_peak=config.true_peak,
             out_dir=config.out_dir,
+            keep_models=config.keep_models,
+            memory_budget=round(config.memory_budget * 2**30),
         )
     )
     server = OscServer(config, engine)
@@ -265,11 +285,13 @@ def _serve(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: server.stop())
     host, port = server.address
     logging.getLogger("bridge").info(
-        "musicgen-bridge %s listening on %s:%d (model %s loading; takes without out_dir go to %s)",
+        "musicgen-bridge %s listening on %s:%d (model %s loading, up to %d kept resident; "
+        "takes without out_dir go to %s)",
         version(),
         host,
         port,
         config.model,
+        config.keep_models,
         config.out_dir,
     )
     server.serve_forever()
@@ -433,14 +455,22 @@ def _client_command(args: argparse.Namespace) -> int:
     with _client(args) as client:
         try:
             if args.command == "ping":
-                print(
-                    "engine {state}: musicgen-bridge {version}, model {model}".format(
-                        **client.ping()
-                    )
-                )
+                pong = client.ping()
+                print("engine {state}: musicgen-bridge {version}, model {model}".format(**pong))
+                if pong["reason"]:
+                    print(pong["reason"])
             elif args.command == "status":
                 for key, value in client.status().items():
-                    print(f"{key}: {value}")
+                    if key == "resident":
+                        print(f"resident: {len(value)} model(s), least recently used first")
+                        for m in value:
+                            print(
+                                f"  {m['model']} on {m['device']} ({m['dtype']}), "
+                                f"{float(m['memory_mb']):.1f} MiB, "
+                                f"loaded in {float(m['load_seconds']):.2f} s"
+                            )
+                    elif key != "reason" or value:
+                        print(f"{key}: {value}")
             elif args.command == "models":
                 loaded, available = client.models()
                 for name in available:
@@ -488,7 +518,15 @@ def _takes(args: argparse.Namespace) -> int:
 
 def _download(args: argparse.Namespace) -> int:
     from engine.checkpoint import download
+    from engine.debug_checkpoint import DEBUG_MODELS
 
+    if args.model in DEBUG_MODELS:
+        print(
+            f"{args.model} is built in: the engine makes it on first use (random weights, it "
+            f"makes noise), so there is nothing to download. Try `musicgen-bridge serve "
+            f"--model {args.model}`."
+        )
+        return EXIT_OK
     print(f"downloading {args.model} into the Hugging Face cache...", file=sys.stderr)
     try:
         folder = download(args.model)

@@ -134,17 +134,30 @@ class EngineClient:
         raise self._unreachable()
 
     def ping(self) -> dict[str, str]:
-        version, state, model = self.call(f"{P}/ping", f"{P}/pong")[:3]
-        return {"version": version, "state": state, "model": model}
+        """version, state, model and reason (why no_model; "" from older engines)."""
+        args = self.call(f"{P}/ping", f"{P}/pong")
+        version, state, model = args[:3]
+        reason = str(args[3]) if len(args) > 3 else ""
+        return {"version": version, "state": state, "model": model, "reason": reason}
 
     def status(self) -> dict[str, Any]:
-        state, model, device, running, waiting = self.call(f"{P}/status", f"{P}/status")[:5]
+        """The status reply by name; ``resident`` is a list of dicts (model, device, dtype,
+        load_seconds, memory_mb), least recently used first (empty from older engines)."""
+        args = self.call(f"{P}/status", f"{P}/status")
+        state, model, device, running, waiting = args[:5]
+        reason = str(args[5]) if len(args) > 5 else ""
+        count = int(args[6]) if len(args) > 6 else 0
+        flat = args[7 : 7 + 5 * count]
+        keys = ("model", "device", "dtype", "load_seconds", "memory_mb")
+        resident = [dict(zip(keys, flat[i : i + 5], strict=True)) for i in range(0, len(flat), 5)]
         return {
             "state": state,
             "model": model,
             "device": device,
             "running_job": running,
             "queued_jobs": waiting,
+            "reason": reason,
+            "resident": resident,
         }
 
     def models(self) -> tuple[str, list[str]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -17,6 +18,8 @@ from engine.decoders.precision import CPU_MODES as CPU_PRECISIONS
 
 ENV_PREFIX = "MUSICGEN_BRIDGE_"
 DECODERS = ("fast", "reference")
+DTYPES = ("auto", "float32", "float16", "bfloat16")
+DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 MIN_TOKEN_CHARS = 16
 TRUE_PEAK_RANGE = (-20.0, 0.0)  # dBTP
 
@@ -65,6 +68,10 @@ class ServeConfig:
         cuda_graphs: on CUDA, capture the decode step as CUDA graphs at load.
         true_peak: the true-peak ceiling in dBTP that a request's loudness
             target never crosses (TRUE_PEAK_RANGE).
+        keep_models: most checkpoints kept resident at once (at least 1); a
+            request naming one more evicts the least recently used.
+        memory_budget: GiB the resident checkpoints' weights may take
+            together; beyond it the least recently used go after a load.  0: none.
     """
 
     host: str = "127.0.0.1"
@@ -86,9 +93,23 @@ class ServeConfig:
     cpu_precision: str = "auto"
     cuda_graphs: bool = True
     true_peak: float = -1.0
+    keep_models: int = 2
+    memory_budget: float = 0.0
 
     def __post_init__(self) -> None:
         # Flags have choices; environment variables reach here unchecked.
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {self.dtype!r}")
+        if not DEVICE_PATTERN.fullmatch(self.device):
+            raise ValueError(f"device must be auto, cpu, mps, cuda or cuda:N, not {self.device!r}")
+        if self.memory_budget < 0:
+            raise ValueError(
+                f"memory_budget must be 0 (none) or a size in GiB, not {self.memory_budget:g}"
+            )
+        if self.keep_models < 1:
+            raise ValueError(
+                f"keep_models must be at least 1 (the model being used), not {self.keep_models}"
+            )
         if self.decoder not in DECODERS:
             raise ValueError(f"decoder must be one of {', '.join(DECODERS)}, not {self.decoder!r}")
         if self.cpu_precision not in CPU_PRECISIONS:

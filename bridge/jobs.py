@@ -13,6 +13,12 @@ costs more (on a CPU, 8 rows about twice 2), so the oldest job may finish
 later than alone while the others finish far sooner.  Each keeps its own
 seed, progress, cancel and reply.
 
+A job's ``model`` applies to that job only: a job without one runs on the
+startup model (``serve --model``).  Before a job runs the worker makes its
+model the engine's active one, which costs nothing when it is resident (the
+engine keeps ``--keep-models`` warm) and evicts only between runs.  A load
+that fails fails that job alone; the resident models stay.
+
 Every accepted job gets exactly one terminal call: ``done`` or ``failed``.
 """
 
@@ -25,7 +31,7 @@ from collections import deque
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 from engine.errors import (
     BridgeError,
@@ -68,6 +74,15 @@ class ModelInfoLike(Protocol):
     @property
     def device(self) -> str: ...
 
+    @property
+    def dtype(self) -> str: ...
+
+    @property
+    def load_seconds(self) -> float: ...
+
+    @property
+    def memory_bytes(self) -> int: ...
+
 
 class SharingLike(Protocol):
     @property
@@ -83,11 +98,36 @@ class EngineLike(Protocol):
     @property
     def info(self) -> ModelInfoLike | None: ...
 
+    @property
+    def resident(self) -> Sequence[ModelInfoLike]: ...
+
     def load(self, model_id: str) -> object: ...
 
     def sharing(self, spec: GenerationSpec) -> SharingLike | None: ...
 
     def generate_many(self, orders: Sequence[Order]) -> Sequence[TakeLike | BridgeError]: ...
+
+
+class Snapshot(NamedTuple):
+    """What status and ping report, read without waiting on the worker.
+
+    Attributes:
+        state: loading, ready, busy, no_model or stopping.
+        model: the active model's id ("" when none).
+        device: its device ("" when none).
+        running: the running job ids, joined by spaces (ids have none).
+        waiting: jobs queued behind them.
+        reason: why the state is no_model, in words ("" otherwise).
+        resident: every resident model, least recently used first.
+    """
+
+    state: WorkerState
+    model: str
+    device: str
+    running: str
+    waiting: int
+    reason: str
+    resident: tuple[ModelInfoLike, ...]
 
 
 class JobListener(Protocol):
@@ -149,6 +189,7 @@ class JobQueue:
         self._pending: deque[Job] = deque()
         self._running: list[Job] = []
         self._loading = startup_model is not None
+        self._reason = ""  # why the startup model is not loaded, once it failed
         self._closed = False
         self._lock = threading.Condition()
         self._thread = threading.Thread(target=self._work, name="model-worker", daemon=True)
@@ -210,13 +251,14 @@ class JobQueue:
         self._listener.failed(job, Cancelled("Cancelled before it started."))
         return "queued"
 
-    def snapshot(self) -> tuple[WorkerState, str, str, str, int]:
-        """(state, model id, device, running job ids, jobs waiting) for status replies.
+    def snapshot(self) -> Snapshot:
+        """The engine's state for status and ping replies (never waits on a load).
 
         Jobs sharing a run are all running; their ids are joined by spaces
         (ids have none).
         """
         info = self._engine.info
+        resident = tuple(self._engine.resident)
         with self._lock:
             if self._closed:
                 state: WorkerState = "stopping"
@@ -228,7 +270,18 @@ class JobQueue:
                 state = "ready" if info is not None else "no_model"
             running = " ".join(job.id for job in self._running)
             waiting = len(self._pending)
-        return state, info.model_id if info else "", info.device if info else "", running, waiting
+            reason = self._reason if state == "no_model" else ""
+        if state == "no_model" and not reason:
+            reason = "No model is loaded yet: the next request loads one."
+        return Snapshot(
+            state,
+            info.model_id if info else "",
+            info.device if info else "",
+            running,
+            waiting,
+            reason,
+            resident,
+        )
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Refuse new jobs, fail the queued ones, stop the running one, join the worker."""
@@ -253,7 +306,7 @@ class JobQueue:
     def _work(self) -> None:
         if self._startup_model is not None:
             try:
-                self._engine.load(self._startup_model)
+                self._load(self._startup_model)
             except BridgeError as exc:
                 log.error("%s", exc.message)
             except Exception:
@@ -270,7 +323,7 @@ class JobQueue:
                 head = self._pending.popleft()
                 self._running = [head]
             try:
-                reports = self._run(self._gather(head))
+                reports = self._start(head)
             finally:
                 with self._lock:
                     self._running = []
@@ -282,7 +335,42 @@ class JobQueue:
                 except Exception:
                     log.exception("reporting the end of a job failed")
 
-    def _gather(self, head: Job) -> list[Job]:
+    def _model_for(self, job: Job) -> str | None:
+        """The model ``job`` runs on: its own, else the startup model (None: the active one)."""
+        return job.spec.model or self._startup_model
+
+    def _load(self, model: str) -> None:
+        """Make ``model`` the engine's active one; remember why the startup model failed."""
+        try:
+            self._engine.load(model)
+        except BridgeError as exc:
+            if model == self._startup_model:
+                self._reason = exc.message
+            raise
+        except Exception as exc:
+            if model == self._startup_model:
+                self._reason = f"Loading {model} failed: {exc}. The engine log has the details."
+            raise
+        self._reason = ""
+
+    def _start(self, head: Job) -> list[Callable[[], None]]:
+        """Activate ``head``'s model, then run it with the jobs that share its run."""
+        model = self._model_for(head)
+        info = self._engine.info
+        if model is not None and (info is None or info.model_id != model):
+            if model not in {r.model_id for r in self._engine.resident}:
+                self._listener.progress(head, 0.0, "loading")
+            started = time.monotonic()
+            try:
+                self._load(model)
+            except BridgeError as exc:
+                return [self._report(head, exc, started)]
+            except Exception as exc:  # the one boundary: a bug must not kill the worker
+                log.exception("job %s: loading %s failed", head.id, model)
+                return [self._report(head, GenerationFailed(f"Internal error: {exc}"), started)]
+        return self._run(self._gather(head, model), model)
+
+    def _gather(self, head: Job, model: str | None) -> list[Job]:
         """``head`` and the waiting jobs that share its decoder run (now running too)."""
         takes = head.spec.variations
         if takes >= self._max_batch:
@@ -294,7 +382,7 @@ class JobQueue:
             waiting = list(self._pending)
         joining = []
         for job in waiting:
-            if takes + job.spec.variations > self._max_batch:
+            if takes + job.spec.variations > self._max_batch or self._model_for(job) != model:
                 continue
             other = self._sharing(job)
             if other is not None and other.key == share.key and other.steps <= share.steps:
@@ -316,19 +404,16 @@ class JobQueue:
             log.exception("judging whether job %s can share a run failed", job.id)
             return None
 
-    def _run(self, jobs: list[Job]) -> list[Callable[[], None]]:
-        """Run jobs in one engine call; returns the calls that report their ends."""
-        head = jobs[0]
-        spec = head.spec
-        info = self._engine.info
-        if spec.model is None and info is None and self._startup_model is not None:
-            # The startup load failed (say, not downloaded yet): try again, so a
-            # model fetched meanwhile works without restarting the engine.
-            spec = replace(spec, model=self._startup_model)
-        if spec.model is not None and (info is None or info.model_id != spec.model):
-            self._listener.progress(head, 0.0, "loading")
-        orders = [Order(spec, *self._hooks(head))]
-        orders += [Order(job.spec, *self._hooks(job)) for job in jobs[1:]]
+    def _run(self, jobs: list[Job], model: str | None) -> list[Callable[[], None]]:
+        """Run jobs on ``model`` in one engine call; returns the calls that report their ends.
+
+        Each order names the model, so the sidecar's params say which one the
+        take was made with.
+        """
+        orders = [
+            Order(replace(job.spec, model=model) if model else job.spec, *self._hooks(job))
+            for job in jobs
+        ]
         started = time.monotonic()
         try:
             results: Sequence[TakeLike | BridgeError] = self._engine.generate_many(orders)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hmac
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -382,8 +383,11 @@ REPLIES: dict[str, str] = {
     + "|".join(WARNING_CODES),
     f"{PREFIX}/done": "id path [path ...]  -- absolute paths of the WAVs written",
     f"{PREFIX}/error": "id code message  -- terminal for a generate; code is stable",
-    f"{PREFIX}/pong": "id version state model",
-    f"{PREFIX}/status": "id state model device running_job queued_jobs",
+    f"{PREFIX}/pong": "id version state model reason  -- reason: why no_model, else empty",
+    f"{PREFIX}/status": "id state model device running_job queued_jobs reason resident_count "
+    + "[resident_model resident_device resident_dtype resident_load_s resident_mb ...]  "
+    + "-- resident: "
+    + "least recently used first",
     f"{PREFIX}/models": "id loaded model [model ...]",
     f"{PREFIX}/cancel": "id job was  -- was = queued|running",
 }
@@ -734,14 +738,39 @@ def error(request_id: str, code: str, message: str) -> Reply:
     return f"{PREFIX}/error", [request_id, code, message]
 
 
-def pong(request_id: str, version: str, state: EngineState, model: str) -> Reply:
-    return f"{PREFIX}/pong", [request_id, version, state, model]
+def pong(request_id: str, version: str, state: EngineState, model: str, reason: str = "") -> Reply:
+    return f"{PREFIX}/pong", [request_id, version, state, model, reason]
 
 
 def status(
-    request_id: str, state: EngineState, model: str, device: str, running: str, queued_jobs: int
+    request_id: str,
+    state: EngineState,
+    model: str,
+    device: str,
+    running: str,
+    queued_jobs: int,
+    reason: str = "",
+    resident: Sequence[tuple[str, str, str, float, int]] = (),
 ) -> Reply:
-    return f"{PREFIX}/status", [request_id, state, model, device, running, queued_jobs]
+    """The status reply; ``resident`` is (model, device, dtype, load seconds, bytes) per model.
+
+    Each resident model adds five arguments after ``resident_count``; its
+    memory (weights and buffers) goes out in MiB (float).
+    """
+    flat: list[Any] = []
+    for model_id, on, dtype, load_s, size in resident:
+        flat += [model_id, on, dtype, round(float(load_s), 3), round(size / 2**20, 1)]
+    return f"{PREFIX}/status", [
+        request_id,
+        state,
+        model,
+        device,
+        running,
+        queued_jobs,
+        reason,
+        len(resident),
+        *flat,
+    ]
 
 
 def models(request_id: str, loaded: str, available: list[str]) -> Reply:

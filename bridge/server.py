@@ -212,12 +212,25 @@ class OscServer:
             self.send(reply_to, self._query(request))
 
     def _query(self, request: QueryRequest) -> Reply:
-        state, model, device, running, waiting = self.jobs.snapshot()
+        now = self.jobs.snapshot()
         if request.kind == "ping":
-            return protocol.pong(request.id, version(), state, model)
+            return protocol.pong(request.id, version(), now.state, now.model, now.reason)
         if request.kind == "status":
-            return protocol.status(request.id, state, model, device, running, waiting)
-        return protocol.models(request.id, model, self._available_models())
+            resident = [
+                (m.model_id, m.device, m.dtype, m.load_seconds, m.memory_bytes)
+                for m in now.resident
+            ]
+            return protocol.status(
+                request.id,
+                now.state,
+                now.model,
+                now.device,
+                now.running,
+                now.waiting,
+                now.reason,
+                resident,
+            )
+        return protocol.models(request.id, now.model, self._available_models())
 
     def _available_models(self) -> list[str]:
         lister = getattr(self._engine, "available_models", None)

@@ -1,4 +1,4 @@
-"""The engine's one interface: load a checkpoint, make takes, list models.
+"""The engine's one interface: load checkpoints, make takes, list models.
 
 The bridge talks to :class:`Engine` and nothing else in this package.  No
 tensor crosses this boundary: requests are :class:`~engine.spec.GenerationSpec`,
@@ -12,6 +12,7 @@ import logging
 import platform
 import random
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -20,6 +21,7 @@ from typing import Any
 
 from engine import checkpoint
 from engine.audio import SAMPLE_FORMATS
+from engine.checkpoint import device_problem
 from engine.debug_checkpoint import DEBUG_MODELS
 from engine.errors import BridgeError, ModelNotAvailable, WriteFailed
 from engine.generate import CancelCheck, ProgressCallback, Rendered, Sharing
@@ -28,6 +30,8 @@ from engine.prompting import Conflict, conflicts
 from engine.spec import GenerationSpec, Order
 
 log = logging.getLogger(__name__)
+
+__all__ = ["Engine", "EngineSettings", "ModelInfo", "Take", "device_problem", "versions"]
 
 WARMUP_SECONDS = 0.2
 # 2: loudness, checkpoint (revision or weights hash), adapter_hash, warnings, params.loudness.
@@ -64,6 +68,11 @@ class EngineSettings:
         cpu_kernel: on the CPU, the decoder's Linear kernel: "auto" (the
             fastest exact one, measured at first load and cached per machine;
             engine.decoders.kernels), "module" or "onednn".
+        keep_models: the most checkpoints kept resident (``serve --keep-models``,
+            at least 1); loading one more evicts the least recently used.
+        memory_budget: bytes the resident checkpoints' weights may take together
+            (``serve --memory-budget``); beyond it, after a load, the least
+            recently used are evicted (never the active one).  0: no budget.
     """
 
     cache_dir: Path
@@ -78,6 +87,8 @@ class EngineSettings:
     true_peak: float = DEFAULT_TRUE_PEAK
     out_dir: Path | None = None
     cpu_kernel: str = "auto"
+    keep_models: int = 2
+    memory_budget: int = 0
 
 
 @dataclass(frozen=True)
@@ -94,6 +105,17 @@ class ModelInfo:
     is_debug: bool
     load_seconds: float
     checkpoint: dict[str, Any] = field(default_factory=dict)  # engine.provenance.describe
+    memory_bytes: int = 0  # its weights and buffers on its device
+    kernel: str = "module"  # its CPU Linear kernel (engine.decoders.kernels)
+
+
+@dataclass(frozen=True)
+class _Resident:
+    """One resident checkpoint, with the CUDA graphs captured for it (None off CUDA)."""
+
+    loaded: checkpoint.LoadedModel
+    info: ModelInfo
+    graphs: Any
 
 
 @dataclass(frozen=True)
@@ -112,14 +134,23 @@ class Take:
 
 
 class Engine:
-    """Holds at most one checkpoint resident and turns specs into files."""
+    """Keeps up to ``settings.keep_models`` checkpoints resident and turns specs into files.
+
+    One of them is active: the one :meth:`load` named last, which
+    :meth:`generate_many` and :meth:`sharing` use.  Switching to another
+    resident checkpoint costs no load; loading one more evicts the least
+    recently used (never the active one).  A load that fails changes nothing.
+    """
 
     def __init__(self, settings: EngineSettings) -> None:
+        if settings.keep_models < 1:
+            raise ValueError(f"keep_models must be at least 1, not {settings.keep_models}")
         self.settings = settings
-        self._loaded: checkpoint.LoadedModel | None = None
+        self._resident: OrderedDict[str, _Resident] = OrderedDict()  # least recently used first
+        self._infos: tuple[ModelInfo, ...] = ()  # replaced whole: read from other threads
+        self._loaded: checkpoint.LoadedModel | None = None  # the active checkpoint
         self._info: ModelInfo | None = None
-        self._kernel = "module"  # engine.decoders.kernels: the resident checkpoint's Linear kernel
-        self._graphs: Any = None  # engine.decoders.step_graph.StepGraphs of the resident checkpoint
+        self._graphs: Any = None  # engine.decoders.step_graph.StepGraphs of the active checkpoint
         if settings.out_dir is not None:
             from engine.output import remove_stale_partials
 
@@ -127,36 +158,95 @@ class Engine:
 
     @property
     def info(self) -> ModelInfo | None:
-        """The resident checkpoint, or None."""
+        """The active checkpoint, or None."""
         return self._info
 
+    @property
+    def resident(self) -> tuple[ModelInfo, ...]:
+        """Every resident checkpoint, least recently used first (safe from any thread)."""
+        return self._infos
+
     def load(self, model_id: str) -> ModelInfo:
-        """Make ``model_id`` the resident checkpoint (a no-op if it already is).
+        """Make ``model_id`` the active checkpoint, loading it unless it is resident.
+
+        A new checkpoint is loaded beside the resident ones; only then, if more
+        than ``keep_models`` are resident, the least recently used go.  If the
+        load fails, every resident checkpoint stays as it was.
 
         Raises:
             ModelNotAvailable, ModelLoadFailed.
         """
-        if self._info is not None and self._info.model_id == model_id:
+        if model_id in self._resident:
+            if self._info is None or self._info.model_id != model_id:
+                log.info("model %s is resident: switched to it without loading", model_id)
+            self._activate(model_id)
+            assert self._info is not None
             return self._info
-        self.unload()
+        self._resident[model_id] = self._load_new(model_id)
+        self._activate(model_id)
+        self._evict()
+        assert self._info is not None
+        return self._info
+
+    def _activate(self, model_id: str) -> None:
+        self._resident.move_to_end(model_id)
+        active = self._resident[model_id]
+        self._loaded, self._info, self._graphs = active.loaded, active.info, active.graphs
+        self._infos = tuple(r.info for r in self._resident.values())
+
+    def _evict(self) -> None:
+        """Drop the least recently used checkpoints beyond ``keep_models`` or the
+        memory budget (never the active one)."""
+        while len(self._resident) > 1:
+            budget = self.settings.memory_budget
+            held = sum(r.info.memory_bytes for r in self._resident.values())
+            if len(self._resident) > self.settings.keep_models:
+                why = f"--keep-models {self.settings.keep_models}"
+            elif budget and held > budget:
+                why = f"{held / 2**30:.2f} GiB resident, --memory-budget {budget / 2**30:.2f} GiB"
+            else:
+                return
+            oldest = next(iter(self._resident))
+            if self._info is not None and oldest == self._info.model_id:
+                return
+            self._drop(oldest)
+            log.info("model %s evicted (least recently used; %s)", oldest, why)
+
+    def _drop(self, model_id: str) -> None:
+        gone = self._resident.pop(model_id)
+        if self._info is not None and self._info.model_id == model_id:
+            self._loaded, self._info, self._graphs = None, None, None
+        self._infos = tuple(r.info for r in self._resident.values())
+        device = gone.loaded.device
+        del gone
+        import gc
+
+        gc.collect()
+        if device.startswith("cuda"):
+            import torch
+
+            torch.cuda.empty_cache()
+
+    def _load_new(self, model_id: str) -> _Resident:
+        """Load, prepare and warm up ``model_id``; nothing of the engine changes."""
         self._set_threads()
         start = time.perf_counter()
         loaded = checkpoint.load(
             model_id, self.settings.cache_dir, self.settings.device, self.settings.dtype
         )
         self._set_cpu_precision(loaded)
-        self._kernel = self._set_kernel(loaded)
+        kernel = self._set_kernel(loaded)
+        graphs = None
         if self.settings.decoder == "fast" and self.settings.cuda_graphs:
             from engine.decoders.step_graph import prepare_step_graphs
 
             takes = range(1, self.settings.max_takes + 1)
-            self._graphs = prepare_step_graphs(loaded, takes)  # None off CUDA
+            graphs = prepare_step_graphs(loaded, takes)  # None off CUDA
         if self.settings.warmup:
-            self._warm_up(loaded)
+            self._warm_up(loaded, graphs)
         from engine.generate import window_frames
 
-        self._loaded = loaded
-        self._info = ModelInfo(
+        info = ModelInfo(
             model_id=model_id,
             device=loaded.device,
             dtype=loaded.dtype,
@@ -167,17 +257,19 @@ class Engine:
             is_debug=loaded.is_debug,
             load_seconds=time.perf_counter() - start,
             checkpoint=self._provenance(loaded),
+            memory_bytes=_memory_bytes(loaded.model),
+            kernel=kernel,
         )
         if loaded.is_debug:
             log.warning("model %r has random weights: its takes are noise, not music", model_id)
         log.info(
-            "model %s ready on %s (%s) in %.1f s",
+            "model %s loaded on %s (%s) in %.1f s",
             model_id,
             loaded.device,
             loaded.dtype,
-            self._info.load_seconds,
+            info.load_seconds,
         )
-        return self._info
+        return _Resident(loaded, info, graphs)
 
     def _provenance(self, loaded: checkpoint.LoadedModel) -> dict[str, Any]:
         from engine.provenance import describe
@@ -233,21 +325,11 @@ class Engine:
             torch.set_num_threads(threads)
             log.info("using %d CPU thread(s) for torch", threads)
 
-    def unload(self) -> None:
-        """Free the resident checkpoint (and its GPU memory)."""
-        self._graphs = None  # also those of a load whose warm-up failed
-        if self._loaded is None:
-            return
-        device = self._loaded.device
-        self._loaded = None
-        self._info = None
-        import gc
-
-        gc.collect()
-        if device.startswith("cuda"):
-            import torch
-
-            torch.cuda.empty_cache()
+    def unload(self, model_id: str | None = None) -> None:
+        """Free one resident checkpoint (None: all of them), and its GPU memory."""
+        for name in [model_id] if model_id is not None else list(self._resident):
+            if name in self._resident:
+                self._drop(name)
 
     def generate(
         self,
@@ -296,8 +378,9 @@ class Engine:
         """
         from engine.generate import Part, render_many
 
-        if len(orders) == 1 and orders[0].spec.model is not None:
-            self.load(orders[0].spec.model)
+        named = {order.spec.model for order in orders if order.spec.model is not None}
+        if len(named) == 1:
+            self.load(named.pop())
         if self._loaded is None:
             raise ModelNotAvailable("No model is loaded. Start the engine with --model.")
         loaded = self._loaded
@@ -315,7 +398,7 @@ class Engine:
             parts.append(Part(spec, seeds, order.on_progress, order.is_cancelled))
         started = datetime.now().astimezone()
         t0 = time.perf_counter()
-        rendered = render_many(loaded, parts, self._decoder())
+        rendered = render_many(loaded, parts, self._decoder(self._graphs))
         t1 = time.perf_counter()
         results: list[Take | BridgeError] = []
         for part, made in zip(parts, rendered, strict=True):
@@ -424,24 +507,25 @@ class Engine:
         log.warning("%s", message)
         return WriteFailed(message)
 
-    def _decoder(self):
+    def _decoder(self, graphs: Any):
+        """The decode function for a checkpoint with these CUDA graphs (None: none)."""
         from engine.decoders import decoder
 
-        return decoder(self.settings.decoder, self._graphs)
+        return decoder(self.settings.decoder, graphs)
 
     def available_models(self) -> list[str]:
-        """Models this machine can load now: the resident one, the HF cache, debug."""
-        names = [self._info.model_id] if self._info else []
+        """Models this machine can load now: the resident ones, the HF cache, debug."""
+        names = [info.model_id for info in reversed(self._infos)]
         names += checkpoint.cached_models()
         names += DEBUG_MODELS
         return list(dict.fromkeys(names))
 
-    def _warm_up(self, loaded: checkpoint.LoadedModel) -> None:
+    def _warm_up(self, loaded: checkpoint.LoadedModel, graphs: Any) -> None:
         from engine.generate import render
 
         spec = GenerationSpec(prompt="warm up", out_dir=Path("."), seconds=WARMUP_SECONDS)
         t0 = time.perf_counter()
-        render(loaded, spec, [0], self._decoder())
+        render(loaded, spec, [0], self._decoder(graphs))
         log.info("warm-up generation took %.2f s", time.perf_counter() - t0)
 
     def _sidecar(
@@ -479,12 +563,18 @@ class Engine:
             "peak_limit_gain_db": round(gain_db, 3),
             "device": info.device,
             "dtype": info.dtype,
-            "kernel": self._kernel,
+            "kernel": info.kernel,
             "created": started.isoformat(timespec="seconds"),
             "decoder": self.settings.decoder,
             "cuda_graphs": self._graphs is not None,
             "versions": versions(),
         }
+
+
+def _memory_bytes(model: Any) -> int:
+    """Bytes of a model's parameters and buffers (what it holds on its device)."""
+    tensors = [*model.parameters(), *model.buffers()]
+    return sum(t.numel() * t.element_size() for t in tensors)
 
 
 def versions() -> dict[str, str]:

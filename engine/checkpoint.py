@@ -121,7 +121,7 @@ def missing_model_advice(model_id: str) -> str:
         f"{hf_cache_dir()}). On a machine with internet run "
         f"`musicgen-bridge download {model_id}` (it honours HF_HOME), or pass "
         "--model with a local checkpoint folder. To try the pipeline without weights, "
-        "use --model debug (it makes noise)."
+        "use --model debug (it makes noise; in a checkout, `make serve MODEL=debug`)."
     )
 
 
@@ -137,6 +137,36 @@ def pick_device(requested: str = "auto") -> str:
     if mps is not None and mps.is_available():
         return "mps"
     return "cpu"
+
+
+def device_problem(requested: str) -> str | None:
+    """Why ``requested`` (``serve --device``) cannot be used on this machine, or None."""
+    if requested in ("auto", "cpu"):
+        return None
+    import torch
+
+    if requested.startswith("cuda"):
+        if not torch.cuda.is_available():
+            return (
+                f"--device {requested}: this machine has no CUDA GPU that torch can use "
+                f"(torch {torch.__version__}, CUDA build: {torch.version.cuda or 'no'}). "
+                "Use --device auto or --device cpu."
+            )
+        index = int(requested.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            return (
+                f"--device {requested}: this machine has {torch.cuda.device_count()} CUDA "
+                f"GPU(s), numbered from 0. Use --device cuda:0 or --device auto."
+            )
+        return None
+    if requested == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            return (
+                "--device mps: Apple's Metal (MPS) is not available on this machine. "
+                "Use --device auto or --device cpu."
+            )
+    return None
 
 
 def pick_dtype(device: str, requested: str = "auto") -> str:

@@ -6,13 +6,16 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import BridgeError, Cancelled, GenerationFailed
+from engine.errors import BridgeError, Cancelled, GenerationFailed, ModelNotAvailable
 
 
 @dataclass(frozen=True)
 class FakeInfo:
     model_id: str = "fake"
     device: str = "cpu"
+    dtype: str = "float32"
+    load_seconds: float = 0.0
+    memory_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ class FakeEngine:
     ``gate`` (when set) holds every run at its first step until released, so
     a test can observe a running job.  With ``share``, requests of one
     guidance scale share a run, as long as their seconds x 10 in steps.
+    One model is resident at a time; a model in ``missing`` fails to load
+    (ModelNotAvailable) and leaves the resident one.
     """
 
     def __init__(
@@ -52,8 +57,20 @@ class FakeEngine:
         self.runs: list[list[str]] = []
         self.started = threading.Event()
         self.gate: threading.Event | None = None
+        self.missing: set[str] = set()
+        self.load_gate: threading.Event | None = None  # holds every load until set
+
+    @property
+    def resident(self) -> tuple[FakeInfo, ...]:
+        return (self.info,) if self.info else ()
 
     def load(self, model_id: str) -> FakeInfo:
+        if self.info is not None and self.info.model_id == model_id:
+            return self.info
+        if self.load_gate is not None:
+            self.load_gate.wait(10)
+        if model_id in self.missing:
+            raise ModelNotAvailable(f"Model '{model_id}' is not on this machine.")
         self.loaded.append(model_id)
         self.info = FakeInfo(model_id)
         return self.info
@@ -62,7 +79,8 @@ class FakeEngine:
         return ["fake", "debug"]
 
     def sharing(self, spec) -> FakeSharing | None:
-        if not self.share or spec.model is not None:
+        active = self.info.model_id if self.info else None
+        if not self.share or spec.model not in (None, active):
             return None
         return FakeSharing((spec.guidance,), round(spec.duration_seconds * 10))
 
@@ -70,6 +88,7 @@ class FakeEngine:
         if len(orders) == 1 and orders[0].spec.model:
             self.load(orders[0].spec.model)
         self.ran += [order.spec.prompt for order in orders]
+        self.models = [order.spec.model for order in orders]  # of the last run
         self.runs.append([order.spec.prompt for order in orders])
         self.started.set()
         dropped = [False] * len(orders)

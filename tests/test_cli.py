@@ -81,6 +81,10 @@ def test_bad_environment_value_is_named():
         ("DECODER", "quick", "decoder must be one of fast, reference"),
         ("CPU_PRECISION", "int4", "cpu_precision must be one of auto, float32, bfloat16, int8"),
         ("MAX_BATCH", "0", "max_batch must be at least 1"),
+        ("DTYPE", "float64", "dtype must be one of auto, float32, float16, bfloat16"),
+        ("DEVICE", "gpu", "device must be auto, cpu, mps, cuda or cuda:N"),
+        ("KEEP_MODELS", "0", "keep_models must be at least 1"),
+        ("MEMORY_BUDGET", "-1", "memory_budget must be 0 \\(none\\) or a size in GiB"),
     ],
 )
 def test_settings_out_of_their_choices_are_refused_in_words(name, value, words):
@@ -111,6 +115,64 @@ def test_unreachable_engine_exit_code_and_advice(tmp_path, capsys):
 def test_serve_refuses_to_listen_beyond_loopback(capsys):
     assert main(["serve", "--host", "0.0.0.0", "--model", "debug"]) == 2
     assert "without a shared token" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "words"),
+    [
+        (["--keep-models", "0"], "keep_models must be at least 1"),
+        (["--device", "gpu"], "device must be auto, cpu, mps, cuda or cuda:N"),
+    ],
+)
+def test_serve_refuses_bad_settings_in_words(flags, words, capsys):
+    assert main(["serve", "--model", "debug", *flags]) == 2
+    assert words in capsys.readouterr().err
+
+
+def test_serve_refuses_a_dtype_outside_its_choices(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve", "--model", "debug", "--dtype", "float64"])
+    assert exit_.value.code == 2
+    assert "invalid choice: 'float64'" in capsys.readouterr().err
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _has_mps() -> bool:
+    import torch
+
+    mps = getattr(torch.backends, "mps", None)
+    return mps is not None and mps.is_available()
+
+
+@pytest.mark.skipif(_has_cuda(), reason="this machine has CUDA, so --device cuda is allowed")
+def test_serve_refuses_cuda_on_a_machine_without_it(capsys):
+    assert main(["serve", "--model", "debug", "--device", "cuda"]) == 2
+    assert "--device cuda: this machine has no CUDA GPU" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(_has_mps(), reason="this machine has MPS, so --device mps is allowed")
+def test_serve_refuses_mps_on_a_machine_without_it(capsys):
+    assert main(["serve", "--model", "debug", "--device", "mps"]) == 2
+    assert "--device mps: Apple's Metal (MPS) is not available" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["debug", "debug-stereo", "debug-melody"])
+def test_download_of_a_debug_checkpoint_says_it_is_built_in(name, tmp_path):
+    from tests.conftest import cli_executable
+
+    # No Hub: offline, and a cache that stays empty.
+    env = {"HF_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
+    run = subprocess.run(
+        [cli_executable(), "download", name], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert run.returncode == 0, run.stderr
+    assert f"{name} is built in" in run.stdout
+    assert not list(tmp_path.iterdir())
 
 
 def test_download_without_internet_says_so(tmp_path):

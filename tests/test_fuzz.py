@@ -723,8 +723,8 @@ def test_valid_requests_from_the_table_are_accepted(out_dir, data):
     state = ["loading", ""]  # the fake's startup model: the worker is never started
     answers = {
         "/musicgen/generate": [(to, "/musicgen/queued", [request_id, 1])],
-        "/musicgen/ping": [(to, "/musicgen/pong", [request_id, version(), *state])],
-        "/musicgen/status": [(to, "/musicgen/status", [request_id, *state, "", "", 0])],
+        "/musicgen/ping": [(to, "/musicgen/pong", [request_id, version(), *state, ""])],
+        "/musicgen/status": [(to, "/musicgen/status", [request_id, *state, "", "", 0, "", 0])],
         "/musicgen/models": [(to, "/musicgen/models", [request_id, "", "fake", "debug"])],
     }
     if address == "/musicgen/cancel" and not queue_first:

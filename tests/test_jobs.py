@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -139,9 +140,85 @@ def test_status_snapshot_reports_running_job(queue_and_engine, tmp_path):
     queue.submit(job("a", tmp_path))
     queue.submit(job("b", tmp_path))
     assert engine.started.wait(5)
-    state, model, device, running, waiting = queue.snapshot()
-    assert (state, model, device, running, waiting) == ("busy", "fake", "cpu", "a", 1)
+    now = queue.snapshot()
+    assert now[:6] == ("busy", "fake", "cpu", "a", 1, "")
+    assert [m.model_id for m in now.resident] == ["fake"]
     engine.gate.set()
+
+
+# -- models per request ------------------------------------------------------------
+
+
+def test_a_request_without_a_model_runs_on_the_startup_model(queue_and_engine, tmp_path):
+    queue, engine, recorder = queue_and_engine()
+    queue.start()
+    queue.submit(job("other", tmp_path, model="other"))
+    recorder.wait_terminals(1)
+    assert engine.models == ["other"]
+    queue.submit(job("plain", tmp_path))
+    recorder.wait_terminals(2)
+    assert engine.models == ["fake"]  # not the last request's model
+    assert engine.loaded == ["fake", "other", "fake"]
+
+
+def test_a_model_that_fails_to_load_fails_that_request_only(queue_and_engine, tmp_path):
+    queue, engine, recorder = queue_and_engine()
+    engine.missing = {"absent"}
+    queue.start()
+    queue.submit(job("a", tmp_path, model="absent"))
+    queue.submit(job("b", tmp_path))
+    assert [t[:3] for t in recorder.wait_terminals(2)] == [
+        ("failed", "a", "model_not_available"),
+        ("done", "b", [str(tmp_path / "b.wav")]),
+    ]
+    assert queue.snapshot()[:3] == ("ready", "fake", "cpu")
+
+
+def test_jobs_of_another_model_do_not_join_a_shared_run(queue_and_engine, tmp_path):
+    queue, engine, recorder = queue_and_engine(share=True, max_batch=8)
+    engine.gate = threading.Event()
+    queue.start()
+    queue.submit(job("a", tmp_path))
+    assert engine.started.wait(5)
+    queue.submit(job("b", tmp_path))
+    queue.submit(job("c", tmp_path, model="fake"))  # the startup model, named
+    queue.submit(job("d", tmp_path, model="other"))
+    engine.gate.set()
+    recorder.wait_terminals(4)
+    assert engine.runs == [["a"], ["b", "c"], ["d"]]
+
+
+def test_status_is_answered_while_a_request_loads_its_model(queue_and_engine, tmp_path):
+    queue, engine, recorder = queue_and_engine()
+    queue.start()
+    queue.submit(job("warm", tmp_path))
+    recorder.wait_terminals(1)
+    engine.load_gate = threading.Event()
+    queue.submit(job("cold", tmp_path, model="other"))
+    deadline = time.monotonic() + 5
+    while not any(e[:2] == ("progress", "cold") for e in recorder.events):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    t0 = time.monotonic()
+    now = queue.snapshot()  # the worker is inside load(), held by the gate
+    assert time.monotonic() - t0 < 0.5
+    assert now[:4] == ("busy", "fake", "cpu", "cold")
+    assert recorder.events[-1] == ("progress", "cold", 0.0, "loading")
+    engine.load_gate.set()
+    assert recorder.wait_terminals(2)[-1][:2] == ("done", "cold")
+
+
+def test_no_model_says_why_and_what_to_do(tmp_path):
+    engine = FakeEngine()
+    engine.missing = {"fake"}
+    queue = JobQueue(engine, Recorder(), startup_model="fake")
+    queue.start()
+    deadline = time.monotonic() + 5
+    while queue.snapshot().state == "loading" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    now = queue.snapshot()
+    assert (now.state, now.reason) == ("no_model", "Model 'fake' is not on this machine.")
+    queue.shutdown(5)
 
 
 # -- requests sharing a run ------------------------------------------------------

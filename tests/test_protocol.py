@@ -382,7 +382,8 @@ def test_queue_limit_answers_busy(harness):
 
 def test_status_and_models_replies(harness):
     [(_, address, args)] = harness.message("/musicgen/status", "id", "s", "reply_port", 9001)
-    assert address == "/musicgen/status" and args[0] == "s" and len(args) == 6
+    assert address == "/musicgen/status" and args[0] == "s"
+    assert args[6:] == ["", 0]  # reason (only for no_model), no model resident yet
     [(_, address, args)] = harness.message("/musicgen/models", "id", "m", "reply_port", 9001)
     assert address == "/musicgen/models" and args[0] == "m" and "debug" in args
 
@@ -601,4 +602,22 @@ def test_range_errors_print_whole_numbers_in_full(harness):
     assert message == "seed must be between 0 and 2147483647, got -1.", message
     assert error_of(harness.generate(temperature=0.01))[3] == (
         "temperature must be between 0.05 and 5, got 0.01."
+    )
+
+
+def test_status_and_pong_append_their_new_arguments_at_the_end():
+    resident = [
+        ("debug", "cpu", "float32", 0.4123, 3 * 2**20),
+        ("debug-stereo", "cpu", "float32", 0.5, 2**19),
+    ]
+    address, args = protocol.status("s", "ready", "debug", "cpu", "", 0, "", resident)
+    assert address == "/musicgen/status"
+    assert args[:6] == ["s", "ready", "debug", "cpu", "", 0]  # as before, for older clients
+    assert args[6:8] == ["", 2]
+    assert args[8:13] == ["debug", "cpu", "float32", 0.412, 3.0]
+    assert args[13:] == ["debug-stereo", "cpu", "float32", 0.5, 0.5]
+    address, args = protocol.pong("p", "0.1.0", "no_model", "", "Model 'x' is not here.")
+    assert (address, args) == (
+        "/musicgen/pong",
+        ["p", "0.1.0", "no_model", "", "Model 'x' is not here."],
     )
