@@ -63,7 +63,7 @@ def test_variations_write_one_file_per_seed_and_each_can_be_made_again_alone(
     """
     from tests.agreement import row_decoder
 
-    monkeypatch.setattr(engine, "_decoder", lambda: row_decoder)
+    monkeypatch.setattr(engine, "_decoder", lambda graphs: row_decoder)
     take = engine.generate(_spec(tmp_path / "", seed=40, variations=3))
     assert len(take.paths) == 3
     seeds = [_meta(p)["seed"] for p in take.paths]
@@ -355,14 +355,14 @@ def test_the_fast_and_reference_decoders_make_the_same_take(cache_dir, tmp_path,
         engine = Engine(
             EngineSettings(cache_dir=cache_dir, device="cpu", warmup=False, decoder=decoder)
         )
-        made = engine._decoder()
+        made = engine._decoder(None)
 
         def spy(*args, made=made, **kwargs):
             out = made(*args, **kwargs)
             tokens.append(out)
             return out
 
-        monkeypatch.setattr(engine, "_decoder", lambda spy=spy: spy)
+        monkeypatch.setattr(engine, "_decoder", lambda graphs, spy=spy: spy)
         spec = _spec(tmp_path / decoder, seconds=None, bars=1, bpm=120, seed=9, variations=2)
         spec.out_dir.mkdir()
         take = engine.generate(spec)

@@ -42,7 +42,7 @@ def _audio(paths) -> list[np.ndarray]:
 
 
 def test_shared_takes_are_the_takes_each_request_makes_alone(engine, tmp_path, monkeypatch):
-    monkeypatch.setattr(engine, "_decoder", lambda: row_decoder)
+    monkeypatch.setattr(engine, "_decoder", lambda graphs: row_decoder)
     specs = [
         _spec(tmp_path / "a", prompt="driving techno with a rolling bassline", seed=3, seconds=1.0),
         _spec(tmp_path / "b", prompt="slow jazz", seed=9, seconds=0.4, variations=2),
