@@ -9,33 +9,30 @@ thread at a time (the bridge's model worker).
 from __future__ import annotations
 
 import logging
-import platform
 import random
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from engine import checkpoint
-from engine.audio import SAMPLE_FORMATS
 from engine.checkpoint import device_problem
 from engine.debug_checkpoint import DEBUG_MODELS
-from engine.errors import BridgeError, ModelNotAvailable, WriteFailed
+from engine.errors import BridgeError, ModelNotAvailable
 from engine.generate import CancelCheck, ProgressCallback, Rendered, Sharing
 from engine.loudness import DEFAULT_TRUE_PEAK
-from engine.prompting import Conflict, conflicts
+from engine.prompting import Conflict
 from engine.spec import GenerationSpec, Order
+from engine.take_files import versions
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Engine", "EngineSettings", "ModelInfo", "Take", "device_problem", "versions"]
 
 WARMUP_SECONDS = 0.2
-# 2: loudness, checkpoint (revision or weights hash), adapter_hash, warnings, params.loudness.
-SIDECAR_FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -419,49 +416,22 @@ class Engine:
         started: datetime,
         generate_s: float,
     ) -> Take:
-        """Write one request's takes (WAV + sidecar each).  Raises WriteFailed.
-
-        Each take is brought to its loudness and described once; then all of a
-        request's takes land in one folder.  If ``spec.out_dir`` fails (disk
-        full, read-only, permission, the folder gone), the takes already
-        written there are removed and all are saved to the engine's own folder
-        instead; the WriteFailed then says where.
-        """
-        from engine.loudness import measure
-        from engine.output import discard_take, limit_peak, take_stem, write_take
+        """Write one request's takes (engine.take_files).  Raises WriteFailed."""
+        from engine.take_files import Made, write_request
 
         t0 = time.perf_counter()
-        warnings = conflicts(spec.prompt, spec.bpm, spec.key, spec.timesig, bars=spec.bars)
-        prepared = []  # (stem, audio [C, T], sidecar) per take
-        for i, (take_seed, audio) in enumerate(zip(seeds, rendered.takes, strict=True)):
-            audio, loudness = self._normalise(spec, audio, rendered.sample_rate)
-            audio, gain_db = limit_peak(audio)
-            loudness = {**measure(audio, rendered.sample_rate, loop=spec.loop), **loudness}
-            sidecar = self._sidecar(spec, take_seed, started, audio.shape, rendered, gain_db)
-            sidecar["variation"] = {"index": i + 1, "of": len(seeds), "first_seed": seeds[0]}
-            sidecar.update(rendered.details["per_take"][i])
-            sidecar["timings"] = {"generate_s": round(generate_s, 3), **rendered.details["timings"]}
-            sidecar["loudness"] = loudness
-            sidecar["warnings"] = [{"code": w.code, "message": w.message} for w in warnings]
-            prepared.append((take_stem(spec.prompt, take_seed, started), audio, sidecar))
-
-        rate, subtype = rendered.sample_rate, SAMPLE_FORMATS[spec.sample_format]
-
-        def write_into(folder: Path) -> list[Path]:
-            paths: list[Path] = []
-            try:
-                for stem, audio, sidecar in prepared:
-                    paths.append(write_take(audio, rate, folder, stem, sidecar, subtype=subtype))
-            except BaseException:
-                for path in paths:
-                    discard_take(path)
-                raise
-            return paths
-
-        try:
-            paths = write_into(spec.out_dir)
-        except WriteFailed as exc:
-            raise self._rescue(exc, spec.out_dir, write_into) from exc
+        assert self._info is not None  # generate_many loaded a model first
+        made = Made(self._info, self.settings.decoder, self._graphs is not None)
+        paths, warnings = write_request(
+            spec,
+            seeds,
+            rendered,
+            started,
+            generate_s,
+            made,
+            true_peak=self.settings.true_peak,
+            rescue_dir=self.settings.out_dir,
+        )
         return Take(
             paths=tuple(paths),
             seed=seeds[0],
@@ -469,43 +439,6 @@ class Engine:
             timings={"generate_s": generate_s, "write_s": time.perf_counter() - t0},
             warnings=tuple(warnings),
         )
-
-    def _normalise(self, spec: GenerationSpec, audio: Any, rate: int) -> tuple[Any, dict[str, Any]]:
-        """Bring a take to ``spec.loudness`` if asked: (audio, the target's facts or {}).
-
-        Runs after the loop crossfade (one gain keeps the seam seamless).
-        """
-        if spec.loudness is None:
-            return audio, {}
-        from engine.loudness import normalise
-
-        return normalise(audio, rate, spec.loudness, self.settings.true_peak, loop=spec.loop)
-
-    def _rescue(
-        self, failed: WriteFailed, folder: Path, write_into: Callable[[Path], list[Path]]
-    ) -> WriteFailed:
-        """Save the takes ``folder`` refused into the engine's own folder; the error to raise."""
-        from engine.output import reason
-
-        rescue = self.settings.out_dir
-        if rescue is None or rescue.expanduser().resolve() == folder.resolve():
-            log.warning("%s", failed.message)
-            return failed
-        try:
-            rescue.mkdir(parents=True, exist_ok=True)  # the engine's own folder may be recreated
-            saved = write_into(rescue)
-        except (WriteFailed, OSError) as again:
-            cause = again.__cause__ if isinstance(again, WriteFailed) else again
-            why = reason(cause) if isinstance(cause, OSError) else str(again)
-            kept = f"Nothing was kept: the engine's folder {rescue} failed too ({why})."
-            message = f"{failed.message} {kept}"
-            log.warning("%s", message)
-            return WriteFailed(message)
-        where = ", ".join(str(p) for p in saved)
-        takes = "The take was" if len(saved) == 1 else "The takes were"
-        message = f"{failed.message} {takes} saved to {where} instead."
-        log.warning("%s", message)
-        return WriteFailed(message)
 
     def _decoder(self, graphs: Any):
         """The decode function for a checkpoint with these CUDA graphs (None: none)."""
@@ -528,72 +461,8 @@ class Engine:
         render(loaded, spec, [0], self._decoder(graphs))
         log.info("warm-up generation took %.2f s", time.perf_counter() - t0)
 
-    def _sidecar(
-        self,
-        spec: GenerationSpec,
-        seed: int,
-        started: datetime,
-        shape: tuple[int, ...],
-        rendered: Rendered,
-        gain_db: float,
-    ) -> dict[str, Any]:
-        info = self._info
-        assert info is not None  # generate() loaded a model first
-        return {
-            "format": "musicgen-bridge take",
-            "format_version": SIDECAR_FORMAT_VERSION,
-            "prompt": spec.prompt,
-            "conditioning_text": rendered.text,
-            "model": info.model_id,
-            "model_is_debug_noise": info.is_debug,
-            "checkpoint": info.checkpoint,
-            "adapter_hash": None,  # reserved: the hash of an adapter, once adapters exist
-            "seed": seed,
-            "params": replace(spec, seed=seed, variations=1).to_json(),
-            "duration_seconds": shape[-1] / rendered.sample_rate,
-            "samples": shape[-1],
-            "sample_rate": rendered.sample_rate,
-            "model_sample_rate": info.sample_rate,
-            "sample_format": spec.sample_format,
-            "channels": shape[0],
-            "windows": rendered.details["windows"],
-            "decode_steps": rendered.details["decode_steps"],
-            "shared_run": rendered.details["shared_run"],
-            "reproducible": "solo" if rendered.details["shared_run"]["takes"] == 1 else "shared",
-            "peak_limit_gain_db": round(gain_db, 3),
-            "device": info.device,
-            "dtype": info.dtype,
-            "kernel": info.kernel,
-            "created": started.isoformat(timespec="seconds"),
-            "decoder": self.settings.decoder,
-            "cuda_graphs": self._graphs is not None,
-            "versions": versions(),
-        }
-
 
 def _memory_bytes(model: Any) -> int:
     """Bytes of a model's parameters and buffers (what it holds on its device)."""
     tensors = [*model.parameters(), *model.buffers()]
     return sum(t.numel() * t.element_size() for t in tensors)
-
-
-def versions() -> dict[str, str]:
-    """Versions of everything that shapes a take (for sidecars and bug reports)."""
-    from importlib import metadata
-
-    out = {"python": platform.python_version()}
-    for dist in (
-        "musicgen-bridge",
-        "torch",
-        "transformers",
-        "numpy",
-        "soundfile",
-        "soxr",
-        "librosa",
-        "pyloudnorm",
-    ):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            out[dist] = "unknown"
-    return out
