@@ -405,6 +405,10 @@ REPLIES: dict[str, str] = {
     f"{PREFIX}/cancel": "id job was  -- was = queued|running",
 }
 
+# Replies sent only to a request that asks for them by this key (set to 1):
+# a client that never sends the key never receives the address.
+ASKED_REPLIES = {f"{PREFIX}/model": "details"}
+
 EngineState = Literal["loading", "ready", "busy", "no_model", "stopping"]
 
 
