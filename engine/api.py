@@ -454,7 +454,7 @@ class Engine:
     def available_models(self) -> list[str]:
         """Models this machine can load now: the resident ones, the HF cache, debug."""
         names = [info.model_id for info in reversed(self._infos)]
-        names += checkpoint.cached_models()
+        names += [e.name for e in self.catalog() if e.kind == "cache"]
         names += DEBUG_MODELS
         return list(dict.fromkeys(names))
 

@@ -215,7 +215,7 @@ def _cache_snapshots(hub: Path) -> list[_Found]:
     for repo in sorted(hub.glob("models--*")):
         repo_id = repo.name[len("models--") :].replace("--", "/")
         for snap in sorted((repo / "snapshots").glob("*")):
-            model_type = _model_type(snap)
+            model_type = read_model_type(snap)
             if model_type in MODEL_TYPES:
                 found.append(
                     _Found(
@@ -233,7 +233,7 @@ def _model_folders(root: Path) -> list[_Found]:
     except OSError:
         return []
     for folder in children:
-        model_type = _model_type(folder)
+        model_type = read_model_type(folder)
         if model_type in MODEL_TYPES:
             path = folder.resolve()
             found.append(
@@ -242,7 +242,8 @@ def _model_folders(root: Path) -> list[_Found]:
     return found
 
 
-def _model_type(folder: Path) -> str | None:
+def read_model_type(folder: Path) -> str | None:
+    """The ``model_type`` of ``folder``'s config.json; None without a readable one."""
     try:
         data = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
