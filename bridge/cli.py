@@ -18,6 +18,7 @@ from typing import Any
 
 from bridge import protocol, version
 from bridge.config import CPU_PRECISIONS, DECODERS, DTYPES
+from bridge.model_list import format_catalog
 from engine.errors import BridgeError
 
 EXIT_OK, EXIT_ENGINE_ERROR, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -66,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="GiB the loaded checkpoints' weights may take together; beyond it the least "
         "recently used are evicted after a load, never the one in use (default 0: no budget, "
         "--keep-models alone limits)",
+    )
+    serve.add_argument(
+        "--models-dir",
+        type=Path,
+        help="a folder whose subfolders are MusicGen checkpoints in Hugging Face format: "
+        "`models` lists them, a request names one by its path (default: none)",
     )
     serve.add_argument(
         "--max-seconds",
@@ -243,6 +250,11 @@ def _serve(args: argparse.Namespace) -> int:
     from engine.api import device_problem
 
     problem = listen_problem(config) or device_problem(config.device)
+    if problem is None and config.models_dir and not config.models_dir.expanduser().is_dir():
+        problem = (
+            f"--models-dir {config.models_dir} is not a folder. Pass the folder that holds "
+            "your checkpoint folders (each with config.json and model.safetensors)."
+        )
     if problem is not None:
         print(f"musicgen-bridge: {problem}", file=sys.stderr)
         return EXIT_USAGE
@@ -268,6 +280,7 @@ def _serve(args: argparse.Namespace) -> int:
             out_dir=config.out_dir,
             keep_models=config.keep_models,
             memory_budget=round(config.memory_budget * 2**30),
+            models_dir=config.models_dir.expanduser().resolve() if config.models_dir else None,
         )
     )
     server = OscServer(config, engine)
@@ -472,9 +485,12 @@ def _client_command(args: argparse.Namespace) -> int:
                     elif key != "reason" or value:
                         print(f"{key}: {value}")
             elif args.command == "models":
-                loaded, available = client.models()
-                for name in available:
-                    print(f"{name}{'  (loaded)' if name == loaded else ''}")
+                loaded, available, entries = client.catalog()
+                if entries:
+                    print(format_catalog(entries))
+                else:  # an engine that predates the details
+                    for name in available:
+                        print(f"{name}{'  (loaded)' if name == loaded else ''}")
             else:
                 print(f"cancel {args.job}: was {client.cancel(args.job)}")
         except BridgeError as exc:

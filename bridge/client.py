@@ -164,6 +164,31 @@ class EngineClient:
         args = self.call(f"{P}/models", f"{P}/models")
         return args[0], list(args[1:])
 
+    def catalog(self) -> tuple[str, list[str], list[dict[str, Any]]]:
+        """(loaded, names, entries): the models list and its ``/musicgen/model`` details.
+
+        Each entry is a dict (name, kind, state, revision, size_mb, melody,
+        source), in the engine's order; empty from engines that predate them.
+
+        Raises:
+            EngineUnreachable: no list within ``timeout``.
+            EngineReplyError: the engine answered with an error.
+        """
+        keys = ("name", "kind", "state", "revision", "size_mb", "melody", "source")
+        request_id = new_id()
+        self.send(f"{P}/models", request_id, details=1)
+        entries: dict[int, dict[str, Any]] = {}
+        for reply, args in self.replies(request_id, self.timeout):
+            if reply == f"{P}/error":
+                raise EngineReplyError(args[0], args[1])
+            if reply == f"{P}/model" and len(args) >= 2 + len(keys):
+                entry = dict(zip(keys, args[2 : 2 + len(keys)], strict=True))
+                entry["melody"] = bool(entry["melody"])
+                entries[int(args[0])] = entry
+            elif reply == f"{P}/models":
+                return args[0], list(args[1:]), [entries[i] for i in sorted(entries)]
+        raise self._unreachable()
+
     def cancel(self, job: str) -> str:
         return self.call(f"{P}/cancel", f"{P}/cancel", job=job)[1]
 

@@ -72,6 +72,7 @@ class ServeConfig:
             request naming one more evicts the least recently used.
         memory_budget: GiB the resident checkpoints' weights may take
             together; beyond it the least recently used go after a load.  0: none.
+        models_dir: a folder of local checkpoints that ``models`` lists; None: none.
     """
 
     host: str = "127.0.0.1"
@@ -95,6 +96,7 @@ class ServeConfig:
     true_peak: float = -1.0
     keep_models: int = 2
     memory_budget: float = 0.0
+    models_dir: Path | None = None
 
     def __post_init__(self) -> None:
         # Flags have choices; environment variables reach here unchecked.

@@ -366,12 +366,22 @@ CANCEL_ARGS = (
     ),
 )
 
+MODELS_ARGS = (
+    Arg(
+        "details",
+        "bool",
+        "1: first one /musicgen/model reply per checkpoint (kind, state, revision, size, "
+        "source), then the list",
+        default=False,
+    ),
+)
+
 ADDRESSES: dict[str, tuple[Arg, ...]] = {
     f"{PREFIX}/generate": COMMON_ARGS + GENERATE_ARGS,
     f"{PREFIX}/cancel": COMMON_ARGS + CANCEL_ARGS,
     f"{PREFIX}/status": COMMON_ARGS,
     f"{PREFIX}/ping": COMMON_ARGS,
-    f"{PREFIX}/models": COMMON_ARGS,
+    f"{PREFIX}/models": COMMON_ARGS + MODELS_ARGS,
 }
 
 # Replies, engine -> client.  Positional arguments, id first; new arguments are
@@ -388,9 +398,16 @@ REPLIES: dict[str, str] = {
     + "[resident_model resident_device resident_dtype resident_load_s resident_mb ...]  "
     + "-- resident: "
     + "least recently used first",
-    f"{PREFIX}/models": "id loaded model [model ...]",
+    f"{PREFIX}/model": "id index count name kind state revision size_mb melody source  "
+    + "-- with details 1: one per checkpoint, all before models; kind debug|cache|folder|release; "
+    + "state resident|ready|not_downloaded; size_mb -1: unknown",
+    f"{PREFIX}/models": "id loaded model [model ...]  -- after the model replies",
     f"{PREFIX}/cancel": "id job was  -- was = queued|running",
 }
+
+# Replies sent only to a request that asks for them by this key (set to 1):
+# a client that never sends the key never receives the address.
+ASKED_REPLIES = {f"{PREFIX}/model": "details"}
 
 EngineState = Literal["loading", "ready", "busy", "no_model", "stopping"]
 
@@ -433,6 +450,7 @@ class QueryRequest:
     kind: Literal["ping", "status", "models"]
     id: str
     reply_port: int
+    details: bool = False  # models: send the /musicgen/model replies first
 
 
 Request = GenerateRequest | CancelRequest | QueryRequest
@@ -520,7 +538,12 @@ def _parse(address: str, args: list[Any], limits: Limits) -> Request:
         return GenerateRequest(values["id"], values["reply_port"], _spec(values, limits))
     if kind == "cancel":
         return CancelRequest(values["id"], values["reply_port"], values["job"])
-    return QueryRequest(kind, values["id"], values["reply_port"])  # type: ignore[arg-type]
+    return QueryRequest(
+        kind,  # type: ignore[arg-type]
+        values["id"],
+        values["reply_port"],
+        bool(values.get("details", False)),
+    )
 
 
 def _check(arg: Arg, value: Any) -> Any:
@@ -775,6 +798,39 @@ def status(
 
 def models(request_id: str, loaded: str, available: list[str]) -> Reply:
     return f"{PREFIX}/models", [request_id, loaded, *available]
+
+
+ModelRow = tuple[str, str, str, str, int | None, bool, str]
+
+
+def model_entries(request_id: str, rows: Sequence[ModelRow]) -> list[Reply]:
+    """One ``/musicgen/model`` reply per checkpoint: (name, kind, state, revision,
+    bytes or None, melody, source).
+
+    They go out before the ``/musicgen/models`` list, which ends them (as
+    warnings end with done): clients that predate them ignore the address,
+    and a client reading them knows it has all once the list arrives
+    (``index`` and ``count`` show a lost datagram).  Sizes go in MiB (float,
+    -1: unknown): an OSC int32 cannot hold a 6.5 GB checkpoint's bytes.
+    """
+    return [
+        (
+            f"{PREFIX}/model",
+            [
+                request_id,
+                index,
+                len(rows),
+                name,
+                kind,
+                state,
+                revision,
+                -1.0 if size is None else round(size / 2**20, 1),
+                int(melody),
+                source,
+            ],
+        )
+        for index, (name, kind, state, revision, size, melody, source) in enumerate(rows)
+    ]
 
 
 def cancelled(request_id: str, job: str, was: Literal["queued", "running"]) -> Reply:

@@ -209,6 +209,9 @@ class OscServer:
             was = self.jobs.cancel(request.job)
             self.send(reply_to, protocol.cancelled(request.id, request.job, was))
         elif isinstance(request, QueryRequest):
+            if request.kind == "models" and request.details:
+                for entry in protocol.model_entries(request.id, self._catalog()):
+                    self.send(reply_to, entry)
             self.send(reply_to, self._query(request))
 
     def _query(self, request: QueryRequest) -> Reply:
@@ -235,6 +238,19 @@ class OscServer:
     def _available_models(self) -> list[str]:
         lister = getattr(self._engine, "available_models", None)
         return list(lister()) if lister else []
+
+    def _catalog(self) -> list[protocol.ModelRow]:
+        lister = getattr(self._engine, "catalog", None)
+        if lister is None:
+            return []
+        try:
+            entries = lister()
+        except Exception:  # a scan must never take the receiving thread down
+            log.exception("could not list the checkpoints on this machine")
+            return []
+        return [
+            (e.name, e.kind, e.state, e.revision, e.size_bytes, e.melody, e.source) for e in entries
+        ]
 
     # -- replies (JobListener) --------------------------------------------------
 

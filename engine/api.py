@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import checkpoint
+from engine.catalog import Catalog, CatalogEntry
 from engine.checkpoint import device_problem
 from engine.debug_checkpoint import DEBUG_MODELS
 from engine.errors import BridgeError, ModelNotAvailable
@@ -70,6 +71,8 @@ class EngineSettings:
         memory_budget: bytes the resident checkpoints' weights may take together
             (``serve --memory-budget``); beyond it, after a load, the least
             recently used are evicted (never the active one).  0: no budget.
+        models_dir: a folder whose MusicGen subfolders ``models`` lists
+            (``serve --models-dir``); None: none.
     """
 
     cache_dir: Path
@@ -86,6 +89,7 @@ class EngineSettings:
     cpu_kernel: str = "auto"
     keep_models: int = 2
     memory_budget: int = 0
+    models_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,7 @@ class Engine:
         self._loaded: checkpoint.LoadedModel | None = None  # the active checkpoint
         self._info: ModelInfo | None = None
         self._graphs: Any = None  # engine.decoders.step_graph.StepGraphs of the active checkpoint
+        self._catalog = Catalog(settings.cache_dir, settings.models_dir)
         if settings.out_dir is not None:
             from engine.output import remove_stale_partials
 
@@ -449,9 +454,25 @@ class Engine:
     def available_models(self) -> list[str]:
         """Models this machine can load now: the resident ones, the HF cache, debug."""
         names = [info.model_id for info in reversed(self._infos)]
-        names += checkpoint.cached_models()
+        names += [e.name for e in self.catalog() if e.kind == "cache"]
         names += DEBUG_MODELS
         return list(dict.fromkeys(names))
+
+    def catalog(self) -> list[CatalogEntry]:
+        """Every checkpoint on this machine or released, and which are resident (any thread).
+
+        The scan is remembered and redone only when a folder it read changed
+        (engine.catalog), so this is cheap to call for every ``models`` query.
+        """
+        keys: set[str] = set()
+        for info in self._infos:
+            keys.add(info.model_id)
+            described = info.checkpoint
+            if described.get("revision"):
+                keys.add(f"{described.get('repo')}@{described['revision']}")
+            if described.get("folder"):
+                keys.add(str(Path(described["folder"]).resolve()))
+        return self._catalog.entries(checkpoint.hf_cache_dir(), frozenset(keys))
 
     def _warm_up(self, loaded: checkpoint.LoadedModel, graphs: Any) -> None:
         from engine.generate import render

@@ -18,24 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.catalog import RELEASED, read_model_type
 from engine.debug_checkpoint import DEBUG_MODELS, ensure_debug_checkpoint
 from engine.errors import ModelLoadFailed, ModelNotAvailable
 
 log = logging.getLogger(__name__)
 
-KNOWN_MODELS = (
-    "facebook/musicgen-small",
-    "facebook/musicgen-medium",
-    "facebook/musicgen-large",
-    "facebook/musicgen-melody",
-    "facebook/musicgen-melody-large",
-    "facebook/musicgen-stereo-small",
-    "facebook/musicgen-stereo-medium",
-    "facebook/musicgen-stereo-large",
-    "facebook/musicgen-stereo-melody",
-    "facebook/musicgen-stereo-melody-large",
-)
-_MODEL_TYPES = ("musicgen", "musicgen_melody")
+KNOWN_MODELS = RELEASED  # Meta's released checkpoints (engine.catalog)
 # Only what loading needs: never the duplicate pickle weights.
 DOWNLOAD_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt"]
 
@@ -227,20 +216,6 @@ def load(model_id: str, cache_root: Path, device: str = "auto", dtype: str = "au
     )
 
 
-def cached_models() -> list[str]:
-    """Hub ids of MusicGen checkpoints present in the local Hugging Face cache."""
-    root = hf_cache_dir()
-    found = []
-    if not root.is_dir():
-        return found
-    for repo in sorted(root.glob("models--*--*")):
-        repo_id = repo.name[len("models--") :].replace("--", "/")
-        configs = sorted(repo.glob("snapshots/*/config.json"))
-        if configs and _read_model_type(configs[-1]) in _MODEL_TYPES:
-            found.append(repo_id)
-    return found
-
-
 def download(model_id: str) -> Path:
     """Fetch a checkpoint from the Hub into the Hugging Face cache (needs internet).
 
@@ -264,7 +239,7 @@ def _model_class(folder: Path) -> Any:
         MusicgenMelodyForConditionalGeneration,
     )
 
-    model_type = _read_model_type(folder / "config.json")
+    model_type = read_model_type(folder)
     if model_type == "musicgen":
         return MusicgenForConditionalGeneration
     if model_type == "musicgen_melody":
@@ -273,10 +248,6 @@ def _model_class(folder: Path) -> Any:
         f"{folder} holds a '{model_type}' model, not MusicGen (model_type musicgen or "
         "musicgen_melody)."
     )
-
-
-def _read_model_type(config_path: Path) -> str | None:
-    return (_read_json(config_path) or {}).get("model_type")
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

@@ -268,7 +268,8 @@ def test_cli_status_models_ping(engine_process):
     models = subprocess.run(
         [cli_executable(), "models", *port], capture_output=True, text=True, timeout=30
     )
-    assert "debug  (loaded)" in models.stdout
+    [debug] = [line for line in models.stdout.splitlines() if line.split()[:1] == ["debug"]]
+    assert "resident" in debug
     cancel = subprocess.run(
         [cli_executable(), "cancel", "no-such-job", *port],
         capture_output=True,

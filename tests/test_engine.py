@@ -12,6 +12,7 @@ import soundfile as sf
 
 from engine import checkpoint
 from engine.api import Engine, EngineSettings
+from engine.catalog import Catalog
 from engine.debug_checkpoint import build_debug_checkpoint
 from engine.errors import Cancelled, ModelLoadFailed, ModelNotAvailable, WriteFailed
 from engine.output import slugify, take_stem, write_take
@@ -151,7 +152,10 @@ def test_hub_cache_snapshot_is_found_offline(tmp_path, monkeypatch, cache_dir):
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(hub))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert checkpoint.resolve("facebook/musicgen-small", tmp_path) == snapshot
-    assert checkpoint.cached_models() == ["facebook/musicgen-small"]
+    listed = Catalog(None).entries(hub)
+    assert [(e.name, e.revision) for e in listed if e.kind == "cache"] == [
+        ("facebook/musicgen-small", "0" * 40)
+    ]
 
 
 def test_not_a_musicgen_folder(tmp_path):
