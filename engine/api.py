@@ -308,7 +308,7 @@ class Engine:
         from engine.decoders import kernels
 
         choice = kernels.choose_kernel(loaded, self.settings.cache_dir, self.settings.cpu_kernel)
-        kernels.apply_kernel(loaded, choice.kernel)
+        kernels.apply_kernel(loaded, choice.kernel, choice.fuse_qkv)
         log.info("%s", kernels.describe(choice))
         return choice.kernel
 
