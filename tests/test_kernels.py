@@ -147,7 +147,7 @@ def test_the_engine_logs_the_kernel_and_the_sidecar_records_it(tmp_path, caplog)
     [entry] = chosen.values()  # measured in the dtype the default precision gave
     take = engine.generate(GenerationSpec(prompt="x", out_dir=tmp_path, seconds=0.3))
     meta = json.loads(take.paths[0].with_suffix(".json").read_text())
-    assert meta["kernel"] == entry["kernel"]
+    assert meta["kernel"] == entry["kernel"] + ("+qkv" if entry["fuse_qkv"] else "")
     from engine.decoders.precision import resolve_cpu_precision
 
     assert meta["dtype"] == resolve_cpu_precision("auto")[0]

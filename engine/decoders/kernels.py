@@ -116,6 +116,11 @@ class KernelChoice:
     fuse_qkv: bool = False
     qkv_ms: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def name(self) -> str:
+        """What the sidecar records: the kernel, ``+qkv`` where q/k/v are fused."""
+        return f"{self.kernel}+qkv" if self.fuse_qkv else self.kernel
+
 
 def _cpuinfo(field: str) -> str | None:
     """The first ``field`` line's value in /proc/cpuinfo (Linux), or None."""
