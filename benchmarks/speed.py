@@ -191,7 +191,8 @@ def build_variant(size: str, device: str, dtype: str, kernel: str = "module") ->
     """``build_model`` in ``dtype`` with the CPU Linear ``kernel``.
 
     ``int8`` is float32 through ``prepare_for_cpu``; ``kernel`` is one of
-    ``engine.decoders.kernels.KERNELS`` (CPU only; "module" elsewhere).
+    ``engine.decoders.kernels.KERNELS`` (CPU only; "module" elsewhere), with
+    ``+qkv`` to fuse self-attention's q/k/v (``kernels.fuse_qkv``; "module+qkv").
     """
     from engine.decoders.precision import prepare_for_cpu
 
@@ -199,10 +200,11 @@ def build_variant(size: str, device: str, dtype: str, kernel: str = "module") ->
         loaded = prepare_for_cpu(build_model(size, device, "float32"), "int8")
     else:
         loaded = build_model(size, device, dtype)
-    if kernel != "module":
+    base, _, fused = kernel.partition("+")
+    if base != "module" or fused:
         from engine.decoders.kernels import apply_kernel
 
-        apply_kernel(loaded, kernel)
+        apply_kernel(loaded, base, fuse=fused == "qkv")
     return loaded
 
 
@@ -225,6 +227,8 @@ def step_weight_bytes(loaded: Any) -> int:
         for name, child in parent.named_children():
             if id(parent) in once and name in ("k_proj", "v_proj"):
                 continue
+            if hasattr(parent, "qkv_proj") and name in ("q_proj", "k_proj", "v_proj"):
+                continue  # fused: the steps read qkv_proj instead
             if isinstance(child, torch.nn.Linear) and type(child) is torch.nn.Linear:
                 total += child.weight.numel() * child.weight.element_size()
             elif isinstance(child, PackedLinear):
@@ -426,7 +430,7 @@ def speed_table(args: argparse.Namespace, device: str, dtypes: list[str]) -> Non
         f"{mean_bw:.1f} GB/s (their mean)"
     )
     print(
-        f"{'size':<7}{'path':<10}{'dtype':<10}{'kernel':<8}{'batch':>5}{'steps/s':>9}"
+        f"{'size':<7}{'path':<10}{'dtype':<10}{'kernel':<11}{'batch':>5}{'steps/s':>9}"
         f"{'s/' + format(args.seconds, 'g') + 's':>9}{'RTF':>7}{'peak MiB':>10}"
         f"{'MB/step':>9}{'floor/s':>9}{'of floor':>9}{'speedup':>9}"
     )
@@ -438,7 +442,7 @@ def speed_table(args: argparse.Namespace, device: str, dtypes: list[str]) -> Non
         floor = mean_bw * 1e9 / nbytes
         speedup = f"{rate / base:.2f}x" if base else ""
         print(
-            f"{size:<7}{path:<10}{dtype:<10}{kernel:<8}{batch:>5}{rate:>9.2f}{total:>9.1f}"
+            f"{size:<7}{path:<10}{dtype:<10}{kernel:<11}{batch:>5}{rate:>9.2f}{total:>9.1f}"
             f"{args.seconds * batch / total:>7.2f}{peak:>10.0f}{nbytes / 1e6:>9.0f}"
             f"{floor:>9.1f}{rate / floor:>9.0%}{speedup:>9}",
             flush=True,
@@ -552,7 +556,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--kernels",
         default="module,onednn",
-        help="CPU Linear kernels (engine.decoders.kernels): module,onednn",
+        help="CPU Linear kernels (engine.decoders.kernels): module,onednn; +qkv fuses q/k/v",
     )
     parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (CPU)")
     parser.add_argument(

@@ -313,9 +313,9 @@ class Engine:
         from engine.decoders import kernels
 
         choice = kernels.choose_kernel(loaded, self.settings.cache_dir, self.settings.cpu_kernel)
-        kernels.apply_kernel(loaded, choice.kernel)
+        kernels.apply_kernel(loaded, choice.kernel, choice.fuse_qkv)
         log.info("%s", kernels.describe(choice))
-        return choice.kernel
+        return choice.name
 
     def _set_threads(self) -> None:
         import os

@@ -147,7 +147,7 @@ def test_the_engine_logs_the_kernel_and_the_sidecar_records_it(tmp_path, caplog)
     [entry] = chosen.values()  # measured in the dtype the default precision gave
     take = engine.generate(GenerationSpec(prompt="x", out_dir=tmp_path, seconds=0.3))
     meta = json.loads(take.paths[0].with_suffix(".json").read_text())
-    assert meta["kernel"] == entry["kernel"]
+    assert meta["kernel"] == entry["kernel"] + ("+qkv" if entry["fuse_qkv"] else "")
     from engine.decoders.precision import resolve_cpu_precision
 
     assert meta["dtype"] == resolve_cpu_precision("auto")[0]
@@ -172,3 +172,62 @@ def test_auto_precision_leaves_a_model_not_in_float32_alone(cache_dir, caplog) -
     with caplog.at_level(logging.WARNING):
         assert engine.load("debug").dtype == "bfloat16"
     assert "cpu-precision" not in caplog.text  # auto has nothing to warn about
+
+
+@pytest.mark.parametrize(
+    ("name", "kernel"), [("debug", "module"), ("debug-stereo", "onednn"), ("debug", "onednn")]
+)
+def test_fused_qkv_step_agrees_with_the_separate_one(cache_dir: Path, name: str, kernel: str):
+    """One q/k/v product a layer (kernels.fuse_qkv) gives the three products' logits."""
+    plain = checkpoint.load(name, cache_dir, device="cpu", dtype="float32")
+    fused = checkpoint.load(name, cache_dir, device="cpu", dtype="float32")
+    kernels.apply_kernel(plain, kernel)
+    kernels.apply_kernel(fused, kernel, fuse=True)
+    attns = [layer.self_attn for layer in fused.model.decoder.model.decoder.layers]
+    assert attns and all(hasattr(attn, "qkv_proj") for attn in attns)
+    if kernel == "module":  # q/k/v are views into the fused weight: nothing added
+        first = attns[0]
+        assert (
+            first.k_proj.weight.data_ptr()
+            == first.qkv_proj.weight[first.q_proj.out_features :].data_ptr()
+        )
+    assert kernels.fuse_qkv(fused) == 0  # already fused: left alone
+    inputs = _inputs(plain)
+    want, record = recorded_run(fast_decode, plain, inputs, 20, GREEDY, (0, 1))
+    forced = forced_logits(fast_decode, fused, inputs, want)
+    assert_logits_close(forced, torch.stack(record.logits), f"fused q/k/v, {kernel}")
+    # transformers' generate still runs the separate projections of the fused model.
+    reference = forced_logits(reference_decode, fused, inputs, want)
+    assert_logits_close(reference, torch.stack(record.logits), "separate q/k/v under generate")
+
+
+def test_a_wrong_fused_qkv_is_seen(cache_dir: Path) -> None:
+    """A control: a fused weight in the wrong order (k and v swapped) fails the agreement."""
+    plain = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
+    fused = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
+    kernels.fuse_qkv(fused)
+    with torch.inference_mode():
+        for layer in fused.model.decoder.model.decoder.layers:
+            q, k, v = layer.self_attn.qkv_proj.weight.detach().chunk(3)
+            swapped = torch.nn.Parameter(torch.cat([q, v, k]), requires_grad=False)
+            layer.self_attn.qkv_proj.weight = swapped
+    inputs = _inputs(plain)
+    want, record = recorded_run(fast_decode, plain, inputs, 12, GREEDY, (0, 1))
+    forced = forced_logits(fast_decode, fused, inputs, want)
+    with pytest.raises(AssertionError, match="logits differ"):
+        assert_logits_close(forced, torch.stack(record.logits), "k/v swapped in the fused q/k/v")
+
+
+def test_fusing_is_chosen_only_where_it_is_faster(tmp_path, cache_dir, monkeypatch):
+    loaded = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
+    monkeypatch.setattr(
+        kernels, "time_kernels", lambda loaded: ({"module": 9.0, "onednn": 3.0}, [])
+    )
+    monkeypatch.setattr(kernels, "time_qkv", lambda loaded, k: {"separate": 2.0, "fused": 1.0})
+    choice = kernels.choose_kernel(loaded, tmp_path / "a")
+    assert choice.fuse_qkv and "q/k/v fused" in kernels.describe(choice)
+    monkeypatch.setattr(kernels, "time_qkv", lambda loaded, k: {"separate": 1.0, "fused": 2.0})
+    assert not kernels.choose_kernel(loaded, tmp_path / "b").fuse_qkv
+    assert kernels.choose_kernel(loaded, tmp_path / "a").fuse_qkv  # cached with the choice
+    measured = kernels.time_qkv(loaded, "onednn")
+    assert set(measured) == {"separate", "fused"} and min(measured.values()) > 0

@@ -18,6 +18,17 @@ depends on the CPU and the torch build, so the engine measures it:
   cross attention, FFN, lm heads; not the text encoder, which runs once a
   take) for :class:`PackedLinear`, which holds only the packed weight.  It
   changes the model, not a decoder, so every decoder uses it.
+- :func:`fuse_qkv` gives each decoder layer's self-attention one product for
+  its query, key and value projections (``qkv_proj``, a ``3 * D x D`` weight
+  of the three stacked), which the engine's own steps use
+  (:class:`engine.decoders.layers.LayerStack`); the cross-attention's query
+  stays alone (its keys and values are projected once a run).  The fused
+  shape is timed with the others, and fusing is chosen only where its product
+  beats the three it replaces with the chosen kernel.  ``q_proj``, ``k_proj``
+  and ``v_proj`` stay for transformers' ``generate`` (the reference decoder):
+  with the module kernel they are views into the fused weight (no memory
+  added); with oneDNN each packed weight is its own (the self-attention's
+  q/k/v weights twice: 288 MiB more for small in float32, 144 in bf16).
 
 Only kernels exact to float rounding are in :data:`KERNELS`; one that changes
 results beyond it (int8 weights: :mod:`engine.decoders.precision`) is used
@@ -93,12 +104,22 @@ class KernelChoice:
         step_ms: each candidate's estimated milliseconds of Linear products a
             step (one take with guidance); empty where nothing was timed.
         inexact: candidates left out because they differ beyond rounding.
+        fuse_qkv: whether self-attention's q/k/v run as one product (:func:`fuse_qkv`).
+        qkv_ms: a step's self-attention q/k/v products with the chosen kernel,
+            ``{"separate": ms, "fused": ms}``; empty where nothing was timed.
     """
 
     kernel: str
     how: str
     step_ms: dict[str, float] = field(default_factory=dict)
     inexact: tuple[str, ...] = ()
+    fuse_qkv: bool = False
+    qkv_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """What the sidecar records: the kernel, ``+qkv`` where q/k/v are fused."""
+        return f"{self.kernel}+qkv" if self.fuse_qkv else self.kernel
 
 
 def _cpuinfo(field: str) -> str | None:
@@ -152,14 +173,62 @@ def _cross_attentions(loaded: LoadedModel) -> list[Any]:
     return [layer.encoder_attn for layer in layers if hasattr(layer, "encoder_attn")]
 
 
-def apply_kernel(loaded: LoadedModel, kernel: str) -> int:
+def _self_attentions(loaded: LoadedModel) -> list[Any]:
+    return [layer.self_attn for layer in loaded.model.decoder.model.decoder.layers]
+
+
+def fuse_qkv(loaded: LoadedModel) -> int:
+    """Give every decoder self-attention a fused ``qkv_proj``, in place.
+
+    ``qkv_proj`` is an ``nn.Linear`` whose weight (and bias) is the q, k and v
+    projections' stacked; those become views into it, so no memory is added.
+    Layers whose projections are not plain ``nn.Linear`` (int8 weights, or
+    already fused) are left as they are.
+
+    Returns:
+        How many self-attentions were fused.
+    """
+    fused = 0
+    with torch.inference_mode():
+        for attn in _self_attentions(loaded):
+            parts = [attn.q_proj, attn.k_proj, attn.v_proj]
+            if hasattr(attn, "qkv_proj") or any(type(p) is not torch.nn.Linear for p in parts):
+                continue
+            weight = torch.cat([p.weight.detach() for p in parts])
+            biased = all(p.bias is not None for p in parts)
+            qkv = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=biased)
+            qkv.to(device=weight.device, dtype=weight.dtype)
+            qkv.weight = torch.nn.Parameter(weight, requires_grad=False)
+            if biased:
+                qkv.bias = torch.nn.Parameter(
+                    torch.cat([p.bias.detach() for p in parts]), requires_grad=False
+                )
+            start = 0
+            for p in parts:
+                rows = p.out_features
+                p.weight = torch.nn.Parameter(weight[start : start + rows], requires_grad=False)
+                if biased:
+                    p.bias = torch.nn.Parameter(qkv.bias[start : start + rows], requires_grad=False)
+                start += rows
+            attn.qkv_proj = qkv
+            fused += 1
+    return fused
+
+
+def apply_kernel(loaded: LoadedModel, kernel: str, fuse: bool = False) -> int:
     """Give the decoder's Linear layers ``kernel``, in place.
+
+    Args:
+        fuse: first fuse self-attention's q/k/v (:func:`fuse_qkv`); the fused
+            product gets ``kernel`` too.
 
     Returns:
         How many layers were swapped (0 for ``"module"``).
     """
     if kernel not in KERNELS:
         raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, not {kernel!r}")
+    if fuse:
+        fuse_qkv(loaded)
     if kernel == "module":
         return 0
     swapped = 0
@@ -216,6 +285,57 @@ def time_kernels(loaded: LoadedModel, rows: int = TIMING_ROWS) -> tuple[dict[str
     return totals, sorted(inexact)
 
 
+def time_qkv(loaded: LoadedModel, kernel: str, rows: int = TIMING_ROWS) -> dict[str, float]:
+    """Milliseconds a step of self-attention's q/k/v products take with ``kernel``.
+
+    The three separate products of each layer against the one fused product
+    (:func:`fuse_qkv`), on the model's own weights of up to
+    :data:`TIMING_BYTES` of layers, interleaved, the median of
+    :data:`REPEATS` scaled to every layer.  A fused product that differs from
+    the three beyond rounding counts as never faster.
+
+    Returns:
+        ``{"separate": ms, "fused": ms}``; empty where the layers cannot be fused.
+    """
+    attns = _self_attentions(loaded)
+    if any(type(getattr(a, n, None)) is not torch.nn.Linear for a in attns for n in _QKV):
+        return {}
+    weight = attns[0].q_proj.weight
+    fits = max(2, TIMING_BYTES // (3 * weight.numel() * weight.element_size()))
+    timed = attns[:fits]
+    wrap = PackedLinear if kernel == "onednn" else (lambda linear: linear)
+    gen = torch.Generator().manual_seed(0)
+    samples: dict[str, list[float]] = {"separate": [], "fused": []}
+    with torch.inference_mode():
+        separate = [[wrap(getattr(a, n)).forward for n in _QKV] for a in timed]
+        fused = []
+        for a in timed:
+            parts = [getattr(a, n) for n in _QKV]
+            linear = torch.nn.Linear(
+                weight.shape[1], sum(p.out_features for p in parts), bias=False
+            )
+            linear.weight = torch.nn.Parameter(torch.cat([p.weight for p in parts]), False)
+            if all(p.bias is not None for p in parts):
+                linear.bias = torch.nn.Parameter(torch.cat([p.bias for p in parts]), False)
+            fused.append(wrap(linear).forward)
+        x = torch.randn((rows, weight.shape[1]), generator=gen).to(weight.dtype)
+        reference = torch.cat([forward(x) for forward in separate[0]], dim=-1)
+        limit = TOLERANCE.get(weight.dtype, 1e-5) * float(reference.abs().max())
+        if float((fused[0](x) - reference).abs().max()) > limit:
+            return {"separate": 0.0, "fused": float("inf")}
+        for _ in range(REPEATS):
+            for what, forwards in (("separate", separate), ("fused", fused)):
+                start = time.perf_counter()
+                for layer in forwards:
+                    for forward in layer if isinstance(layer, list) else [layer]:
+                        forward(x)
+                samples[what].append((time.perf_counter() - start) / len(forwards))
+    return {what: statistics.median(s) * len(attns) * 1e3 for what, s in samples.items()}
+
+
+_QKV = ("q_proj", "k_proj", "v_proj")
+
+
 def choose_kernel(loaded: LoadedModel, cache_dir: Path | None, asked: str = "auto") -> KernelChoice:
     """The decoder's Linear kernel for this machine: asked for, cached, or measured now.
 
@@ -235,15 +355,29 @@ def choose_kernel(loaded: LoadedModel, cache_dir: Path | None, asked: str = "aut
     key = cache_key(loaded)
     path = None if cache_dir is None else Path(cache_dir) / CACHE_FILE
     cached = _read_cache(path).get(key)
-    if cached is not None and cached.get("kernel") in KERNELS:
+    # An entry from before the fused q/k/v was timed (no "fuse_qkv") is measured again.
+    if cached is not None and cached.get("kernel") in KERNELS and "fuse_qkv" in cached:
         return KernelChoice(
-            cached["kernel"], "cached", cached.get("step_ms", {}), tuple(cached.get("inexact", ()))
+            cached["kernel"],
+            "cached",
+            cached.get("step_ms", {}),
+            tuple(cached.get("inexact", ())),
+            bool(cached["fuse_qkv"]),
+            cached.get("qkv_ms", {}),
         )
     step_ms, inexact = time_kernels(loaded)
     exact = {kernel: ms for kernel, ms in step_ms.items() if kernel not in inexact}
     kernel = min(exact, key=exact.__getitem__) if exact else "module"
-    choice = KernelChoice(kernel, "measured", {k: round(v, 3) for k, v in step_ms.items()})
-    choice = KernelChoice(choice.kernel, choice.how, choice.step_ms, tuple(inexact))
+    qkv_ms = time_qkv(loaded, kernel)
+    fuse = bool(qkv_ms) and qkv_ms["fused"] < qkv_ms["separate"]
+    choice = KernelChoice(
+        kernel,
+        "measured",
+        {k: round(v, 3) for k, v in step_ms.items()},
+        tuple(inexact),
+        fuse,
+        {k: round(v, 3) for k, v in qkv_ms.items()},
+    )
     if path is not None:
         _write_cache(path, key, choice)
     return choice
@@ -256,6 +390,10 @@ def describe(choice: KernelChoice) -> str:
     line += f"; a step's products: {timings})" if timings else ")"
     if choice.inexact:
         line += f"; left out, not exact to rounding: {', '.join(choice.inexact)}"
+    if choice.qkv_ms:
+        ms = choice.qkv_ms
+        line += f"; self-attention q/k/v {'fused' if choice.fuse_qkv else 'separate'}"
+        line += f" (separate {ms['separate']:.1f} ms, fused {ms['fused']:.1f} ms a step)"
     return line
 
 
@@ -280,6 +418,8 @@ def _write_cache(path: Path, key: str, choice: KernelChoice) -> None:
         "kernel": choice.kernel,
         "step_ms": choice.step_ms,
         "inexact": list(choice.inexact),
+        "fuse_qkv": choice.fuse_qkv,
+        "qkv_ms": choice.qkv_ms,
         "measured": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     try:

@@ -90,9 +90,15 @@ class LayerStack:
             residual = hidden
             x = layer.self_attn_layer_norm(hidden)
             attn = layer.self_attn
-            query = attn.q_proj(x).view(shape).transpose(1, 2)
-            key = attn.k_proj(x).view(shape).transpose(1, 2)
-            value = attn.v_proj(x).view(shape).transpose(1, 2)
+            fused = getattr(attn, "qkv_proj", None)  # engine.decoders.kernels.fuse_qkv
+            if fused is not None:
+                query, key, value = (
+                    part.view(shape).transpose(1, 2) for part in fused(x).chunk(3, dim=-1)
+                )
+            else:
+                query = attn.q_proj(x).view(shape).transpose(1, 2)
+                key = attn.k_proj(x).view(shape).transpose(1, 2)
+                value = attn.v_proj(x).view(shape).transpose(1, 2)
             x = attend(i, query, key, value).transpose(1, 2).reshape(rows, n, -1)
             hidden = residual + attn.out_proj(x)
 
