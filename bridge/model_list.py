@@ -93,16 +93,18 @@ def menu_items(
 ) -> list[dict[str, str]]:
     """The model menu, first item "engine default (LOADED)" (name "": send no model).
 
-    Each item is {"label", "name", "download"}: ``name`` is what a request's ``model`` says
-    (labels are not names), ``download`` the command that fetches a checkpoint not on this
-    machine ("" for the others; choosing such an item shows it instead of sending a request
-    that would fail).  With entries: one item per name in the engine's order (a repo with
+    Each item is {"label", "name", "download", "size"}: ``name`` is what a request's ``model``
+    says (labels are not names), ``download`` the command that fetches a checkpoint not on
+    this machine and ``size`` its approximate download ("" for the others; choosing such an
+    item shows the command instead of sending a request that would fail).  With entries: one item per name in the engine's order (a repo with
     several cache snapshots is one item, resident if any of them is).  Without (an engine
     that predates them): the plain list's names but the loaded one, labelled by name.
     """
-    items = [{"label": f"engine default ({loaded})", "name": "", "download": ""}]
+    items = [{"label": f"engine default ({loaded})", "name": "", "download": "", "size": ""}]
     if not entries:
-        items += [{"label": n, "name": n, "download": ""} for n in available if n != loaded]
+        items += [
+            {"label": n, "name": n, "download": "", "size": ""} for n in available if n != loaded
+        ]
         return items
     by_name: dict[str, dict[str, Any]] = {}
     for entry in entries:
@@ -110,8 +112,15 @@ def menu_items(
         if entry["state"] == "resident":
             first["state"] = "resident"
     for name, entry in by_name.items():
-        download = str(entry["source"]) if entry["state"] == "not_downloaded" else ""
-        items.append({"label": menu_label(entry), "name": name, "download": download})
+        missing = entry["state"] == "not_downloaded"
+        items.append(
+            {
+                "label": menu_label(entry),
+                "name": name,
+                "download": str(entry["source"]) if missing else "",
+                "size": format_size(float(entry["size_mb"]), approx=True) if missing else "",
+            }
+        )
     return items
 
 

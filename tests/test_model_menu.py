@@ -66,11 +66,17 @@ def test_menu_labels_names_and_download_commands():
     ]
 
 
+def test_a_download_item_carries_its_size():
+    menu = menu_items("debug", [], ENTRIES)
+    assert [i["size"] for i in menu if i["download"]] == ["about 6.5 GB", "size unknown"]
+    assert {i["size"] for i in menu if not i["download"]} == {""}
+
+
 def test_an_engine_without_details_gives_names_but_the_loaded_one():
     menu = menu_items("debug", ["debug", "facebook/musicgen-small"], [])
-    assert menu == [
-        {"label": "engine default (debug)", "name": "", "download": ""},
-        {"label": "facebook/musicgen-small", "name": "facebook/musicgen-small", "download": ""},
+    assert [(i["label"], i["name"], i["download"]) for i in menu] == [
+        ("engine default (debug)", "", ""),
+        ("facebook/musicgen-small", "facebook/musicgen-small", ""),
     ]
 
 
