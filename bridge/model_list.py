@@ -96,9 +96,10 @@ def menu_items(
     Each item is {"label", "name", "download", "size"}: ``name`` is what a request's ``model``
     says (labels are not names), ``download`` the command that fetches a checkpoint not on
     this machine and ``size`` its approximate download ("" for the others; choosing such an
-    item shows the command instead of sending a request that would fail).  With entries: one item per name in the engine's order (a repo with
-    several cache snapshots is one item, resident if any of them is).  Without (an engine
-    that predates them): the plain list's names but the loaded one, labelled by name.
+    item shows the command instead of sending a request that would fail).  With entries:
+    one item per name in the engine's order (a repo with several cache snapshots is one
+    item, resident if any of them is).  Without (an engine that predates them): the plain
+    list's names but the loaded one, labelled by name.
     """
     items = [{"label": f"engine default ({loaded})", "name": "", "download": "", "size": ""}]
     if not entries:

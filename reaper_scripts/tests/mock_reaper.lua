@@ -417,8 +417,8 @@ function Mock.new(opts)
   -- and "<" open and close a submenu (not modelled: the mock refuses them), an empty field is a
   -- separator; the answer is the 1-based index of the item chosen, 0 for none.  Before REAPER
   -- 6.82 the menu showed nothing on Windows without a gfx window, so the mock refuses a
-  -- showmenu outside gfx.init .. gfx.quit.  An answer in opts.menus is an index, 0, or the
-  -- text of the item (without its flags) the user clicks.
+  -- showmenu outside gfx.init .. gfx.quit.  An answer in opts.menus is an index, 0, the
+  -- text of the item (without its flags) the user clicks, or function(items) -> index.
   local menus = opts.menus or {}
   state.menus = {}
   local gfx = { x = 0, y = 0, mouse_x = 0, mouse_y = 0 }
@@ -437,6 +437,7 @@ function Mock.new(opts)
     state.menus[#state.menus + 1] = items
     local answer = table.remove(menus, 1)
     if answer == nil then error("gfx.showmenu called but the test gave no answer", 2) end
+    if type(answer) == "function" then answer = answer(items) end
     if type(answer) == "string" then
       for i, item in ipairs(items) do
         if item.text == answer then answer = i break end
