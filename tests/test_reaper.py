@@ -692,6 +692,16 @@ def test_python_variant_captions_have_no_commas_and_defaults_are_safe(variant):
     assert call[4].split("\n")[0] == "children\u2019s choir"
 
 
+def test_python_variant_model_field_is_the_one_picked_in_lua_settings(variant):
+    """The Python variant has no Settings: the model picked in the Lua Settings menu
+    (ExtState last_model, see reaper_scripts/lib/musicgen/actions.lua) prefills its
+    Model field too."""
+    api = FakeReaper("", "x\n1", {"last_model": "debug-stereo"}, selected=False)
+    assert variant.Generator(api).prepare()
+    (call,) = api.named("GetUserInputs")
+    assert call[4].split("\n")[variant.FIELDS.index("model")] == "debug-stereo"
+
+
 def _take_arrives(variant, api, wav, change):
     """prepare() now; `change(api)` while it renders; then the take (the file `wav`) arrives."""
     job = variant.Generator(api)
