@@ -18,7 +18,7 @@ from typing import Any
 
 from bridge import protocol, version
 from bridge.config import CPU_PRECISIONS, DECODERS, DTYPES
-from bridge.model_list import format_catalog
+from bridge.model_list import catalog_json, format_catalog
 from engine.errors import BridgeError
 
 EXIT_OK, EXIT_ENGINE_ERROR, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -175,7 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
         ("ping", "check that the engine answers"),
         ("models", "list the models the engine can load"),
     ):
-        _client_flags(sub.add_parser(name, help=text, description=text))
+        query = sub.add_parser(name, help=text, description=text)
+        _client_flags(query)
+        if name == "models":
+            query.add_argument(
+                "--json", action="store_true", help="print the list and the DAW menu as JSON"
+            )
     cancel = sub.add_parser("cancel", help="cancel a queued or running take")
     cancel.add_argument("job", help="the id of the generate request")
     _client_flags(cancel)
@@ -486,7 +491,9 @@ def _client_command(args: argparse.Namespace) -> int:
                         print(f"{key}: {value}")
             elif args.command == "models":
                 loaded, available, entries = client.catalog()
-                if entries:
+                if args.json:
+                    print(catalog_json(loaded, available, entries))
+                elif entries:
                     print(format_catalog(entries))
                 else:  # an engine that predates the details
                     for name in available:

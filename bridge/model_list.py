@@ -1,7 +1,15 @@
-"""The `models` command's table: the engine's ``/musicgen/model`` entries, grouped by kind."""
+"""The `models` command's output: the engine's ``/musicgen/model`` entries as a table
+(`format_catalog`), and the model menu the DAW clients show (`menu_items`, `catalog_json`).
+
+The menu is what the Max device's Model menu and the REAPER Settings menu list, item for item:
+``musicgen-bridge models --json`` gives it under ``"menu"`` (the REAPER scripts read it from
+there), and max4live/musicgen_bridge.js builds the same labels from the same entries (an
+end-to-end test keeps the two equal).
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,3 +60,81 @@ def format_catalog(entries: Sequence[dict[str, Any]]) -> str:
                     parts.append("melody")
             lines.append("  ".join(parts).rstrip())
     return "\n".join(lines)
+
+
+def menu_label(entry: dict[str, Any]) -> str:
+    """What a menu shows for one checkpoint: its name (a folder by its last part) and, in
+    brackets, what the producer needs to know before choosing it.
+
+    'facebook/musicgen-small (resident)', 'debug-melody (test noise, ready, melody)',
+    'my-finetune (folder, ready)', 'facebook/musicgen-large (download first, about 6.5 GB)'.
+    """
+    name = str(entry["name"])
+    kind, state = entry["kind"], entry["state"]
+    shown, tags = name, []
+    if kind == "folder":
+        shown = name.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1] or name
+        tags.append("folder")
+    elif kind == "debug":
+        tags.append("test noise")
+    if state == "resident":
+        tags.append("resident")
+    elif state == "not_downloaded":
+        tags.append("download first, " + format_size(float(entry["size_mb"]), approx=True))
+    else:
+        tags.append("ready")
+    if entry["melody"]:
+        tags.append("melody")
+    return f"{shown} ({', '.join(tags)})"
+
+
+def menu_items(
+    loaded: str, available: Sequence[str], entries: Sequence[dict[str, Any]]
+) -> list[dict[str, str]]:
+    """The model menu, first item "engine default (LOADED)" (name "": send no model).
+
+    Each item is {"label", "name", "download", "size"}: ``name`` is what a request's ``model``
+    says (labels are not names), ``download`` the command that fetches a checkpoint not on
+    this machine and ``size`` its approximate download ("" for the others; choosing such an
+    item shows the command instead of sending a request that would fail).  With entries:
+    one item per name in the engine's order (a repo with several cache snapshots is one
+    item, resident if any of them is).  Without (an engine that predates them): the plain
+    list's names but the loaded one, labelled by name.
+    """
+    items = [{"label": f"engine default ({loaded})", "name": "", "download": "", "size": ""}]
+    if not entries:
+        items += [
+            {"label": n, "name": n, "download": "", "size": ""} for n in available if n != loaded
+        ]
+        return items
+    by_name: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        first = by_name.setdefault(str(entry["name"]), dict(entry))
+        if entry["state"] == "resident":
+            first["state"] = "resident"
+    for name, entry in by_name.items():
+        missing = entry["state"] == "not_downloaded"
+        items.append(
+            {
+                "label": menu_label(entry),
+                "name": name,
+                "download": str(entry["source"]) if missing else "",
+                "size": format_size(float(entry["size_mb"]), approx=True) if missing else "",
+            }
+        )
+    return items
+
+
+def catalog_json(loaded: str, available: Sequence[str], entries: Sequence[dict[str, Any]]) -> str:
+    """``models --json``: {"loaded", "models" (the plain list), "entries" (the details, [] from
+    an engine that predates them), "menu" (`menu_items`)}."""
+    return json.dumps(
+        {
+            "loaded": loaded,
+            "models": list(available),
+            "entries": list(entries),
+            "menu": menu_items(loaded, available, entries),
+        },
+        indent=2,
+        ensure_ascii=False,
+    )

@@ -76,6 +76,7 @@ var state = {
     bars: 4,
     model: null,               // null = the engine's loaded model
     loadedModel: "",           // what the engine has loaded (models / pong replies)
+    menu: [],                  // the Model menu's items: {label, name, download} (modelMenu)
     melodySource: MELODY_OFF,  // index into MELODY_SOURCES
     key: null,                 // e.g. "A minor"; null = none
     variations: 1,
@@ -134,9 +135,29 @@ function bars(value) {
     state.bars = clamp(Math.round(value), 1, 64);
 }
 
-// umenu item text; the first item means "whatever the engine has loaded".
+// The Model umenu's index (its left outlet), or a model name as text (a message box,
+// the tests).  Item 0, "engine default (...)", sends no model.  Labels are not names:
+// the index maps to the name through state.menu.  A checkpoint not on this machine is
+// not chosen: the status line gives the command that downloads it, and the menu goes
+// back to the previous choice.
 function model() {
-    var name = joinAtoms(arrayfromargs(arguments));
+    var atoms = arrayfromargs(arguments);
+    if (atoms.length === 1 && typeof atoms[0] === "number") {
+        var item = state.menu[Math.floor(atoms[0])];
+        if (!item) {
+            return;
+        }
+        if (item.download) {
+            setStatus(item.name + " is not on this machine (" + item.size +
+                      "). Download it first: `" + item.download + "`, then choose it again.");
+            showModelChoice();
+            models();   // so the menu shows it ready once it is downloaded
+            return;
+        }
+        state.model = item.name || null;
+        return;
+    }
+    var name = trim(joinAtoms(atoms));
     state.model = (!name || name.indexOf("engine default") === 0) ? null : name;
 }
 
@@ -206,7 +227,7 @@ function models() {
     if (!state.ready) {
         return;
     }
-    request("models", {}, function () {
+    request("models", { details: 1 }, function () {
         setReachable(0);
     });
 }
@@ -476,6 +497,7 @@ var HANDLERS = {
         setProgress(1);
         var results = LIVE.placeTakes(paths, job.placement, names, job.beats);
         finishJob(withWarnings(job, placedWords(job, paths, results)));
+        models();   // the take may have loaded a model: the menu's resident marks follow
     },
 
     // Optional, before done: the engine noticed something the producer should
@@ -551,19 +573,41 @@ var HANDLERS = {
                   ", " + args[5] + " queued.");
     },
 
+    // With `details 1` the engine first sends one of these per checkpoint:
+    // id index count name kind state revision size_mb melody source.  Kept
+    // with the models request until its list arrives.
+    "/musicgen/model": function (args) {
+        var entry = state.pending[args[0]];
+        if (!entry || entry.kind !== "models" || args.length < 10) {
+            return;
+        }
+        if (!entry.details) {
+            entry.details = { count: Math.floor(args[2]), entries: {} };
+        }
+        entry.details.entries[Math.floor(args[1])] = {
+            name: String(args[3]), kind: String(args[4]), state: String(args[5]),
+            revision: String(args[6]), sizeMb: Number(args[7]), melody: !!args[8],
+            source: joinAtoms(args.slice(9))
+        };
+    },
+
+    // The list ends the details (an engine that predates them sends it alone).
     "/musicgen/models": function (args) {
-        if (!takePending(args[0])) {
+        var entry = takePending(args[0]);
+        if (!entry) {
             return;
         }
         setReachable(1);
         state.loadedModel = String(args[1] || "");
-        outlet(OUT_UI, "models", "clear");
-        outlet(OUT_UI, "models", "append", "engine default (" + args[1] + ")");
+        var names = [];
         for (var i = 2; i < args.length; i++) {
-            if (String(args[i]) !== String(args[1])) {
-                outlet(OUT_UI, "models", "append", String(args[i]));
-            }
+            names.push(String(args[i]));
         }
+        var details = completeDetails(entry.details);
+        if (entry.details && !details) {
+            post("musicgen_bridge: a model detail was lost on the way; the Model menu shows names only\n");
+        }
+        fillModelMenu(modelMenu(state.loadedModel, names, details));
     },
 
     "/musicgen/cancel": function (args) {
@@ -575,6 +619,125 @@ var HANDLERS = {
         }
     }
 };
+
+// -- the Model menu -----------------------------------------------------------
+
+// The details of one models request, in index order, or null when there were
+// none or one was lost (a missing index, or fewer than count).
+function completeDetails(details) {
+    if (!details || !(details.count > 0)) {
+        return null;
+    }
+    var list = [];
+    for (var i = 0; i < details.count; i++) {
+        if (!details.entries[i]) {
+            return null;
+        }
+        list.push(details.entries[i]);
+    }
+    return list;
+}
+
+// The menu items, the first "engine default (LOADED)" (name "": no model sent).
+// With details: one item per name in the engine's order (several cache
+// snapshots of one repo are one item, resident if any is).  Without (an older
+// engine, or a lost detail): the plain list's names but the loaded one.
+// Mirrors bridge/model_list.py menu_items, label for label (a test keeps them equal).
+function modelMenu(loaded, names, details) {
+    var items = [{ label: "engine default (" + loaded + ")", name: "", download: "", size: "" }];
+    var i;
+    if (!details) {
+        for (i = 0; i < names.length; i++) {
+            if (names[i] !== loaded) {
+                items.push({ label: names[i], name: names[i], download: "", size: "" });
+            }
+        }
+        return items;
+    }
+    var byName = {};
+    var order = [];
+    for (i = 0; i < details.length; i++) {
+        var e = details[i];
+        if (!byName.hasOwnProperty(e.name)) {
+            byName[e.name] = { name: e.name, kind: e.kind, state: e.state, sizeMb: e.sizeMb,
+                               melody: e.melody, source: e.source };
+            order.push(e.name);
+        } else if (e.state === "resident") {
+            byName[e.name].state = "resident";
+        }
+    }
+    for (i = 0; i < order.length; i++) {
+        var entry = byName[order[i]];
+        var missing = entry.state === "not_downloaded";
+        items.push({ label: modelLabel(entry), name: entry.name,
+                     download: missing ? entry.source : "",
+                     size: missing ? downloadSize(entry.sizeMb) : "" });
+    }
+    return items;
+}
+
+// "facebook/musicgen-small (resident)", "debug-melody (test noise, ready, melody)",
+// "my-finetune (folder, ready)", "facebook/musicgen-large (download first, about 6.5 GB)".
+function modelLabel(entry) {
+    var shown = entry.name;
+    var tags = [];
+    if (entry.kind === "folder") {
+        shown = entry.name.replace(/[\/\\]+$/, "").replace(/\\/g, "/");
+        shown = shown.substring(shown.lastIndexOf("/") + 1) || entry.name;
+        tags.push("folder");
+    } else if (entry.kind === "debug") {
+        tags.push("test noise");
+    }
+    if (entry.state === "resident") {
+        tags.push("resident");
+    } else if (entry.state === "not_downloaded") {
+        tags.push("download first, " + downloadSize(entry.sizeMb));
+    } else {
+        tags.push("ready");
+    }
+    if (entry.melody) {
+        tags.push("melody");
+    }
+    return shown + " (" + tags.join(", ") + ")";
+}
+
+// A download's size as published (decimal GB, approximate), from MiB; -1: unknown.
+function downloadSize(sizeMb) {
+    if (!(sizeMb >= 0)) {
+        return "size unknown";
+    }
+    return "about " + (sizeMb * 1048576 / 1e9).toFixed(1) + " GB";
+}
+
+// Refill the umenu (each label one symbol: `append` makes its words one item)
+// and show the current choice; a choice no longer listed falls back to the
+// engine default, so what the menu shows is what is sent.
+function fillModelMenu(items) {
+    state.menu = items;
+    outlet(OUT_UI, "models", "clear");
+    for (var i = 0; i < items.length; i++) {
+        outlet(OUT_UI, "models", "append", items[i].label);
+    }
+    if (state.model !== null && modelMenuIndex(state.model) < 0) {
+        state.model = null;
+    }
+    showModelChoice();
+}
+
+// umenu `set N`: show item N without output (so it does not come back as a choice).
+function showModelChoice() {
+    var index = state.model === null ? 0 : modelMenuIndex(state.model);
+    outlet(OUT_UI, "models", "set", index < 0 ? 0 : index);
+}
+
+function modelMenuIndex(name) {
+    for (var i = 1; i < state.menu.length; i++) {
+        if (state.menu[i].name === name) {
+            return i;
+        }
+    }
+    return -1;
+}
 
 // -- 4. LIVE: every Live API call ---------------------------------------------
 

@@ -1756,7 +1756,7 @@
     "patchline": {
      "source": [
       "obj-model",
-      1
+      0
      ],
      "destination": [
       "obj-modelmsg",

@@ -27,6 +27,7 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from bridge import protocol
+from tests.conftest import cli_executable
 
 ROOT = Path(__file__).resolve().parents[1]
 M4L = ROOT / "max4live"
@@ -558,3 +559,30 @@ def test_device_loudness_and_a_conflicting_tempo_reach_a_real_engine(engine_proc
     sidecar = json.loads(Path(create["args"][0]).with_suffix(".json").read_text())
     assert [w["code"] for w in sidecar["warnings"]] == ["tempo_conflict"]
     assert final["status"].startswith("Placed") and "tempo_conflict" in final["status"]
+
+
+@pytest.mark.e2e
+def test_device_model_menu_is_the_models_json_menu_and_a_choice_reaches_the_engine(
+    engine_process, tmp_path
+):
+    """The Model menu the device fills from `models details 1` equals, item for item,
+    the "menu" of `musicgen-bridge models --json` against the same engine; choosing an
+    item by its place sends its exact name, which the engine serves."""
+    listing = subprocess.run(
+        [cli_executable(), "models", "--json", "--port", str(engine_process.port)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    menu = json.loads(listing.stdout)["menu"]
+    assert menu[0]["name"] == "" and len(menu) > 4
+    set_folder, _ = _set_folder(tmp_path)
+    events: list[dict] = []
+    args, final = _drive(engine_process, set_folder, "menu", react=lambda e, _t: events.append(e))
+    first = next(e for e in events if e.get("handled") == "/musicgen/models")
+    assert first["menu"] == menu
+    assert first["umenu"] == [item["label"] for item in menu]
+    assert any(item["download"] for item in menu), "released checkpoints not downloaded are listed"
+    assert args["model"] == ["s", "debug-stereo"]
+    assert final["status"].startswith("Placed")

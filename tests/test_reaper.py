@@ -99,6 +99,36 @@ def _seconds(wav: Path) -> str:
 
 @needs_lua
 @pytest.mark.e2e
+def test_lua_settings_model_menu_is_the_models_json_menu_and_feeds_generate(
+    engine_process, tmp_path
+):
+    """Settings' model menu lists, item for item, the "menu" of `musicgen-bridge models
+    --json` against the same engine (the Max device's labels too); choosing debug-stereo
+    there puts it in the Generate dialog's Model field, and the take is made with it."""
+    listing = subprocess.run(
+        [cli_executable(), "models", "--json", "--port", str(engine_process.port)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    menu = json.loads(listing.stdout)["menu"]
+    lines = _drive(tmp_path, engine_process.port, "settings", "debug-stereo")
+    assert [row[2] for row in lines if row[0] == "QUERY"] == ["0"]
+    header = "#Model for new takes (the Generate dialog's Model field):"
+    expected = [header] + [("!" if not m["name"] else "") + m["label"] for m in menu]
+    assert _rows(lines, "MENU") == [
+        [x] for x in [*expected, "Type a model name...", "Engine address and options..."]
+    ]
+    assert _rows(lines, "MODEL") == [["debug-stereo"]]
+    argv = _argv(lines)
+    assert argv[argv.index("--model") + 1] == "debug-stereo"
+    assert not _rows(lines, "MB")
+    assert len(sorted((tmp_path / "MusicGen").glob("*.wav"))) == 1
+
+
+@needs_lua
+@pytest.mark.e2e
 def test_lua_generate_end_to_end(engine_process, tmp_path):
     cli = cli_executable()
     lines = _drive(tmp_path, engine_process.port)
@@ -660,6 +690,16 @@ def test_python_variant_captions_have_no_commas_and_defaults_are_safe(variant):
     assert variant.Generator(api).prepare()
     (call,) = api.named("GetUserInputs")
     assert call[4].split("\n")[0] == "children\u2019s choir"
+
+
+def test_python_variant_model_field_is_the_one_picked_in_lua_settings(variant):
+    """The Python variant has no Settings: the model picked in the Lua Settings menu
+    (ExtState last_model, see reaper_scripts/lib/musicgen/actions.lua) prefills its
+    Model field too."""
+    api = FakeReaper("", "x\n1", {"last_model": "debug-stereo"}, selected=False)
+    assert variant.Generator(api).prepare()
+    (call,) = api.named("GetUserInputs")
+    assert call[4].split("\n")[variant.FIELDS.index("model")] == "debug-stereo"
 
 
 def _take_arrives(variant, api, wav, change):

@@ -280,7 +280,7 @@ test("the models reply fills the model menu; choosing one sends it", () => {
   const models = device.osc()[1];
   device.send("/musicgen/models", models[2], "debug", "debug", "facebook/musicgen-small");
   assert.deepEqual(device.ui("models"), [["clear"], ["append", "engine default (debug)"],
-    ["append", "facebook/musicgen-small"]]);
+    ["append", "facebook/musicgen-small"], ["set", 0]]);
   device.send("model", "facebook/musicgen-small");
   generateWith(device);
   assert.equal(pairs(lastOsc(device, "/musicgen/generate")).args.model, "facebook/musicgen-small");

@@ -6,7 +6,9 @@
 // prompt box (as the patch delivers it), clicks a button, and talks JSON lines:
 //   stdout: {"osc": [[type, value], ...]}   a message for udpsend
 //           {"dropped": bytes}               a message udpsend lost (macOS: > 9216 bytes)
-//           {"handled": address, "status": text, "calls": [...], "sets": [...], "clips": [...]}
+//           {"handled": address, "status": text, "calls": [...], "sets": [...], "clips": [...],
+//            "menu": the Model menu's items [{label, name, download, size}],
+//            "umenu": the texts the umenu holds}
 //   stdin:  {"address": "/musicgen/...", "args": [...]}   a udpreceive message
 //           {"click": "Cancel"}                          a click on a button of the patch
 // Types follow Max's js -> udpsend conversion: whole numbers leave as OSC
@@ -20,6 +22,8 @@
 //   melody      a dense MIDI clip (1400 notes) as the melody, model
 //               debug-melody, a prompt with commas, semicolons and leading zeros
 //   loudness    Loudness -14 LUFS, and a prompt that states 120 bpm in a 92 bpm set
+//   menu        waits for the Model menu (the engine's models with details), then
+//               chooses debug-stereo in it as a producer would, 2 bars, Generate
 //
 // Usage: node drive_device.js <reply port> <set folder> [scenario] [file]
 
@@ -119,8 +123,19 @@ if (scenario === "variations") {
   device.send("bars", 2);
   device.send("loudness", 1);  // the menu's index: -14 LUFS
   device.click("Generate");
+} else if (scenario === "menu") {
+  device.send("bars", 2);              // Generate once the menu is filled (below)
 } else {
   device.send("bars", 2);
+  device.click("Generate");
+}
+let chosen = false;
+
+// The menu scenario: choose debug-stereo by its place in the menu, as a click would.
+function chooseFromMenu() {
+  const index = device.context.state.menu.findIndex((item) => item.name === "debug-stereo");
+  if (index < 1) throw new Error("debug-stereo is not in the Model menu: " + device.umenu().items);
+  device.choose(index);
   device.click("Generate");
 }
 
@@ -135,6 +150,10 @@ input.on("line", (line) => {
   }
   device.send(message.address, ...message.args);
   emit({ handled: message.address, status: device.lastStatus(), calls: set.calls, sets: set.sets,
-    clips: clips() });
+    clips: clips(), menu: device.context.state.menu, umenu: device.umenu().items });
+  if (scenario === "menu" && message.address === "/musicgen/models" && !chosen) {
+    chosen = true;
+    chooseFromMenu();
+  }
 });
 input.on("close", () => process.exit(0));

@@ -634,6 +634,33 @@ function texteditMessages(text, outputmode) {
 }
 
 /**
+ * A [umenu] as the device drives it (Max reference, umenu): `clear` removes every item;
+ * `append <message>` adds one item whose text is the message's atoms joined by spaces (a
+ * symbol with spaces stays one item); `set <int>` shows an item without output; `checkitem
+ * <int> <0|1>` marks it.  A click (choose) outputs the index from the left outlet and the
+ * text from the middle one, as a list of atoms where the text has spaces.  Messages a umenu
+ * does not take raise, so a script sending one fails here rather than in Max's console.
+ */
+function makeUmenu(box) {
+  // The inspector's items: commas separate them (["engine", "default"] is one item).
+  const items = (box.items || []).join(" ").split(/\s*,\s*/).filter(Boolean);
+  const menu = { box, items, shown: 0, checked: new Set() };
+  menu.receive = (atoms) => {
+    const [verb, ...rest] = atoms;
+    if (verb === "clear") { menu.items = []; menu.shown = null; menu.checked.clear(); return; }
+    if (verb === "append") { menu.items.push(rest.map(String).join(" ")); return; }
+    if (verb === "set") {
+      if (rest.length !== 1 || typeof rest[0] !== "number") throw new Error(`umenu set takes one number, got ${rest}`);
+      menu.shown = Math.max(0, Math.min(Math.floor(rest[0]), menu.items.length - 1));
+      return;
+    }
+    if (verb === "checkitem") { if (rest[1]) menu.checked.add(rest[0]); else menu.checked.delete(rest[0]); return; }
+    throw new Error(`umenu does not take "${verb}"`);
+  };
+  return menu;
+}
+
+/**
  * Load the device script. Returns {set, out, posts, clock, send, osc, ui, mkdir, ...}.
  * options.Task replaces the manual clock (e.g. RealTask); options.onOutlet(n, atoms, info);
  * options.writeFiles writes Max File output to disk; options.udpMax (default 9216, macOS).
@@ -647,6 +674,8 @@ function loadDevice(set, options = {}) {
   const post = (...parts) => posts.push(parts.join(" "));
   const route = [...patch.boxes.values()].find((b) => /^route /.test(b.text || ""));
   const routeNames = route.text.split(" ").slice(1);
+  const umenus = new Map([...patch.boxes.values()].filter((b) => b.maxclass === "umenu")
+    .map((b) => [b.id, makeUmenu(b)]));
   const context = {
     post,
     outlet: (n, ...atoms) => {
@@ -657,6 +686,7 @@ function loadDevice(set, options = {}) {
         // What the script writes into the UI: a stored parameter adds an undo step.
         const index = routeNames.indexOf(flat[0]);
         for (const box of index >= 0 ? patch.feeds(route.id, index) : []) {
+          if (umenus.has(box.id)) umenus.get(box.id).receive(flat.slice(1));
           const targets = /^prepend set$/.test(box.text || "") ? patch.feeds(box.id) : [box];
           for (const t of targets) {
             const step = undoStep(patch, t);
@@ -698,6 +728,26 @@ function loadDevice(set, options = {}) {
         if (typeof context[full[0]] === "function") device.send(full[0], ...full.slice(1));
         else posts.push(`js: no function ${full[0]}`);
       }
+    },
+    /** The [umenu] fed by the route's `name` outlet: {items, shown, checked}. */
+    umenu(name = "models") {
+      const [box] = patch.feeds(route.id, routeNames.indexOf(name)).filter((b) => umenus.has(b.id));
+      return umenus.get(box.id);
+    },
+    /** Choose item `index` of that umenu with the mouse: its outputs travel the patch's wires. */
+    choose(index, name = "models") {
+      const menu = device.umenu(name);
+      if (!(index >= 0 && index < menu.items.length)) throw new Error(`no item ${index} in ${menu.items}`);
+      menu.shown = index;
+      const outputs = [[index], menu.items[index].split(" ").map(maxAtom)];
+      outputs.forEach((atoms, outlet) => {
+        for (const next of patch.feeds(menu.box.id, outlet)) {
+          const words = /^prepend /.test(next.text || "") ? next.text.split(" ").slice(1) : null;
+          if (!words) throw new Error(`umenu outlet ${outlet} feeds ${next.text}: not modelled`);
+          const full = words.concat(atoms);
+          device.send(full[0], ...full.slice(1));
+        }
+      });
     },
     /** Click a live.text button of the patch by its varname (Generate, Cancel, Continue). */
     click(varname) {

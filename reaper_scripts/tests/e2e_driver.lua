@@ -11,6 +11,9 @@
 --   continue WAV SECS [OFFSET LENGTH]
 --                       Continue selected item: an audio item playing all of WAV (SECS long),
 --                       or LENGTH seconds of it from OFFSET (a trimmed item)
+--   settings MODEL      MusicGen: Settings, MODEL chosen in its model menu (the item whose
+--                       label starts with MODEL), then Generate with the dialog as it is
+--                       prefilled (its Model field: the choice); prints MENU lines
 local here = debug.getinfo(1, "S").source:match("^@?(.*[/\\])") or "./"
 package.path = here .. "../lib/?.lua;" .. here .. "?.lua;" .. package.path
 local Mock = require("mock_reaper")
@@ -27,6 +30,15 @@ local opts = {
   ext = ext,
   inputs = { { true, prompt .. "\n2\n7\n\n\n1" } },
   exec = function(cmd, timeout)
+    if timeout >= 0 then
+      -- A short query (Settings' models --json): REAPER waits and answers "code\noutput".
+      local pipe = io.popen(cmd .. " </dev/null; echo \"EXIT:$?\"")
+      local output = pipe:read("a")
+      pipe:close()
+      local body, code = output:match("^(.*)EXIT:(%d+)%s*$")
+      print("QUERY\t" .. cmd .. "\t" .. code)
+      return code .. "\n" .. body
+    end
     print("COMMAND\t" .. cmd .. "\t" .. timeout)
     os.execute(cmd .. " </dev/null >/dev/null 2>&1 &") -- returns at once, as ExecProcess(cmd, -2) does
     return ""
@@ -50,6 +62,18 @@ elseif scenario == "variations" then
   opts.tempo, opts.timesig, opts.selected, opts.cursor = 120, { 4, 4 }, {}, 1.5
   opts.srate_use, opts.srate = true, 48000
   opts.inputs = { { true, "pad\n1\n11\n\n\n3" } }
+elseif scenario == "settings" then
+  ext["MusicGen_Bridge/melody_midi"] = "n"
+  opts.menus = { function(items)
+    for _, item in ipairs(items) do
+      print("MENU\t" .. (item.greyed and "#" or "") .. (item.checked and "!" or "") .. item.text)
+    end
+    for i, item in ipairs(items) do
+      if item.text:sub(1, #arg[5] + 2) == arg[5] .. " (" then return i end
+    end
+    error("no menu item for " .. arg[5])
+  end }
+  opts.inputs = { { true, edit = { [1] = "warm pad", [2] = "1", [3] = "5" } } }
 elseif scenario == "continue" then
   local seconds = tonumber(arg[6])
   opts.tempo, opts.timesig = 120, { 4, 4 }
@@ -63,6 +87,11 @@ else
 end
 local reaper, state = Mock.new(opts)
 _G.reaper = reaper
+_G.gfx = state.gfx
+if scenario == "settings" then
+  dofile(here .. "../MusicGen_Settings.lua")
+  print("MODEL\t" .. tostring(state.ext["MusicGen_Bridge/last_model"]))
+end
 dofile(here .. "../" .. script)
 local rounds = state.pump(6000, 0.05, function() os.execute("sleep 0.05") end)
 print("ROUNDS\t" .. rounds .. "\t" .. #state.deferred)

@@ -31,6 +31,7 @@ function F.mock(name, opts)
   end
   local reaper, state = Mock.new(opts)
   _G.reaper = reaper
+  _G.gfx = state.gfx
   package.loaded["musicgen.ids"] = { new = function() return F.ID end }
   state.folder = folder
   local sep = (opts.os or ""):match("^Win") and "\\" or "/"

@@ -10,7 +10,7 @@
 --   GetUserInputs answers, see below), ext (preset ExtState "section/key" -> value),
 --   exec (function(cmd, timeout) -> string), exec_fails (ExecProcess returns nil: the process
 --   did not start), files (set of extra paths file_exists says exist), srate_use, srate,
---   device_srate, copy_media (InsertMedia copies the file into the project's media path, as
+--   device_srate, menus (queue of gfx.showmenu answers: an index, or an item's text), copy_media (InsertMedia copies the file into the project's media path, as
 --   the preference "Copy imported media to project media directory" does), wavs_exist (every
 --   *.wav path exists for file_exists, except those in the set `missing`), no_insert_in_project
 --   (a REAPER before 7.18: no InsertTrackInProject), source_length (seconds of a source whose
@@ -411,6 +411,43 @@ function Mock.new(opts)
       end
     end,
   })
+
+  -- gfx, as far as a popup menu needs it (reascripthelp, gfx.showmenu): fields separated by
+  -- "|", a leading "#" greys one (it cannot be chosen but keeps its index), "!" checks it, ">"
+  -- and "<" open and close a submenu (not modelled: the mock refuses them), an empty field is a
+  -- separator; the answer is the 1-based index of the item chosen, 0 for none.  Before REAPER
+  -- 6.82 the menu showed nothing on Windows without a gfx window, so the mock refuses a
+  -- showmenu outside gfx.init .. gfx.quit.  An answer in opts.menus is an index, 0, the
+  -- text of the item (without its flags) the user clicks, or function(items) -> index.
+  local menus = opts.menus or {}
+  state.menus = {}
+  local gfx = { x = 0, y = 0, mouse_x = 0, mouse_y = 0 }
+  local window = false
+  function gfx.init() window = true end
+  function gfx.quit() window = false end
+  function gfx.showmenu(str)
+    if not window then error("gfx.showmenu without gfx.init: REAPER before 6.82 shows nothing on Windows", 2) end
+    local items = {}
+    for field in (str .. "|"):gmatch("(.-)|") do
+      if field == "" then error("the mock does not model separators (empty fields)", 2) end
+      local flags, text = field:match("^([#!]*)(.*)$")
+      if text:match("^[<>]") then error("the mock does not model submenus", 2) end
+      items[#items + 1] = { text = text, greyed = flags:find("#") ~= nil, checked = flags:find("!") ~= nil }
+    end
+    state.menus[#state.menus + 1] = items
+    local answer = table.remove(menus, 1)
+    if answer == nil then error("gfx.showmenu called but the test gave no answer", 2) end
+    if type(answer) == "function" then answer = answer(items) end
+    if type(answer) == "string" then
+      for i, item in ipairs(items) do
+        if item.text == answer then answer = i break end
+      end
+      if type(answer) == "string" then error("no menu item \"" .. answer .. "\"", 2) end
+    end
+    if answer > 0 and items[answer].greyed then error("a greyed item cannot be chosen", 2) end
+    return answer
+  end
+  state.gfx = gfx
 
   --- What a producer does while a take renders ---------------------------------------------
 

@@ -44,16 +44,16 @@ T.test("status: engine answers -> its text; engine down -> advice in words", fun
 end)
 
 T.test("settings: stores the CLI path and port; refuses a bad port in words", function()
-  local _, state = F.mock("settings", { files = { ["/u/mgb"] = true }, inputs = { { true, "/u/mgb\n\n9100" } } })
+  local _, state = F.mock("settings", { menus = { "Engine address and options..." }, files = { ["/u/mgb"] = true }, inputs = { { true, "/u/mgb\n\n9100" } } })
   F.run("MusicGen_Settings.lua")
   T.eq({ state.ext["MusicGen_Bridge/cli_path"], state.ext["MusicGen_Bridge/port"] }, { "/u/mgb", "9100" })
-  _, state = F.mock("settings2", { inputs = { { true, "\n\nabc" } } })
+  _, state = F.mock("settings2", { menus = { "Engine address and options..." }, inputs = { { true, "\n\nabc" } } })
   F.run("MusicGen_Settings.lua")
   T.eq(state.messages, { 'The port must be a number from 1 to 65535, got "abc".' })
 end)
 
 T.test("settings: options shown with their defaults, stored, and checked in words", function()
-  local _, state = F.mock("settings-opts", { inputs = { { true, "\n\n\n12.5\nno\nYes\ny\n-14 LUFS" } } })
+  local _, state = F.mock("settings-opts", { menus = { "Engine address and options..." }, inputs = { { true, "\n\n\n12.5\nno\nYes\ny\n-14 LUFS" } } })
   F.run("MusicGen_Settings.lua")
   T.eq(state.dialogs[1].labels, { "Path to musicgen-bridge", "Engine host (blank = 127.0.0.1)",
     "Engine port (blank = 9000)", "Continue: seconds of prompt (0.5-29)", "Melody from MIDI items (y/n)",
@@ -71,7 +71,7 @@ T.test("settings: options shown with their defaults, stored, and checked in word
     ["\n\n\n10\ny\nn\nsure"] = 'Answer y or n for "Loop takes seamlessly", got "sure".',
     ["\n\n\n10\ny\nn\nn\nloud"] = 'Loudness is off, -14 or -23 (LUFS), got "loud".',
   }) do
-    _, state = F.mock("settings-bad", { inputs = { { true, answer } } })
+    _, state = F.mock("settings-bad", { menus = { "Engine address and options..." }, inputs = { { true, answer } } })
     F.run("MusicGen_Settings.lua")
     T.eq(state.messages, { words })
     T.eq(state.ext["MusicGen_Bridge/loop"], nil, "nothing stored")

@@ -53,7 +53,7 @@ end)
 
 T.test("host: Settings shows a CLI path REAPER cannot prefill as blank, and keeps it", function()
   local path = "/Users/o'neil/bin/musicgen-bridge"
-  local _, state = F.mock("settings-path", { files = { [path] = true }, ext = { ["MusicGen_Bridge/cli_path"] = path },
+  local _, state = F.mock("settings-path", { menus = { "Engine address and options..." }, files = { [path] = true }, ext = { ["MusicGen_Bridge/cli_path"] = path },
     inputs = { { true, edit = { [3] = "9100" } } } })
   F.run("MusicGen_Settings.lua")
   T.eq(#state.dialogs[1].shown, 8, "REAPER used the separator")

@@ -1,8 +1,9 @@
--- The small actions: Cancel, Engine status, Settings.
+-- The small actions: Cancel, Engine status, Settings (the model menu, then the options dialog).
 local advice = require("musicgen.advice")
 local cli = require("musicgen.cli")
 local command = require("musicgen.command")
 local dialog = require("musicgen.dialog")
+local model_menu = require("musicgen.model_menu")
 local settings = require("musicgen.settings")
 local ui = require("musicgen.ui")
 
@@ -134,7 +135,60 @@ function M.validate_settings(csv)
   return v
 end
 
+-- The engine's model menu items, or nil and a short problem (shown greyed in the menu).
+local function model_items()
+  local cli_path = cli.find()
+  if not cli_path then
+    return nil, "musicgen-bridge not found (set its path under " .. model_menu.OPTIONS .. ")"
+  end
+  local flags = { "--json" }
+  for _, flag in ipairs(settings.engine_flags()) do
+    flags[#flags + 1] = flag
+  end
+  local code, output = cli.run(command.query(cli_path, "models", nil, flags))
+  if code == nil then
+    return nil, "REAPER could not start musicgen-bridge"
+  elseif code == 3 then
+    return nil, "the engine is not running (start it with `musicgen-bridge serve`)"
+  elseif code ~= 0 then
+    return nil, (output:match("musicgen%-bridge: ([^\n]+)") or "the engine answered with an error")
+  end
+  return model_menu.parse(output)
+end
+
+-- Type the Model field's value by hand (blank = the engine's).
+local function type_model(current)
+  local ok, answer = reaper.GetUserInputs("MusicGen: model", 1, "Model (blank = engine's),extrawidth=300",
+    dialog.safe_default(current))
+  if ok then
+    settings.set("last_model", (answer:gsub("^%s+", ""):gsub("%s+$", "")))
+  end
+end
+
+-- The Settings menu: the engine's models (the one chosen fills the Generate dialog's Model
+-- field), typing a name by hand, and the engine address and options dialog.
 function M.settings()
+  guarded(function()
+    local items, problem = model_items()
+    local current = settings.get("last_model", "")
+    local menu, actions = model_menu.build(items, current, problem)
+    local action = actions[model_menu.show(menu)]
+    if not action then
+      return
+    elseif action.model and action.model.download ~= "" then
+      ui.info(model_menu.download_words(action.model))
+    elseif action.model then
+      settings.set("last_model", action.model.name)
+    elseif action.type then
+      type_model(current)
+    else
+      M.options()
+    end
+  end)
+end
+
+-- The dialog: where the CLI is, the engine address, and the options.
+function M.options()
   guarded(function()
     local shown, withheld = settings_shown()
     local ok, csv = reaper.GetUserInputs("MusicGen: Settings", #M.SETTINGS_FIELDS,

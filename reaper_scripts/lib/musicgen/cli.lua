@@ -43,9 +43,8 @@ function M.ask(guess)
   return answer
 end
 
---- The CLI path: remembered, else found, else asked for (first run).
--- Returns path, or nil and a message in words (nil, nil when the user cancelled).
-function M.locate()
+--- The CLI path, remembered or found where installs put it; nil when neither (asks nothing).
+function M.find()
   local stored = settings.get("cli_path", "")
   if paths.exists(stored) then
     return stored
@@ -56,6 +55,17 @@ function M.locate()
       return candidate
     end
   end
+  return nil
+end
+
+--- The CLI path: remembered, else found, else asked for (first run).
+-- Returns path, or nil and a message in words (nil, nil when the user cancelled).
+function M.locate()
+  local found = M.find()
+  if found then
+    return found
+  end
+  local stored = settings.get("cli_path", "")
   local answer = M.ask(stored)
   if answer == nil then
     return nil, nil
