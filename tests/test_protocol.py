@@ -383,7 +383,9 @@ def test_queue_limit_answers_busy(harness):
 def test_status_and_models_replies(harness):
     [(_, address, args)] = harness.message("/musicgen/status", "id", "s", "reply_port", 9001)
     assert address == "/musicgen/status" and args[0] == "s"
-    assert args[6:] == ["", 0]  # reason (only for no_model), no model resident yet
+    # reason (only for no_model), no model resident yet, then the fake's memory:
+    # 64 MiB resident, no GPU in use (-1: not known).
+    assert args[6:] == ["", 0, 64.0, -1.0, -1.0]
     [(_, address, args)] = harness.message("/musicgen/models", "id", "m", "reply_port", 9001)
     assert address == "/musicgen/models" and args[0] == "m" and "debug" in args
 
