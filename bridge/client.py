@@ -175,7 +175,8 @@ class EngineClient:
             if reply == f"{P}/error":
                 raise EngineReplyError(args[0], args[1])
             if reply == f"{P}/job" and len(args) >= 2 + len(JOB_KEYS):
-                jobs[int(args[0])] = dict(zip(JOB_KEYS, args[2 : 2 + len(JOB_KEYS)], strict=True))
+                values = [_decimal(a) for a in args[2 : 2 + len(JOB_KEYS)]]
+                jobs[int(args[0])] = dict(zip(JOB_KEYS, values, strict=True))
             elif reply == f"{P}/status":
                 return {**_status_fields(args), "jobs": [jobs[i] for i in sorted(jobs)]}
         raise self._unreachable()
@@ -287,6 +288,7 @@ def _status_fields(args: list[Any]) -> dict[str, Any]:
     count = int(args[6]) if len(args) > 6 else 0
     flat = args[7 : 7 + 5 * count]
     keys = ("model", "device", "dtype", "load_seconds", "memory_mb")
+    flat = [_decimal(a) for a in flat]
     resident = [dict(zip(keys, flat[i : i + 5], strict=True)) for i in range(0, len(flat), 5)]
     memory = args[7 + 5 * count : 7 + 5 * count + len(MEMORY_KEYS)]
     memory += [-1.0] * (len(MEMORY_KEYS) - len(memory))
@@ -298,5 +300,10 @@ def _status_fields(args: list[Any]) -> dict[str, Any]:
         "queued_jobs": waiting,
         "reason": reason,
         "resident": resident,
-        **dict(zip(MEMORY_KEYS, (float(m) for m in memory), strict=True)),
+        **dict(zip(MEMORY_KEYS, (_decimal(float(m)) for m in memory), strict=True)),
     }
+
+
+def _decimal(value: Any) -> Any:
+    """A float as the engine wrote it (an OSC float32 reads 0.9 as 0.8999999761581421)."""
+    return float(f"{value:.7g}") if isinstance(value, float) else value
