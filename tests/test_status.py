@@ -25,10 +25,16 @@ MIB = 2**20
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux)")
 def test_rss_is_the_resident_set_now_not_its_peak():
+    import mmap
+
     before = process_rss_bytes()
-    block = b"\x01" * (96 * MIB)  # written, so resident (one mmap: freed back at once)
+    # Fresh pages of its own (malloc might reuse pages already resident), written
+    # so they are resident, and unmapped at close.
+    block = mmap.mmap(-1, 96 * MIB)
+    for page in range(0, len(block), mmap.PAGESIZE):
+        block[page] = 1
     held = process_rss_bytes()
-    del block
+    block.close()
     after = process_rss_bytes()
     assert before is not None and held is not None and after is not None
     assert held - before >= 80 * MIB
