@@ -192,7 +192,7 @@ def test_status_of_a_real_engine_while_a_take_runs_and_one_waits(engine_process,
     prompt = "slow dub techno chords " * 20  # long: the reply carries it whole
     with engine_process.client(timeout=10) as takes, engine_process.client() as asker:
         takes.send(
-            "/musicgen/generate", "st-long", prompt=prompt, seconds=30.0, out_dir=str(tmp_path)
+            "/musicgen/generate", "st-long", prompt=prompt, seconds=120.0, out_dir=str(tmp_path)
         )
         # Once it runs, the next one waits for its own run (it cannot join a running one).
         for address, _ in takes.replies("st-long", 60):
@@ -207,7 +207,7 @@ def test_status_of_a_real_engine_while_a_take_runs_and_one_waits(engine_process,
             if status["jobs"] and status["jobs"][0]["eta_s"] >= 0 and len(status["jobs"]) == 2:
                 break
             assert time.monotonic() < deadline, status
-            time.sleep(0.2)
+            time.sleep(0.05)
         running, queued = status["jobs"]
         assert (running["job"], running["state"], running["position"]) == (
             "st-long",
