@@ -170,8 +170,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _client_flags(gen)
 
+    status = sub.add_parser(
+        "status",
+        help="show what the engine is doing",
+        description="Show what the engine is doing: the running and queued takes (progress, "
+        "time so far, an estimate of the time left), the resident models and the memory.",
+    )
+    status.add_argument("--json", action="store_true", help="print it as JSON, for scripts")
+    _client_flags(status)
     for name, text in (
-        ("status", "show what the engine is doing"),
         ("ping", "check that the engine answers"),
         ("models", "list the models the engine can load"),
     ):
@@ -478,17 +485,14 @@ def _client_command(args: argparse.Namespace) -> int:
                 if pong["reason"]:
                     print(pong["reason"])
             elif args.command == "status":
-                for key, value in client.status().items():
-                    if key == "resident":
-                        print(f"resident: {len(value)} model(s), least recently used first")
-                        for m in value:
-                            print(
-                                f"  {m['model']} on {m['device']} ({m['dtype']}), "
-                                f"{float(m['memory_mb']):.1f} MiB, "
-                                f"loaded in {float(m['load_seconds']):.2f} s"
-                            )
-                    elif key != "reason" or value:
-                        print(f"{key}: {value}")
+                from bridge.status_text import format_status
+
+                now = client.status()
+                print(
+                    json.dumps(now, indent=2, ensure_ascii=False)
+                    if args.json
+                    else format_status(now)
+                )
             elif args.command == "models":
                 loaded, available, entries = client.catalog()
                 if args.json:

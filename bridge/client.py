@@ -24,6 +24,20 @@ P = protocol.PREFIX
 ALIVE_CHECK_S = 5.0  # silence during a job after which the client pings the engine
 
 
+JOB_KEYS = (
+    "job",
+    "state",
+    "position",
+    "progress",
+    "elapsed_s",
+    "eta_s",
+    "waited_s",
+    "model",
+    "prompt",
+)
+MEMORY_KEYS = ("rss_mb", "gpu_allocated_mb", "gpu_free_mb")
+
+
 class EngineUnreachable(BridgeError):
     code = "engine_unreachable"
 
@@ -141,24 +155,31 @@ class EngineClient:
         return {"version": version, "state": state, "model": model, "reason": reason}
 
     def status(self) -> dict[str, Any]:
-        """The status reply by name; ``resident`` is a list of dicts (model, device, dtype,
-        load_seconds, memory_mb), least recently used first (empty from older engines)."""
-        args = self.call(f"{P}/status", f"{P}/status")
-        state, model, device, running, waiting = args[:5]
-        reason = str(args[5]) if len(args) > 5 else ""
-        count = int(args[6]) if len(args) > 6 else 0
-        flat = args[7 : 7 + 5 * count]
-        keys = ("model", "device", "dtype", "load_seconds", "memory_mb")
-        resident = [dict(zip(keys, flat[i : i + 5], strict=True)) for i in range(0, len(flat), 5)]
-        return {
-            "state": state,
-            "model": model,
-            "device": device,
-            "running_job": running,
-            "queued_jobs": waiting,
-            "reason": reason,
-            "resident": resident,
-        }
+        """The status reply by name, with its ``/musicgen/job`` details.
+
+        ``resident`` is a list of dicts (model, device, dtype, load_seconds,
+        memory_mb), least recently used first; ``jobs`` a list of dicts (job,
+        state, position, progress, elapsed_s, eta_s, waited_s, model, prompt),
+        the running ones first; ``rss_mb``, ``gpu_allocated_mb`` and
+        ``gpu_free_mb`` are floats, -1 where the engine cannot say.  Older
+        engines' replies give an empty resident list and -1 for the memory.
+
+        Raises:
+            EngineUnreachable: no status within ``timeout``.
+            EngineReplyError: the engine answered with an error.
+        """
+        request_id = new_id()
+        self.send(f"{P}/status", request_id, details=1)
+        jobs: dict[int, dict[str, Any]] = {}
+        for reply, args in self.replies(request_id, self.timeout):
+            if reply == f"{P}/error":
+                raise EngineReplyError(args[0], args[1])
+            if reply == f"{P}/job" and len(args) >= 2 + len(JOB_KEYS):
+                values = [_decimal(a) for a in args[2 : 2 + len(JOB_KEYS)]]
+                jobs[int(args[0])] = dict(zip(JOB_KEYS, values, strict=True))
+            elif reply == f"{P}/status":
+                return {**_status_fields(args), "jobs": [jobs[i] for i in sorted(jobs)]}
+        raise self._unreachable()
 
     def models(self) -> tuple[str, list[str]]:
         args = self.call(f"{P}/models", f"{P}/models")
@@ -258,3 +279,31 @@ class EngineClient:
             f"No answer from the engine at {host}:{port} within {self.timeout:g} s. Is it "
             "running? Start it with `musicgen-bridge serve` (or `make serve`)."
         )
+
+
+def _status_fields(args: list[Any]) -> dict[str, Any]:
+    """A ``/musicgen/status`` reply's arguments (after the id) by name."""
+    state, model, device, running, waiting = args[:5]
+    reason = str(args[5]) if len(args) > 5 else ""
+    count = int(args[6]) if len(args) > 6 else 0
+    flat = args[7 : 7 + 5 * count]
+    keys = ("model", "device", "dtype", "load_seconds", "memory_mb")
+    flat = [_decimal(a) for a in flat]
+    resident = [dict(zip(keys, flat[i : i + 5], strict=True)) for i in range(0, len(flat), 5)]
+    memory = args[7 + 5 * count : 7 + 5 * count + len(MEMORY_KEYS)]
+    memory += [-1.0] * (len(MEMORY_KEYS) - len(memory))
+    return {
+        "state": state,
+        "model": model,
+        "device": device,
+        "running_job": running,
+        "queued_jobs": waiting,
+        "reason": reason,
+        "resident": resident,
+        **dict(zip(MEMORY_KEYS, (_decimal(float(m)) for m in memory), strict=True)),
+    }
+
+
+def _decimal(value: Any) -> Any:
+    """A float as the engine wrote it (an OSC float32 reads 0.9 as 0.8999999761581421)."""
+    return float(f"{value:.7g}") if isinstance(value, float) else value

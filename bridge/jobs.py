@@ -20,6 +20,10 @@ engine keeps ``--keep-models`` warm) and evicts only between runs.  A load
 that fails fails that job alone; the resident models stay.
 
 Every accepted job gets exactly one terminal call: ``done`` or ``failed``.
+
+:meth:`JobQueue.snapshot` reads, without waiting on the worker, what status
+reports: each running and queued job (:class:`JobView`: its progress, how long
+it has run, an estimate of the time left) and the engine's memory figures.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.1  # at most ten progress replies a second per job
 
 WorkerState = Literal["loading", "ready", "busy", "no_model", "stopping"]
+JobState = Literal["queued", "loading", "generating"]
 
 
 class WarningLike(Protocol):
@@ -84,6 +89,19 @@ class ModelInfoLike(Protocol):
     def memory_bytes(self) -> int: ...
 
 
+class MemoryLike(Protocol):
+    """Memory figures in bytes (None: this machine cannot say); see engine.memory."""
+
+    @property
+    def rss_bytes(self) -> int | None: ...
+
+    @property
+    def gpu_allocated_bytes(self) -> int | None: ...
+
+    @property
+    def gpu_free_bytes(self) -> int | None: ...
+
+
 class SharingLike(Protocol):
     @property
     def key(self) -> Hashable: ...
@@ -103,9 +121,42 @@ class EngineLike(Protocol):
 
     def load(self, model_id: str) -> object: ...
 
+    def memory(self) -> MemoryLike:
+        """Read from the receiving thread too: it must not wait on the worker."""
+        ...
+
     def sharing(self, spec: GenerationSpec) -> SharingLike | None: ...
 
     def generate_many(self, orders: Sequence[Order]) -> Sequence[TakeLike | BridgeError]: ...
+
+
+class JobView(NamedTuple):
+    """One running or queued job as status shows it (in the order of its reply's arguments).
+
+    Attributes:
+        id: the request's id.
+        state: queued, loading (its model is loading) or generating.
+        position: jobs ahead of it, counted as ``queued`` counts them (0: running).
+        progress: the fraction of its decoding done, 0..1 (every step, not
+            only the rate-limited progress replies).
+        elapsed_s: seconds since it started running, its model's load
+            included (0 while queued).
+        eta_s: seconds of decoding left, estimated from its own rate since its
+            first step; None until two steps have been seen, and while queued.
+        waited_s: seconds between its acceptance and its start (or now, queued).
+        model: the checkpoint it runs on ("": the active one).
+        prompt: its prompt, whole.
+    """
+
+    id: str
+    state: JobState
+    position: int
+    progress: float
+    elapsed_s: float
+    eta_s: float | None
+    waited_s: float
+    model: str
+    prompt: str
 
 
 class Snapshot(NamedTuple):
@@ -119,6 +170,8 @@ class Snapshot(NamedTuple):
         waiting: jobs queued behind them.
         reason: why the state is no_model, in words ("" otherwise).
         resident: every resident model, least recently used first.
+        jobs: the running jobs, then the queued ones in the order they run.
+        memory: the engine's memory figures.
     """
 
     state: WorkerState
@@ -128,6 +181,8 @@ class Snapshot(NamedTuple):
     waiting: int
     reason: str
     resident: tuple[ModelInfoLike, ...]
+    jobs: tuple[JobView, ...]
+    memory: MemoryLike
 
 
 class JobListener(Protocol):
@@ -151,6 +206,11 @@ class Job:
         cancel_requested: set by :meth:`JobQueue.cancel` (and shutdown).
         ended: its terminal event has been reported.
         progress_sent: the last progress fraction reported (1.0 always precedes done).
+        started: monotonic time the worker took it (None: still queued).
+        loading: its model is being loaded for it.
+        first_step, last_step: (monotonic time, fraction) at its first and at
+            its latest decode step (None: no step yet); each is replaced
+            whole, so status reads them from another thread.
     """
 
     id: str
@@ -160,6 +220,28 @@ class Job:
     cancel_requested: threading.Event = field(default_factory=threading.Event)
     ended: bool = False
     progress_sent: float = 0.0
+    started: float | None = None
+    loading: bool = False
+    first_step: tuple[float, float] | None = None
+    last_step: tuple[float, float] | None = None
+
+    def view(self, position: int, model: str, now: float) -> JobView:
+        """How status shows this job at monotonic time ``now``."""
+        prompt = self.spec.prompt
+        if self.started is None:
+            waited = now - self.submitted
+            return JobView(self.id, "queued", position, 0.0, 0.0, None, waited, model, prompt)
+        first, last = self.first_step, self.last_step
+        fraction = last[1] if last else 0.0
+        eta = None
+        if first and last and last[1] > first[1]:
+            # The rate since its first step: a load, melody analysis or prompt
+            # encoding before it would otherwise read as slow decoding.
+            seconds_per_fraction = (last[0] - first[0]) / (last[1] - first[1])
+            eta = max(0.0, (1.0 - last[1]) * seconds_per_fraction - (now - last[0]))
+        state: JobState = "loading" if self.loading else "generating"
+        elapsed, waited = now - self.started, self.started - self.submitted
+        return JobView(self.id, state, 0, fraction, elapsed, eta, waited, model, prompt)
 
 
 class JobQueue:
@@ -259,6 +341,7 @@ class JobQueue:
         """
         info = self._engine.info
         resident = tuple(self._engine.resident)
+        memory = self._engine.memory()
         with self._lock:
             if self._closed:
                 state: WorkerState = "stopping"
@@ -271,6 +354,15 @@ class JobQueue:
             running = " ".join(job.id for job in self._running)
             waiting = len(self._pending)
             reason = self._reason if state == "no_model" else ""
+            now = time.monotonic()
+            ahead = 1 if self._running or self._loading else 0  # as submit counts them
+            jobs = tuple(
+                [job.view(0, self._model_for(job) or "", now) for job in self._running]
+                + [
+                    job.view(i + ahead, self._model_for(job) or "", now)
+                    for i, job in enumerate(self._pending)
+                ]
+            )
         if state == "no_model" and not reason:
             reason = "No model is loaded yet: the next request loads one."
         return Snapshot(
@@ -281,6 +373,8 @@ class JobQueue:
             waiting,
             reason,
             resident,
+            jobs,
+            memory,
         )
 
     def shutdown(self, timeout: float = 30.0) -> None:
@@ -321,6 +415,7 @@ class JobQueue:
                 if self._closed:
                     return
                 head = self._pending.popleft()
+                head.started = time.monotonic()
                 self._running = [head]
             try:
                 reports = self._start(head)
@@ -359,6 +454,7 @@ class JobQueue:
         info = self._engine.info
         if model is not None and (info is None or info.model_id != model):
             if model not in {r.model_id for r in self._engine.resident}:
+                head.loading = True
                 self._listener.progress(head, 0.0, "loading")
             started = time.monotonic()
             try:
@@ -368,6 +464,8 @@ class JobQueue:
             except Exception as exc:  # the one boundary: a bug must not kill the worker
                 log.exception("job %s: loading %s failed", head.id, model)
                 return [self._report(head, GenerationFailed(f"Internal error: {exc}"), started)]
+            finally:
+                head.loading = False
         return self._run(self._gather(head, model), model)
 
     def _gather(self, head: Job, model: str | None) -> list[Job]:
@@ -392,6 +490,7 @@ class JobQueue:
             joining = [job for job in joining if job in self._pending]
             for job in joining:
                 self._pending.remove(job)
+                job.started = time.monotonic()
             self._running.extend(joining)
         if joining:
             log.info("job %s shares its run with %s", head.id, ", ".join(j.id for j in joining))
@@ -437,6 +536,10 @@ class JobQueue:
         def on_progress(done: int, total: int) -> None:
             nonlocal last
             now = time.monotonic()
+            step = (now, min(1.0, done / total) if total > 0 else 1.0)
+            if job.first_step is None:
+                job.first_step = step
+            job.last_step = step
             final = done >= total  # the last step always goes out, once
             if job.progress_sent < 1.0 and (final or now - last >= PROGRESS_INTERVAL_S):
                 last = now

@@ -376,10 +376,20 @@ MODELS_ARGS = (
     ),
 )
 
+STATUS_ARGS = (
+    Arg(
+        "details",
+        "bool",
+        "1: first one /musicgen/job reply per running or queued job (state, progress, "
+        "elapsed and estimated time left, prompt), then the status",
+        default=False,
+    ),
+)
+
 ADDRESSES: dict[str, tuple[Arg, ...]] = {
     f"{PREFIX}/generate": COMMON_ARGS + GENERATE_ARGS,
     f"{PREFIX}/cancel": COMMON_ARGS + CANCEL_ARGS,
-    f"{PREFIX}/status": COMMON_ARGS,
+    f"{PREFIX}/status": COMMON_ARGS + STATUS_ARGS,
     f"{PREFIX}/ping": COMMON_ARGS,
     f"{PREFIX}/models": COMMON_ARGS + MODELS_ARGS,
 }
@@ -395,9 +405,12 @@ REPLIES: dict[str, str] = {
     f"{PREFIX}/error": "id code message  -- terminal for a generate; code is stable",
     f"{PREFIX}/pong": "id version state model reason  -- reason: why no_model, else empty",
     f"{PREFIX}/status": "id state model device running_job queued_jobs reason resident_count "
-    + "[resident_model resident_device resident_dtype resident_load_s resident_mb ...]  "
-    + "-- resident: "
-    + "least recently used first",
+    + "[resident_model resident_device resident_dtype resident_load_s resident_mb ...] "
+    + "rss_mb gpu_allocated_mb gpu_free_mb  -- resident: least recently used first; "
+    + "memory in MiB, -1: not known here",
+    f"{PREFIX}/job": "id index count job state position progress elapsed_s eta_s waited_s "
+    + "model prompt  -- with details 1: one per running or queued job, all before status; "
+    + "state queued|loading|generating; eta_s -1: not known yet",
     f"{PREFIX}/model": "id index count name kind state revision size_mb melody source  "
     + "-- with details 1: one per checkpoint, all before models; kind debug|cache|folder|release; "
     + "state resident|ready|not_downloaded; size_mb -1: unknown",
@@ -407,7 +420,7 @@ REPLIES: dict[str, str] = {
 
 # Replies sent only to a request that asks for them by this key (set to 1):
 # a client that never sends the key never receives the address.
-ASKED_REPLIES = {f"{PREFIX}/model": "details"}
+ASKED_REPLIES = {f"{PREFIX}/model": "details", f"{PREFIX}/job": "details"}
 
 EngineState = Literal["loading", "ready", "busy", "no_model", "stopping"]
 
@@ -450,7 +463,7 @@ class QueryRequest:
     kind: Literal["ping", "status", "models"]
     id: str
     reply_port: int
-    details: bool = False  # models: send the /musicgen/model replies first
+    details: bool = False  # models, status: send the /musicgen/model or /job replies first
 
 
 Request = GenerateRequest | CancelRequest | QueryRequest
@@ -774,11 +787,14 @@ def status(
     queued_jobs: int,
     reason: str = "",
     resident: Sequence[tuple[str, str, str, float, int]] = (),
+    memory: tuple[int | None, int | None, int | None] = (None, None, None),
 ) -> Reply:
     """The status reply; ``resident`` is (model, device, dtype, load seconds, bytes) per model.
 
     Each resident model adds five arguments after ``resident_count``; its
-    memory (weights and buffers) goes out in MiB (float).
+    memory (weights and buffers) goes out in MiB (float).  ``memory`` is the
+    process's RSS, the GPU's allocated and its free bytes (None: not known
+    here), appended after the resident list in MiB (float, -1: not known).
     """
     flat: list[Any] = []
     for model_id, on, dtype, load_s, size in resident:
@@ -793,7 +809,48 @@ def status(
         reason,
         len(resident),
         *flat,
+        *(_mib(size) for size in memory),
     ]
+
+
+JobRow = tuple[str, str, int, float, float, float | None, float, str, str]
+
+
+def job_entries(request_id: str, rows: Sequence[JobRow]) -> list[Reply]:
+    """One ``/musicgen/job`` reply per running or queued job: (job, state, position,
+    progress, elapsed s, eta s or None, waited s, model, prompt).
+
+    They go out before the ``/musicgen/status`` reply, as the model entries
+    go before the models list (see :func:`model_entries`): one datagram each,
+    since a prompt alone may take 1000 characters (up to 4000 bytes in UTF-8).
+    """
+    return [
+        (
+            f"{PREFIX}/job",
+            [
+                request_id,
+                index,
+                len(rows),
+                job,
+                state,
+                position,
+                round(float(fraction), 4),
+                round(float(elapsed), 2),
+                -1.0 if eta is None else round(float(eta), 2),
+                round(float(waited), 2),
+                model,
+                prompt,
+            ],
+        )
+        for index, (job, state, position, fraction, elapsed, eta, waited, model, prompt) in (
+            enumerate(rows)
+        )
+    ]
+
+
+def _mib(size: int | None) -> float:
+    """Bytes as MiB on the wire (an OSC int32 cannot hold them): -1.0 when unknown."""
+    return -1.0 if size is None else round(size / 2**20, 1)
 
 
 def models(request_id: str, loaded: str, available: list[str]) -> Reply:
@@ -824,7 +881,7 @@ def model_entries(request_id: str, rows: Sequence[ModelRow]) -> list[Reply]:
                 kind,
                 state,
                 revision,
-                -1.0 if size is None else round(size / 2**20, 1),
+                _mib(size),
                 int(melody),
                 source,
             ],

@@ -209,21 +209,27 @@ class OscServer:
             was = self.jobs.cancel(request.job)
             self.send(reply_to, protocol.cancelled(request.id, request.job, was))
         elif isinstance(request, QueryRequest):
-            if request.kind == "models" and request.details:
-                for entry in protocol.model_entries(request.id, self._catalog()):
-                    self.send(reply_to, entry)
-            self.send(reply_to, self._query(request))
+            for reply in self._query(request):
+                self.send(reply_to, reply)
 
-    def _query(self, request: QueryRequest) -> Reply:
+    def _query(self, request: QueryRequest) -> list[Reply]:
+        """The answer to ping, status or models, after its details when asked for
+        (``details 1``: one entry per job or checkpoint, then the reply that ends them)."""
         now = self.jobs.snapshot()
         if request.kind == "ping":
-            return protocol.pong(request.id, version(), now.state, now.model, now.reason)
+            return [protocol.pong(request.id, version(), now.state, now.model, now.reason)]
         if request.kind == "status":
             resident = [
                 (m.model_id, m.device, m.dtype, m.load_seconds, m.memory_bytes)
                 for m in now.resident
             ]
-            return protocol.status(
+            memory = (
+                now.memory.rss_bytes,
+                now.memory.gpu_allocated_bytes,
+                now.memory.gpu_free_bytes,
+            )
+            details = protocol.job_entries(request.id, now.jobs) if request.details else []
+            reply = protocol.status(
                 request.id,
                 now.state,
                 now.model,
@@ -232,8 +238,11 @@ class OscServer:
                 now.waiting,
                 now.reason,
                 resident,
+                memory,
             )
-        return protocol.models(request.id, now.model, self._available_models())
+            return [*details, reply]
+        details = protocol.model_entries(request.id, self._catalog()) if request.details else []
+        return [*details, protocol.models(request.id, now.model, self._available_models())]
 
     def _available_models(self) -> list[str]:
         lister = getattr(self._engine, "available_models", None)

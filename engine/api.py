@@ -25,6 +25,7 @@ from engine.debug_checkpoint import DEBUG_MODELS
 from engine.errors import BridgeError, ModelNotAvailable
 from engine.generate import CancelCheck, ProgressCallback, Rendered, Sharing
 from engine.loudness import DEFAULT_TRUE_PEAK
+from engine.memory import MemoryUse, memory_use
 from engine.prompting import Conflict
 from engine.spec import GenerationSpec, Order
 from engine.take_files import versions
@@ -167,6 +168,12 @@ class Engine:
     def resident(self) -> tuple[ModelInfo, ...]:
         """Every resident checkpoint, least recently used first (safe from any thread)."""
         return self._infos
+
+    def memory(self) -> MemoryUse:
+        """The process's RSS and, where a resident checkpoint is on CUDA, that GPU's
+        allocated and free bytes (engine.memory; safe from any thread, never raises)."""
+        cuda = next((i.device for i in self._infos if i.device.startswith("cuda")), None)
+        return memory_use(cuda)
 
     def load(self, model_id: str) -> ModelInfo:
         """Make ``model_id`` the active checkpoint, loading it unless it is resident.

@@ -19,6 +19,13 @@ class FakeInfo:
 
 
 @dataclass(frozen=True)
+class FakeMemory:
+    rss_bytes: int | None = 64 * 2**20
+    gpu_allocated_bytes: int | None = None
+    gpu_free_bytes: int | None = None
+
+
+@dataclass(frozen=True)
 class FakeTake:
     paths: tuple[Path, ...]
     warnings: tuple = ()
@@ -59,6 +66,10 @@ class FakeEngine:
         self.gate: threading.Event | None = None
         self.missing: set[str] = set()
         self.load_gate: threading.Event | None = None  # holds every load until set
+        self.memory_use = FakeMemory()  # what memory() reports: 64 MiB RSS, no GPU
+
+    def memory(self) -> FakeMemory:
+        return self.memory_use
 
     @property
     def resident(self) -> tuple[FakeInfo, ...]:

@@ -724,7 +724,9 @@ def test_valid_requests_from_the_table_are_accepted(out_dir, data):
     answers = {
         "/musicgen/generate": [(to, "/musicgen/queued", [request_id, 1])],
         "/musicgen/ping": [(to, "/musicgen/pong", [request_id, version(), *state, ""])],
-        "/musicgen/status": [(to, "/musicgen/status", [request_id, *state, "", "", 0, "", 0])],
+        "/musicgen/status": [
+            (to, "/musicgen/status", [request_id, *state, "", "", 0, "", 0, 64.0, -1.0, -1.0])
+        ],
         "/musicgen/models": [(to, "/musicgen/models", [request_id, "", "fake", "debug"])],
     }
     if address == "/musicgen/cancel" and not queue_first:

@@ -146,6 +146,72 @@ def test_status_snapshot_reports_running_job(queue_and_engine, tmp_path):
     engine.gate.set()
 
 
+def test_a_jobs_view_estimates_the_time_left_from_its_own_rate(tmp_path):
+    j = job("a", tmp_path)
+    j.submitted = 8.0
+    queued = j.view(position=2, model="fake", now=9.5)
+    assert queued == ("a", "queued", 2, 0.0, 0.0, None, 1.5, "fake", "a")
+    j.started = 10.0
+    assert j.view(0, "fake", now=11.0)[1:6] == ("generating", 0, 0.0, 1.0, None)
+    j.first_step = j.last_step = (12.0, 0.1)
+    assert j.view(0, "fake", now=12.5).eta_s is None  # one step: no rate yet
+    j.last_step = (14.0, 0.3)  # 0.2 of it in 2 s: 10 s per whole take
+    view = j.view(0, "fake", now=14.5)
+    assert view.state == "generating" and view.progress == 0.3
+    assert view.elapsed_s == pytest.approx(4.5) and view.waited_s == pytest.approx(2.0)
+    # 0.7 left at 10 s each, less the 0.5 s since that step; the 2 s before the
+    # first step (a load, say) do not count as decoding.
+    assert view.eta_s == pytest.approx(6.5)
+    assert j.view(0, "fake", now=30.0).eta_s == 0.0  # late, never negative
+    j.loading = True
+    assert j.view(0, "other", now=14.5).state == "loading"
+
+
+def test_status_snapshot_lists_the_running_job_then_the_queued_ones(queue_and_engine, tmp_path):
+    queue, engine, recorder = queue_and_engine(steps=40, step_s=0.05)  # about 2 s
+    queue.start()
+    queue.submit(job("a", tmp_path))
+    queue.submit(job("b", tmp_path, model="other"))
+    deadline = time.monotonic() + 20
+    while (now := queue.snapshot()).jobs[0].eta_s is None or now.jobs[0].progress < 0.2:
+        assert time.monotonic() < deadline, now
+        time.sleep(0.02)
+    running, queued = now.jobs
+    assert (running.id, running.state, running.position, running.model) == (
+        "a",
+        "generating",
+        0,
+        "fake",
+    )
+    assert 0.2 <= running.progress < 1.0 and running.elapsed_s > 0
+    assert 0.0 <= running.eta_s < 20  # about (1 - progress) x 2 s on a quiet machine
+    assert (queued.id, queued.state, queued.position, queued.model) == ("b", "queued", 1, "other")
+    assert queued.progress == 0.0 and queued.eta_s is None and queued.waited_s > 0
+    assert now.memory == engine.memory_use
+    queue.cancel("a")
+    queue.cancel("b")
+    recorder.wait_terminals(2)
+    assert queue.snapshot().jobs == ()
+
+
+def test_jobs_sharing_a_run_are_each_listed_as_running(queue_and_engine, tmp_path):
+    queue, engine, recorder = queue_and_engine(share=True, max_batch=8, steps=4)
+    engine.gate = threading.Event()
+    for name in "abc":
+        queue.submit(job(name, tmp_path))
+    queue.start()
+    assert engine.started.wait(5)
+    now = queue.snapshot()
+    assert [(j.id, j.state, j.position) for j in now.jobs] == [
+        ("a", "generating", 0),
+        ("b", "generating", 0),
+        ("c", "generating", 0),
+    ]
+    assert now.running == "a b c" and now.waiting == 0
+    engine.gate.set()
+    recorder.wait_terminals(3)
+
+
 # -- models per request ------------------------------------------------------------
 
 
@@ -203,6 +269,14 @@ def test_status_is_answered_while_a_request_loads_its_model(queue_and_engine, tm
     now = queue.snapshot()  # the worker is inside load(), held by the gate
     assert time.monotonic() - t0 < 0.5
     assert now[:4] == ("busy", "fake", "cpu", "cold")
+    [cold] = now.jobs
+    assert (cold.id, cold.state, cold.model, cold.progress, cold.eta_s) == (
+        "cold",
+        "loading",
+        "other",
+        0.0,
+        None,
+    )
     assert recorder.events[-1] == ("progress", "cold", 0.0, "loading")
     engine.load_gate.set()
     assert recorder.wait_terminals(2)[-1][:2] == ("done", "cold")

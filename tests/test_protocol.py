@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge import protocol
+from bridge import osc, protocol
+from bridge.client import _status_fields
 from bridge.config import ServeConfig
 from bridge.server import OscServer, encode
 from tests.fakes import FakeEngine
@@ -383,7 +384,9 @@ def test_queue_limit_answers_busy(harness):
 def test_status_and_models_replies(harness):
     [(_, address, args)] = harness.message("/musicgen/status", "id", "s", "reply_port", 9001)
     assert address == "/musicgen/status" and args[0] == "s"
-    assert args[6:] == ["", 0]  # reason (only for no_model), no model resident yet
+    # reason (only for no_model), no model resident yet, then the fake's memory:
+    # 64 MiB resident, no GPU in use (-1: not known).
+    assert args[6:] == ["", 0, 64.0, -1.0, -1.0]
     [(_, address, args)] = harness.message("/musicgen/models", "id", "m", "reply_port", 9001)
     assert address == "/musicgen/models" and args[0] == "m" and "debug" in args
 
@@ -615,9 +618,114 @@ def test_status_and_pong_append_their_new_arguments_at_the_end():
     assert args[:6] == ["s", "ready", "debug", "cpu", "", 0]  # as before, for older clients
     assert args[6:8] == ["", 2]
     assert args[8:13] == ["debug", "cpu", "float32", 0.412, 3.0]
-    assert args[13:] == ["debug-stereo", "cpu", "float32", 0.5, 0.5]
+    assert args[13:18] == ["debug-stereo", "cpu", "float32", 0.5, 0.5]
+    assert args[18:] == [-1.0, -1.0, -1.0]  # memory: not given, so not known
     address, args = protocol.pong("p", "0.1.0", "no_model", "", "Model 'x' is not here.")
     assert (address, args) == (
         "/musicgen/pong",
         ["p", "0.1.0", "no_model", "", "Model 'x' is not here."],
     )
+
+
+# -- status: memory after the resident list, jobs as /musicgen/job entries ------------
+
+# The reply as engines before the memory figures sent it, for one resident model.
+STATUS_BEFORE = ["s", "busy", "debug", "cpu", "a", 1, "", 1, "debug", "cpu", "float32", 0.412, 3.0]
+
+
+def test_status_memory_comes_after_the_resident_list_and_the_first_arguments_stay():
+    resident = [("debug", "cpu", "float32", 0.4123, 3 * 2**20)]
+    memory = (812 * 2**20 + 2**19, 3 * 2**30, None)  # RSS, GPU allocated, GPU free unknown
+    reply = protocol.status("s", "busy", "debug", "cpu", "a", 1, "", resident, memory)
+    address, args = reply
+    assert args[: len(STATUS_BEFORE)] == STATUS_BEFORE  # what older clients read
+    assert args[len(STATUS_BEFORE) :] == [812.5, 3072.0, -1.0]
+    [(decoded_address, decoded)] = osc.decode(encode(reply))
+    assert decoded_address == address
+    assert decoded[:7] == args[:7] and decoded[7] == 1  # ints stay ints on the wire
+    fields = _status_fields(decoded[1:])
+    assert fields["resident"][0]["model"] == "debug"
+    assert (fields["rss_mb"], fields["gpu_allocated_mb"], fields["gpu_free_mb"]) == (
+        812.5,
+        3072.0,
+        -1.0,
+    )
+
+
+def test_a_client_reads_a_status_from_an_engine_without_memory_figures():
+    fields = _status_fields(STATUS_BEFORE[1:])
+    assert fields["resident"] == [
+        {
+            "model": "debug",
+            "device": "cpu",
+            "dtype": "float32",
+            "load_seconds": 0.412,
+            "memory_mb": 3.0,
+        }
+    ]
+    assert (fields["rss_mb"], fields["gpu_allocated_mb"], fields["gpu_free_mb"]) == (-1, -1, -1)
+
+
+def test_job_entries_carry_each_jobs_figures_in_one_datagram_each():
+    rows = [
+        ("a", "generating", 0, 0.424242, 3.14159, 4.2049, 0.5, "debug", "dusty drums"),
+        ("b", "queued", 1, 0.0, 0.0, None, 2.0, "", "warm rhodes"),
+    ]
+    entries = protocol.job_entries("s", rows)
+    assert entries == [
+        (
+            "/musicgen/job",
+            ["s", 0, 2, "a", "generating", 0, 0.4242, 3.14, 4.2, 0.5, "debug", "dusty drums"],
+        ),
+        ("/musicgen/job", ["s", 1, 2, "b", "queued", 1, 0.0, 0.0, -1.0, 2.0, "", "warm rhodes"]),
+    ]
+    [(_, decoded)] = osc.decode(encode(entries[1]))
+    assert decoded[:6] == ["s", 1, 2, "b", "queued", 1]
+    assert decoded[8] == -1.0 and decoded[-1] == "warm rhodes"
+
+
+def test_the_longest_job_entry_fits_the_max_devices_datagram_limit():
+    """A prompt may be 1000 characters of 4-byte UTF-8 and a model path 512 of 2-byte."""
+    longest = "x" * protocol.MAX_ID_CHARS
+    prompt = "\U0001d11e" * protocol.MAX_PROMPT_CHARS  # the G clef, 4 bytes in UTF-8
+    model = "/" + "\u00e9" * 511
+    [entry] = protocol.job_entries(
+        longest, [(longest, "generating", 0, 0.5, 1e5, 1e5, 1e5, model, prompt)]
+    )
+    assert len(encode(entry)) < 8192  # max4live's SETTINGS.maxDatagramBytes
+    [(_, decoded)] = osc.decode(encode(entry))
+    assert decoded[-1] == prompt  # whole, not cut
+
+
+def test_status_with_details_sends_each_job_first_and_without_them_nothing_new(harness):
+    long_prompt = "slow tape-saturated boom bap, " * 33  # 990 characters
+    assert harness.generate(prompt=long_prompt)[0][1] == "/musicgen/queued"
+    harness.message(
+        "/musicgen/generate",
+        "id",
+        "g2",
+        "reply_port",
+        9001,
+        "prompt",
+        "b",
+        "out_dir",
+        str(harness.tmp),
+        "model",
+        "debug",
+    )
+    replies = harness.message("/musicgen/status", "id", "s", "reply_port", 9001, "details", 1)
+    assert [address for _, address, _ in replies] == [
+        "/musicgen/job",
+        "/musicgen/job",
+        "/musicgen/status",
+    ]
+    # The worker is not started: the startup model counts as ahead, as queued says.
+    (_, _, first), (_, _, second), (_, _, status) = replies
+    assert first[:6] == ["s", 0, 2, "g1", "queued", 1]
+    assert first[6:9] == [0.0, 0.0, -1.0] and first[9] >= 0  # progress, elapsed, eta, waited
+    assert first[10:] == ["fake", long_prompt.strip()]  # its model: the startup one
+    assert second[:6] == ["s", 1, 2, "g2", "queued", 2] and second[10:] == ["debug", "b"]
+    assert status[:6] == ["s", "loading", "", "", "", 2]
+    plain = harness.message("/musicgen/status", "id", "t", "reply_port", 9001)
+    assert [address for _, address, _ in plain] == ["/musicgen/status"]
+    assert plain[0][2][1:] == status[1:]
