@@ -488,13 +488,15 @@ def _client_command(args: argparse.Namespace) -> int:
                 from bridge.status_text import format_status
 
                 now = client.status()
+                _say_lost(now["missing_details"], "job")
                 print(
                     json.dumps(now, indent=2, ensure_ascii=False)
                     if args.json
                     else format_status(now)
                 )
             elif args.command == "models":
-                loaded, available, entries = client.catalog()
+                loaded, available, entries, missing = client.catalog()
+                _say_lost(missing, "model")
                 if args.json:
                     print(catalog_json(loaded, available, entries))
                 elif entries:
@@ -508,6 +510,16 @@ def _client_command(args: argparse.Namespace) -> int:
             print(f"musicgen-bridge: {exc.message}", file=sys.stderr)
             return EXIT_UNREACHABLE if exc.code == "engine_unreachable" else EXIT_ENGINE_ERROR
     return EXIT_OK
+
+
+def _say_lost(missing: int, what: str) -> None:
+    """A details list that lost datagrams on the way is partial: say so, on stderr."""
+    if missing:
+        print(
+            f"musicgen-bridge: {missing} {what} entr{'y' if missing == 1 else 'ies'} did not "
+            "arrive (lost on the network); the list below is partial, ask again.",
+            file=sys.stderr,
+        )
 
 
 def _takes(args: argparse.Namespace) -> int:

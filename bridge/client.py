@@ -168,46 +168,57 @@ class EngineClient:
             EngineUnreachable: no status within ``timeout``.
             EngineReplyError: the engine answered with an error.
         """
-        request_id = new_id()
-        self.send(f"{P}/status", request_id, details=1)
-        jobs: dict[int, dict[str, Any]] = {}
-        for reply, args in self.replies(request_id, self.timeout):
-            if reply == f"{P}/error":
-                raise EngineReplyError(args[0], args[1])
-            if reply == f"{P}/job" and len(args) >= 2 + len(JOB_KEYS):
-                values = [_decimal(a) for a in args[2 : 2 + len(JOB_KEYS)]]
-                jobs[int(args[0])] = dict(zip(JOB_KEYS, values, strict=True))
-            elif reply == f"{P}/status":
-                return {**_status_fields(args), "jobs": [jobs[i] for i in sorted(jobs)]}
-        raise self._unreachable()
+        args, rows, missing = self._with_details(f"{P}/status", f"{P}/job", len(JOB_KEYS))
+        jobs = [dict(zip(JOB_KEYS, map(_decimal, row), strict=True)) for row in rows]
+        return {**_status_fields(args), "jobs": jobs, "missing_details": missing}
 
     def models(self) -> tuple[str, list[str]]:
         args = self.call(f"{P}/models", f"{P}/models")
         return args[0], list(args[1:])
 
-    def catalog(self) -> tuple[str, list[str], list[dict[str, Any]]]:
-        """(loaded, names, entries): the models list and its ``/musicgen/model`` details.
+    def catalog(self) -> tuple[str, list[str], list[dict[str, Any]], int]:
+        """(loaded, names, entries, missing): the models list and its ``/musicgen/model``
+        details.
 
         Each entry is a dict (name, kind, state, revision, size_mb, melody,
         source), in the engine's order; empty from engines that predate them.
+        ``missing``: how many entries were lost on the way (0 normally).
 
         Raises:
             EngineUnreachable: no list within ``timeout``.
             EngineReplyError: the engine answered with an error.
         """
         keys = ("name", "kind", "state", "revision", "size_mb", "melody", "source")
+        args, rows, missing = self._with_details(f"{P}/models", f"{P}/model", len(keys))
+        entries = [dict(zip(keys, row, strict=True)) for row in rows]
+        for entry in entries:
+            entry["melody"] = bool(entry["melody"])
+        return args[0], list(args[1:]), entries, missing
+
+    def _with_details(
+        self, address: str, detail: str, width: int
+    ) -> tuple[list[Any], list[list[Any]], int]:
+        """Send ``address`` with ``details 1``; return its reply's arguments, the
+        ``detail`` entries before it (``id index count`` then ``width`` values each, in index
+        order) and how many of ``count`` did not arrive (a lost datagram: the list is
+        partial, and the caller says so).
+
+        Raises:
+            EngineUnreachable: no reply within ``timeout``.
+            EngineReplyError: the engine answered with an error.
+        """
         request_id = new_id()
-        self.send(f"{P}/models", request_id, details=1)
-        entries: dict[int, dict[str, Any]] = {}
+        self.send(address, request_id, details=1)
+        rows: dict[int, list[Any]] = {}
+        count = 0
         for reply, args in self.replies(request_id, self.timeout):
             if reply == f"{P}/error":
                 raise EngineReplyError(args[0], args[1])
-            if reply == f"{P}/model" and len(args) >= 2 + len(keys):
-                entry = dict(zip(keys, args[2 : 2 + len(keys)], strict=True))
-                entry["melody"] = bool(entry["melody"])
-                entries[int(args[0])] = entry
-            elif reply == f"{P}/models":
-                return args[0], list(args[1:]), [entries[i] for i in sorted(entries)]
+            if reply == detail and len(args) >= 2 + width:
+                rows[int(args[0])] = list(args[2 : 2 + width])
+                count = max(count, int(args[1]))
+            elif reply == address:
+                return args, [rows[i] for i in sorted(rows)], count - len(rows)
         raise self._unreachable()
 
     def cancel(self, job: str) -> str:

@@ -177,7 +177,7 @@ def test_models_over_osc_and_the_cli(hub, tiny, tmp_path, cache_dir, capsys):
             [(address, old)] = list(client.replies("old", timeout=1.0))
             client.send("/musicgen/models", "raw", details=1)
             replies = list(client.replies("raw", timeout=1.0))
-            loaded, names, entries = client.catalog()
+            loaded, names, entries, missing = client.catalog()
         addresses = [address for address, _ in replies]
         count = len(addresses) - 1
         assert addresses == ["/musicgen/model"] * count + ["/musicgen/models"]  # list last
@@ -191,7 +191,7 @@ def test_models_over_osc_and_the_cli(hub, tiny, tmp_path, cache_dir, capsys):
         ]
         assert loaded == "debug" and names == replies[-1][1][1:]
         assert (address, old) == ("/musicgen/models", replies[-1][1])  # old clients: as before
-        assert len(entries) == count
+        assert len(entries) == count and missing == 0
         by_name = {(e["name"], e["revision"]): e for e in entries}
         assert by_name[("debug", "")]["state"] == "resident"
         small = by_name[("facebook/musicgen-small", COMMIT)]
@@ -227,3 +227,45 @@ def test_models_over_osc_and_the_cli(hub, tiny, tmp_path, cache_dir, capsys):
 def test_serve_refuses_a_models_dir_that_is_not_a_folder(tmp_path, capsys):
     assert main(["serve", "--model", "debug", "--models-dir", str(tmp_path / "nope")]) == 2
     assert "--models-dir" in capsys.readouterr().err
+
+
+def test_a_lost_detail_datagram_is_counted_and_said(capsys):
+    """An engine's /musicgen/model entry that never arrives leaves a gap in the indices: the
+    client counts it and the CLI says the list is partial rather than showing it as whole."""
+    import socket
+    import threading
+
+    from bridge.osc import decode
+    from bridge.server import encode
+
+    engine = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    engine.bind(("127.0.0.1", 0))
+    engine.settimeout(5.0)
+
+    def answer_once() -> None:
+        data, sender = engine.recvfrom(65535)
+        [(_, args)] = decode(data)
+        request_id, reply_to = args[1], (sender[0], int(args[args.index("reply_port") + 1]))
+        entry = ["kind", "ready", "", 1.0, 0, "built in"]
+        for index in (0, 2):  # entry 1 of 3 is "lost"
+            engine.sendto(
+                encode(("/musicgen/model", [request_id, index, 3, f"m{index}", *entry])), reply_to
+            )
+        engine.sendto(encode(("/musicgen/models", [request_id, "m0", "m0", "m2"])), reply_to)
+
+    try:
+        server = threading.Thread(target=answer_once)
+        server.start()
+        with EngineClient("127.0.0.1", engine.getsockname()[1], timeout=2.0) as client:
+            loaded, names, entries, missing = client.catalog()
+        server.join(5.0)
+        assert (loaded, names, missing) == ("m0", ["m0", "m2"], 1)
+        assert [e["name"] for e in entries] == ["m0", "m2"]
+
+        server = threading.Thread(target=answer_once)
+        server.start()
+        assert main(["models", "--port", str(engine.getsockname()[1])]) == 0
+        server.join(5.0)
+    finally:
+        engine.close()
+    assert "1 model entry did not arrive" in capsys.readouterr().err
