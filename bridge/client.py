@@ -168,7 +168,8 @@ class EngineClient:
         """(loaded, names, entries): the models list and its ``/musicgen/model`` details.
 
         Each entry is a dict (name, kind, state, revision, size_mb, melody,
-        source), in the engine's order; empty from engines that predate them.
+        source, base), in the engine's order; empty from engines that predate
+        them (``base`` is "" from engines that predate adapters).
 
         Raises:
             EngineUnreachable: no list within ``timeout``.
@@ -184,6 +185,7 @@ class EngineClient:
             if reply == f"{P}/model" and len(args) >= 2 + len(keys):
                 entry = dict(zip(keys, args[2 : 2 + len(keys)], strict=True))
                 entry["melody"] = bool(entry["melody"])
+                entry["base"] = str(args[2 + len(keys)]) if len(args) > 2 + len(keys) else ""
                 entries[int(args[0])] = entry
             elif reply == f"{P}/models":
                 return args[0], list(args[1:]), [entries[i] for i in sorted(entries)]

@@ -9,6 +9,7 @@ _HEADINGS = {
     "debug": "Built in (random weights, make noise; for testing):",
     "cache": "In the Hugging Face cache:",
     "folder": "Under --models-dir:",
+    "adapter": "LoRA adapters (under --adapters-dir; a request names one as BASE+NAME):",
     "release": "Released, not downloaded (the command fetches one):",
 }
 
@@ -48,6 +49,10 @@ def format_catalog(entries: Sequence[dict[str, Any]]) -> str:
                 parts += [f"{e['state']!s:<9}", f"{size:<18}"]
                 if e["revision"]:
                     parts.append(f"revision {e['revision']}")
+                if kind == "adapter":
+                    parts.append(
+                        f"on {e['base']}" if e.get("base") else "names no base: send --model too"
+                    )
                 if e["melody"]:
                     parts.append("melody")
             lines.append("  ".join(parts).rstrip())
