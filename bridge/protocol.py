@@ -743,7 +743,7 @@ def _model(value: str | None, adapter: str | None, limits: Limits) -> str | None
         return value
     problem = adapters.name_problem(adapter)
     if problem is not None:
-        raise InvalidValue(f"The adapter: {problem}")
+        raise InvalidValue(problem)
     folder = adapters.find(adapter, limits.adapters_dir)  # raises ModelNotAvailable
     if value is not None:
         return value if named is not None else adapters.join(value, adapter)

@@ -68,7 +68,7 @@ def name_problem(adapter: str) -> str | None:
     """Why ``adapter`` cannot name an adapter, in words; None when it can."""
     if SEPARATOR in adapter:
         return (
-            f"an adapter name cannot contain '{SEPARATOR}' (it separates base and adapter); "
+            f"An adapter name cannot contain '{SEPARATOR}' (it separates base and adapter); "
             f"got {adapter!r}. Rename the folder."
         )
     if _BARE.fullmatch(adapter):
@@ -77,7 +77,7 @@ def name_problem(adapter: str) -> str | None:
     if path.is_absolute() and ".." not in path.parts:
         return None
     return (
-        "an adapter is the name of a folder under the adapters folder (letters, digits, "
+        "An adapter is the name of a folder under the adapters folder (letters, digits, "
         f"'.', '_', '-') or an absolute folder path without '..'; got {adapter!r}."
     )
 
