@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -243,6 +245,11 @@ def _broken(adapters_dir: Path, tmp_path: Path) -> Path:
     key = "base_model.model.decoder.model.decoder.layers.0.fc1.lora_A.weight"
     tensors[key] = torch.zeros(tensors[key].shape[0], tensors[key].shape[1] + 8)
     save_file(tensors, str(weights))
+    shutil.copytree(root / "tiny", root / "nonfinite")
+    weights = root / "nonfinite" / "adapter_model.safetensors"
+    tensors = load_file(str(weights))
+    tensors["base_model.model.decoder.lm_heads.0.lora_B.weight"][0, 0] = float("nan")
+    save_file(tensors, str(weights))
     (root / "not-an-adapter").mkdir()
     return root
 
@@ -255,6 +262,7 @@ def _broken(adapters_dir: Path, tmp_path: Path) -> Path:
         ("debug+pickled", ModelLoadFailed, "a pickle"),
         ("debug+misshapen", ModelLoadFailed, "does not fit debug"),
         ("debug-melody+tiny", ModelLoadFailed, "does not fit debug-melody"),
+        ("debug+nonfinite", ModelLoadFailed, "are not finite"),
         ("debug+not-an-adapter", ModelNotAvailable, "has no adapter_config.json"),
     ],
 )
@@ -389,6 +397,21 @@ def test_models_lists_adapters_with_their_base(cache_dir, adapters_dir, tmp_path
     )
     assert "LoRA adapters (under --adapters-dir" in table
     assert "on debug" in table and "names no base: send --model too" in table
+
+
+def test_one_folder_can_hold_checkpoints_and_adapters(cache_dir, adapters_dir, tmp_path):
+    """--models-dir and --adapters-dir the same folder: each scan keeps its own memo."""
+    both = tmp_path / "both"
+    shutil.copytree(adapters_dir, both)
+    shutil.copytree(checkpoint.resolve("debug", cache_dir), both / "my-checkpoint")
+    for folder in [both, *both.iterdir()]:  # settled: scans of it are remembered
+        os.utime(folder, (time.time() - 3600, time.time() - 3600))
+    e = make_engine(cache_dir, both, models_dir=both)
+    for _ in range(2):  # the second listing comes from the memo
+        kinds = {x.name: x.kind for x in e.catalog()}
+        assert kinds[str((both / "my-checkpoint").resolve())] == "folder"
+        assert kinds["debug+tiny"] == "adapter"
+        assert "my-checkpoint" not in kinds and str((both / "tiny").resolve()) not in kinds
 
 
 def test_serve_adapters_dir_generate_adapter_and_models_details(
