@@ -75,6 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
         "`models` lists them, a request names one by its path (default: none)",
     )
     serve.add_argument(
+        "--adapters-dir",
+        type=Path,
+        help="the folder of LoRA adapters (PEFT folders: adapter_config.json and "
+        "adapter_model.safetensors): a request names one as BASE+NAME or with --adapter, "
+        "`models` lists them (default: adapters under --cache-dir, "
+        "~/.cache/musicgen-bridge/adapters)",
+    )
+    serve.add_argument(
         "--max-seconds",
         type=float,
         help="longest take accepted (default 120; beyond 30 s takes are extended window by window)",
@@ -259,6 +267,7 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=config.log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
     )
+    from engine import adapters
     from engine.api import device_problem
 
     problem = listen_problem(config) or device_problem(config.device)
@@ -267,9 +276,20 @@ def _serve(args: argparse.Namespace) -> int:
             f"--models-dir {config.models_dir} is not a folder. Pass the folder that holds "
             "your checkpoint folders (each with config.json and model.safetensors)."
         )
+    assert config.adapters_dir is not None and config.cache_dir is not None  # from_sources
+    own_adapters = config.adapters_dir != adapters.default_dir(config.cache_dir)
+    if problem is None and own_adapters and not config.adapters_dir.is_dir():
+        problem = (
+            f"--adapters-dir {config.adapters_dir} is not a folder. Pass the folder that holds "
+            "your LoRA adapter folders (each with adapter_config.json and "
+            "adapter_model.safetensors)."
+        )
     if problem is not None:
         print(f"musicgen-bridge: {problem}", file=sys.stderr)
         return EXIT_USAGE
+    if not own_adapters:
+        with contextlib.suppress(OSError):  # where to put adapters; none is fine too
+            config.adapters_dir.mkdir(parents=True, exist_ok=True)
     if not is_loopback(config.host):
         logging.getLogger("bridge").warning(
             "listening on %s: reachable from the network; every request must carry the token",
@@ -293,6 +313,7 @@ def _serve(args: argparse.Namespace) -> int:
             keep_models=config.keep_models,
             memory_budget=round(config.memory_budget * 2**30),
             models_dir=config.models_dir.expanduser().resolve() if config.models_dir else None,
+            adapters_dir=config.adapters_dir,
         )
     )
     server = OscServer(config, engine)
@@ -340,6 +361,9 @@ def _generate(args: argparse.Namespace) -> int:
     for name in ("out_dir", "melody_midi", "melody_audio", "continue_from"):
         if name in fields:
             fields[name] = str(Path(fields[name]).expanduser().resolve())
+    adapter = fields.get("adapter")
+    if adapter and ("/" in adapter or adapter.startswith((".", "~"))):  # a path, not a bare name
+        fields["adapter"] = str(Path(adapter).expanduser().resolve())
     request_id = args.id or new_id()
     bar = _ProgressBar(enabled=not args.quiet and sys.stderr.isatty())
     warnings: list[dict[str, str]] = []

@@ -169,7 +169,8 @@ class EngineClient:
             EngineReplyError: the engine answered with an error.
         """
         args, rows, missing = self._with_details(f"{P}/status", f"{P}/job", len(JOB_KEYS))
-        jobs = [dict(zip(JOB_KEYS, map(_decimal, row), strict=True)) for row in rows]
+        width = len(JOB_KEYS)
+        jobs = [dict(zip(JOB_KEYS, map(_decimal, row[:width]), strict=True)) for row in rows]
         return {**_status_fields(args), "jobs": jobs, "missing_details": missing}
 
     def models(self) -> tuple[str, list[str]]:
@@ -181,7 +182,8 @@ class EngineClient:
         details.
 
         Each entry is a dict (name, kind, state, revision, size_mb, melody,
-        source), in the engine's order; empty from engines that predate them.
+        source, base), in the engine's order; empty from engines that predate
+        them (``base`` is "" from engines that predate adapters).
         ``missing``: how many entries were lost on the way (0 normally).
 
         Raises:
@@ -190,18 +192,23 @@ class EngineClient:
         """
         keys = ("name", "kind", "state", "revision", "size_mb", "melody", "source")
         args, rows, missing = self._with_details(f"{P}/models", f"{P}/model", len(keys))
-        entries = [dict(zip(keys, row, strict=True)) for row in rows]
-        for entry in entries:
+        entries = []
+        for row in rows:
+            entry = dict(zip(keys, row[: len(keys)], strict=True))
             entry["melody"] = bool(entry["melody"])
+            entry["base"] = str(row[len(keys)]) if len(row) > len(keys) else ""
+            entries.append(entry)
         return args[0], list(args[1:]), entries, missing
 
     def _with_details(
         self, address: str, detail: str, width: int
     ) -> tuple[list[Any], list[list[Any]], int]:
         """Send ``address`` with ``details 1``; return its reply's arguments, the
-        ``detail`` entries before it (``id index count`` then ``width`` values each, in index
-        order) and how many of ``count`` did not arrive (a lost datagram: the list is
-        partial, and the caller says so).
+        ``detail`` entries before it and how many of their ``count`` did not arrive (a
+        lost datagram: the list is partial, and the caller says so).
+
+        An entry is its arguments after ``id index count``: at least ``width`` of them
+        (more from a newer engine), entries in index order.
 
         Raises:
             EngineUnreachable: no reply within ``timeout``.
@@ -215,7 +222,7 @@ class EngineClient:
             if reply == f"{P}/error":
                 raise EngineReplyError(args[0], args[1])
             if reply == detail and len(args) >= 2 + width:
-                rows[int(args[0])] = list(args[2 : 2 + width])
+                rows[int(args[0])] = list(args[2:])
                 count = max(count, int(args[1]))
             elif reply == address:
                 return args, [rows[i] for i in sorted(rows)], count - len(rows)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from engine import adapters
 from engine.decoders.precision import CPU_MODES as CPU_PRECISIONS
 
 ENV_PREFIX = "MUSICGEN_BRIDGE_"
@@ -73,6 +74,9 @@ class ServeConfig:
         memory_budget: GiB the resident checkpoints' weights may take
             together; beyond it the least recently used go after a load.  0: none.
         models_dir: a folder of local checkpoints that ``models`` lists; None: none.
+        adapters_dir: the folder of LoRA adapters: a request's bare adapter name
+            is its subfolder, and ``models`` lists them (default: ``adapters``
+            under cache_dir).
     """
 
     host: str = "127.0.0.1"
@@ -97,6 +101,7 @@ class ServeConfig:
     keep_models: int = 2
     memory_budget: float = 0.0
     models_dir: Path | None = None
+    adapters_dir: Path | None = None
 
     def __post_init__(self) -> None:
         # Flags have choices; environment variables reach here unchecked.
@@ -145,11 +150,15 @@ class ServeConfig:
             if raw is not None:
                 values[f.name] = raw
         config = cls(**values)  # type: ignore[arg-type]
+        cache_dir = Path(config.cache_dir or default_cache_dir(env)).expanduser()
         return cls(
             **{
                 **values,
                 "out_dir": Path(config.out_dir or default_output_dir(env)).expanduser(),
-                "cache_dir": Path(config.cache_dir or default_cache_dir(env)).expanduser(),
+                "cache_dir": cache_dir,
+                "adapters_dir": Path(
+                    config.adapters_dir or adapters.default_dir(cache_dir)
+                ).expanduser(),
             }  # type: ignore[arg-type]
         )
 

@@ -17,6 +17,7 @@ _HEADINGS = {
     "debug": "Built in (random weights, make noise; for testing):",
     "cache": "In the Hugging Face cache:",
     "folder": "Under --models-dir:",
+    "adapter": "LoRA adapters (under --adapters-dir; a request names one as BASE+NAME):",
     "release": "Released, not downloaded (the command fetches one):",
 }
 
@@ -56,6 +57,10 @@ def format_catalog(entries: Sequence[dict[str, Any]]) -> str:
                 parts += [f"{e['state']!s:<9}", f"{size:<18}"]
                 if e["revision"]:
                     parts.append(f"revision {e['revision']}")
+                if kind == "adapter":
+                    parts.append(
+                        f"on {e['base']}" if e.get("base") else "names no base: send --model too"
+                    )
                 if e["melody"]:
                     parts.append("melody")
             lines.append("  ".join(parts).rstrip())
@@ -67,7 +72,8 @@ def menu_label(entry: dict[str, Any]) -> str:
     brackets, what the producer needs to know before choosing it.
 
     'facebook/musicgen-small (resident)', 'debug-melody (test noise, ready, melody)',
-    'my-finetune (folder, ready)', 'facebook/musicgen-large (download first, about 6.5 GB)'.
+    'my-finetune (folder, ready)', 'facebook/musicgen-small+my-lora (finetune, ready)',
+    'facebook/musicgen-large (download first, about 6.5 GB)'.
     """
     name = str(entry["name"])
     kind, state = entry["kind"], entry["state"]
@@ -77,6 +83,8 @@ def menu_label(entry: dict[str, Any]) -> str:
         tags.append("folder")
     elif kind == "debug":
         tags.append("test noise")
+    elif kind == "adapter":
+        tags.append("finetune")
     if state == "resident":
         tags.append("resident")
     elif state == "not_downloaded":

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bridge import osc
-from engine import audio, melody
+from engine import adapters, audio, melody
 from engine.audio import SAMPLE_FORMATS, SAMPLE_RATES
 from engine.debug_checkpoint import DEBUG_MODELS
 from engine.errors import (
@@ -32,6 +32,7 @@ from engine.errors import (
     InvalidRequest,
     InvalidValue,
     MissingArgument,
+    ModelNotAvailable,
     OutOfRange,
     Unauthorized,
     UnknownAddress,
@@ -207,10 +208,20 @@ GENERATE_ARGS = (
     Arg(
         "model",
         "str",
-        "checkpoint: Hub id, absolute folder, or 'debug' (default: the engine's)",
+        "checkpoint: Hub id, absolute folder, or 'debug', and +ADAPTER for a LoRA finetune "
+        "(default: the engine's)",
         minimum=1,
-        maximum=512,
+        maximum=4608,
         flag="--model",
+    ),
+    Arg(
+        "adapter",
+        "str",
+        "LoRA adapter merged into the model: a folder name under the engine's adapters "
+        "folder, or an absolute folder (default base: the one its adapter_config.json names)",
+        minimum=1,
+        maximum=4096,
+        flag="--adapter",
     ),
     Arg(
         "out_dir",
@@ -411,9 +422,10 @@ REPLIES: dict[str, str] = {
     f"{PREFIX}/job": "id index count job state position progress elapsed_s eta_s waited_s "
     + "model prompt  -- with details 1: one per running or queued job, all before status; "
     + "state queued|loading|generating; eta_s -1: not known yet",
-    f"{PREFIX}/model": "id index count name kind state revision size_mb melody source  "
-    + "-- with details 1: one per checkpoint, all before models; kind debug|cache|folder|release; "
-    + "state resident|ready|not_downloaded; size_mb -1: unknown",
+    f"{PREFIX}/model": "id index count name kind state revision size_mb melody source base  "
+    + "-- with details 1: one per checkpoint, all before models; "
+    + "kind debug|cache|folder|adapter|release; state resident|ready|not_downloaded; "
+    + "size_mb -1: unknown; base: an adapter's checkpoint, else empty",
     f"{PREFIX}/models": "id loaded model [model ...]  -- after the model replies",
     f"{PREFIX}/cancel": "id job was  -- was = queued|running",
 }
@@ -434,12 +446,15 @@ class Limits:
         default_out_dir: folder for takes whose request names none (None: out_dir required).
         token: shared secret every request must carry (None: not required).
         max_variations: most takes one request may ask for.
+        adapters_dir: where a bare adapter name is looked up (serve --adapters-dir);
+            None: bare names are refused.
     """
 
     max_seconds: float = 120.0
     default_out_dir: Path | None = None
     token: str | None = None
     max_variations: int = 4
+    adapters_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -473,12 +488,18 @@ class RequestRejected(BridgeError):
     """An invalid request, with whatever of its envelope could be read.
 
     Attributes:
-        error: the InvalidRequest child that says what is wrong.
+        error: the InvalidRequest child that says what is wrong, or
+            ModelNotAvailable for an adapter that is not on this machine.
         request_id: the request's id if it had a usable one, else "".
         reply_port: its reply_port if usable, else None (reply to the source port).
     """
 
-    def __init__(self, error: InvalidRequest, request_id: str, reply_port: int | None) -> None:
+    def __init__(
+        self,
+        error: InvalidRequest | ModelNotAvailable,
+        request_id: str,
+        reply_port: int | None,
+    ) -> None:
         super().__init__(error.message)
         self.error = error
         self.code = error.code
@@ -510,7 +531,7 @@ def parse(address: str, args: list[Any], limits: Limits) -> Request:
         request_id = ""
     try:
         return _parse(address, args, limits)
-    except InvalidRequest as exc:
+    except (InvalidRequest, ModelNotAvailable) as exc:
         raise RequestRejected(exc, request_id, reply_port) from exc
 
 
@@ -653,7 +674,7 @@ def _spec(values: dict[str, Any], limits: Limits) -> GenerationSpec:
         top_k=values.get("top_k", DEFAULT_TOP_K),
         top_p=values.get("top_p", DEFAULT_TOP_P),
         guidance=values.get("guidance", DEFAULT_GUIDANCE),
-        model=_model(values.get("model")),
+        model=_model(values.get("model"), values.get("adapter"), limits),
         key=parse_key(values["key"]) if "key" in values else None,
         melody_notes=melody.parse_notes(values["melody_notes"])
         if "melody_notes" in values
@@ -709,14 +730,61 @@ def _out_dir(value: str | None, limits: Limits) -> Path:
     return path
 
 
-def _model(value: str | None) -> str | None:
-    if value is None or value in DEBUG_MODELS or _HUB_ID.fullmatch(value):
+def _model(value: str | None, adapter: str | None, limits: Limits) -> str | None:
+    """The model a request names: ``BASE`` or ``BASE+ADAPTER`` (engine.adapters).
+
+    ``adapter`` is joined to ``value``; without ``value``, to the base the
+    adapter's adapter_config.json names.  A named adapter must be on this
+    machine (a folder with adapter_config.json): if not, the request is
+    refused with model_not_available before it is queued.
+    """
+    named = None
+    if value is not None:
+        base, named = adapters.split(value)
+        if not base:
+            raise InvalidValue(
+                f"model {value!r} names no base before '+': write BASE+ADAPTER, or send "
+                "only adapter to use the base its adapter_config.json names."
+            )
+        _check_base(base)
+        if named is not None and adapter is not None:
+            raise InvalidRequest(
+                f"model {value!r} already names an adapter; send it there or in adapter, not both."
+            )
+    adapter = named if named is not None else adapter
+    if adapter is None:
         return value
+    problem = adapters.name_problem(adapter)
+    if problem is not None:
+        raise InvalidValue(problem)
+    folder = adapters.find(adapter, limits.adapters_dir)  # raises ModelNotAvailable
+    if value is not None:
+        return value if named is not None else adapters.join(value, adapter)
+    declared = adapters.declared_base(folder)
+    if declared is None:
+        raise MissingArgument(
+            f"The adapter {adapter!r} does not name its base (base_model_name_or_path in "
+            f"{folder / adapters.CONFIG_NAME}): send model with the checkpoint it was trained on."
+        )
+    try:
+        _check_base(declared)
+    except InvalidValue:
+        raise InvalidValue(
+            f"The adapter {adapter!r} names its base as {declared!r}, which is not a model "
+            "name this engine takes: send model with the checkpoint it was trained on."
+        ) from None
+    return adapters.join(declared, adapter)
+
+
+def _check_base(value: str) -> None:
+    if value in DEBUG_MODELS or _HUB_ID.fullmatch(value):
+        return
     if Path(value).is_absolute() and ".." not in Path(value).parts:
-        return value
+        return
     raise InvalidValue(
         "model must be a Hub id like facebook/musicgen-small, an absolute folder "
-        f"(without '..'), or one of {', '.join(DEBUG_MODELS)}; got {value!r}."
+        f"(without '..'), or one of {', '.join(DEBUG_MODELS)}, with +ADAPTER for a LoRA "
+        f"finetune; got {value!r}."
     )
 
 
@@ -857,12 +925,12 @@ def models(request_id: str, loaded: str, available: list[str]) -> Reply:
     return f"{PREFIX}/models", [request_id, loaded, *available]
 
 
-ModelRow = tuple[str, str, str, str, int | None, bool, str]
+ModelRow = tuple[str, str, str, str, int | None, bool, str, str]
 
 
 def model_entries(request_id: str, rows: Sequence[ModelRow]) -> list[Reply]:
     """One ``/musicgen/model`` reply per checkpoint: (name, kind, state, revision,
-    bytes or None, melody, source).
+    bytes or None, melody, source, base).
 
     They go out before the ``/musicgen/models`` list, which ends them (as
     warnings end with done): clients that predate them ignore the address,
@@ -884,9 +952,10 @@ def model_entries(request_id: str, rows: Sequence[ModelRow]) -> list[Reply]:
                 _mib(size),
                 int(melody),
                 source,
+                base,
             ],
         )
-        for index, (name, kind, state, revision, size, melody, source) in enumerate(rows)
+        for index, (name, kind, state, revision, size, melody, source, base) in enumerate(rows)
     ]
 
 

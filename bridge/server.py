@@ -88,7 +88,11 @@ class OscServer:
     ) -> None:
         self.config = config
         self.limits = protocol.Limits(
-            config.max_seconds, config.out_dir, config.token, config.max_variations
+            config.max_seconds,
+            config.out_dir,
+            config.token,
+            config.max_variations,
+            config.adapters_dir,
         )
         self._engine = engine
         self._sock = sock
@@ -258,7 +262,8 @@ class OscServer:
             log.exception("could not list the checkpoints on this machine")
             return []
         return [
-            (e.name, e.kind, e.state, e.revision, e.size_bytes, e.melody, e.source) for e in entries
+            (e.name, e.kind, e.state, e.revision, e.size_bytes, e.melody, e.source, e.base)
+            for e in entries
         ]
 
     # -- replies (JobListener) --------------------------------------------------

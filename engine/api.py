@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from engine import checkpoint
+from engine import adapters, checkpoint
 from engine.catalog import Catalog, CatalogEntry
 from engine.checkpoint import device_problem
 from engine.debug_checkpoint import DEBUG_MODELS
@@ -74,6 +74,9 @@ class EngineSettings:
             recently used are evicted (never the active one).  0: no budget.
         models_dir: a folder whose MusicGen subfolders ``models`` lists
             (``serve --models-dir``); None: none.
+        adapters_dir: the folder of LoRA adapters (``serve --adapters-dir``):
+            a bare adapter name in ``BASE+ADAPTER`` is its subfolder, and
+            ``models`` lists them (engine.adapters).  None: ``cache_dir/adapters``.
     """
 
     cache_dir: Path
@@ -91,6 +94,12 @@ class EngineSettings:
     keep_models: int = 2
     memory_budget: int = 0
     models_dir: Path | None = None
+    adapters_dir: Path | None = None
+
+    @property
+    def adapters_folder(self) -> Path:
+        """Where bare adapter names are looked up: ``adapters_dir`` or its default."""
+        return self.adapters_dir or adapters.default_dir(self.cache_dir)
 
 
 @dataclass(frozen=True)
@@ -107,6 +116,8 @@ class ModelInfo:
     is_debug: bool
     load_seconds: float
     checkpoint: dict[str, Any] = field(default_factory=dict)  # engine.provenance.describe
+    base_model: str = ""  # model_id without its +ADAPTER ("" read as model_id)
+    adapter: dict[str, Any] | None = None  # the merged LoRA adapter (Engine._adapter), or None
     memory_bytes: int = 0  # its weights and buffers on its device
     kernel: str = "module"  # its CPU Linear kernel (engine.decoders.kernels)
 
@@ -153,7 +164,7 @@ class Engine:
         self._loaded: checkpoint.LoadedModel | None = None  # the active checkpoint
         self._info: ModelInfo | None = None
         self._graphs: Any = None  # engine.decoders.step_graph.StepGraphs of the active checkpoint
-        self._catalog = Catalog(settings.cache_dir, settings.models_dir)
+        self._catalog = Catalog(settings.cache_dir, settings.models_dir, settings.adapters_folder)
         if settings.out_dir is not None:
             from engine.output import remove_stale_partials
 
@@ -241,7 +252,11 @@ class Engine:
         self._set_threads()
         start = time.perf_counter()
         loaded = checkpoint.load(
-            model_id, self.settings.cache_dir, self.settings.device, self.settings.dtype
+            model_id,
+            self.settings.cache_dir,
+            self.settings.device,
+            self.settings.dtype,
+            self.settings.adapters_folder,
         )
         self._set_cpu_precision(loaded)
         kernel = self._set_kernel(loaded)
@@ -266,6 +281,8 @@ class Engine:
             is_debug=loaded.is_debug,
             load_seconds=time.perf_counter() - start,
             checkpoint=self._provenance(loaded),
+            base_model=loaded.base_id,
+            adapter=self._adapter(loaded),
             memory_bytes=_memory_bytes(loaded.model),
             kernel=kernel,
         )
@@ -284,11 +301,30 @@ class Engine:
         from engine.provenance import describe
 
         return describe(
-            loaded.model_id,
+            loaded.base_id,
             loaded.folder,
             is_debug=loaded.is_debug,
             cache_dir=self.settings.cache_dir,
         )
+
+    def _adapter(self, loaded: checkpoint.LoadedModel) -> dict[str, Any] | None:
+        """The merged adapter, for the sidecar: its name, folder, weights hash, declared base."""
+        if loaded.adapter is None:
+            return None
+        from engine.provenance import sha256_file
+
+        weights = loaded.adapter / adapters.WEIGHTS_NAME
+        try:
+            digest: str | None = sha256_file(weights, self.settings.cache_dir)
+        except OSError as exc:
+            log.warning("could not hash %s for the sidecar: %s", weights, exc)
+            digest = None
+        return {
+            "name": adapters.split(loaded.model_id)[1],
+            "folder": str(loaded.adapter),
+            "weights_sha256": digest,
+            "trained_on": adapters.declared_base(loaded.adapter),
+        }
 
     def _set_cpu_precision(self, loaded: checkpoint.LoadedModel) -> None:
         from engine.decoders.precision import prepare_for_cpu, resolve_cpu_precision
@@ -459,10 +495,13 @@ class Engine:
         return decoder(self.settings.decoder, graphs)
 
     def available_models(self) -> list[str]:
-        """Models this machine can load now: the resident ones, the HF cache, debug."""
+        """Models this machine can load now: the resident ones, the HF cache, debug, and
+        the adapters that name their base (as ``BASE+ADAPTER``)."""
+        entries = self.catalog()
         names = [info.model_id for info in reversed(self._infos)]
-        names += [e.name for e in self.catalog() if e.kind == "cache"]
+        names += [e.name for e in entries if e.kind == "cache"]
         names += DEBUG_MODELS
+        names += [e.name for e in entries if e.kind == "adapter" and e.base]
         return list(dict.fromkeys(names))
 
     def catalog(self) -> list[CatalogEntry]:
@@ -474,6 +513,10 @@ class Engine:
         keys: set[str] = set()
         for info in self._infos:
             keys.add(info.model_id)
+            if info.adapter is not None:  # the base alone is not resident
+                folder = Path(info.adapter["folder"]).resolve()
+                keys.add(adapters.join(info.base_model, str(folder)))
+                continue
             described = info.checkpoint
             if described.get("revision"):
                 keys.add(f"{described.get('repo')}@{described['revision']}")

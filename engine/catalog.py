@@ -1,6 +1,6 @@
 """What is on this machine: every checkpoint a request could name, and its state.
 
-Four kinds, in this order:
+Five kinds, in this order:
 
 - ``debug``: the built-in random-weight checkpoints (built on first use).
 - ``cache``: MusicGen checkpoints in the Hugging Face cache, one entry per
@@ -8,6 +8,9 @@ Four kinds, in this order:
   revision and the bytes its files take on disk.
 - ``folder``: checkpoints in Hugging Face format under ``serve --models-dir``
   (each subfolder whose config.json names a MusicGen model), named by path.
+- ``adapter``: LoRA adapters under ``serve --adapters-dir`` (each subfolder
+  with an adapter_config.json, engine.adapters), named ``BASE+NAME`` after the
+  base their config names (just ``NAME`` when it names none), with that base.
 - ``release``: Meta's released checkpoints not in the cache, with their
   approximate download size (None where no figure is known) and the command
   that fetches one.
@@ -28,6 +31,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine import adapters
 from engine.debug_checkpoint import DEBUG_CHECKPOINT_VERSION, DEBUG_MODELS
 
 RELEASED = (
@@ -54,7 +58,7 @@ DOWNLOAD_BYTES: dict[str, int | None] = {
     "facebook/musicgen-stereo-large": 6_500_000_000,
 }
 MODEL_TYPES = ("musicgen", "musicgen_melody")
-KINDS = ("debug", "cache", "folder", "release")
+KINDS = ("debug", "cache", "folder", "adapter", "release")
 STATES = ("resident", "ready", "not_downloaded")
 _SETTLED_NS = 2_000_000_000  # folders older than this are trusted unchanged by their mtime
 
@@ -69,8 +73,11 @@ class CatalogEntry:
         state: "resident" (loaded now), "ready" (on disk) or "not_downloaded".
         revision: the cache snapshot's commit ("" for the other kinds).
         size_bytes: bytes on disk; for "release" the approximate download; None: unknown.
-        melody: True for melody checkpoints (False where not known).
+        melody: True for melody checkpoints (False where not known); an
+            adapter: its base's.
         source: the folder it loads from, or for "release" the command that fetches it.
+        base: kind "adapter": the checkpoint it adapts ("" when its config names
+            none); "" for the other kinds.
     """
 
     name: str
@@ -80,6 +87,7 @@ class CatalogEntry:
     size_bytes: int | None
     melody: bool
     source: str
+    base: str = ""
 
 
 @dataclass(frozen=True)
@@ -98,22 +106,30 @@ class Catalog:
     HF_HUB_CACHE set after start-up is honoured.
     """
 
-    def __init__(self, debug_root: Path | None, models_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        debug_root: Path | None,
+        models_dir: Path | None = None,
+        adapters_dir: Path | None = None,
+    ) -> None:
         self.debug_root = debug_root
         self.models_dir = models_dir
+        self.adapters_dir = adapters_dir
         self._lock = threading.Lock()
-        self._memo: dict[Path, tuple[tuple, list[_Found]]] = {}
+        self._memo: dict[tuple[Path, object], tuple[tuple, list]] = {}
 
     def entries(
         self, hub_cache: Path, resident: frozenset[str] = frozenset()
     ) -> list[CatalogEntry]:
-        """Every checkpoint, debug first, then cache, folders, not downloaded.
+        """Every checkpoint, debug first, then cache, folders, adapters, not downloaded.
 
         ``resident`` names what is loaded: model ids, ``repo@commit`` for a
-        cache snapshot (a repo may hold several) and resolved folder paths.
+        cache snapshot (a repo may hold several), resolved folder paths, and
+        ``BASE+FOLDER`` (resolved adapter folder) for an adapter.
         """
         cached = self._scan(hub_cache, _cache_snapshots)
         folders = self._scan(self.models_dir, _model_folders) if self.models_dir else []
+        found_adapters = self._scan(self.adapters_dir, adapters.list_adapters)
 
         def state(name: str) -> str:
             return "resident" if name in resident else "ready"
@@ -146,6 +162,25 @@ class Catalog:
             CatalogEntry(f.name, "folder", state(f.name), "", f.size_bytes, f.melody, f.name)
             for f in folders
         ]
+        out += [
+            CatalogEntry(
+                adapters.join(a.base, a.name) if a.base else a.name,
+                "adapter",
+                "resident"
+                if a.base
+                and (
+                    adapters.join(a.base, a.name) in resident
+                    or adapters.join(a.base, str(a.folder)) in resident
+                )
+                else "ready",
+                "",
+                a.size_bytes,
+                _adapts_melody(a),
+                str(a.folder),
+                a.base or "",
+            )
+            for a in found_adapters
+        ]
         have = {f.name for f in cached}
         out += [
             CatalogEntry(
@@ -162,13 +197,13 @@ class Catalog:
         ]
         return out
 
-    def _scan(self, root: Path | None, walk) -> list[_Found]:
+    def _scan(self, root: Path | None, walk) -> list:
         if root is None:
             return []
         root = Path(root)
         signature = _signature(root)
         with self._lock:
-            memo = self._memo.get(root)
+            memo = self._memo.get((root, walk))
             if memo is not None and memo[0] == signature:
                 return memo[1]
         found = walk(root)
@@ -177,7 +212,7 @@ class Catalog:
         recent = time.time_ns() - _SETTLED_NS
         if all(mtime < recent for _, mtime in signature):
             with self._lock:
-                self._memo[root] = (signature, found)
+                self._memo[(root, walk)] = (signature, found)
         return found
 
 
@@ -216,7 +251,7 @@ def _cache_snapshots(hub: Path) -> list[_Found]:
         repo_id = repo.name[len("models--") :].replace("--", "/")
         for snap in sorted((repo / "snapshots").glob("*")):
             model_type = read_model_type(snap)
-            if model_type in MODEL_TYPES:
+            if model_type in MODEL_TYPES and not (snap / adapters.CONFIG_NAME).is_file():
                 found.append(
                     _Found(
                         repo_id, snap.name, snap, _disk_bytes(snap), model_type == "musicgen_melody"
@@ -234,12 +269,21 @@ def _model_folders(root: Path) -> list[_Found]:
         return []
     for folder in children:
         model_type = read_model_type(folder)
-        if model_type in MODEL_TYPES:
+        if model_type in MODEL_TYPES and not (folder / adapters.CONFIG_NAME).is_file():
             path = folder.resolve()
             found.append(
                 _Found(str(path), "", path, _disk_bytes(folder), model_type == "musicgen_melody")
             )
     return found
+
+
+def _adapts_melody(found: adapters.Found) -> bool:
+    """Whether an adapter's base is a melody checkpoint: the config.json saved beside
+    it (musicgen-dreamboothing saves one), else the base's name."""
+    model_type = read_model_type(found.folder)
+    if model_type is not None:
+        return model_type == "musicgen_melody"
+    return bool(found.base) and "melody" in str(found.base).rsplit("/", 1)[-1]
 
 
 def read_model_type(folder: Path) -> str | None:

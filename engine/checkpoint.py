@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine import adapters
 from engine.catalog import RELEASED, read_model_type
 from engine.debug_checkpoint import DEBUG_MODELS, ensure_debug_checkpoint
 from engine.errors import ModelLoadFailed, ModelNotAvailable
@@ -34,8 +35,9 @@ class LoadedModel:
     """A checkpoint resident in memory, ready to generate.
 
     Attributes:
-        model_id: the name it was asked for by ("debug", a Hub id, a folder).
-        folder: where its files were read from.
+        model_id: the name it was asked for by ("debug", a Hub id, a folder,
+            or any of them ``+ADAPTER``).
+        folder: where its base's files were read from.
         model: the transformers model, in eval mode on ``device``.
         tokenizer: the text encoder's tokenizer.
         features: the checkpoint's preprocessor_config.json (chroma settings of
@@ -47,7 +49,8 @@ class LoadedModel:
         frame_rate: codec frames per second (50 for MusicGen).
         channels: 1, or 2 for stereo checkpoints.
         max_frames: the longest take the decoder can position, in frames.
-        is_debug: True for the noise-making debug checkpoint.
+        is_debug: True for the noise-making debug checkpoint (or an adapter of it).
+        adapter: the LoRA adapter folder merged into the weights, or None.
     """
 
     model_id: str
@@ -62,6 +65,12 @@ class LoadedModel:
     channels: int
     max_frames: int
     is_debug: bool
+    adapter: Path | None = None
+
+    @property
+    def base_id(self) -> str:
+        """The base checkpoint's name: ``model_id`` without its ``+ADAPTER``."""
+        return adapters.split(self.model_id)[0]
 
     @property
     def is_melody(self) -> bool:
@@ -86,6 +95,11 @@ def resolve(model_id: str, cache_root: Path) -> Path:
         return ensure_debug_checkpoint(cache_root, model_id)
     path = Path(model_id).expanduser()
     if path.is_absolute() or model_id.startswith("."):
+        if (path / adapters.CONFIG_NAME).is_file():
+            raise ModelNotAvailable(
+                f"{path} is a LoRA adapter, not a checkpoint: name it with its base, "
+                f"as BASE+{path} (e.g. facebook/musicgen-small+{path})."
+            )
         if (path / "config.json").is_file():
             return path
         raise ModelNotAvailable(
@@ -100,6 +114,12 @@ def resolve(model_id: str, cache_root: Path) -> Path:
         raise ModelNotAvailable(missing_model_advice(model_id)) from None
     if not (folder / "config.json").is_file():
         raise ModelNotAvailable(missing_model_advice(model_id))
+    if (folder / adapters.CONFIG_NAME).is_file():
+        raise ModelNotAvailable(
+            f"'{model_id}' is a LoRA adapter, not a checkpoint. Copy its folder {folder} "
+            "under the adapters folder (serve --adapters-dir) and name it after its base, "
+            "as BASE+NAME."
+        )
     return folder
 
 
@@ -165,22 +185,34 @@ def pick_dtype(device: str, requested: str = "auto") -> str:
     return "float16" if device.startswith("cuda") else "float32"
 
 
-def load(model_id: str, cache_root: Path, device: str = "auto", dtype: str = "auto") -> LoadedModel:
-    """Load a checkpoint onto a device.
+def load(
+    model_id: str,
+    cache_root: Path,
+    device: str = "auto",
+    dtype: str = "auto",
+    adapters_dir: Path | None = None,
+) -> LoadedModel:
+    """Load a checkpoint onto a device, with its LoRA adapter merged if it names one.
 
     Args:
-        model_id: Hub id, local folder, or "debug".
+        model_id: Hub id, local folder, or "debug"; ``BASE+ADAPTER`` for a finetune.
         cache_root: the bridge's own cache (where the debug checkpoint lives).
         device: "auto", "cuda", "cuda:1", "mps" or "cpu".
         dtype: "auto", "float32", "float16" or "bfloat16".
+        adapters_dir: where bare adapter names are looked up (None: absolute paths only).
 
     Raises:
-        ModelNotAvailable: the checkpoint is not on this machine.
-        ModelLoadFailed: it is, but could not be loaded.
+        ModelNotAvailable: the checkpoint (or the adapter) is not on this machine.
+        ModelLoadFailed: it is, but could not be loaded (or the adapter does not fit it).
     """
     import torch
 
-    folder = resolve(model_id, cache_root)
+    base_id, adapter = adapters.split(model_id)
+    adapter_folder = None
+    if adapter is not None:  # found and checked before the base costs a load
+        adapter_folder = adapters.find(adapter, adapters_dir)
+        adapters.read_config(adapter_folder)
+    folder = resolve(base_id, cache_root)
     device = pick_device(device)
     dtype = pick_dtype(device, dtype)
     model_cls = _model_class(folder)
@@ -196,8 +228,10 @@ def load(model_id: str, cache_root: Path, device: str = "auto", dtype: str = "au
         model.to(device).eval()
     except Exception as exc:  # any loader failure is one condition for the user
         raise ModelLoadFailed(
-            f"Could not load '{model_id}' from {folder}: {type(exc).__name__}: {exc}"
+            f"Could not load '{base_id}' from {folder}: {type(exc).__name__}: {exc}"
         ) from exc
+    if adapter_folder is not None:
+        model = adapters.merge(model, adapter_folder, base_id).eval()
     audio_cfg = model.config.audio_encoder
     decoder_cfg = model.config.decoder
     return LoadedModel(
@@ -212,7 +246,8 @@ def load(model_id: str, cache_root: Path, device: str = "auto", dtype: str = "au
         frame_rate=float(audio_cfg.frame_rate),
         channels=int(getattr(decoder_cfg, "audio_channels", 1)),
         max_frames=int(decoder_cfg.max_position_embeddings),
-        is_debug=model_id in DEBUG_MODELS,
+        is_debug=base_id in DEBUG_MODELS,
+        adapter=adapter_folder,
     )
 
 

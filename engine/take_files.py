@@ -28,7 +28,8 @@ from engine.spec import GenerationSpec
 
 log = logging.getLogger(__name__)
 
-# 2: loudness, checkpoint (revision or weights hash), adapter_hash, warnings, params.loudness.
+# 2: loudness, checkpoint (revision or weights hash), adapter_hash, warnings, params.loudness;
+# later, still 2 (fields only added): base_model, adapter.
 SIDECAR_FORMAT_VERSION = 2
 
 
@@ -174,8 +175,10 @@ def sidecar(
         "conditioning_text": rendered.text,
         "model": info.model_id,
         "model_is_debug_noise": info.is_debug,
-        "checkpoint": info.checkpoint,
-        "adapter_hash": None,  # reserved: the hash of an adapter, once adapters exist
+        "base_model": info.base_model or info.model_id,
+        "checkpoint": info.checkpoint,  # the base's weights: its Hub revision or hashes
+        "adapter": info.adapter,
+        "adapter_hash": info.adapter["weights_sha256"] if info.adapter else None,
         "seed": seed,
         "params": replace(spec, seed=seed, variations=1).to_json(),
         "duration_seconds": shape[-1] / rendered.sample_rate,

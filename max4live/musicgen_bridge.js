@@ -677,7 +677,8 @@ function modelMenu(loaded, names, details) {
 }
 
 // "facebook/musicgen-small (resident)", "debug-melody (test noise, ready, melody)",
-// "my-finetune (folder, ready)", "facebook/musicgen-large (download first, about 6.5 GB)".
+// "my-finetune (folder, ready)", "facebook/musicgen-small+my-lora (finetune, ready)",
+// "facebook/musicgen-large (download first, about 6.5 GB)".
 function modelLabel(entry) {
     var shown = entry.name;
     var tags = [];
@@ -687,6 +688,8 @@ function modelLabel(entry) {
         tags.push("folder");
     } else if (entry.kind === "debug") {
         tags.push("test noise");
+    } else if (entry.kind === "adapter") {
+        tags.push("finetune");
     }
     if (entry.state === "resident") {
         tags.push("resident");

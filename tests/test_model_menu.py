@@ -26,6 +26,7 @@ ENTRIES = [
     _entry("facebook/musicgen-small", state="resident"),
     _entry("/srv/models/night-drive/", "folder", source="/srv/models/night-drive"),
     _entry("C:\\models\\lofi", "folder", source="C:\\models\\lofi"),
+    _entry("facebook/musicgen-small+night-lora", "adapter", source="/cache/adapters/night-lora"),
     _entry(
         "facebook/musicgen-large",
         "release",
@@ -53,6 +54,11 @@ def test_menu_labels_names_and_download_commands():
         ("facebook/musicgen-small (resident)", "facebook/musicgen-small", ""),
         ("night-drive (folder, ready)", "/srv/models/night-drive/", ""),
         ("lofi (folder, ready)", "C:\\models\\lofi", ""),
+        (
+            "facebook/musicgen-small+night-lora (finetune, ready)",
+            "facebook/musicgen-small+night-lora",
+            "",
+        ),
         (
             "facebook/musicgen-large (download first, about 6.5 GB)",
             "facebook/musicgen-large",

@@ -20,6 +20,7 @@ const ROWS = [
   ["facebook/musicgen-small", "cache", "ready", "aaaa1111", 2250.3, 0, "/hub/models--facebook--musicgen-small/snapshots/aaaa1111"],
   ["facebook/musicgen-small", "cache", "resident", "bbbb2222", 2250.3, 0, "/hub/models--facebook--musicgen-small/snapshots/bbbb2222"],
   ["/Users/pat/models/night-drive-finetune", "folder", "ready", "", 812.0, 0, "/Users/pat/models/night-drive-finetune"],
+  ["facebook/musicgen-small+night-lora", "adapter", "ready", "", 12.5, 0, "/cache/adapters/night-lora", "facebook/musicgen-small"],
   ["facebook/musicgen-large", "release", "not_downloaded", "", 6198.9, 0, "musicgen-bridge download facebook/musicgen-large"],
   ["facebook/musicgen-melody", "release", "not_downloaded", "", -1, 1, "musicgen-bridge download facebook/musicgen-melody"],
 ];
@@ -49,6 +50,7 @@ test("details fill the menu with labels: resident, ready, folder, download size,
     "debug-melody (test noise, ready, melody)",
     "facebook/musicgen-small (resident)",          // two snapshots, one item: resident if any is
     "night-drive-finetune (folder, ready)",
+    "facebook/musicgen-small+night-lora (finetune, ready)",
     "facebook/musicgen-large (download first, about 6.5 GB)",
     "facebook/musicgen-melody (download first, size unknown, melody)",
   ]);
@@ -75,15 +77,15 @@ test("a released checkpoint not downloaded: the status gives the download comman
   answer(d);
   d.choose(3);                                   // facebook/musicgen-small
   const before = d.osc().length;
-  d.choose(5);                                   // facebook/musicgen-large (download first)
+  d.choose(6);                                   // facebook/musicgen-large (download first)
   assert.equal(d.lastStatus(), "facebook/musicgen-large is not on this machine (about 6.5 GB). Download it " +
     "first: `musicgen-bridge download facebook/musicgen-large`, then choose it again.");
   assert.equal(d.context.state.model, "facebook/musicgen-small", "the choice stays what it was");
   assert.equal(d.umenu().shown, 3, "and the menu shows it again");
   assert.deepEqual(d.osc().slice(before).map((m) => m[0]), ["/musicgen/models"], "only a fresh list is asked for");
-  answer(d, { rows: ROWS.slice(0, 5).concat([["facebook/musicgen-large", "cache", "ready", "cccc", 6000, 0, "/hub/x"]]) });
-  assert.equal(d.umenu().items[5], "facebook/musicgen-large (ready)", "downloaded since: now ready");
-  d.choose(5);
+  answer(d, { rows: ROWS.slice(0, 6).concat([["facebook/musicgen-large", "cache", "ready", "cccc", 6000, 0, "/hub/x"]]) });
+  assert.equal(d.umenu().items[6], "facebook/musicgen-large (ready)", "downloaded since: now ready");
+  d.choose(6);
   assert.equal(d.context.state.model, "facebook/musicgen-large");
 });
 
