@@ -428,13 +428,13 @@ def test_serve_adapters_dir_generate_adapter_and_models_details(
         flags = ["--seconds", "0.1", "--out", str(out), "--port", str(engine.port)]
         assert main(["generate", "x", "--adapter", "tiny", *flags]) == 0
         with EngineClient("127.0.0.1", engine.port, timeout=5.0) as client:
-            _, names, entries = client.catalog()
+            _, names, entries, missing = client.catalog()
             status = client.status()
     finally:
         stop_engine(engine)
     [sidecar] = out.glob("*.json")
     assert json.loads(sidecar.read_text())["model"] == "debug+tiny"
-    assert "debug+tiny" in names
+    assert "debug+tiny" in names and missing == 0
     [entry] = [x for x in entries if x["kind"] == "adapter" and x["name"] == "debug+tiny"]
     assert (entry["base"], entry["state"]) == ("debug", "resident")
     assert {x["base"] for x in entries if x["kind"] != "adapter"} == {""}
