@@ -73,6 +73,9 @@ class ServeConfig:
         memory_budget: GiB the resident checkpoints' weights may take
             together; beyond it the least recently used go after a load.  0: none.
         models_dir: a folder of local checkpoints that ``models`` lists; None: none.
+        download_missing: before serving, download ``model`` into the Hugging
+            Face cache if it is a Hub id not there yet (the one time serve goes
+            online; requests never do).
     """
 
     host: str = "127.0.0.1"
@@ -97,6 +100,7 @@ class ServeConfig:
     keep_models: int = 2
     memory_budget: float = 0.0
     models_dir: Path | None = None
+    download_missing: bool = False
 
     def __post_init__(self) -> None:
         # Flags have choices; environment variables reach here unchecked.
