@@ -223,6 +223,7 @@ def _tqdm_size(n: int) -> str:
     return f"{tqdm.format_sizeof(n)}B"
 
 
+@pytest.mark.e2e
 def test_downloaded_checkpoint_loads_offline_through_the_normal_lookup(hub, tmp_path, cache_dir):
     assert _download(_env(tmp_path, hub.url)).returncode == 0
     hub.requests.clear()
@@ -274,6 +275,7 @@ def test_a_cache_filled_by_snapshot_download_loads_offline(hub, tmp_path):
     assert PICKLE not in hub.fetched()
 
 
+@pytest.mark.e2e
 def test_serve_download_missing_downloads_then_serves(hub, tmp_path, cache_dir):
     engine = start_engine(
         cache_dir,
@@ -295,6 +297,7 @@ def test_serve_download_missing_downloads_then_serves(hub, tmp_path, cache_dir):
     assert _sizes_in_bar(log), log
 
 
+@pytest.mark.e2e
 def test_serve_download_missing_with_a_model_in_the_cache_does_not_go_online(
     hub, tmp_path, cache_dir
 ):
@@ -313,6 +316,7 @@ def test_serve_download_missing_with_a_model_in_the_cache_does_not_go_online(
     assert "downloading" not in engine.log()
 
 
+@pytest.mark.e2e
 def test_serve_download_missing_without_a_hub_starts_and_says_why(tmp_path, cache_dir):
     endpoint = f"http://127.0.0.1:{_closed_port()}"
     engine = start_engine(
