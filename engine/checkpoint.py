@@ -277,18 +277,27 @@ _FAILED_DOWNLOADS: dict[str, str] = {}
 def _download_problem(exc: Exception) -> str:
     """Why a download failed, in words, with what to check."""
     from huggingface_hub import constants
-    from huggingface_hub.errors import OfflineModeIsEnabled, RepositoryNotFoundError
+    from huggingface_hub.errors import (
+        HfHubHTTPError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+    )
 
     detail = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
     if isinstance(exc, OfflineModeIsEnabled):
         return "HF_HUB_OFFLINE is set, so nothing was fetched (unset it to download)."
     if isinstance(exc, RepositoryNotFoundError):
         return f"the Hub at {constants.ENDPOINT} has no model by that id ({detail}). Check the id."
-    if isinstance(exc, FileNotFoundError):
+    if isinstance(exc, HfHubHTTPError):
+        return (
+            f"the Hub at {constants.ENDPOINT} refused ({detail}). Check the id, and for a "
+            "private or gated model your token (`hf auth login`)."
+        )
+    if isinstance(exc, ValueError):  # an invalid id, or no file loading needs
         return f"{detail}."
     return (
-        f"the Hub at {constants.ENDPOINT} could not be reached or refused ({detail}). "
-        "Check the internet connection (and HF_ENDPOINT, proxy, token)."
+        f"the Hub at {constants.ENDPOINT} could not be reached ({detail}). Check the internet "
+        "connection (and HF_ENDPOINT or your proxy, if you set one)."
     )
 
 

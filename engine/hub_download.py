@@ -42,7 +42,7 @@ def fetch_snapshot(
 
     Raises:
         Whatever huggingface_hub raises (no network, no such repo, offline
-        mode, a file cut short), and FileNotFoundError if no file matches.
+        mode, a file cut short), and ValueError if no file matches.
     """
     from huggingface_hub import HfApi, hf_hub_download
     from huggingface_hub.utils import filter_repo_objects
@@ -53,7 +53,7 @@ def fetch_snapshot(
     sizes = {s.rfilename: int(s.size or 0) for s in info.siblings or []}
     names = sorted(filter_repo_objects(list(sizes), allow_patterns=patterns), key=sizes.__getitem__)
     if not names:
-        raise FileNotFoundError(
+        raise ValueError(
             f"{repo_id} has no files matching {', '.join(patterns)} (it has: "
             f"{', '.join(sorted(sizes)) or 'none'})"
         )

@@ -14,6 +14,7 @@ temporary ``HF_HOME``, in subprocesses (huggingface_hub reads both at import).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -135,18 +136,26 @@ def checkpoint_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, byte
     return files
 
 
-@pytest.fixture
-def hub(checkpoint_files: dict[str, bytes]) -> Iterator[FakeHub]:
-    hub = FakeHub(checkpoint_files)
+@contextlib.contextmanager
+def _serving(files: dict[str, bytes]) -> Iterator[FakeHub]:
+    """A fake Hub serving ``files`` as REPO on a free loopback port, for the block."""
+    hub = FakeHub(files)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(hub))
-    server.timeout = 5
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     hub.url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield hub
-    server.shutdown()
-    server.server_close()
-    thread.join(10)
+    try:
+        yield hub
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+@pytest.fixture
+def hub(checkpoint_files: dict[str, bytes]) -> Iterator[FakeHub]:
+    with _serving(checkpoint_files) as hub:
+        yield hub
 
 
 def _env(hf_home: Path, endpoint: str, offline: bool = False) -> dict[str, str]:
@@ -359,6 +368,15 @@ def test_download_of_a_model_the_hub_lacks_says_so(hub, tmp_path):
     assert "has no model by that id" in run.stderr
     assert "Traceback" not in run.stderr
     assert not (tmp_path / "hub" / "models--test-org--no-such-model" / "snapshots").exists()
+
+
+def test_download_of_a_repo_without_safetensors_fetches_nothing(tmp_path):
+    with _serving({"README.md": b"# a card", PICKLE: b"pickled weights"}) as hub:
+        run = _download(_env(tmp_path, hub.url))
+    assert run.returncode == 1
+    assert f"{REPO} has no files matching" in run.stderr
+    assert "it has: README.md, pytorch_model.bin" in run.stderr
+    assert hub.fetched() == set()
 
 
 def test_only_hub_ids_are_downloaded():
