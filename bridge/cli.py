@@ -106,6 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
         const=False,
         help="skip the short warm-up generation after loading",
     )
+    serve.add_argument(
+        "--download-missing",
+        dest="download_missing",
+        action="store_const",
+        const=True,
+        help="before serving, download --model into the Hugging Face cache if it is a Hub id "
+        "not there yet, with a progress bar (`make serve` passes it); offline, serve starts "
+        "anyway and ping/status say what to do. Requests never download",
+    )
     serve.add_argument("--log-level", help="debug, info, warning or error (default info)")
     serve.add_argument(
         "--threads",
@@ -327,6 +336,8 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_UNREACHABLE
+    if config.download_missing:
+        _download_missing(config.model, config.cache_dir)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: server.stop())
     host, port = server.address
@@ -580,7 +591,6 @@ def _takes(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from engine.checkpoint import download
     from engine.debug_checkpoint import DEBUG_MODELS
 
     if args.model in DEBUG_MODELS:
@@ -590,14 +600,77 @@ def _download(args: argparse.Namespace) -> int:
             f"--model {args.model}`."
         )
         return EXIT_OK
-    print(f"downloading {args.model} into the Hugging Face cache...", file=sys.stderr)
     try:
-        folder = download(args.model)
+        folder = _fetch(args.model)
     except BridgeError as exc:
         print(f"musicgen-bridge: {exc.message}", file=sys.stderr)
         return EXIT_ENGINE_ERROR
     print(folder)
     return EXIT_OK
+
+
+def _download_missing(model: str, cache_dir: Path) -> None:
+    """``serve --download-missing``: fetch the startup model first if it is a Hub id not cached.
+
+    A failure is logged and serving goes on: the startup load then fails, and
+    ping and status give its reason (which says the download failed and why).
+    """
+    from engine.checkpoint import is_hub_id, resolve
+
+    if not is_hub_id(model):
+        return
+    try:
+        resolve(model, cache_dir)  # the cache only: no network
+        return
+    except BridgeError:
+        pass
+    log = logging.getLogger("bridge")
+    try:
+        folder = _fetch(model)
+    except BridgeError as exc:
+        log.warning("%s Serving without it: ping and status say what to do.", exc.message)
+        return
+    log.info("downloaded %s into %s", model, folder)
+
+
+def _fetch(model: str) -> Path:
+    """Download ``model`` with one progress bar on stderr: bytes done of the total, and rate.
+
+    Raises:
+        ModelNotAvailable: with why, in words.
+    """
+    from tqdm import tqdm
+
+    from engine.checkpoint import download, hf_cache_dir
+
+    print(
+        f"musicgen-bridge: downloading {model} into the Hugging Face cache {hf_cache_dir()} "
+        "(only the files loading needs)",
+        file=sys.stderr,
+    )
+    bars: list[Any] = []  # made at the first report, when the total is known
+
+    def progress(done: int, total: int) -> None:
+        if not bars:
+            bars.append(
+                tqdm(
+                    total=total,
+                    desc=model,
+                    unit="B",
+                    unit_scale=True,
+                    file=sys.stderr,
+                    mininterval=0.5,
+                    bar_format="{desc}: {percentage:3.0f}%|{bar:24}| {n_fmt}B / {total_fmt}B "
+                    "[{elapsed}<{remaining}, {rate_fmt}]",
+                )
+            )
+        bars[0].update(done - bars[0].n)
+
+    try:
+        return download(model, progress)
+    finally:
+        for bar in bars:
+            bar.close()
 
 
 class _ProgressBar:

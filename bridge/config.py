@@ -77,6 +77,9 @@ class ServeConfig:
         adapters_dir: the folder of LoRA adapters: a request's bare adapter name
             is its subfolder, and ``models`` lists them (default: ``adapters``
             under cache_dir).
+        download_missing: before serving, download ``model`` into the Hugging
+            Face cache if it is a Hub id not there yet (the one time serve goes
+            online; requests never do).
     """
 
     host: str = "127.0.0.1"
@@ -102,6 +105,7 @@ class ServeConfig:
     memory_budget: float = 0.0
     models_dir: Path | None = None
     adapters_dir: Path | None = None
+    download_missing: bool = False
 
     def __post_init__(self) -> None:
         # Flags have choices; environment variables reach here unchecked.

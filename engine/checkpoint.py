@@ -3,8 +3,9 @@
 A model is named by a Hugging Face Hub id (``facebook/musicgen-small``), a
 local folder, or ``debug`` (the built-in random-weight checkpoint).  Hub ids are
 looked up in the local Hugging Face cache only (``HF_HOME`` honoured); the
-engine never downloads.  ``musicgen-bridge download`` is the one command that
-goes online, on purpose.
+engine never downloads on a request.  Going online is always asked for:
+``musicgen-bridge download``, or ``serve --download-missing`` for the startup
+model (``make serve`` passes it), both through :func:`download`.
 
 Weights load as safetensors only: a pickle file from an arbitrary folder could
 run code, and every official MusicGen checkpoint ships safetensors.
@@ -22,6 +23,7 @@ from engine import adapters
 from engine.catalog import RELEASED, read_model_type
 from engine.debug_checkpoint import DEBUG_MODELS, ensure_debug_checkpoint
 from engine.errors import ModelLoadFailed, ModelNotAvailable
+from engine.hub_download import ByteProgress
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +111,12 @@ def resolve(model_id: str, cache_root: Path) -> Path:
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
-        folder = Path(snapshot_download(model_id, local_files_only=True))
+        # The patterns matter: a cached Hub file listing (snapshot_download
+        # writes one) names the pickle weights too, and without the patterns
+        # their absence marks the snapshot incomplete.
+        folder = Path(
+            snapshot_download(model_id, local_files_only=True, allow_patterns=DOWNLOAD_PATTERNS)
+        )
     except (LocalEntryNotFoundError, OSError, ValueError):
         raise ModelNotAvailable(missing_model_advice(model_id)) from None
     if not (folder / "config.json").is_file():
@@ -124,13 +131,20 @@ def resolve(model_id: str, cache_root: Path) -> Path:
 
 
 def missing_model_advice(model_id: str) -> str:
-    """The one message a producer sees when a checkpoint is not on this machine."""
+    """The one message a producer sees when a checkpoint is not on this machine.
+
+    If this process tried to download it (``serve --download-missing``), it
+    says so and why that failed.
+    """
+    tried = _FAILED_DOWNLOADS.get(model_id)
     return (
         f"Model '{model_id}' is not on this machine (looked in the Hugging Face cache "
-        f"{hf_cache_dir()}). On a machine with internet run "
-        f"`musicgen-bridge download {model_id}` (it honours HF_HOME), or pass "
-        "--model with a local checkpoint folder. To try the pipeline without weights, "
-        "use --model debug (it makes noise; in a checkout, `make serve MODEL=debug`)."
+        f"{hf_cache_dir()}). "
+        + (f"Downloading it at start failed: {tried} " if tried else "")
+        + f"On a machine with internet run `musicgen-bridge download {model_id}` (it "
+        "honours HF_HOME), or pass --model with a local checkpoint folder. To try the "
+        "pipeline without weights, use --model debug (it makes noise; in a checkout, "
+        "`make serve MODEL=debug`)."
     )
 
 
@@ -251,21 +265,75 @@ def load(
     )
 
 
-def download(model_id: str) -> Path:
+def is_hub_id(model_id: str) -> bool:
+    """True if ``model_id`` names a Hub repository (``facebook/musicgen-small``)."""
+    if model_id in DEBUG_MODELS or model_id.startswith((".", "/", "~")):
+        return False
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(model_id)
+    except HFValidationError:
+        return False
+    return True
+
+
+def download(model_id: str, progress: ByteProgress | None = None) -> Path:
     """Fetch a checkpoint from the Hub into the Hugging Face cache (needs internet).
+
+    Only the files loading needs (:data:`DOWNLOAD_PATTERNS`), with one
+    progress figure for them all (:func:`engine.hub_download.fetch_snapshot`).
+    A failure is remembered for :func:`missing_model_advice`.
+
+    Args:
+        progress: called with (bytes done, bytes in all) as the files arrive.
 
     Raises:
         ModelNotAvailable: the Hub could not be reached or has no such model.
     """
-    from huggingface_hub import snapshot_download
+    from engine.hub_download import fetch_snapshot
 
     try:
-        return Path(snapshot_download(model_id, allow_patterns=DOWNLOAD_PATTERNS))
+        folder = fetch_snapshot(model_id, DOWNLOAD_PATTERNS, progress)
     except Exception as exc:  # network, auth, 404: all one answer for the user
+        why = _download_problem(exc)
+        _FAILED_DOWNLOADS[model_id] = why
         raise ModelNotAvailable(
-            f"Could not download '{model_id}' into {hf_cache_dir()}: "
-            f"{type(exc).__name__}: {exc}. Check the model id and the internet connection."
+            f"Could not download '{model_id}' into {hf_cache_dir()}: {why}"
         ) from exc
+    _FAILED_DOWNLOADS.pop(model_id, None)
+    return folder
+
+
+# Model id -> why this process's last download of it failed (for missing_model_advice).
+_FAILED_DOWNLOADS: dict[str, str] = {}
+
+
+def _download_problem(exc: Exception) -> str:
+    """Why a download failed, in words, with what to check."""
+    from huggingface_hub import constants
+    from huggingface_hub.errors import (
+        HfHubHTTPError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+    )
+
+    detail = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+    if isinstance(exc, OfflineModeIsEnabled):
+        return "HF_HUB_OFFLINE is set, so nothing was fetched (unset it to download)."
+    if isinstance(exc, RepositoryNotFoundError):
+        return f"the Hub at {constants.ENDPOINT} has no model by that id ({detail}). Check the id."
+    if isinstance(exc, HfHubHTTPError):
+        return (
+            f"the Hub at {constants.ENDPOINT} refused ({detail}). Check the id, and for a "
+            "private or gated model your token (`hf auth login`)."
+        )
+    if isinstance(exc, ValueError):  # an invalid id, or no file loading needs
+        return f"{detail}."
+    return (
+        f"the Hub at {constants.ENDPOINT} could not be reached ({detail}). Check the internet "
+        "connection (and HF_ENDPOINT or your proxy, if you set one)."
+    )
 
 
 def _model_class(folder: Path) -> Any:
