@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bridge import protocol, version
 from bridge.config import CPU_PRECISIONS, DECODERS, DTYPES
 from bridge.model_list import catalog_json, format_catalog
-from engine.errors import BridgeError
+from engine.errors import BridgeError, ShuttingDown
 
 EXIT_OK, EXIT_ENGINE_ERROR, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 _TYPES = {"str": str, "int": int, "float": float}
@@ -325,7 +327,11 @@ def _serve(args: argparse.Namespace) -> int:
             adapters_dir=config.adapters_dir,
         )
     )
-    server = OscServer(config, engine)
+    prepare = None
+    if config.download_missing:
+        model, cache_dir = config.model, config.cache_dir
+        prepare = functools.partial(_download_missing, model, cache_dir)
+    server = OscServer(config, engine, before_startup=prepare)
     try:
         server.bind()
     except OSError as exc:
@@ -336,8 +342,6 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_UNREACHABLE
-    if config.download_missing:
-        _download_missing(config.model, config.cache_dir)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: server.stop())
     host, port = server.address
@@ -609,11 +613,14 @@ def _download(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _download_missing(model: str, cache_dir: Path) -> None:
+def _download_missing(model: str, cache_dir: Path, say: Callable[[str], None]) -> None:
     """``serve --download-missing``: fetch the startup model first if it is a Hub id not cached.
 
-    A failure is logged and serving goes on: the startup load then fails, and
-    ping and status give its reason (which says the download failed and why).
+    Run by the model worker before its startup load, while the engine already
+    answers: ping and status say ``loading`` with ``say``'s text ("downloading
+    X: 40%, 0.5 GB of 1.2 GB") as their reason.  A failure is logged and serving
+    goes on: the startup load then fails, and ping and status give its reason
+    (which says the download failed and why).
     """
     from engine.checkpoint import is_hub_id, resolve
 
@@ -625,16 +632,21 @@ def _download_missing(model: str, cache_dir: Path) -> None:
     except BridgeError:
         pass
     log = logging.getLogger("bridge")
+    say(f"downloading {model} into the Hugging Face cache (starting)")
     try:
-        folder = _fetch(model)
+        folder = _fetch(model, say)
+    except ShuttingDown:
+        raise  # the engine is stopping: nothing to serve
     except BridgeError as exc:
         log.warning("%s Serving without it: ping and status say what to do.", exc.message)
         return
     log.info("downloaded %s into %s", model, folder)
 
 
-def _fetch(model: str) -> Path:
+def _fetch(model: str, say: Callable[[str], None] | None = None) -> Path:
     """Download ``model`` with one progress bar on stderr: bytes done of the total, and rate.
+
+    ``say``, if given, is told the same progress in words at each report.
 
     Raises:
         ModelNotAvailable: with why, in words.
@@ -665,6 +677,11 @@ def _fetch(model: str) -> Path:
                 )
             )
         bars[0].update(done - bars[0].n)
+        if say is not None:
+            say(
+                f"downloading {model} into the Hugging Face cache: {done / max(total, 1):.0%}, "
+                f"{done / 1e9:.2f} GB of {total / 1e9:.2f} GB"
+            )
 
     try:
         return download(model, progress)

@@ -168,7 +168,8 @@ class Snapshot(NamedTuple):
         device: its device ("" when none).
         running: the running job ids, joined by spaces (ids have none).
         waiting: jobs queued behind them.
-        reason: why the state is no_model, in words ("" otherwise).
+        reason: why the state is no_model, in words; while loading, what the
+            startup is doing, if it says ("downloading X: 40% ..."); "" otherwise.
         resident: every resident model, least recently used first.
         jobs: the running jobs, then the queued ones in the order they run.
         memory: the engine's memory figures.
@@ -253,6 +254,10 @@ class JobQueue:
         max_queued: jobs waiting (not counting the running ones) before ``Busy``.
         startup_model: loaded by the worker as soon as it starts (None: none).
         max_batch: most takes decoded together in one run (1: one job at a time).
+        before_startup: run by the worker before it loads the startup model (the
+            start-up download); it is given a function that sets what ping and
+            status say while the state is ``loading`` ("downloading X: 40%").
+            Whatever it raises is logged, and the startup load goes ahead.
     """
 
     def __init__(
@@ -262,6 +267,7 @@ class JobQueue:
         max_queued: int = 16,
         startup_model: str | None = None,
         max_batch: int = 1,
+        before_startup: Callable[[Callable[[str], None]], None] | None = None,
     ) -> None:
         self._engine = engine
         self._max_batch = max_batch
@@ -272,6 +278,8 @@ class JobQueue:
         self._running: list[Job] = []
         self._loading = startup_model is not None
         self._reason = ""  # why the startup model is not loaded, once it failed
+        self._before_startup = before_startup
+        self._loading_note = ""  # what the startup is doing, while it is loading
         self._closed = False
         self._lock = threading.Condition()
         self._thread = threading.Thread(target=self._work, name="model-worker", daemon=True)
@@ -353,7 +361,7 @@ class JobQueue:
                 state = "ready" if info is not None else "no_model"
             running = " ".join(job.id for job in self._running)
             waiting = len(self._pending)
-            reason = self._reason if state == "no_model" else ""
+            reason = {"no_model": self._reason, "loading": self._loading_note}.get(state, "")
             now = time.monotonic()
             ahead = 1 if self._running or self._loading else 0  # as submit counts them
             jobs = tuple(
@@ -397,7 +405,27 @@ class JobQueue:
     def _jobs(self) -> list[Job]:
         return [*self._pending, *self._running]
 
+    def _note_loading(self, text: str) -> None:
+        """What ping and status say while loading; raises once the queue is shut down,
+        so a start-up download stops at its next report rather than holding the exit."""
+        with self._lock:
+            if self._closed:
+                raise ShuttingDown("The engine shut down before its startup model was ready.")
+            self._loading_note = text
+
     def _work(self) -> None:
+        if self._before_startup is not None:
+            try:
+                self._before_startup(self._note_loading)
+            except ShuttingDown as exc:
+                log.info("%s", exc.message)
+            except Exception:
+                log.exception("preparing the startup model failed")
+            with self._lock:
+                self._loading_note = ""
+                if self._closed:
+                    self._loading = False
+                    return
         if self._startup_model is not None:
             try:
                 self._load(self._startup_model)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pythonosc.osc_message_builder import OscMessageBuilder
@@ -81,10 +81,16 @@ class OscServer:
         config: listening address and limits.
         engine: handed to the job queue's worker.
         sock: an already-bound socket (tests); bound from ``config`` if None.
+        before_startup: the job queue's step before its startup load
+            (:class:`~bridge.jobs.JobQueue`): the start-up download.
     """
 
     def __init__(
-        self, config: ServeConfig, engine: EngineLike, sock: socket.socket | None = None
+        self,
+        config: ServeConfig,
+        engine: EngineLike,
+        sock: socket.socket | None = None,
+        before_startup: Callable[[Callable[[str], None]], None] | None = None,
     ) -> None:
         self.config = config
         self.limits = protocol.Limits(
@@ -102,7 +108,12 @@ class OscServer:
         self._out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._stop = threading.Event()
         self.jobs = JobQueue(
-            engine, self, config.max_queue, startup_model=config.model, max_batch=config.max_batch
+            engine,
+            self,
+            config.max_queue,
+            startup_model=config.model,
+            max_batch=config.max_batch,
+            before_startup=before_startup,
         )
 
     @property

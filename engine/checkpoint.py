@@ -22,7 +22,7 @@ from typing import Any
 from engine import adapters
 from engine.catalog import RELEASED, read_model_type
 from engine.debug_checkpoint import DEBUG_MODELS, ensure_debug_checkpoint
-from engine.errors import ModelLoadFailed, ModelNotAvailable
+from engine.errors import BridgeError, ModelLoadFailed, ModelNotAvailable
 from engine.hub_download import ByteProgress
 
 log = logging.getLogger(__name__)
@@ -290,11 +290,14 @@ def download(model_id: str, progress: ByteProgress | None = None) -> Path:
 
     Raises:
         ModelNotAvailable: the Hub could not be reached or has no such model.
+        BridgeError: whatever ``progress`` raised to stop the download.
     """
     from engine.hub_download import fetch_snapshot
 
     try:
         folder = fetch_snapshot(model_id, DOWNLOAD_PATTERNS, progress)
+    except BridgeError:  # ``progress`` stopped it (the engine shutting down): as it said
+        raise
     except Exception as exc:  # network, auth, 404: all one answer for the user
         why = _download_problem(exc)
         _FAILED_DOWNLOADS[model_id] = why

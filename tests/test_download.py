@@ -22,6 +22,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -45,6 +46,8 @@ class FakeHub:
     files: dict[str, bytes]
     url: str = ""
     requests: list[tuple[str, str]] = field(default_factory=list)
+    # When set: the weights' bytes wait for it (a download caught halfway).
+    gate: threading.Event | None = None
 
     def fetched(self) -> set[str]:
         """Files whose content was sent (GET on /resolve/)."""
@@ -93,6 +96,8 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Content-Length", str(len(data)))
                 self.send_header("Content-Type", "application/octet-stream")
                 self.end_headers()
+                if body and hub.gate is not None and match[2] == "model.safetensors":
+                    hub.gate.wait(RUN_TIMEOUT_S)
                 if body:
                     self.wfile.write(data)
             else:
@@ -304,6 +309,45 @@ def test_serve_download_missing_downloads_then_serves(hub, tmp_path, cache_dir):
     log = engine.log()
     assert f"downloading {REPO} into the Hugging Face cache" in log
     assert _sizes_in_bar(log), log
+
+
+@pytest.mark.e2e
+def test_serve_answers_while_it_downloads_with_the_progress_as_reason(hub, tmp_path, cache_dir):
+    """The start-up download runs in the model worker: ping answers ``loading`` with how far
+    the download has come (a DAW's light shows the engine is there), then ``ready``."""
+    hub.gate = threading.Event()
+    engine = start_engine(
+        cache_dir,
+        tmp_path,
+        "--no-warmup",
+        "--download-missing",
+        model=REPO,
+        until_state="loading",
+        env=_env(tmp_path, hub.url),
+    )
+    try:
+        with engine.client() as client:
+            pong = client.ping()
+            deadline = time.monotonic() + 30
+            while "downloading" not in pong["reason"] and time.monotonic() < deadline:
+                time.sleep(0.1)
+                pong = client.ping()
+            assert pong["state"] == "loading", engine.log()
+            assert re.fullmatch(
+                rf"downloading {REPO} into the Hugging Face cache(: \d+%, [\d.]+ GB of "
+                r"[\d.]+ GB| \(starting\))",
+                pong["reason"],
+            ), pong["reason"]
+            assert client.status()["state"] == "loading"
+            hub.gate.set()
+            deadline = time.monotonic() + 60
+            while pong["state"] != "ready" and time.monotonic() < deadline:
+                time.sleep(0.2)
+                pong = client.ping()
+        assert (pong["state"], pong["reason"]) == ("ready", ""), engine.log()
+    finally:
+        hub.gate.set()
+        stop_engine(engine)
 
 
 @pytest.mark.e2e

@@ -398,3 +398,56 @@ def test_cancels_are_logged(queue_and_engine, tmp_path, caplog):
     recorder.wait_terminals(2)
     assert "job wait: cancelled before it started" in caplog.text
     assert "job run: cancel asked" in caplog.text and "job run: cancelled" in caplog.text
+
+
+def test_the_startup_step_runs_first_and_its_words_are_the_loading_reason(tmp_path):
+    """serve --download-missing downloads in the worker: meanwhile ping and status answer
+    ``loading`` with the download's progress as the reason; then the startup model loads."""
+    engine = FakeEngine()
+    said, go = threading.Event(), threading.Event()
+
+    def download(say):
+        assert engine.loaded == []  # before the startup load
+        say("downloading fake: 40%, 0.48 GB of 1.20 GB")
+        said.set()
+        go.wait(10)
+
+    queue = JobQueue(engine, Recorder(), startup_model="fake", before_startup=download)
+    try:
+        queue.start()
+        assert said.wait(10)
+        now = queue.snapshot()
+        assert (now.state, now.reason) == ("loading", "downloading fake: 40%, 0.48 GB of 1.20 GB")
+        go.set()
+        deadline = time.monotonic() + 10
+        while queue.snapshot().state != "ready" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert (queue.snapshot().state, queue.snapshot().reason) == ("ready", "")
+        assert engine.loaded == ["fake"]
+    finally:
+        go.set()
+        queue.shutdown(5)
+
+
+def test_a_shutdown_stops_the_startup_step_at_its_next_report_and_loads_nothing():
+    """Ctrl-C during the start-up download: the download's next progress report raises, the
+    worker ends without loading the startup model, and shutdown does not wait it out."""
+    engine = FakeEngine()
+    reports = []
+
+    def download(say):
+        while True:  # a download that would go on for ever, reporting as it goes
+            say(f"downloading fake: {len(reports)} reports")
+            reports.append(1)
+            time.sleep(0.01)
+
+    queue = JobQueue(engine, Recorder(), startup_model="fake", before_startup=download)
+    queue.start()
+    while not reports:
+        time.sleep(0.01)
+    started = time.monotonic()
+    queue.shutdown(10)
+    assert time.monotonic() - started < 2.0
+    assert not queue._thread.is_alive()
+    assert engine.loaded == []
+    assert queue.snapshot().state == "stopping"
