@@ -76,6 +76,7 @@ var state = {
     bars: 4,
     model: null,               // null = the engine's loaded model
     loadedModel: "",           // what the engine has loaded (models / pong replies)
+    engineReason: "",          // the last pong's reason: why no_model, or the start-up download
     menu: [],                  // the Model menu's items: {label, name, download} (modelMenu)
     melodySource: MELODY_OFF,  // index into MELODY_SOURCES
     key: null,                 // e.g. "A minor"; null = none
@@ -551,9 +552,14 @@ var HANDLERS = {
         var wasDown = previous !== 1;
         state.loadedModel = String(args[3] || "");
         setReachable(1);
-        if (wasDown && !state.job) {
-            setStatus("Engine " + args[1] + " " + args[2] + ", model " + args[3] + ".");
+        // reason (engines from 0.2 on): why there is no model and what to do, or how far
+        // the start-up download has come; shown while it changes, until a take starts.
+        var reason = String(args[4] || "");
+        if ((wasDown || reason !== state.engineReason) && !state.job) {
+            setStatus(reason ? "Engine " + args[2] + ": " + reason
+                : "Engine " + args[1] + " " + args[2] + ", model " + args[3] + ".");
         }
+        state.engineReason = reason;
         if (previous === 0 && !state.job) {
             models();   // the engine (re)started: refresh the model menu
         }

@@ -275,6 +275,21 @@ test("a pong lights the reachable indicator; silence turns it off", () => {
   assert.equal(device.lastStatus(), NOT_RUNNING);
 });
 
+test("a pong's reason is shown while it changes: the start-up download, then ready", () => {
+  const device = ready(midiSet());
+  const reason = "downloading facebook/musicgen-small into the Hugging Face cache: 40%, 0.48 GB of 1.24 GB";
+  device.send("/musicgen/pong", device.osc()[0][2], "0.3.0", "loading", "", reason);
+  assert.equal(device.lastStatus(), "Engine loading: " + reason);
+  device.clear();
+  device.clock.advance(5000);          // periodic ping, the download further on
+  device.send("/musicgen/pong", device.osc()[0][2], "0.3.0", "loading", "", reason.replace("40%", "90%"));
+  assert.match(device.lastStatus(), /^Engine loading: .*: 90%/);
+  device.clear();
+  device.clock.advance(5000);
+  device.send("/musicgen/pong", device.osc()[0][2], "0.3.0", "ready", "facebook/musicgen-small", "");
+  assert.equal(device.lastStatus(), "Engine 0.3.0 ready, model facebook/musicgen-small.");
+});
+
 test("the models reply fills the model menu; choosing one sends it", () => {
   const device = ready(midiSet({ filePath: "" }));
   const models = device.osc()[1];
