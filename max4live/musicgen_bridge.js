@@ -580,8 +580,9 @@ var HANDLERS = {
     },
 
     // With `details 1` the engine first sends one of these per checkpoint:
-    // id index count name kind state revision size_mb melody source.  Kept
-    // with the models request until its list arrives.
+    // id index count name kind state revision size_mb melody source [base].  Kept
+    // with the models request until its list arrives.  OSC strings arrive as one
+    // atom each; base (an adapter's checkpoint) comes from engines with adapters.
     "/musicgen/model": function (args) {
         var entry = state.pending[args[0]];
         if (!entry || entry.kind !== "models" || args.length < 10) {
@@ -593,7 +594,7 @@ var HANDLERS = {
         entry.details.entries[Math.floor(args[1])] = {
             name: String(args[3]), kind: String(args[4]), state: String(args[5]),
             revision: String(args[6]), sizeMb: Number(args[7]), melody: !!args[8],
-            source: joinAtoms(args.slice(9))
+            source: String(args[9]), base: String(args.length > 10 ? args[10] : "")
         };
     },
 

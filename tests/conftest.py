@@ -7,6 +7,7 @@ stops it with SIGINT at the end of the session.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -15,6 +16,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -131,3 +133,36 @@ def engine_process(cache_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     engine = start_engine(cache_dir, tmp_path_factory.mktemp("engine"))
     yield engine
     stop_engine(engine)
+
+
+def run_through_queue(engine: Any, models: list[str | None], out_dir: Path) -> list[dict]:
+    """Run one 0.1 s take per entry of ``models`` (None: the request names none) through a
+    job queue whose startup model is ``debug``, in order; return their sidecars."""
+    from bridge.jobs import Job, JobQueue
+    from engine.spec import GenerationSpec
+    from tests.fakes import Recorder
+
+    recorder = Recorder()
+    queue = JobQueue(engine, recorder, startup_model="debug")
+    queue.start()
+    try:
+        for i, model in enumerate(models):
+            spec = GenerationSpec(prompt=f"take {i}", out_dir=out_dir, seconds=0.1, model=model)
+            queue.submit(Job(f"j{i}", spec, ("127.0.0.1", 9)))
+        terminals = recorder.wait_terminals(len(models), timeout=120)
+    finally:
+        queue.shutdown(30)
+    assert [t[0] for t in terminals] == ["done"] * len(models), terminals
+    return [json.loads(Path(t[2][0]).with_suffix(".json").read_text()) for t in terminals]
+
+
+def models_json_menu(port: int) -> list[dict]:
+    """The "menu" of `musicgen-bridge models --json` against the engine on ``port``."""
+    listing = subprocess.run(
+        [cli_executable(), "models", "--json", "--port", str(port)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return json.loads(listing.stdout)["menu"]

@@ -25,7 +25,6 @@ torch = pytest.importorskip("torch")
 peft = pytest.importorskip("peft")
 
 from bridge import protocol  # noqa: E402
-from bridge.jobs import Job, JobQueue  # noqa: E402
 from bridge.model_list import format_catalog  # noqa: E402
 from engine import adapters, checkpoint  # noqa: E402
 from engine.api import Engine, EngineSettings  # noqa: E402
@@ -36,8 +35,7 @@ from engine.errors import ModelLoadFailed, ModelNotAvailable  # noqa: E402
 from engine.sampling import Sampling  # noqa: E402
 from engine.spec import GenerationSpec  # noqa: E402
 from tests.agreement import assert_logits_close, forced_logits  # noqa: E402
-from tests.conftest import start_engine, stop_engine  # noqa: E402
-from tests.fakes import Recorder  # noqa: E402
+from tests.conftest import run_through_queue, start_engine, stop_engine  # noqa: E402
 
 GREEDY = Sampling(greedy=True)
 PROMPTS = ["driving techno with a rolling bassline", "slow jazz"]
@@ -163,18 +161,7 @@ def test_sidecars_record_the_base_its_revision_and_the_adapter_hash(
 ):
     """Through the job queue: the adapter's request, then a plain one that gets the base."""
     e = make_engine(cache_dir, adapters_dir)
-    recorder = Recorder()
-    queue = JobQueue(e, recorder, startup_model="debug")
-    queue.start()
-    try:
-        for i, model in enumerate(["debug+tiny", None]):
-            spec = GenerationSpec(prompt=f"take {i}", out_dir=tmp_path, seconds=0.1, model=model)
-            queue.submit(Job(f"j{i}", spec, ("127.0.0.1", 9)))
-        terminals = recorder.wait_terminals(2, timeout=120)
-    finally:
-        queue.shutdown(30)
-    assert [t[0] for t in terminals] == ["done", "done"]
-    tuned, plain = (json.loads(Path(t[2][0]).with_suffix(".json").read_text()) for t in terminals)
+    tuned, plain = run_through_queue(e, ["debug+tiny", None], tmp_path)
     weights = adapters_dir / "tiny" / "adapter_model.safetensors"
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()
     assert (tuned["model"], tuned["base_model"], tuned["adapter_hash"]) == (

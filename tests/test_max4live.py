@@ -27,7 +27,7 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from bridge import protocol
-from tests.conftest import cli_executable
+from tests.conftest import models_json_menu
 
 ROOT = Path(__file__).resolve().parents[1]
 M4L = ROOT / "max4live"
@@ -568,14 +568,7 @@ def test_device_model_menu_is_the_models_json_menu_and_a_choice_reaches_the_engi
     """The Model menu the device fills from `models details 1` equals, item for item,
     the "menu" of `musicgen-bridge models --json` against the same engine; choosing an
     item by its place sends its exact name, which the engine serves."""
-    listing = subprocess.run(
-        [cli_executable(), "models", "--json", "--port", str(engine_process.port)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    menu = json.loads(listing.stdout)["menu"]
+    menu = models_json_menu(engine_process.port)
     assert menu[0]["name"] == "" and len(menu) > 4
     set_folder, _ = _set_folder(tmp_path)
     events: list[dict] = []

@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.conftest import cli_executable, start_engine, stop_engine
+from tests.conftest import cli_executable, models_json_menu, start_engine, stop_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "reaper_scripts"
@@ -105,14 +105,7 @@ def test_lua_settings_model_menu_is_the_models_json_menu_and_feeds_generate(
     """Settings' model menu lists, item for item, the "menu" of `musicgen-bridge models
     --json` against the same engine (the Max device's labels too); choosing debug-stereo
     there puts it in the Generate dialog's Model field, and the take is made with it."""
-    listing = subprocess.run(
-        [cli_executable(), "models", "--json", "--port", str(engine_process.port)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    menu = json.loads(listing.stdout)["menu"]
+    menu = models_json_menu(engine_process.port)
     lines = _drive(tmp_path, engine_process.port, "settings", "debug-stereo")
     assert [row[2] for row in lines if row[0] == "QUERY"] == ["0"]
     header = "#Model for new takes (the Generate dialog's Model field):"

@@ -12,13 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from bridge.jobs import Job, JobQueue
 from engine import checkpoint
 from engine.api import Engine, EngineSettings
 from engine.errors import ModelNotAvailable
 from engine.spec import GenerationSpec
-from tests.conftest import start_engine, stop_engine
-from tests.fakes import Recorder
+from tests.conftest import run_through_queue, start_engine, stop_engine
 
 
 @pytest.fixture
@@ -128,18 +126,7 @@ def test_a_memory_budget_evicts_the_least_recently_used_after_a_load(cache_dir):
 
 def test_a_plain_request_after_a_per_request_model_gets_the_default(cache_dir, tmp_path):
     e = engine(cache_dir)
-    recorder = Recorder()
-    queue = JobQueue(e, recorder, startup_model="debug")
-    queue.start()
-    try:
-        for i, model in enumerate(["debug-stereo", None]):
-            spec = GenerationSpec(prompt=f"take {i}", out_dir=tmp_path, seconds=0.1, model=model)
-            queue.submit(Job(f"j{i}", spec, ("127.0.0.1", 9)))
-        terminals = recorder.wait_terminals(2, timeout=120)
-    finally:
-        queue.shutdown(30)
-    assert [t[0] for t in terminals] == ["done", "done"]
-    sidecars = [json.loads(Path(t[2][0]).with_suffix(".json").read_text()) for t in terminals]
+    sidecars = run_through_queue(e, ["debug-stereo", None], tmp_path)
     assert [(s["model"], s["channels"]) for s in sidecars] == [("debug-stereo", 2), ("debug", 1)]
     assert sidecars[1]["params"]["model"] == "debug"
     assert resident(e) == ["debug-stereo", "debug"]  # both stay warm
