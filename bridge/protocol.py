@@ -430,9 +430,9 @@ REPLIES: dict[str, str] = {
     f"{PREFIX}/cancel": "id job was  -- was = queued|running",
 }
 
-# Replies sent only to a request that asks for them by this key (set to 1):
-# a client that never sends the key never receives the address.
-ASKED_REPLIES = {f"{PREFIX}/model": "details", f"{PREFIX}/job": "details"}
+# Replies sent only to the request (its address's last part) that asks for them by
+# the key (set to 1): a client that never sends it there never receives the address.
+ASKED_REPLIES = {f"{PREFIX}/model": ("models", "details"), f"{PREFIX}/job": ("status", "details")}
 
 EngineState = Literal["loading", "ready", "busy", "no_model", "stopping"]
 

@@ -214,8 +214,12 @@ def test_device_limits_match_the_protocol():
 def test_device_handles_every_reply_address_of_the_protocol():
     handled = set(re.findall(r'^\s+"(/musicgen/\w+)": function', DEVICE_JS, re.M))
     # An address sent only when a request asks for it by a key: the device must
-    # handle it once it sends that key.
-    asked = {a for a, key in protocol.ASKED_REPLIES.items() if re.search(rf"\b{key}\b", DEVICE_JS)}
+    # handle it once it sends that key on that request.
+    asked = {
+        address
+        for address, (request, key) in protocol.ASKED_REPLIES.items()
+        if re.search(rf'request\("{request}", \{{[^}}]*\b{key}\b', DEVICE_JS)
+    }
     assert handled == set(protocol.REPLIES) - set(protocol.ASKED_REPLIES) | asked
 
 
