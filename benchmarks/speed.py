@@ -192,7 +192,7 @@ def build_variant(size: str, device: str, dtype: str, kernel: str = "module") ->
 
     ``int8`` is float32 through ``prepare_for_cpu``; ``kernel`` is one of
     ``engine.decoders.kernels.KERNELS`` (CPU only; "module" elsewhere), with
-    ``+qkv`` to fuse self-attention's q/k/v (``kernels.fuse_qkv``; "module+qkv").
+    ``+qkv`` to fuse self-attention's q/k/v (``linears.fuse_qkv``; "module+qkv").
     """
     from engine.decoders.precision import prepare_for_cpu
 
@@ -218,7 +218,7 @@ def step_weight_bytes(loaded: Any) -> int:
     """
     import torch
 
-    from engine.decoders.kernels import PackedLinear
+    from engine.decoders.linears import PackedLinear
 
     total = 0
     layers = loaded.model.decoder.model.decoder.layers

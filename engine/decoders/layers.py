@@ -90,7 +90,7 @@ class LayerStack:
             residual = hidden
             x = layer.self_attn_layer_norm(hidden)
             attn = layer.self_attn
-            fused = getattr(attn, "qkv_proj", None)  # engine.decoders.kernels.fuse_qkv
+            fused = getattr(attn, "qkv_proj", None)  # engine.decoders.linears.fuse_qkv
             if fused is not None:
                 query, key, value = (
                     part.view(shape).transpose(1, 2) for part in fused(x).chunk(3, dim=-1)
