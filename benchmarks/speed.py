@@ -191,20 +191,24 @@ def build_variant(size: str, device: str, dtype: str, kernel: str = "module") ->
     """``build_model`` in ``dtype`` with the CPU Linear ``kernel``.
 
     ``int8`` is float32 through ``prepare_for_cpu``; ``kernel`` is one of
-    ``engine.decoders.kernels.KERNELS`` (CPU only; "module" elsewhere), with
-    ``+qkv`` to fuse self-attention's q/k/v (``linears.fuse_qkv``; "module+qkv").
+    ``engine.decoders.kernels.KERNELS`` (CPU only; "module" elsewhere), then
+    ``+qkv`` to fuse self-attention's q/k/v (``linears.fuse_qkv``) and
+    ``+attn-float32`` to attend in float32 (``layers.set_attention_dtype``):
+    the names ``KernelChoice.name`` gives, e.g. "onednn+qkv+attn-float32".
     """
+    from engine.decoders.kernels import KernelChoice, apply_choice
     from engine.decoders.precision import prepare_for_cpu
 
     if dtype == "int8":
         loaded = prepare_for_cpu(build_model(size, device, "float32"), "int8")
     else:
         loaded = build_model(size, device, dtype)
-    base, _, fused = kernel.partition("+")
-    if base != "module" or fused:
-        from engine.decoders.kernels import apply_kernel
-
-        apply_kernel(loaded, base, fuse=fused == "qkv")
+    base, *extras = kernel.split("+")
+    unknown = [e for e in extras if e != "qkv" and not e.startswith("attn-")]
+    if unknown:
+        raise SystemExit(f"unknown kernel option(s) {', '.join(unknown)} in {kernel!r}")
+    attention = next((e.removeprefix("attn-") for e in extras if e.startswith("attn-")), "")
+    apply_choice(loaded, KernelChoice(base, "asked", fuse_qkv="qkv" in extras, attention=attention))
     return loaded
 
 
@@ -556,7 +560,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--kernels",
         default="module,onednn",
-        help="CPU Linear kernels (engine.decoders.kernels): module,onednn; +qkv fuses q/k/v",
+        help="CPU kernels (engine.decoders.kernels): module,onednn; +qkv fuses q/k/v, "
+        "+attn-float32 attends in float32",
     )
     parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (CPU)")
     parser.add_argument(

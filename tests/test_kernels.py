@@ -21,7 +21,8 @@ from engine import checkpoint  # noqa: E402
 from engine.api import Engine, EngineSettings  # noqa: E402
 from engine.decoders import kernel_timing, kernels, linears  # noqa: E402
 from engine.decoders.contract import DecodeInputs  # noqa: E402
-from engine.decoders.loop import fast_decode  # noqa: E402
+from engine.decoders.layers import LayerStack, set_attention_dtype  # noqa: E402
+from engine.decoders.loop import Run, fast_decode  # noqa: E402
 from engine.decoders.reference import reference_decode  # noqa: E402
 from engine.sampling import Sampling  # noqa: E402
 from engine.spec import GenerationSpec  # noqa: E402
@@ -147,7 +148,8 @@ def test_the_engine_logs_the_kernel_and_the_sidecar_records_it(tmp_path, caplog)
     [entry] = chosen.values()  # measured in the dtype the default precision gave
     take = engine.generate(GenerationSpec(prompt="x", out_dir=tmp_path, seconds=0.3))
     meta = json.loads(take.paths[0].with_suffix(".json").read_text())
-    assert meta["kernel"] == entry["kernel"] + ("+qkv" if entry["fuse_qkv"] else "")
+    attention = f"+attn-{entry['attention']}" if entry["attention"] else ""
+    assert meta["kernel"] == entry["kernel"] + ("+qkv" if entry["fuse_qkv"] else "") + attention
     from engine.decoders.precision import resolve_cpu_precision
 
     assert meta["dtype"] == resolve_cpu_precision("auto")[0]
@@ -252,11 +254,102 @@ def test_fusing_is_chosen_only_where_it_is_faster(tmp_path, cache_dir, monkeypat
     monkeypatch.setattr(
         kernel_timing, "time_kernels", lambda loaded: ({"module": 9.0, "onednn": 3.0}, [])
     )
-    monkeypatch.setattr(kernel_timing, "time_qkv", lambda loaded, k: {"separate": 2.0, "fused": 1.0})
+    monkeypatch.setattr(
+        kernel_timing, "time_qkv", lambda loaded, k: {"separate": 2.0, "fused": 1.0}
+    )
     choice = kernels.choose_kernel(loaded, tmp_path / "a")
     assert choice.fuse_qkv and "q/k/v fused" in kernels.describe(choice)
-    monkeypatch.setattr(kernel_timing, "time_qkv", lambda loaded, k: {"separate": 1.0, "fused": 2.0})
+    monkeypatch.setattr(
+        kernel_timing, "time_qkv", lambda loaded, k: {"separate": 1.0, "fused": 2.0}
+    )
     assert not kernels.choose_kernel(loaded, tmp_path / "b").fuse_qkv
     assert kernels.choose_kernel(loaded, tmp_path / "a").fuse_qkv  # cached with the choice
     measured = kernel_timing.time_qkv(loaded, "onednn")
     assert set(measured) == {"separate", "fused"} and min(measured.values()) > 0
+
+
+@pytest.mark.parametrize("name", ["debug", "debug-stereo", "debug-melody"])
+def test_float32_attention_of_a_bf16_model_agrees_with_generate(cache_dir: Path, name: str):
+    """KV cache and attention in float32, products in bf16: generate's logits to bf16 rounding."""
+    loaded = checkpoint.load(name, cache_dir, device="cpu", dtype="bfloat16")
+    kernels.apply_choice(loaded, kernels.KernelChoice("onednn", "asked", attention="float32"))
+    inputs = _inputs(loaded)
+    if loaded.is_melody:  # in the model's dtype: generate does not cast it
+        chroma = torch.rand(2, 40, 12, generator=torch.Generator().manual_seed(0))
+        inputs.melody = chroma.to(torch.bfloat16)
+    with torch.inference_mode():
+        run = Run(loaded, inputs, 4)
+    assert run.keys.dtype == torch.float32 and LayerStack(loaded).dtype == torch.bfloat16
+    assert all(key.dtype == torch.float32 for key, _ in run.cross_kv)
+    want, record = recorded_run(reference_decode, loaded, inputs, 20, GREEDY, (0, 1))
+    assert torch.unique(want).numel() >= 8
+    forced = forced_logits(fast_decode, loaded, inputs, want)
+    assert_logits_close(forced, torch.stack(record.logits), "float32 attention", torch.bfloat16)
+    got = fast_decode(loaded, inputs, 20, GREEDY, [None, None])
+    codebooks = loaded.model.decoder.num_codebooks
+    logits = torch.stack(record.logits)
+    for b in range(2):
+        assert_greedy_agrees(
+            got[b],
+            want[b],
+            take_logits(logits, b, codebooks),
+            take_logits(forced, b, codebooks),
+            loaded.channels,
+        )
+
+
+def test_attention_in_another_dtype_is_checked_to_float32_rounding(cache_dir: Path, monkeypatch):
+    """The same plumbing (cache, casts in and out) where rounding is small enough to see a fault.
+
+    The tiny debug model in bf16 hardly listens to its attention (dropping it
+    moves the logits by less than bf16's tolerance), so the casts are checked
+    on a float32 model attending in float64: its logits agree with generate's
+    to float32 rounding, and an attention off by 5 % is seen, by the loop's
+    agreement and by the load-time timing's own check.
+    """
+    import torch.nn.functional as F
+
+    loaded = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
+    inputs = _inputs(loaded)
+    want, record = recorded_run(reference_decode, loaded, inputs, 12, GREEDY, (0, 1))
+    logits = torch.stack(record.logits)
+    set_attention_dtype(loaded, "float64")
+    with torch.inference_mode():
+        assert Run(loaded, inputs, 4).keys.dtype == torch.float64
+    assert_logits_close(forced_logits(fast_decode, loaded, inputs, want), logits, "float64")
+    sdpa = F.scaled_dot_product_attention
+
+    def off(query, key, value, **kwargs):
+        out = sdpa(query, key, value, **kwargs)
+        return out * 1.05 if out.dtype in (torch.float32, torch.float64) else out
+
+    monkeypatch.setattr(F, "scaled_dot_product_attention", off)
+    forced = forced_logits(fast_decode, loaded, inputs, want)
+    with pytest.raises(AssertionError, match="logits differ"):
+        assert_logits_close(forced, logits, "attention x 1.05")
+    bf16 = checkpoint.load("debug", cache_dir, device="cpu", dtype="bfloat16")
+    assert kernel_timing.time_attention(bf16)["float32"] == float("inf")
+
+
+def test_attention_dtype_is_timed_for_a_bf16_model_and_chosen_only_where_faster(
+    tmp_path, cache_dir, monkeypatch
+):
+    bf16 = checkpoint.load("debug", cache_dir, device="cpu", dtype="bfloat16")
+    measured = kernel_timing.time_attention(bf16)
+    assert set(measured) == {"bfloat16", "float32"} and min(measured.values()) > 0
+    f32 = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
+    assert kernel_timing.time_attention(f32) == {}  # nothing to choose
+    assert kernels.choose_kernel(f32, tmp_path / "f32").attention == ""
+    monkeypatch.setattr(
+        kernel_timing, "time_attention", lambda loaded: {"bfloat16": 3.0, "float32": 1.0}
+    )
+    choice = kernels.choose_kernel(bf16, tmp_path / "a")
+    assert choice.attention == "float32" and choice.name.endswith("+attn-float32")
+    assert "attention and KV cache in float32" in kernels.describe(choice)
+    monkeypatch.setattr(
+        kernel_timing, "time_attention", lambda loaded: {"bfloat16": 1.0, "float32": 3.0}
+    )
+    assert kernels.choose_kernel(bf16, tmp_path / "b").attention == ""
+    assert kernels.choose_kernel(bf16, tmp_path / "a").attention == "float32"  # cached
+    kernels.apply_choice(bf16, kernels.choose_kernel(bf16, tmp_path / "a"))
+    assert LayerStack(bf16).attention_dtype == torch.float32

@@ -28,6 +28,8 @@ from engine.decoders.linears import (
 
 #: Per shape, at most this many bytes of weights are timed.
 TIMING_BYTES = 128 << 20
+#: Cache positions attention is timed at: mid-way through an 8 s take (403 steps).
+ATTENTION_LENGTH = 200
 REPEATS = 5
 #: Largest difference from F.linear allowed, relative to its largest output.
 TOLERANCE = {torch.float32: 1e-5, torch.bfloat16: 2e-2, torch.float16: 2e-2}
@@ -102,6 +104,60 @@ def time_qkv(loaded: LoadedModel, kernel: str, rows: int = TIMING_ROWS) -> dict[
         }
         seconds = _interleaved(runs, x)
     return {what: s * len(attns) * 1e3 for what, s in seconds.items()}
+
+
+def time_attention(
+    loaded: LoadedModel, rows: int = TIMING_ROWS, length: int = ATTENTION_LENGTH
+) -> dict[str, float]:
+    """Milliseconds of a step's self-attention, the KV cache in the model's dtype or float32.
+
+    Each layer writes its new key/value into a cache of ``length`` positions
+    and attends it with one query row (``scaled_dot_product_attention``), as
+    the engine's step does; the float32 candidate includes the casts to it
+    and back.  Only for models not in float32; a candidate whose output
+    differs from the model-dtype one beyond that dtype's rounding counts as
+    never faster.
+
+    Returns:
+        ``{model dtype: ms, "float32": ms}``; empty for a float32 model.
+    """
+    import torch.nn.functional as F
+
+    core = loaded.model.decoder.model.decoder
+    dtype = core.layer_norm.weight.dtype
+    if dtype == torch.float32:
+        return {}
+    config = core.config
+    layers, heads = config.num_hidden_layers, config.num_attention_heads
+    head_dim = config.hidden_size // heads
+    gen = torch.Generator().manual_seed(0)
+    new = [torch.randn((rows, heads, 1, head_dim), generator=gen).to(dtype) for _ in range(3)]
+    name = str(dtype).removeprefix("torch.")
+    runs: dict[str, list] = {}
+    outputs = {}
+    shape = (layers, rows, heads, length + 1, head_dim)
+    with torch.inference_mode():
+        # The same values in both caches (rounded to the model's dtype).
+        base_keys = (torch.randn(shape, generator=gen) * 0.5).to(dtype)
+        base_values = torch.randn(shape, generator=gen).to(dtype)
+        for what, cache in ((name, dtype), ("float32", torch.float32)):
+            keys, values = base_keys.to(cache), base_values.to(cache)
+
+            def step(_: object, keys=keys, values=values, cache=cache) -> torch.Tensor:
+                query, key, value = (t.to(cache) for t in new)
+                for i in range(layers):
+                    keys[i, :, :, length:] = key
+                    values[i, :, :, length:] = value
+                    out = F.scaled_dot_product_attention(query, keys[i], values[i])
+                return out.to(dtype)
+
+            runs[what] = [step]
+            outputs[what] = step(None)
+        limit = TOLERANCE.get(dtype, 2e-2) * float(outputs[name].abs().max())
+        if float((outputs["float32"].float() - outputs[name].float()).abs().max()) > limit:
+            return {name: 0.0, "float32": float("inf")}
+        seconds = _interleaved(runs, new[0])
+    return {what: s * 1e3 for what, s in seconds.items()}
 
 
 def _in_turn(forwards: list) -> object:

@@ -44,9 +44,10 @@ import torch
 
 from engine.checkpoint import LoadedModel
 from engine.decoders import kernel_timing
+from engine.decoders.layers import set_attention_dtype
 from engine.decoders.linears import KERNELS, apply_kernel
 
-__all__ = ["KERNELS", "KERNEL_CHOICES", "KernelChoice", "apply_kernel", "choose_kernel"]
+__all__ = ["KERNELS", "KERNEL_CHOICES", "KernelChoice", "apply_choice", "choose_kernel"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,12 @@ class KernelChoice:
         fuse_qkv: whether self-attention's q/k/v run as one product (:func:`fuse_qkv`).
         qkv_ms: a step's self-attention q/k/v products with the chosen kernel,
             ``{"separate": ms, "fused": ms}``; empty where nothing was timed.
+        attention: the dtype the engine's steps attend in and keep the KV
+            cache in, where it is not the model's (``"float32"`` for a bf16
+            model); "" for the model's own.
+        attention_ms: a step's self-attention over the cache in each dtype
+            (:func:`engine.decoders.kernel_timing.time_attention`); empty
+            where nothing was timed.
     """
 
     kernel: str
@@ -76,11 +83,21 @@ class KernelChoice:
     inexact: tuple[str, ...] = ()
     fuse_qkv: bool = False
     qkv_ms: dict[str, float] = field(default_factory=dict)
+    attention: str = ""
+    attention_ms: dict[str, float] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
-        """What the sidecar records: the kernel, ``+qkv`` where q/k/v are fused."""
-        return f"{self.kernel}+qkv" if self.fuse_qkv else self.kernel
+        """What the sidecar records: the kernel, ``+qkv`` where q/k/v are fused,
+        ``+attn-float32`` where attention is in float32."""
+        name = f"{self.kernel}+qkv" if self.fuse_qkv else self.kernel
+        return f"{name}+attn-{self.attention}" if self.attention else name
+
+
+def apply_choice(loaded: LoadedModel, choice: KernelChoice) -> None:
+    """Give the model what ``choice`` says: the Linear kernel, fused q/k/v, the attention dtype."""
+    apply_kernel(loaded, choice.kernel, choice.fuse_qkv)
+    set_attention_dtype(loaded, choice.attention or None)
 
 
 def _cpuinfo(field: str) -> str | None:
@@ -132,8 +149,8 @@ def choose_kernel(loaded: LoadedModel, cache_dir: Path | None, asked: str = "aut
     key = cache_key(loaded)
     path = None if cache_dir is None else Path(cache_dir) / CACHE_FILE
     cached = _read_cache(path).get(key)
-    # An entry from before the fused q/k/v was timed (no "fuse_qkv") is measured again.
-    if cached is not None and cached.get("kernel") in KERNELS and "fuse_qkv" in cached:
+    # An entry from before the fused q/k/v or the attention dtype was timed is measured again.
+    if cached is not None and cached.get("kernel") in KERNELS and "attention" in cached:
         return KernelChoice(
             cached["kernel"],
             "cached",
@@ -141,12 +158,17 @@ def choose_kernel(loaded: LoadedModel, cache_dir: Path | None, asked: str = "aut
             tuple(cached.get("inexact", ())),
             bool(cached["fuse_qkv"]),
             cached.get("qkv_ms", {}),
+            str(cached["attention"]),
+            cached.get("attention_ms", {}),
         )
     step_ms, inexact = kernel_timing.time_kernels(loaded)
     exact = {kernel: ms for kernel, ms in step_ms.items() if kernel not in inexact}
     kernel = min(exact, key=exact.__getitem__) if exact else "module"
     qkv_ms = kernel_timing.time_qkv(loaded, kernel)
     fuse = bool(qkv_ms) and qkv_ms["fused"] < qkv_ms["separate"]
+    attention_ms = kernel_timing.time_attention(loaded)
+    fastest = min(attention_ms, key=attention_ms.__getitem__) if attention_ms else ""
+    attention = "" if fastest == _dtype(loaded) else fastest
     choice = KernelChoice(
         kernel,
         "measured",
@@ -154,6 +176,8 @@ def choose_kernel(loaded: LoadedModel, cache_dir: Path | None, asked: str = "aut
         tuple(inexact),
         fuse,
         {k: round(v, 3) for k, v in qkv_ms.items()},
+        attention,
+        {k: round(v, 3) for k, v in attention_ms.items()},
     )
     if path is not None:
         _write_cache(path, key, choice)
@@ -171,6 +195,10 @@ def describe(choice: KernelChoice) -> str:
         ms = choice.qkv_ms
         line += f"; self-attention q/k/v {'fused' if choice.fuse_qkv else 'separate'}"
         line += f" (separate {ms['separate']:.1f} ms, fused {ms['fused']:.1f} ms a step)"
+    if choice.attention_ms:
+        timings = ", ".join(f"{k} {ms:.1f} ms" for k, ms in choice.attention_ms.items())
+        where = choice.attention or "the model's dtype"
+        line += f"; attention and KV cache in {where} ({timings} a step)"
     return line
 
 
@@ -197,6 +225,8 @@ def _write_cache(path: Path, key: str, choice: KernelChoice) -> None:
         "inexact": list(choice.inexact),
         "fuse_qkv": choice.fuse_qkv,
         "qkv_ms": choice.qkv_ms,
+        "attention": choice.attention,
+        "attention_ms": choice.attention_ms,
         "measured": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     try:
