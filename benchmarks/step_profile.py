@@ -70,12 +70,15 @@ def parts(loaded: Any, length: int, text: int) -> dict[str, Callable[[], Any]]:
     layers = stack.layers
     x = rand(rows, 1, dim)
     wide = rand(rows, 1, 4 * dim)
+    at = stack.attention_dtype  # the cache's and attention's (kernels: +attn-float32)
     cache = (len(layers), rows, heads, length + 16, hd)
-    keys, values = torch.zeros(cache, dtype=dtype), torch.zeros(cache, dtype=dtype)
+    keys, values = torch.zeros(cache, dtype=at), torch.zeros(cache, dtype=at)
     keys[:, :, :, :length] = rand(*cache[:3], length, hd)
     values[:, :, :, :length] = rand(*cache[:3], length, hd)
     q1 = rand(rows, heads, 1, hd)
-    cross = [(rand(rows, heads, text, hd), rand(rows, heads, text, hd)) for _ in layers]
+    cross = [
+        (rand(rows, heads, text, hd).to(at), rand(rows, heads, text, hd).to(at)) for _ in layers
+    ]
     ids = torch.randint(0, 2048, (1, stack.codebooks, 1), generator=gen)
     positions = stack.position_table(length + 16)
     logits = torch.randn((2 * stack.codebooks, 2048), generator=gen)
@@ -99,17 +102,21 @@ def parts(loaded: Any, length: int, text: int) -> dict[str, Callable[[], Any]]:
         else:
             attn.q_proj(x), attn.k_proj(x), attn.v_proj(x)
 
-    def write_and_attend() -> None:
+    def write_and_attend() -> None:  # with the casts to the attention dtype and back
         for i in range(len(layers)):
-            keys[i, :, :, length : length + 1] = q1
-            values[i, :, :, length : length + 1] = q1
+            query = q1.to(at)
+            keys[i, :, :, length : length + 1] = q1.to(at)
+            values[i, :, :, length : length + 1] = q1.to(at)
             F.scaled_dot_product_attention(
-                q1, keys[i, :, :, : length + 1], values[i, :, :, : length + 1], scale=stack.scaling
-            )
+                query,
+                keys[i, :, :, : length + 1],
+                values[i, :, :, : length + 1],
+                scale=stack.scaling,
+            ).to(dtype)
 
     def cross_attend() -> None:
         for key, value in cross:
-            F.scaled_dot_product_attention(q1, key, value, scale=stack.scaling)
+            F.scaled_dot_product_attention(q1.to(at), key, value, scale=stack.scaling).to(dtype)
 
     def norms(layer: Any) -> None:
         layer.self_attn_layer_norm(x)
