@@ -1,4 +1,4 @@
-"""The CPU Linear kernel of the decoder, chosen per machine at load.
+"""The CPU kernels of the decoder, chosen per machine at load: Linear, q/k/v, attention.
 
 Why: a decode step multiplies 2 rows per take (guidance's conditional and null
 rows) by every decoder weight, so the step is as fast as the kernel reads
@@ -14,13 +14,18 @@ depends on the CPU and the torch build, so the engine measures it:
   and weights, at the row count of one take with guidance, and keeps the
   fastest whose outputs equal ``F.linear``'s to float rounding; then, with
   that kernel, whether one fused self-attention q/k/v product a layer beats
-  the three it replaces.  The choice is cached per CPU model, torch version,
-  threads and dtype in the engine's cache folder (``cpu_kernels.json``) and
-  logged.
-- :func:`apply_kernel` (:mod:`engine.decoders.linears`) gives the model
-  what was chosen: the decoder's ``nn.Linear`` layers prepacked for oneDNN,
-  and q/k/v fused.  It changes the model, not a decoder, so every decoder
-  uses it.
+  the three it replaces; and, for a model not in float32, whether the
+  engine's steps attend (and keep the KV cache) faster in float32 than in
+  the model's dtype (torch's bf16 attention for one query row is 2.5-4x
+  slower than float32's on that EPYC).  The choice is cached per CPU model,
+  torch version, threads and dtype in the engine's cache folder
+  (``cpu_kernels.json``) and logged.
+- :func:`apply_choice` gives the model what was chosen: the decoder's
+  ``nn.Linear`` layers prepacked for oneDNN and q/k/v fused
+  (:func:`engine.decoders.linears.apply_kernel`), the attention dtype
+  (:func:`engine.decoders.layers.set_attention_dtype`).  It changes the
+  model, not a decoder, so every decoder uses the products (transformers'
+  ``generate`` attends in the model's dtype).
 
 Only kernels exact to float rounding are in :data:`KERNELS`; one that changes
 results beyond it (int8 weights: :mod:`engine.decoders.precision`) is used
@@ -131,12 +136,13 @@ def cache_key(loaded: LoadedModel) -> str:
 
 
 def choose_kernel(loaded: LoadedModel, cache_dir: Path | None, asked: str = "auto") -> KernelChoice:
-    """The decoder's Linear kernel for this machine: asked for, cached, or measured now.
+    """The decoder's kernels for this machine: asked for, cached, or measured now.
 
     Args:
         loaded: the checkpoint, after any precision change.
         cache_dir: the engine's cache folder (the choice is kept there); None: not kept.
-        asked: "auto", or one of :data:`KERNELS`.
+        asked: "auto", or one of :data:`KERNELS` (that kernel alone: nothing is
+            timed, so q/k/v stay separate and attention in the model's dtype).
     """
     if asked not in KERNEL_CHOICES:
         raise ValueError(f"cpu_kernel must be one of {', '.join(KERNEL_CHOICES)}, not {asked!r}")
