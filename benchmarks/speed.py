@@ -191,20 +191,24 @@ def build_variant(size: str, device: str, dtype: str, kernel: str = "module") ->
     """``build_model`` in ``dtype`` with the CPU Linear ``kernel``.
 
     ``int8`` is float32 through ``prepare_for_cpu``; ``kernel`` is one of
-    ``engine.decoders.kernels.KERNELS`` (CPU only; "module" elsewhere), with
-    ``+qkv`` to fuse self-attention's q/k/v (``kernels.fuse_qkv``; "module+qkv").
+    ``engine.decoders.kernels.KERNELS`` (CPU only; "module" elsewhere), then
+    ``+qkv`` to fuse self-attention's q/k/v (``linears.fuse_qkv``) and
+    ``+attn-float32`` to attend in float32 (``layers.set_attention_dtype``):
+    the names ``KernelChoice.name`` gives, e.g. "onednn+qkv+attn-float32".
     """
+    from engine.decoders.kernels import KernelChoice, apply_choice
     from engine.decoders.precision import prepare_for_cpu
 
     if dtype == "int8":
         loaded = prepare_for_cpu(build_model(size, device, "float32"), "int8")
     else:
         loaded = build_model(size, device, dtype)
-    base, _, fused = kernel.partition("+")
-    if base != "module" or fused:
-        from engine.decoders.kernels import apply_kernel
-
-        apply_kernel(loaded, base, fuse=fused == "qkv")
+    base, *extras = kernel.split("+")
+    unknown = [e for e in extras if e != "qkv" and not e.startswith("attn-")]
+    if unknown:
+        raise SystemExit(f"unknown kernel option(s) {', '.join(unknown)} in {kernel!r}")
+    attention = next((e.removeprefix("attn-") for e in extras if e.startswith("attn-")), "")
+    apply_choice(loaded, KernelChoice(base, "asked", fuse_qkv="qkv" in extras, attention=attention))
     return loaded
 
 
@@ -218,7 +222,7 @@ def step_weight_bytes(loaded: Any) -> int:
     """
     import torch
 
-    from engine.decoders.kernels import PackedLinear
+    from engine.decoders.linears import PackedLinear
 
     total = 0
     layers = loaded.model.decoder.model.decoder.layers
@@ -396,13 +400,24 @@ def speed_table(args: argparse.Namespace, device: str, dtypes: list[str]) -> Non
     for size in args.sizes.split(","):
         baseline: dict[int, float] = {}
         for dtype in dtypes:
-            variants = {kernel: build_variant(size, device, dtype, kernel) for kernel in kernels}
+            # Attending in float32 changes nothing for a float32 model, nor for
+            # transformers' generate (which attends in the model's dtype): not timed twice.
+            same = [k for k in kernels if dtype == "float32" and "+attn-float32" in k]
+            if same and size == args.sizes.split(",")[0]:
+                print(f"# {dtype}: {', '.join(same)} is the same model; skipped")
+            variants = {
+                kernel: build_variant(size, device, dtype, kernel)
+                for kernel in kernels
+                if kernel not in same
+            }
             weights = {kernel: step_weight_bytes(v) for kernel, v in variants.items()}
             timed: dict[tuple, list] = {}
             decoders = {}
             for kernel, loaded in variants.items():
                 for batch in (int(b) for b in args.batches.split(",")):
                     for path in paths:
+                        if path == "reference" and "+attn-" in kernel:
+                            continue  # generate attends in the model's dtype
                         decoder = path_decoder(path, loaded, batch, args.graph_frames)
                         if decoder is not None:
                             decoders[(kernel, batch, path)] = (decoder, loaded)
@@ -430,7 +445,7 @@ def speed_table(args: argparse.Namespace, device: str, dtypes: list[str]) -> Non
         f"{mean_bw:.1f} GB/s (their mean)"
     )
     print(
-        f"{'size':<7}{'path':<10}{'dtype':<10}{'kernel':<11}{'batch':>5}{'steps/s':>9}"
+        f"{'size':<7}{'path':<10}{'dtype':<10}{'kernel':<25}{'batch':>5}{'steps/s':>9}"
         f"{'s/' + format(args.seconds, 'g') + 's':>9}{'RTF':>7}{'peak MiB':>10}"
         f"{'MB/step':>9}{'floor/s':>9}{'of floor':>9}{'speedup':>9}"
     )
@@ -442,7 +457,7 @@ def speed_table(args: argparse.Namespace, device: str, dtypes: list[str]) -> Non
         floor = mean_bw * 1e9 / nbytes
         speedup = f"{rate / base:.2f}x" if base else ""
         print(
-            f"{size:<7}{path:<10}{dtype:<10}{kernel:<11}{batch:>5}{rate:>9.2f}{total:>9.1f}"
+            f"{size:<7}{path:<10}{dtype:<10}{kernel:<25}{batch:>5}{rate:>9.2f}{total:>9.1f}"
             f"{args.seconds * batch / total:>7.2f}{peak:>10.0f}{nbytes / 1e6:>9.0f}"
             f"{floor:>9.1f}{rate / floor:>9.0%}{speedup:>9}",
             flush=True,
@@ -556,7 +571,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--kernels",
         default="module,onednn",
-        help="CPU Linear kernels (engine.decoders.kernels): module,onednn; +qkv fuses q/k/v",
+        help="CPU kernels (engine.decoders.kernels): module,onednn; +qkv fuses q/k/v, "
+        "+attn-float32 attends in float32",
     )
     parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (CPU)")
     parser.add_argument(

@@ -356,7 +356,7 @@ class Engine:
         from engine.decoders import kernels
 
         choice = kernels.choose_kernel(loaded, self.settings.cache_dir, self.settings.cpu_kernel)
-        kernels.apply_kernel(loaded, choice.kernel, choice.fuse_qkv)
+        kernels.apply_choice(loaded, choice)
         log.info("%s", kernels.describe(choice))
         return choice.name
 

@@ -19,9 +19,10 @@ torch = pytest.importorskip("torch")
 
 from engine import checkpoint  # noqa: E402
 from engine.api import Engine, EngineSettings  # noqa: E402
-from engine.decoders import kernels  # noqa: E402
+from engine.decoders import kernel_timing, kernels, linears  # noqa: E402
 from engine.decoders.contract import DecodeInputs  # noqa: E402
-from engine.decoders.loop import fast_decode  # noqa: E402
+from engine.decoders.layers import LayerStack, set_attention_dtype  # noqa: E402
+from engine.decoders.loop import Run, fast_decode  # noqa: E402
 from engine.decoders.reference import reference_decode  # noqa: E402
 from engine.sampling import Sampling  # noqa: E402
 from engine.spec import GenerationSpec  # noqa: E402
@@ -47,8 +48,8 @@ def test_onednn_kernel_agrees_with_the_module_kernel(cache_dir: Path, name: str)
     plain = checkpoint.load(name, cache_dir, device="cpu", dtype="float32")
     packed = checkpoint.load(name, cache_dir, device="cpu", dtype="float32")
     swapped = kernels.apply_kernel(packed, "onednn")
-    assert swapped == sum(1 for _ in kernels.decoder_linears(plain))
-    assert not any(True for _ in kernels.decoder_linears(packed))  # none left behind
+    assert swapped == sum(1 for _ in linears.decoder_linears(plain))
+    assert not any(True for _ in linears.decoder_linears(packed))  # none left behind
     inputs = _inputs(plain)
     if plain.is_melody:
         inputs.melody = torch.rand(2, 40, 12, generator=torch.Generator().manual_seed(0))
@@ -76,8 +77,8 @@ def test_a_wrong_kernel_is_seen(cache_dir: Path, monkeypatch) -> None:
     """A control: a kernel off by more than rounding fails the agreement above."""
     plain = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
     packed = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
-    original = kernels.PackedLinear.forward
-    monkeypatch.setattr(kernels.PackedLinear, "forward", lambda self, x: original(self, x) * 1.001)
+    original = linears.PackedLinear.forward
+    monkeypatch.setattr(linears.PackedLinear, "forward", lambda self, x: original(self, x) * 1.001)
     kernels.apply_kernel(packed, "onednn")
     inputs = _inputs(plain)
     want, record = recorded_run(fast_decode, plain, inputs, 12, GREEDY, (0, 1))
@@ -100,7 +101,7 @@ def test_the_choice_is_measured_once_then_read_from_the_cache(tmp_path, cache_di
     def no_timing(*args, **kwargs):
         raise AssertionError("timed again")
 
-    monkeypatch.setattr(kernels, "time_kernels", no_timing)
+    monkeypatch.setattr(kernel_timing, "time_kernels", no_timing)
     again = kernels.choose_kernel(loaded, tmp_path)
     assert (again.kernel, again.how) == (first.kernel, "cached")
     assert kernels.choose_kernel(loaded, tmp_path, "module") == kernels.KernelChoice(
@@ -111,11 +112,11 @@ def test_the_choice_is_measured_once_then_read_from_the_cache(tmp_path, cache_di
 def test_fastest_wins_but_never_one_that_is_not_exact(tmp_path, cache_dir, monkeypatch):
     loaded = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
     monkeypatch.setattr(
-        kernels, "time_kernels", lambda loaded: ({"module": 9.0, "onednn": 3.0}, [])
+        kernel_timing, "time_kernels", lambda loaded: ({"module": 9.0, "onednn": 3.0}, [])
     )
     assert kernels.choose_kernel(loaded, tmp_path / "a").kernel == "onednn"
     monkeypatch.setattr(
-        kernels, "time_kernels", lambda loaded: ({"module": 9.0, "onednn": 3.0}, ["onednn"])
+        kernel_timing, "time_kernels", lambda loaded: ({"module": 9.0, "onednn": 3.0}, ["onednn"])
     )
     choice = kernels.choose_kernel(loaded, tmp_path / "b")
     assert choice.kernel == "module"
@@ -124,12 +125,12 @@ def test_fastest_wins_but_never_one_that_is_not_exact(tmp_path, cache_dir, monke
 
 def test_the_exactness_check_sees_a_kernel_off_by_more_than_rounding(cache_dir, monkeypatch):
     loaded = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
-    original = kernels.PackedLinear.forward
-    monkeypatch.setattr(kernels.PackedLinear, "forward", lambda self, x: original(self, x) * 1.01)
-    _, inexact = kernels.time_kernels(loaded)
+    original = linears.PackedLinear.forward
+    monkeypatch.setattr(linears.PackedLinear, "forward", lambda self, x: original(self, x) * 1.01)
+    _, inexact = kernel_timing.time_kernels(loaded)
     assert inexact == ["onednn"]
-    monkeypatch.setattr(kernels.PackedLinear, "forward", original)
-    assert kernels.time_kernels(loaded)[1] == []
+    monkeypatch.setattr(linears.PackedLinear, "forward", original)
+    assert kernel_timing.time_kernels(loaded)[1] == []
 
 
 def test_unknown_kernel_refused(cache_dir) -> None:
@@ -147,7 +148,8 @@ def test_the_engine_logs_the_kernel_and_the_sidecar_records_it(tmp_path, caplog)
     [entry] = chosen.values()  # measured in the dtype the default precision gave
     take = engine.generate(GenerationSpec(prompt="x", out_dir=tmp_path, seconds=0.3))
     meta = json.loads(take.paths[0].with_suffix(".json").read_text())
-    assert meta["kernel"] == entry["kernel"] + ("+qkv" if entry["fuse_qkv"] else "")
+    attention = f"+attn-{entry['attention']}" if entry["attention"] else ""
+    assert meta["kernel"] == entry["kernel"] + ("+qkv" if entry["fuse_qkv"] else "") + attention
     from engine.decoders.precision import resolve_cpu_precision
 
     assert meta["dtype"] == resolve_cpu_precision("auto")[0]
@@ -178,56 +180,176 @@ def test_auto_precision_leaves_a_model_not_in_float32_alone(cache_dir, caplog) -
     ("name", "kernel"), [("debug", "module"), ("debug-stereo", "onednn"), ("debug", "onednn")]
 )
 def test_fused_qkv_step_agrees_with_the_separate_one(cache_dir: Path, name: str, kernel: str):
-    """One q/k/v product a layer (kernels.fuse_qkv) gives the three products' logits."""
+    """One q/k/v product a layer (linears.fuse_qkv) gives the three products' logits."""
     plain = checkpoint.load(name, cache_dir, device="cpu", dtype="float32")
     fused = checkpoint.load(name, cache_dir, device="cpu", dtype="float32")
     kernels.apply_kernel(plain, kernel)
     kernels.apply_kernel(fused, kernel, fuse=True)
     attns = [layer.self_attn for layer in fused.model.decoder.model.decoder.layers]
-    assert attns and all(hasattr(attn, "qkv_proj") for attn in attns)
-    if kernel == "module":  # q/k/v are views into the fused weight: nothing added
-        first = attns[0]
-        assert (
-            first.k_proj.weight.data_ptr()
-            == first.qkv_proj.weight[first.q_proj.out_features :].data_ptr()
-        )
-    assert kernels.fuse_qkv(fused) == 0  # already fused: left alone
+    assert attns and all(isinstance(attn.qkv_proj, linears.FusedQKV) for attn in attns)
+    # No weight is held twice: q/k/v are shares of the fused product, with no weights.
+    assert _weight_bytes(fused) == _weight_bytes(plain)
+    assert all(
+        not any(True for _ in getattr(attn, n).parameters())
+        and not any(True for _ in getattr(attn, n).buffers())
+        for attn in attns
+        for n in linears.QKV
+    )
+    assert linears.fuse_qkv(fused) == 0  # already fused: left alone
     inputs = _inputs(plain)
     want, record = recorded_run(fast_decode, plain, inputs, 20, GREEDY, (0, 1))
     forced = forced_logits(fast_decode, fused, inputs, want)
     assert_logits_close(forced, torch.stack(record.logits), f"fused q/k/v, {kernel}")
-    # transformers' generate still runs the separate projections of the fused model.
+    # transformers' generate calls q_proj, k_proj and v_proj: one fused product a layer.
+    products = _count_products(fused)
+    forwards = [0]
+    fused.model.decoder.register_forward_hook(lambda *_: forwards.__setitem__(0, forwards[0] + 1))
     reference = forced_logits(reference_decode, fused, inputs, want)
-    assert_logits_close(reference, torch.stack(record.logits), "separate q/k/v under generate")
+    assert_logits_close(reference, torch.stack(record.logits), "q/k/v shares under generate")
+    assert forwards[0] >= len(record.logits) and products == forwards * len(attns)
+
+
+def _weight_bytes(loaded) -> int:
+    """Bytes of a model's parameters and buffers, as engine.api counts what it holds."""
+    model = loaded.model
+    return sum(t.numel() * t.element_size() for t in [*model.parameters(), *model.buffers()])
+
+
+def _count_products(loaded) -> list[int]:
+    """A list whose i-th entry counts the calls of layer i's fused q/k/v product, as they come."""
+    counts: list[int] = []
+    for i, layer in enumerate(loaded.model.decoder.model.decoder.layers):
+        counts.append(0)
+        proj = layer.self_attn.qkv_proj.proj
+
+        def hook(module, args, output, i=i) -> None:
+            counts[i] += 1
+
+        proj.register_forward_hook(hook)
+    return counts
 
 
 def test_a_wrong_fused_qkv_is_seen(cache_dir: Path) -> None:
     """A control: a fused weight in the wrong order (k and v swapped) fails the agreement."""
     plain = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
     fused = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
-    kernels.fuse_qkv(fused)
+    linears.fuse_qkv(fused)
     with torch.inference_mode():
         for layer in fused.model.decoder.model.decoder.layers:
-            q, k, v = layer.self_attn.qkv_proj.weight.detach().chunk(3)
-            swapped = torch.nn.Parameter(torch.cat([q, v, k]), requires_grad=False)
-            layer.self_attn.qkv_proj.weight = swapped
+            proj = layer.self_attn.qkv_proj.proj
+            q, k, v = proj.weight.detach().chunk(3)
+            proj.weight = torch.nn.Parameter(torch.cat([q, v, k]), requires_grad=False)
     inputs = _inputs(plain)
     want, record = recorded_run(fast_decode, plain, inputs, 12, GREEDY, (0, 1))
     forced = forced_logits(fast_decode, fused, inputs, want)
     with pytest.raises(AssertionError, match="logits differ"):
         assert_logits_close(forced, torch.stack(record.logits), "k/v swapped in the fused q/k/v")
+    reference = forced_logits(reference_decode, fused, inputs, want)  # generate reads it too
+    with pytest.raises(AssertionError, match="logits differ"):
+        assert_logits_close(reference, torch.stack(record.logits), "k/v swapped under generate")
 
 
 def test_fusing_is_chosen_only_where_it_is_faster(tmp_path, cache_dir, monkeypatch):
     loaded = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
     monkeypatch.setattr(
-        kernels, "time_kernels", lambda loaded: ({"module": 9.0, "onednn": 3.0}, [])
+        kernel_timing, "time_kernels", lambda loaded: ({"module": 9.0, "onednn": 3.0}, [])
     )
-    monkeypatch.setattr(kernels, "time_qkv", lambda loaded, k: {"separate": 2.0, "fused": 1.0})
+    monkeypatch.setattr(
+        kernel_timing, "time_qkv", lambda loaded, k: {"separate": 2.0, "fused": 1.0}
+    )
     choice = kernels.choose_kernel(loaded, tmp_path / "a")
     assert choice.fuse_qkv and "q/k/v fused" in kernels.describe(choice)
-    monkeypatch.setattr(kernels, "time_qkv", lambda loaded, k: {"separate": 1.0, "fused": 2.0})
+    monkeypatch.setattr(
+        kernel_timing, "time_qkv", lambda loaded, k: {"separate": 1.0, "fused": 2.0}
+    )
     assert not kernels.choose_kernel(loaded, tmp_path / "b").fuse_qkv
     assert kernels.choose_kernel(loaded, tmp_path / "a").fuse_qkv  # cached with the choice
-    measured = kernels.time_qkv(loaded, "onednn")
+    measured = kernel_timing.time_qkv(loaded, "onednn")
     assert set(measured) == {"separate", "fused"} and min(measured.values()) > 0
+
+
+@pytest.mark.parametrize("name", ["debug", "debug-stereo", "debug-melody"])
+def test_float32_attention_of_a_bf16_model_agrees_with_generate(cache_dir: Path, name: str):
+    """KV cache and attention in float32, products in bf16: generate's logits to bf16 rounding."""
+    loaded = checkpoint.load(name, cache_dir, device="cpu", dtype="bfloat16")
+    kernels.apply_choice(loaded, kernels.KernelChoice("onednn", "asked", attention="float32"))
+    inputs = _inputs(loaded)
+    if loaded.is_melody:  # in the model's dtype: generate does not cast it
+        chroma = torch.rand(2, 40, 12, generator=torch.Generator().manual_seed(0))
+        inputs.melody = chroma.to(torch.bfloat16)
+    with torch.inference_mode():
+        run = Run(loaded, inputs, 4)
+    assert run.keys.dtype == torch.float32 and LayerStack(loaded).dtype == torch.bfloat16
+    assert all(key.dtype == torch.float32 for key, _ in run.cross_kv)
+    want, record = recorded_run(reference_decode, loaded, inputs, 20, GREEDY, (0, 1))
+    assert torch.unique(want).numel() >= 8
+    forced = forced_logits(fast_decode, loaded, inputs, want)
+    assert_logits_close(forced, torch.stack(record.logits), "float32 attention", torch.bfloat16)
+    got = fast_decode(loaded, inputs, 20, GREEDY, [None, None])
+    codebooks = loaded.model.decoder.num_codebooks
+    logits = torch.stack(record.logits)
+    for b in range(2):
+        assert_greedy_agrees(
+            got[b],
+            want[b],
+            take_logits(logits, b, codebooks),
+            take_logits(forced, b, codebooks),
+            loaded.channels,
+        )
+
+
+def test_attention_in_another_dtype_is_checked_to_float32_rounding(cache_dir: Path, monkeypatch):
+    """The same plumbing (cache, casts in and out) where rounding is small enough to see a fault.
+
+    The tiny debug model in bf16 hardly listens to its attention (dropping it
+    moves the logits by less than bf16's tolerance), so the casts are checked
+    on a float32 model attending in float64: its logits agree with generate's
+    to float32 rounding, and an attention off by 5 % is seen, by the loop's
+    agreement and by the load-time timing's own check.
+    """
+    import torch.nn.functional as F
+
+    loaded = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
+    inputs = _inputs(loaded)
+    want, record = recorded_run(reference_decode, loaded, inputs, 12, GREEDY, (0, 1))
+    logits = torch.stack(record.logits)
+    set_attention_dtype(loaded, "float64")
+    with torch.inference_mode():
+        assert Run(loaded, inputs, 4).keys.dtype == torch.float64
+    assert_logits_close(forced_logits(fast_decode, loaded, inputs, want), logits, "float64")
+    sdpa = F.scaled_dot_product_attention
+
+    def off(query, key, value, **kwargs):
+        out = sdpa(query, key, value, **kwargs)
+        return out * 1.05 if out.dtype in (torch.float32, torch.float64) else out
+
+    monkeypatch.setattr(F, "scaled_dot_product_attention", off)
+    forced = forced_logits(fast_decode, loaded, inputs, want)
+    with pytest.raises(AssertionError, match="logits differ"):
+        assert_logits_close(forced, logits, "attention x 1.05")
+    bf16 = checkpoint.load("debug", cache_dir, device="cpu", dtype="bfloat16")
+    assert kernel_timing.time_attention(bf16)["float32"] == float("inf")
+
+
+def test_attention_dtype_is_timed_for_a_bf16_model_and_chosen_only_where_faster(
+    tmp_path, cache_dir, monkeypatch
+):
+    bf16 = checkpoint.load("debug", cache_dir, device="cpu", dtype="bfloat16")
+    measured = kernel_timing.time_attention(bf16)
+    assert set(measured) == {"bfloat16", "float32"} and min(measured.values()) > 0
+    f32 = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
+    assert kernel_timing.time_attention(f32) == {}  # nothing to choose
+    assert kernels.choose_kernel(f32, tmp_path / "f32").attention == ""
+    monkeypatch.setattr(
+        kernel_timing, "time_attention", lambda loaded: {"bfloat16": 3.0, "float32": 1.0}
+    )
+    choice = kernels.choose_kernel(bf16, tmp_path / "a")
+    assert choice.attention == "float32" and choice.name.endswith("+attn-float32")
+    assert "attention and KV cache in float32" in kernels.describe(choice)
+    monkeypatch.setattr(
+        kernel_timing, "time_attention", lambda loaded: {"bfloat16": 1.0, "float32": 3.0}
+    )
+    assert kernels.choose_kernel(bf16, tmp_path / "b").attention == ""
+    assert kernels.choose_kernel(bf16, tmp_path / "a").attention == "float32"  # cached
+    kernels.apply_choice(bf16, kernels.choose_kernel(bf16, tmp_path / "a"))
+    assert LayerStack(bf16).attention_dtype == torch.float32

@@ -346,3 +346,30 @@ def test_engine_prepares_steps_at_load_and_decodes_through_them(
     assert len(claims) == int(cuda_graphs)  # the take's run went through the prepared step
     engine.unload()
     assert engine._graphs is None
+
+
+def test_static_step_attends_in_the_chosen_dtype(cache: Path) -> None:
+    """A bf16 model attending in float32: static buffers in float32, the eager step's logits."""
+    from engine.decoders.layers import set_attention_dtype
+
+    loaded = checkpoint.load("debug", cache, device="cpu", dtype="bfloat16")
+    set_attention_dtype(loaded, "float32")
+    graphs = build_step_graphs(loaded, (2,), frames=16, text_tokens=40)
+    runner = graphs.runners[4]
+    assert runner.buffers.keys.dtype == torch.float32
+    assert runner.buffers.cross_keys.dtype == torch.float32
+    inputs = text_inputs(loaded, PROMPTS)
+    with torch.inference_mode():
+        eager, static = Run(loaded, inputs, 12), Run(loaded, inputs, 12, graphs)
+        assert static.runner is runner
+        try:
+            expected, got = eager.prefill(), static.prefill()
+            for column in range(1, eager.columns - 1):
+                picks = expected[:8].argmax(-1)
+                eager.place(column, picks)
+                static.place(column, picks)
+                expected, got = eager.step(column), static.step(column)
+                limit = 2e-2 * max(1.0, float(expected.abs().max()))
+                assert float((got - expected).abs().max()) <= limit
+        finally:
+            static.runner.release()

@@ -13,7 +13,10 @@ setting names.  What each module holds:
   (``LayerStack``);
 - ``step_graph``: the static step with every shape fixed, captured as CUDA
   graphs at load (``prepare_step_graphs``);
-- ``kernels``: the CPU Linear kernel chosen per machine at load;
+- ``kernels``: the CPU kernels chosen per machine at load (cached, logged);
+- ``kernel_timing``: the candidates timed on the model's own weights;
+- ``linears``: what the decoder's Linear layers become (oneDNN-prepacked,
+  q/k/v fused);
 - ``precision``: the opt-in reduced-precision CPU variants (``prepare_for_cpu``);
 - ``codec``: codec tokens to audio and back (``encode_audio``, ``decode_audio``).
 

@@ -17,8 +17,23 @@ from typing import Any
 from engine.checkpoint import LoadedModel
 
 #: How a step's self-attention stores and reads the cache:
-#: ``(layer, query, key, value) -> attention output``, each ``[R, heads, n, head_dim]``.
+#: ``(layer, query, key, value) -> attention output``, each ``[R, heads, n, head_dim]``,
+#: in :attr:`LayerStack.attention_dtype`.
 SelfAttention = Callable[[int, Any, Any, Any], Any]
+#: The decoder module's attribute naming the dtype its steps attend in, where it
+#: is not the model's (set by :func:`set_attention_dtype`).
+ATTENTION_DTYPE = "engine_attention_dtype"
+
+
+def set_attention_dtype(loaded: LoadedModel, dtype: str | None) -> None:
+    """Make the engine's steps keep the KV cache and attend in ``dtype`` (None: the model's).
+
+    Why: on CPUs without AMX, torch's bf16 attention for one query row is
+    2.5-4x slower than float32's (docs/performance.md); the products stay in
+    the model's dtype.  Measured per machine (:mod:`engine.decoders.kernels`).
+    Transformers' ``generate`` is not affected: it attends in the model's dtype.
+    """
+    setattr(loaded.model.decoder.model.decoder, ATTENTION_DTYPE, dtype)
 
 
 class LayerStack:
@@ -45,6 +60,9 @@ class LayerStack:
         self.heads = config.num_attention_heads
         self.head_dim = config.hidden_size // self.heads
         self.scaling = self.head_dim**-0.5
+        #: The dtype of the KV cache and of attention (:func:`set_attention_dtype`).
+        name = getattr(self.core, ATTENTION_DTYPE, None)
+        self.attention_dtype = self.dtype if name is None else getattr(torch, name)
 
     def embed(self, ids: Any) -> Any:
         """Token embeddings summed over codebooks: ``[N, K, n]`` -> ``[N, n, D]``."""
@@ -72,8 +90,9 @@ class LayerStack:
         Args:
             hidden: the input of the first layer.
             attend: self-attention over the cache (see :data:`SelfAttention`).
-            cross_kv: every layer's text keys/values ``[R, heads, S, head_dim]``;
-                empty for melody checkpoints (their text is in the prefix).
+            cross_kv: every layer's text keys/values ``[R, heads, S, head_dim]``
+                in :attr:`attention_dtype`; empty for melody checkpoints (their
+                text is in the prefix).
             cross_mask: bool ``[R, 1, 1, S]`` of the text slots that count, or
                 None where all do.
 
@@ -86,32 +105,33 @@ class LayerStack:
 
         rows, n, _ = hidden.shape
         shape = (rows, n, -1, self.head_dim)
+        at = self.attention_dtype  # .to() is a no-op where it is the model's
         for i, layer in enumerate(self.layers):
             residual = hidden
             x = layer.self_attn_layer_norm(hidden)
             attn = layer.self_attn
-            fused = getattr(attn, "qkv_proj", None)  # engine.decoders.kernels.fuse_qkv
+            fused = getattr(attn, "qkv_proj", None)  # engine.decoders.linears.fuse_qkv
             if fused is not None:
                 query, key, value = (
-                    part.view(shape).transpose(1, 2) for part in fused(x).chunk(3, dim=-1)
+                    part.view(shape).transpose(1, 2).to(at) for part in fused(x).chunk(3, dim=-1)
                 )
             else:
-                query = attn.q_proj(x).view(shape).transpose(1, 2)
-                key = attn.k_proj(x).view(shape).transpose(1, 2)
-                value = attn.v_proj(x).view(shape).transpose(1, 2)
-            x = attend(i, query, key, value).transpose(1, 2).reshape(rows, n, -1)
+                query = attn.q_proj(x).view(shape).transpose(1, 2).to(at)
+                key = attn.k_proj(x).view(shape).transpose(1, 2).to(at)
+                value = attn.v_proj(x).view(shape).transpose(1, 2).to(at)
+            x = attend(i, query, key, value).to(self.dtype).transpose(1, 2).reshape(rows, n, -1)
             hidden = residual + attn.out_proj(x)
 
             if cross_kv:
                 residual = hidden
                 x = layer.encoder_attn_layer_norm(hidden)
                 attn = layer.encoder_attn
-                query = attn.q_proj(x).view(shape).transpose(1, 2)
+                query = attn.q_proj(x).view(shape).transpose(1, 2).to(at)
                 key, value = cross_kv[i]
                 x = F.scaled_dot_product_attention(
                     query, key, value, attn_mask=cross_mask, scale=self.scaling
                 )
-                x = x.transpose(1, 2).reshape(rows, n, -1)
+                x = x.to(self.dtype).transpose(1, 2).reshape(rows, n, -1)
                 hidden = residual + attn.out_proj(x)
 
             residual = hidden

@@ -171,8 +171,9 @@ class Run:
         else:
             self.positions = self.stack.position_table(length)
             shape = (len(self.layers), self.rows, self.stack.heads, length, self.head_dim)
-            self.keys = torch.zeros(shape, dtype=self.dtype, device=self.device)
-            self.values = torch.zeros(shape, dtype=self.dtype, device=self.device)
+            cache = self.stack.attention_dtype
+            self.keys = torch.zeros(shape, dtype=cache, device=self.device)
+            self.values = torch.zeros(shape, dtype=cache, device=self.device)
 
     def _claim(self, graphs: PreparedSteps, length: int, text: int) -> PreparedStep | None:
         """The static step of ``graphs`` for this run, made clean, its text loaded; or None."""
@@ -211,8 +212,9 @@ class Run:
         shape = (*states.shape[:-1], -1, self.head_dim)
         for layer in self.layers:
             attn = layer.encoder_attn
-            key = attn.k_proj(states).view(shape).transpose(1, 2)
-            value = attn.v_proj(states).view(shape).transpose(1, 2)
+            cache = self.stack.attention_dtype
+            key = attn.k_proj(states).view(shape).transpose(1, 2).to(cache)
+            value = attn.v_proj(states).view(shape).transpose(1, 2).to(cache)
             self.cross_kv.append((key, value))
 
     def _melody_prefix(self, inputs: DecodeInputs) -> Any:

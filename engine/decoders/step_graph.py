@@ -115,7 +115,7 @@ class StepBuffers:
         """Buffers for ``rows`` rows, ``length`` cache slots and ``text_tokens`` text slots."""
         import torch
 
-        device, dtype = stack.device, stack.dtype
+        device, dtype = stack.device, stack.attention_dtype  # the caches'
         layers, heads, head_dim = len(stack.layers), stack.heads, stack.head_dim
         cache = (layers, rows, heads, length, head_dim)
         text = (layers, rows, heads, text_tokens, head_dim)

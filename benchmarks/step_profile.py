@@ -1,0 +1,239 @@
+"""Where a CPU decode step goes: each part of the engine's eager step timed on its own.
+
+Builds MusicGen-small's decoder shape with random weights (``speed.build_model``),
+gives it the kernel the engine would choose on this machine
+(``--kernel``, default onednn with fused q/k/v), and times, on the state of a
+real step (guidance: 2 rows, ``--text`` text tokens, the cache at
+``--length`` positions):
+
+- the whole step (``Run.step`` + guidance + top-k sampling + the token write),
+  as the engine runs it, median of ``--steps``;
+- each part alone, over the model's own 24 layers (distinct weights, so they
+  stream from memory as in a step): the products per weight shape, the
+  self-attention's cache write and attention over the cache, the
+  cross-attention over the text, the layer norms, GELU, the residual adds,
+  the q/k/v split and head reshapes, the embeddings sum, the lm heads,
+  classifier-free guidance and top-k sampling over 4 x 2048 logits;
+- the rest (whole step minus the parts): Python and module-call overhead.
+
+Every part is timed in ``--repeat`` interleaved rounds, and the whole step
+over as many real steps.  On a machine shared with other work, a process is
+descheduled at random for milliseconds at a time (on two cores under a load
+average of 4, every op of a step looks 3-10x slower than on a quiet machine),
+so the table gives the *fastest* round of each (what the step costs when it
+is not interrupted) beside the median.  A script, never a test: it prints a
+table and exits 0.
+
+    python benchmarks/step_profile.py --dtype bfloat16 --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _median_ms(calls: Callable[[], Any], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        calls()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def parts(loaded: Any, length: int, text: int) -> dict[str, Callable[[], Any]]:
+    """Each part of one step as a callable doing that part for every layer (or once)."""
+    import torch
+    import torch.nn.functional as F
+
+    from engine.decoders.layers import LayerStack
+    from engine.sampling import Sampling, guided, sample_tokens
+
+    stack = LayerStack(loaded)
+    rows, dim, heads, hd = 2, stack.core.config.hidden_size, stack.heads, stack.head_dim
+    dtype = stack.dtype
+    gen = torch.Generator().manual_seed(0)
+
+    def rand(*shape: int) -> Any:
+        return torch.randn(shape, generator=gen).to(dtype)
+
+    layers = stack.layers
+    x = rand(rows, 1, dim)
+    wide = rand(rows, 1, 4 * dim)
+    at = stack.attention_dtype  # the cache's and attention's (kernels: +attn-float32)
+    cache = (len(layers), rows, heads, length + 16, hd)
+    keys, values = torch.zeros(cache, dtype=at), torch.zeros(cache, dtype=at)
+    keys[:, :, :, :length] = rand(*cache[:3], length, hd)
+    values[:, :, :, :length] = rand(*cache[:3], length, hd)
+    q1 = rand(rows, heads, 1, hd)
+    cross = [
+        (rand(rows, heads, text, hd).to(at), rand(rows, heads, text, hd).to(at)) for _ in layers
+    ]
+    ids = torch.randint(0, 2048, (1, stack.codebooks, 1), generator=gen)
+    positions = stack.position_table(length + 16)
+    logits = torch.randn((2 * stack.codebooks, 2048), generator=gen)
+    sampling = Sampling(top_k=250)
+    gens = [torch.Generator().manual_seed(1)]
+    fused = [getattr(layer.self_attn, "qkv_proj", None) for layer in layers]
+    qkv_out = rand(rows, 1, 3 * dim)
+    shape = (rows, 1, -1, hd)
+
+    def each(fn: Callable[[Any], Any]) -> Callable[[], None]:
+        def run() -> None:
+            for layer in layers:
+                fn(layer)
+
+        return run
+
+    def self_products(layer: Any) -> None:
+        attn = layer.self_attn
+        if getattr(attn, "qkv_proj", None) is not None:
+            attn.qkv_proj(x)
+        else:
+            attn.q_proj(x), attn.k_proj(x), attn.v_proj(x)
+
+    def write_and_attend() -> None:  # with the casts to the attention dtype and back
+        for i in range(len(layers)):
+            query = q1.to(at)
+            keys[i, :, :, length : length + 1] = q1.to(at)
+            values[i, :, :, length : length + 1] = q1.to(at)
+            F.scaled_dot_product_attention(
+                query,
+                keys[i, :, :, : length + 1],
+                values[i, :, :, : length + 1],
+                scale=stack.scaling,
+            ).to(dtype)
+
+    def cross_attend() -> None:
+        for key, value in cross:
+            F.scaled_dot_product_attention(q1.to(at), key, value, scale=stack.scaling).to(dtype)
+
+    def norms(layer: Any) -> None:
+        layer.self_attn_layer_norm(x)
+        layer.encoder_attn_layer_norm(x)
+        layer.final_layer_norm(x)
+
+    def residuals(layer: Any) -> None:
+        x + x, x + x, x + x
+
+    def reshapes(layer: Any) -> None:
+        q, _, _ = (p.view(shape).transpose(1, 2) for p in qkv_out.chunk(3, dim=-1))
+        q.transpose(1, 2).reshape(rows, 1, -1)  # the attention output back
+        q.transpose(1, 2).reshape(rows, 1, -1)  # the cross-attention's
+        x.view(shape).transpose(1, 2)  # the cross query
+
+    def embed() -> None:
+        e = stack.embed(ids)
+        torch.cat([e, e], dim=0) + positions[length : length + 1]
+
+    def heads_() -> None:
+        last = stack.core.layer_norm(x)
+        out = torch.stack([head(last) for head in stack.lm.lm_heads], dim=1)
+        out.reshape(rows * stack.codebooks, -1).float()
+
+    del fused
+    return {
+        "self-attn q/k/v product": each(self_products),
+        "self-attn out_proj": each(lambda layer: layer.self_attn.out_proj(x)),
+        "cross-attn q_proj": each(lambda layer: layer.encoder_attn.q_proj(x)),
+        "cross-attn out_proj": each(lambda layer: layer.encoder_attn.out_proj(x)),
+        "fc1": each(lambda layer: layer.fc1(x)),
+        "fc2": each(lambda layer: layer.fc2(wide)),
+        "lm heads (4, with final norm)": heads_,
+        "self-attn cache write + attention": write_and_attend,
+        "cross-attn attention": cross_attend,
+        "layer norms (3 a layer)": each(norms),
+        "GELU": each(lambda layer: layer.activation_fn(wide)),
+        "residual adds (3 a layer)": each(residuals),
+        "q/k/v split, head reshapes": each(reshapes),
+        "embeddings sum + position": embed,
+        "guidance mix": lambda: guided(logits, 3.0),
+        "top-k 250 sampling": lambda: sample_tokens(logits[:4], sampling, gens),
+    }
+
+
+def whole_steps(loaded: Any, length: int, text: int, steps: int) -> list[float]:
+    """Seconds of each whole step (forward, guidance, sampling, token write) of a real run."""
+    import torch
+
+    from engine.decoders.contract import DecodeInputs
+    from engine.decoders.loop import Run
+    from engine.sampling import Sampling, guided, sample_tokens
+
+    ids = torch.randint(2, 1000, (1, text), generator=torch.Generator().manual_seed(0))
+    inputs = DecodeInputs(ids, torch.ones_like(ids), guidance=3.0)
+    sampling = Sampling(top_k=250)
+    gens = [torch.Generator().manual_seed(1)]
+    times = []
+    with torch.inference_mode():
+        run = Run(loaded, inputs, length + steps + 8)
+        logits = run.prefill()
+        for column in range(1, 1 + length + steps):
+            start = time.perf_counter()
+            picks = sample_tokens(guided(logits, 3.0), sampling, gens)
+            run.place(column, picks)
+            logits = run.step(column)
+            if column > length:
+                times.append(time.perf_counter() - start)
+    return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dtype", default="bfloat16")
+    parser.add_argument("--kernel", default="onednn+qkv", help="module, onednn; +qkv fuses")
+    parser.add_argument("--length", type=int, default=30, help="cache positions before the step")
+    parser.add_argument("--text", type=int, default=12, help="text tokens")
+    parser.add_argument("--steps", type=int, default=30, help="whole steps timed")
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from benchmarks.speed import build_variant, machine_line
+
+    torch.set_num_threads(args.threads)
+    print(machine_line("cpu"))
+    print(f"# torch {torch.__version__}; load average {os.getloadavg()} at the start")
+    loaded = build_variant("small", "cpu", args.dtype, args.kernel)
+    with torch.inference_mode():
+        table = parts(loaded, args.length, args.text)
+        for part in table.values():
+            part()  # warm-up
+        samples: dict[str, list[float]] = {name: [] for name in table}
+        whole: list[float] = []
+        for _ in range(args.repeat):  # interleaved rounds: drift falls on every part alike
+            for name, part in table.items():
+                samples[name].append(_median_ms(part, 1))
+            whole.extend(whole_steps(loaded, args.length, args.text, max(1, args.steps // 5)))
+    step = min(whole) * 1e3
+    measured = {name: min(s) for name, s in samples.items()}
+    print(
+        f"# small, {args.dtype}, kernel {args.kernel}, batch 1 (2 rows), {args.text} text tokens, "
+        f"cache at {args.length}; whole step: fastest of {len(whole)} real steps; "
+        f"parts: fastest of {args.repeat} interleaved rounds (median beside it)"
+    )
+    print(f"{'part':<36}{'ms/step':>9}{'share':>8}{'median':>9}")
+    for name, ms in measured.items():
+        median = statistics.median(samples[name])
+        print(f"{name:<36}{ms:>9.2f}{ms / step:>8.1%}{median:>9.2f}")
+    rest = step - sum(measured.values())
+    print(f"{'rest: Python, module calls':<36}{rest:>9.2f}{rest / step:>8.1%}")
+    print(f"{'whole step':<36}{step:>9.2f}{1:>8.0%}{statistics.median(whole) * 1e3:>9.2f}")
+    print(f"# load average {os.getloadavg()} at the end")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
