@@ -3,7 +3,7 @@
 Why: a decode step multiplies 2 rows per take (guidance's conditional and null
 rows) by every decoder weight, so the step is as fast as the kernel reads
 weights.  ``F.linear`` (MKL's sgemm on x86) reads float32 weights at 5-8 GB/s
-for 2 rows on a 2-core AMD EPYC (Zen 4), a third of what the machine's memory
+for 2 rows on a 2-core AMD EPYC (AVX-512, AVX512-BF16), a third of what the machine's memory
 gives; the same weights prepacked for oneDNN
 (``torch.ops.mkldnn._reorder_linear_weight`` + ``_linear_pointwise``, what
 inductor's freezing uses) read them at 15-23 GB/s there.  Which one wins
