@@ -241,6 +241,20 @@ def assert_greedy_agrees(
     return first
 
 
+def assert_greedy_takes_agree(got: Any, want: Any, logits: Any, forced: Any, loaded: Any) -> None:
+    """:func:`assert_greedy_agrees` for every take of a batch: ``got``/``want`` long
+    ``[B, K, T]``, ``logits``/``forced`` the two runs' step logits ``[steps, B*K, V]``."""
+    codebooks = loaded.model.decoder.num_codebooks
+    for b in range(got.shape[0]):
+        assert_greedy_agrees(
+            got[b],
+            want[b],
+            take_logits(logits, b, codebooks),
+            take_logits(forced, b, codebooks),
+            loaded.channels,
+        )
+
+
 def take_logits(logits: Any, take: int, codebooks: int) -> Any:
     """Take ``take``'s rows of step logits ``[steps, B*K, V]``: ``[steps, K, V]``."""
     return logits[:, take * codebooks : (take + 1) * codebooks]

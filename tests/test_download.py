@@ -31,7 +31,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from tests.conftest import cli_executable, start_engine, stop_engine
+from tests.conftest import EngineProcess, cli_executable, start_engine, stop_engine
 
 REPO = "test-org/musicgen-tiny"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -193,6 +193,21 @@ def _download(env: dict[str, str], model: str = REPO) -> subprocess.CompletedPro
     )
 
 
+def _serve_downloading(
+    cache_dir: Path, tmp_path: Path, endpoint: str, until_state: str = "ready"
+) -> EngineProcess:
+    """`serve --download-missing --model REPO` against the Hub at ``endpoint``."""
+    return start_engine(
+        cache_dir,
+        tmp_path,
+        "--no-warmup",
+        "--download-missing",
+        model=REPO,
+        until_state=until_state,
+        env=_env(tmp_path, endpoint),
+    )
+
+
 def _loader_files(files: dict[str, bytes]) -> set[str]:
     from huggingface_hub.utils import filter_repo_objects
 
@@ -291,14 +306,7 @@ def test_a_cache_filled_by_snapshot_download_loads_offline(hub, tmp_path):
 
 @pytest.mark.e2e
 def test_serve_download_missing_downloads_then_serves(hub, tmp_path, cache_dir):
-    engine = start_engine(
-        cache_dir,
-        tmp_path,
-        "--no-warmup",
-        "--download-missing",
-        model=REPO,
-        env=_env(tmp_path, hub.url),
-    )
+    engine = _serve_downloading(cache_dir, tmp_path, hub.url)
     try:
         with engine.client() as client:
             pong = client.ping()
@@ -316,15 +324,7 @@ def test_serve_answers_while_it_downloads_with_the_progress_as_reason(hub, tmp_p
     """The start-up download runs in the model worker: ping answers ``loading`` with how far
     the download has come (a DAW's light shows the engine is there), then ``ready``."""
     hub.gate = threading.Event()
-    engine = start_engine(
-        cache_dir,
-        tmp_path,
-        "--no-warmup",
-        "--download-missing",
-        model=REPO,
-        until_state="loading",
-        env=_env(tmp_path, hub.url),
-    )
+    engine = _serve_downloading(cache_dir, tmp_path, hub.url, until_state="loading")
     try:
         with engine.client() as client:
             pong = client.ping()
@@ -356,14 +356,7 @@ def test_serve_download_missing_with_a_model_in_the_cache_does_not_go_online(
 ):
     assert _download(_env(tmp_path, hub.url)).returncode == 0
     hub.requests.clear()
-    engine = start_engine(
-        cache_dir,
-        tmp_path,
-        "--no-warmup",
-        "--download-missing",
-        model=REPO,
-        env=_env(tmp_path, hub.url),
-    )
+    engine = _serve_downloading(cache_dir, tmp_path, hub.url)
     stop_engine(engine)
     assert hub.requests == []
     assert "downloading" not in engine.log()
@@ -372,15 +365,7 @@ def test_serve_download_missing_with_a_model_in_the_cache_does_not_go_online(
 @pytest.mark.e2e
 def test_serve_download_missing_without_a_hub_starts_and_says_why(tmp_path, cache_dir):
     endpoint = f"http://127.0.0.1:{_closed_port()}"
-    engine = start_engine(
-        cache_dir,
-        tmp_path,
-        "--no-warmup",
-        "--download-missing",
-        model=REPO,
-        until_state="no_model",
-        env=_env(tmp_path, endpoint),
-    )
+    engine = _serve_downloading(cache_dir, tmp_path, endpoint, until_state="no_model")
     try:
         with engine.client() as client:
             reason = client.ping()["reason"]

@@ -27,11 +27,10 @@ from engine.decoders.reference import reference_decode  # noqa: E402
 from engine.sampling import Sampling  # noqa: E402
 from engine.spec import GenerationSpec  # noqa: E402
 from tests.agreement import (  # noqa: E402
-    assert_greedy_agrees,
+    assert_greedy_takes_agree,
     assert_logits_close,
     forced_logits,
     recorded_run,
-    take_logits,
 )
 
 GREEDY = Sampling(greedy=True)
@@ -59,15 +58,7 @@ def test_onednn_kernel_agrees_with_the_module_kernel(cache_dir: Path, name: str)
     forced = forced_logits(fast_decode, packed, inputs, want)
     logits = torch.stack(record.logits)
     assert_logits_close(forced, logits, "onednn kernel")
-    codebooks = plain.model.decoder.num_codebooks
-    for b in range(2):
-        assert_greedy_agrees(
-            got[b],
-            want[b],
-            take_logits(logits, b, codebooks),
-            take_logits(forced, b, codebooks),
-            plain.channels,
-        )
+    assert_greedy_takes_agree(got, want, logits, forced, plain)
     # The kernel is the model's: transformers' generate runs through it too.
     reference = forced_logits(reference_decode, packed, inputs, want)
     assert_logits_close(reference, logits, "onednn kernel under generate")
@@ -286,16 +277,7 @@ def test_float32_attention_of_a_bf16_model_agrees_with_generate(cache_dir: Path,
     forced = forced_logits(fast_decode, loaded, inputs, want)
     assert_logits_close(forced, torch.stack(record.logits), "float32 attention", torch.bfloat16)
     got = fast_decode(loaded, inputs, 20, GREEDY, [None, None])
-    codebooks = loaded.model.decoder.num_codebooks
-    logits = torch.stack(record.logits)
-    for b in range(2):
-        assert_greedy_agrees(
-            got[b],
-            want[b],
-            take_logits(logits, b, codebooks),
-            take_logits(forced, b, codebooks),
-            loaded.channels,
-        )
+    assert_greedy_takes_agree(got, want, torch.stack(record.logits), forced, loaded)
 
 
 def test_attention_in_another_dtype_is_checked_to_float32_rounding(cache_dir: Path, monkeypatch):
