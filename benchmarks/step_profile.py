@@ -51,7 +51,7 @@ def _median_ms(calls: Callable[[], Any], repeat: int) -> float:
     return statistics.median(times) * 1e3
 
 
-def parts(loaded: Any, length: int, text: int) -> dict[str, Callable[[], Any]]:
+def parts(loaded: Any, length: int, text: int, batch: int = 1) -> dict[str, Callable[[], Any]]:
     """Each part of one step as a callable doing that part for every layer (or once)."""
     import torch
     import torch.nn.functional as F
@@ -60,7 +60,7 @@ def parts(loaded: Any, length: int, text: int) -> dict[str, Callable[[], Any]]:
     from engine.sampling import Sampling, guided, sample_tokens
 
     stack = LayerStack(loaded)
-    rows, dim, heads, hd = 2, stack.core.config.hidden_size, stack.heads, stack.head_dim
+    rows, dim, heads, hd = 2 * batch, stack.core.config.hidden_size, stack.heads, stack.head_dim
     dtype = stack.dtype
     gen = torch.Generator().manual_seed(0)
 
@@ -79,11 +79,11 @@ def parts(loaded: Any, length: int, text: int) -> dict[str, Callable[[], Any]]:
     cross = [
         (rand(rows, heads, text, hd).to(at), rand(rows, heads, text, hd).to(at)) for _ in layers
     ]
-    ids = torch.randint(0, 2048, (1, stack.codebooks, 1), generator=gen)
+    ids = torch.randint(0, 2048, (batch, stack.codebooks, 1), generator=gen)
     positions = stack.position_table(length + 16)
-    logits = torch.randn((2 * stack.codebooks, 2048), generator=gen)
+    logits = torch.randn((rows * stack.codebooks, 2048), generator=gen)
     sampling = Sampling(top_k=250)
-    gens = [torch.Generator().manual_seed(1)]
+    gens = [torch.Generator().manual_seed(1 + b) for b in range(batch)]
     fused = [getattr(layer.self_attn, "qkv_proj", None) for layer in layers]
     qkv_out = rand(rows, 1, 3 * dim)
     shape = (rows, 1, -1, hd)
@@ -158,11 +158,13 @@ def parts(loaded: Any, length: int, text: int) -> dict[str, Callable[[], Any]]:
         "q/k/v split, head reshapes": each(reshapes),
         "embeddings sum + position": embed,
         "guidance mix": lambda: guided(logits, 3.0),
-        "top-k 250 sampling": lambda: sample_tokens(logits[:4], sampling, gens),
+        "top-k 250 sampling": lambda: sample_tokens(
+            logits[: batch * stack.codebooks], sampling, gens
+        ),
     }
 
 
-def whole_steps(loaded: Any, length: int, text: int, steps: int) -> list[float]:
+def whole_steps(loaded: Any, length: int, text: int, steps: int, batch: int = 1) -> list[float]:
     """Seconds of each whole step (forward, guidance, sampling, token write) of a real run."""
     import torch
 
@@ -170,10 +172,10 @@ def whole_steps(loaded: Any, length: int, text: int, steps: int) -> list[float]:
     from engine.decoders.loop import Run
     from engine.sampling import Sampling, guided, sample_tokens
 
-    ids = torch.randint(2, 1000, (1, text), generator=torch.Generator().manual_seed(0))
+    ids = torch.randint(2, 1000, (batch, text), generator=torch.Generator().manual_seed(0))
     inputs = DecodeInputs(ids, torch.ones_like(ids), guidance=3.0)
     sampling = Sampling(top_k=250)
-    gens = [torch.Generator().manual_seed(1)]
+    gens = [torch.Generator().manual_seed(1 + b) for b in range(batch)]
     times = []
     with torch.inference_mode():
         run = Run(loaded, inputs, length + steps + 8)
@@ -197,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=30, help="whole steps timed")
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=1, help="takes decoded together")
     args = parser.parse_args(argv)
 
     import torch
@@ -208,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# torch {torch.__version__}; load average {os.getloadavg()} at the start")
     loaded = build_variant("small", "cpu", args.dtype, args.kernel)
     with torch.inference_mode():
-        table = parts(loaded, args.length, args.text)
+        table = parts(loaded, args.length, args.text, args.batch)
         for part in table.values():
             part()  # warm-up
         samples: dict[str, list[float]] = {name: [] for name in table}
@@ -216,11 +219,13 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.repeat):  # interleaved rounds: drift falls on every part alike
             for name, part in table.items():
                 samples[name].append(_median_ms(part, 1))
-            whole.extend(whole_steps(loaded, args.length, args.text, max(1, args.steps // 5)))
+            steps = max(1, args.steps // 5)
+            whole.extend(whole_steps(loaded, args.length, args.text, steps, args.batch))
     step = min(whole) * 1e3
     measured = {name: min(s) for name, s in samples.items()}
     print(
-        f"# small, {args.dtype}, kernel {args.kernel}, batch 1 (2 rows), {args.text} text tokens, "
+        f"# small, {args.dtype}, kernel {args.kernel}, batch {args.batch} "
+        f"({2 * args.batch} rows), {args.text} text tokens, "
         f"cache at {args.length}; whole step: fastest of {len(whole)} real steps; "
         f"parts: fastest of {args.repeat} interleaved rounds (median beside it)"
     )
