@@ -10,8 +10,8 @@ load) and, for two checkpoints A and B:
    ``Engine.load`` only makes the other one active.
 
 Each row is the median (and min, max) of ``--repeat`` switches.  Then the
-memory each resident checkpoint adds: the process's resident set (RSS, from
-/proc/self/statm, so Linux only) before and after loading it beside the
+memory each resident checkpoint adds: the process's resident set (RSS, read as
+status reads it: engine.memory) before and after loading it beside the
 others, after a garbage collection.
 
 Usage: python benchmarks/resident.py --models debug,debug-stereo --repeat 10
@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
-import os
 import statistics
 import sys
 import tempfile
@@ -35,9 +34,13 @@ sys.path.insert(0, str(ROOT))
 
 
 def rss_mib() -> float:
-    with open("/proc/self/statm") as statm:
-        pages = int(statm.read().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    """This process's resident set now, as status reports it (engine.memory)."""
+    from engine.memory import process_rss_bytes
+
+    rss = process_rss_bytes()
+    if rss is None:
+        raise SystemExit("this machine's resident memory cannot be read (engine.memory)")
+    return rss / 2**20
 
 
 def timed_switches(engine, models: list[str], repeat: int) -> list[float]:

@@ -177,14 +177,16 @@ def text_inputs(batch: int, device: str, tokens: int = 12) -> tuple[Any, Any]:
 
 
 def rss_mb() -> float:
-    """This process's resident memory now (Linux), else its peak so far."""
-    try:
-        with open("/proc/self/statm", encoding="ascii") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except OSError:
-        # ru_maxrss is KiB on Linux, bytes on macOS.
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return rss / (2**20 if sys.platform == "darwin" else 2**10)
+    """This process's resident memory now (engine.memory, as status reports it), else its
+    peak so far."""
+    from engine.memory import process_rss_bytes
+
+    rss = process_rss_bytes()
+    if rss is not None:
+        return rss / 2**20
+    # ru_maxrss is KiB on Linux, bytes on macOS.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (2**20 if sys.platform == "darwin" else 2**10)
 
 
 def build_variant(size: str, device: str, dtype: str, kernel: str = "module") -> Any:
