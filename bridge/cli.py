@@ -329,8 +329,7 @@ def _serve(args: argparse.Namespace) -> int:
     )
     prepare = None
     if config.download_missing:
-        model, cache_dir = config.model, config.cache_dir
-        prepare = functools.partial(_download_missing, model, cache_dir)
+        prepare = functools.partial(_download_missing, config.model, config.cache_dir)
     server = OscServer(config, engine, before_startup=prepare)
     try:
         server.bind()
