@@ -51,11 +51,18 @@ def _median_ms(calls: Callable[[], Any], repeat: int) -> float:
     return statistics.median(times) * 1e3
 
 
-def parts(loaded: Any, length: int, text: int, batch: int = 1) -> dict[str, Callable[[], Any]]:
-    """Each part of one step as a callable doing that part for every layer (or once)."""
+def parts(
+    loaded: Any, length: int, text: int, batch: int = 1, texts: int = 1
+) -> dict[str, Callable[[], Any]]:
+    """Each part of one step as a callable doing that part for every layer (or once).
+
+    ``texts``: the distinct prompts of the batch; where the engine folds the
+    cross-attention into them (:mod:`engine.decoders.cross_fold`), so does this.
+    """
     import torch
     import torch.nn.functional as F
 
+    from engine.decoders.cross_fold import FoldedCross, fold_pays, foldable
     from engine.decoders.layers import LayerStack
     from engine.sampling import Sampling, guided, sample_tokens
 
@@ -85,6 +92,11 @@ def parts(loaded: Any, length: int, text: int, batch: int = 1) -> dict[str, Call
     sampling = Sampling(top_k=250)
     gens = [torch.Generator().manual_seed(1 + b) for b in range(batch)]
     fused = [getattr(layer.self_attn, "qkv_proj", None) for layer in layers]
+    folded = None
+    if fold_pays(texts, text, hd) and foldable(stack):
+        states = rand(texts, text, dim)
+        which = [take % texts for take in range(batch)]
+        folded = FoldedCross(stack, states, torch.ones((texts, text)), which)
     qkv_out = rand(rows, 1, 3 * dim)
     shape = (rows, 1, -1, hd)
 
@@ -120,11 +132,14 @@ def parts(loaded: Any, length: int, text: int, batch: int = 1) -> dict[str, Call
 
     def norms(layer: Any) -> None:
         layer.self_attn_layer_norm(x)
-        layer.encoder_attn_layer_norm(x)
+        if folded is None:  # the folded cross-attention's norm is in its own part
+            layer.encoder_attn_layer_norm(x)
         layer.final_layer_norm(x)
 
     def residuals(layer: Any) -> None:
-        x + x, x + x, x + x
+        x + x, x + x
+        if folded is None:
+            x + x
 
     def reshapes(layer: Any) -> None:
         q, _, _ = (p.view(shape).transpose(1, 2) for p in qkv_out.chunk(3, dim=-1))
@@ -141,17 +156,28 @@ def parts(loaded: Any, length: int, text: int, batch: int = 1) -> dict[str, Call
         out = torch.stack([head(last) for head in stack.lm.lm_heads], dim=1)
         out.reshape(rows * stack.codebooks, -1).float()
 
+    def cross_folded() -> None:
+        for i in range(len(layers)):
+            folded(i, x)
+
     del fused
+    if folded is None:
+        cross_parts = {
+            "cross-attn q_proj": each(lambda layer: layer.encoder_attn.q_proj(x)),
+            "cross-attn out_proj": each(lambda layer: layer.encoder_attn.out_proj(x)),
+            "cross-attn attention": cross_attend,
+        }
+    else:
+        name = f"cross-attn folded ({texts} text{'s' if texts > 1 else ''}: all of it)"
+        cross_parts = {name: cross_folded}
     return {
         "self-attn q/k/v product": each(self_products),
         "self-attn out_proj": each(lambda layer: layer.self_attn.out_proj(x)),
-        "cross-attn q_proj": each(lambda layer: layer.encoder_attn.q_proj(x)),
-        "cross-attn out_proj": each(lambda layer: layer.encoder_attn.out_proj(x)),
+        **cross_parts,
         "fc1": each(lambda layer: layer.fc1(x)),
         "fc2": each(lambda layer: layer.fc2(wide)),
         "lm heads (4, with final norm)": heads_,
         "self-attn cache write + attention": write_and_attend,
-        "cross-attn attention": cross_attend,
         "layer norms (3 a layer)": each(norms),
         "GELU": each(lambda layer: layer.activation_fn(wide)),
         "residual adds (3 a layer)": each(residuals),
@@ -164,15 +190,22 @@ def parts(loaded: Any, length: int, text: int, batch: int = 1) -> dict[str, Call
     }
 
 
-def whole_steps(loaded: Any, length: int, text: int, steps: int, batch: int = 1) -> list[float]:
-    """Seconds of each whole step (forward, guidance, sampling, token write) of a real run."""
+def whole_steps(
+    loaded: Any, length: int, text: int, steps: int, batch: int = 1, texts: int | None = None
+) -> list[float]:
+    """Seconds of each whole step (forward, guidance, sampling, token write) of a real run.
+
+    ``texts``: how many distinct prompts the takes have (default: one each).
+    """
     import torch
 
     from engine.decoders.contract import DecodeInputs
     from engine.decoders.loop import Run
     from engine.sampling import Sampling, guided, sample_tokens
 
-    ids = torch.randint(2, 1000, (batch, text), generator=torch.Generator().manual_seed(0))
+    gen = torch.Generator().manual_seed(0)
+    prompts = torch.randint(2, 1000, (texts or batch, text), generator=gen)
+    ids = prompts[[take % len(prompts) for take in range(batch)]]
     inputs = DecodeInputs(ids, torch.ones_like(ids), guidance=3.0)
     sampling = Sampling(top_k=250)
     gens = [torch.Generator().manual_seed(1 + b) for b in range(batch)]
@@ -200,6 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch", type=int, default=1, help="takes decoded together")
+    parser.add_argument(
+        "--variations", action="store_true", help="the takes share one prompt (default: one each)"
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -211,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# torch {torch.__version__}; load average {os.getloadavg()} at the start")
     loaded = build_variant("small", "cpu", args.dtype, args.kernel)
     with torch.inference_mode():
-        table = parts(loaded, args.length, args.text, args.batch)
+        texts = 1 if args.variations else args.batch
+        table = parts(loaded, args.length, args.text, args.batch, texts)
         for part in table.values():
             part()  # warm-up
         samples: dict[str, list[float]] = {name: [] for name in table}
@@ -220,12 +257,12 @@ def main(argv: list[str] | None = None) -> int:
             for name, part in table.items():
                 samples[name].append(_median_ms(part, 1))
             steps = max(1, args.steps // 5)
-            whole.extend(whole_steps(loaded, args.length, args.text, steps, args.batch))
+            whole.extend(whole_steps(loaded, args.length, args.text, steps, args.batch, texts))
     step = min(whole) * 1e3
     measured = {name: min(s) for name, s in samples.items()}
     print(
         f"# small, {args.dtype}, kernel {args.kernel}, batch {args.batch} "
-        f"({2 * args.batch} rows), {args.text} text tokens, "
+        f"({2 * args.batch} rows), {texts} prompt(s) of {args.text} text tokens, "
         f"cache at {args.length}; whole step: fastest of {len(whole)} real steps; "
         f"parts: fastest of {args.repeat} interleaved rounds (median beside it)"
     )

@@ -78,6 +78,30 @@ def test_a_wrong_kernel_is_seen(cache_dir: Path, monkeypatch) -> None:
         assert_logits_close(forced, torch.stack(record.logits), "scaled kernel")
 
 
+ZEN4_CPUINFO = """processor\t: 0
+vendor_id\t: AuthenticAMD
+cpu family\t: 25
+model\t\t: 17
+model name\t: AMD EPYC
+stepping\t: 1
+flags\t\t: fpu avx2 avx512f avx512_bf16
+"""
+
+
+def test_the_cpu_is_named_with_its_family_and_model(tmp_path):
+    # A virtual machine names a Zen 4 and a Zen 5 both "AMD EPYC": the choice
+    # measured on one must not be read back on the other.
+    zen4 = tmp_path / "zen4"
+    zen4.write_text(ZEN4_CPUINFO)
+    zen5 = tmp_path / "zen5"
+    zen5.write_text(ZEN4_CPUINFO.replace(": 25", ": 26").replace(": 17", ": 2"))
+    assert kernels.cpu_model(str(zen4)) == "AMD EPYC (family 25, model 17, stepping 1)"
+    assert kernels.cpu_model(str(zen5)) == "AMD EPYC (family 26, model 2, stepping 1)"
+    bare = tmp_path / "bare"
+    bare.write_text("model name\t: Some CPU\n")
+    assert kernels.cpu_model(str(bare)) == "Some CPU"
+
+
 def test_the_choice_is_measured_once_then_read_from_the_cache(tmp_path, cache_dir, monkeypatch):
     loaded = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
     first = kernels.choose_kernel(loaded, tmp_path)

@@ -105,21 +105,33 @@ def apply_choice(loaded: LoadedModel, choice: KernelChoice) -> None:
     set_attention_dtype(loaded, choice.attention or None)
 
 
-def _cpuinfo(field: str) -> str | None:
-    """The first ``field`` line's value in /proc/cpuinfo (Linux), or None."""
+def _cpuinfo(field: str, path: str = "/proc/cpuinfo") -> str | None:
+    """The value of the first ``field`` line of /proc/cpuinfo (Linux), or None.
+
+    The key must match whole: ``model`` is not ``model name``.
+    """
     try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
+        with open(path, encoding="utf-8", errors="replace") as info:
             for line in info:
-                if line.startswith(field):
-                    return line.split(":", 1)[1].strip()
+                key, colon, value = line.partition(":")
+                if colon and key.strip() == field:
+                    return value.strip()
     except OSError:
         pass
     return None
 
 
-def cpu_model() -> str:
-    """The CPU's model name (/proc/cpuinfo on Linux), else what the platform says."""
-    return _cpuinfo("model name") or platform.processor() or platform.machine() or "unknown"
+def cpu_model(path: str = "/proc/cpuinfo") -> str:
+    """The CPU's model name, with its family, model and stepping where /proc/cpuinfo has them.
+
+    Why: a virtual machine's CPU is often named only "AMD EPYC" whatever its
+    generation (Zen 4 is family 25, Zen 5 family 26), and a kernel choice
+    measured on one is not the other's.  Elsewhere, what the platform says.
+    """
+    name = _cpuinfo("model name", path) or platform.processor() or platform.machine() or "unknown"
+    parts = [(what, _cpuinfo(what, path)) for what in ("cpu family", "model", "stepping")]
+    known = ", ".join(f"{what.removeprefix('cpu ')} {value}" for what, value in parts if value)
+    return f"{name} ({known})" if known else name
 
 
 def cpu_flags() -> list[str]:

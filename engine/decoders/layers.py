@@ -20,6 +20,11 @@ from engine.checkpoint import LoadedModel
 #: ``(layer, query, key, value) -> attention output``, each ``[R, heads, n, head_dim]``,
 #: in :attr:`LayerStack.attention_dtype`.
 SelfAttention = Callable[[int, Any, Any, Any], Any]
+#: How a step's cross-attention reads the text: ``(layer, hidden) -> hidden`` after
+#: that layer's cross-attention block (layer norm, attention, residual add):
+#: :meth:`LayerStack.projected_cross`, or the folded products of
+#: :class:`engine.decoders.cross_fold.FoldedCross`.
+CrossAttention = Callable[[int, Any], Any]
 #: The decoder module's attribute naming the dtype its steps attend in, where it
 #: is not the model's (set by :func:`set_attention_dtype`).
 ATTENTION_DTYPE = "engine_attention_dtype"
@@ -78,30 +83,52 @@ class LayerStack:
         longer = table.get_embedding(length, table.embedding_dim)
         return longer.to(dtype=weights.dtype, device=weights.device)
 
-    def logits(
-        self,
-        hidden: Any,
-        attend: SelfAttention,
-        cross_kv: Sequence[tuple[Any, Any]],
-        cross_mask: Any,
-    ) -> Any:
+    def projected_cross(
+        self, cross_kv: Sequence[tuple[Any, Any]], cross_mask: Any
+    ) -> CrossAttention | None:
+        """Cross-attention as transformers runs it: ``q_proj``, attention, ``out_proj``.
+
+        Args:
+            cross_kv: every layer's text keys/values ``[R, heads, S, head_dim]``
+                in :attr:`attention_dtype`; empty for melody checkpoints (their
+                text is in the prefix): then None.
+            cross_mask: bool ``[R, 1, 1, S]`` of the text slots that count, or
+                None where all do.
+        """
+        import torch.nn.functional as F
+
+        if not cross_kv:
+            return None
+
+        def cross(i: int, hidden: Any) -> Any:
+            rows, n, _ = hidden.shape
+            layer = self.layers[i]
+            attn = layer.encoder_attn
+            x = layer.encoder_attn_layer_norm(hidden)
+            query = attn.q_proj(x).view(rows, n, -1, self.head_dim).transpose(1, 2)
+            key, value = cross_kv[i]
+            x = F.scaled_dot_product_attention(
+                query.to(self.attention_dtype), key, value, attn_mask=cross_mask, scale=self.scaling
+            )
+            x = x.to(self.dtype).transpose(1, 2).reshape(rows, n, -1)
+            return hidden + attn.out_proj(x)
+
+        return cross
+
+    def logits(self, hidden: Any, attend: SelfAttention, cross: CrossAttention | None) -> Any:
         """Run every layer over ``hidden [R, n, D]`` (positions added).
 
         Args:
             hidden: the input of the first layer.
             attend: self-attention over the cache (see :data:`SelfAttention`).
-            cross_kv: every layer's text keys/values ``[R, heads, S, head_dim]``
-                in :attr:`attention_dtype`; empty for melody checkpoints (their
-                text is in the prefix).
-            cross_mask: bool ``[R, 1, 1, S]`` of the text slots that count, or
-                None where all do.
+            cross: cross-attention over the text (see :data:`CrossAttention`);
+                None for melody checkpoints (their text is in the prefix).
 
         Returns:
             The logits of the last position, float32 ``[R * K, V]`` (conditional
             rows first).
         """
         import torch
-        import torch.nn.functional as F
 
         rows, n, _ = hidden.shape
         shape = (rows, n, -1, self.head_dim)
@@ -122,17 +149,8 @@ class LayerStack:
             x = attend(i, query, key, value).to(self.dtype).transpose(1, 2).reshape(rows, n, -1)
             hidden = residual + attn.out_proj(x)
 
-            if cross_kv:
-                residual = hidden
-                x = layer.encoder_attn_layer_norm(hidden)
-                attn = layer.encoder_attn
-                query = attn.q_proj(x).view(shape).transpose(1, 2).to(at)
-                key, value = cross_kv[i]
-                x = F.scaled_dot_product_attention(
-                    query, key, value, attn_mask=cross_mask, scale=self.scaling
-                )
-                x = x.to(self.dtype).transpose(1, 2).reshape(rows, n, -1)
-                hidden = residual + attn.out_proj(x)
+            if cross is not None:
+                hidden = cross(i, hidden)
 
             residual = hidden
             x = layer.final_layer_norm(hidden)

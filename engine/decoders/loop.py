@@ -42,7 +42,7 @@ from typing import Any, Protocol
 
 from engine.checkpoint import LoadedModel
 from engine.decoders.contract import DecodeInputs, Picker, StepHook, steps_for, undelay
-from engine.decoders.layers import LayerStack
+from engine.decoders.layers import CrossAttention, LayerStack
 from engine.sampling import Sampling, guided, sample_tokens
 
 
@@ -152,11 +152,15 @@ class Run:
 
         self.cross_mask = None
         self.cross_kv: list[tuple[Any, Any]] = []
+        #: Cross-attention over the text (None for melody checkpoints): the
+        #: folded products where they pay on the CPU (engine.decoders.cross_fold),
+        #: else the projected keys/values; a static step always takes the latter.
+        self.cross: CrossAttention | None = None
         self.prefix = None
         if self.melody:
             self.prefix = self._melody_prefix(inputs)
         else:
-            self._text_cross_attention(inputs)
+            self._text_cross_attention(inputs, fold=graphs is None)
         self.prefix_len = 0 if self.prefix is None else int(self.prefix.shape[1])
         frames = inputs.frames or (new_frames,) * self.batch
         self.tokens, self.fixed, self.free = self._delay_pattern(inputs.prompt_codes, frames)
@@ -204,11 +208,20 @@ class Run:
             states = proj(states)
         return states * mask[..., None], mask
 
-    def _text_cross_attention(self, inputs: DecodeInputs) -> None:
-        """Cross-attention keys/values of every layer, computed once (text checkpoints)."""
+    def _text_cross_attention(self, inputs: DecodeInputs, fold: bool) -> None:
+        """Cross-attention over the text, prepared once (text checkpoints).
+
+        Folded into the distinct texts where that reads fewer bytes a step
+        (:mod:`engine.decoders.cross_fold`, CPU only); else every layer's keys
+        and values, projected once.
+        """
         states, mask = self._text_states(inputs)
         # As transformers' sdpa mask: none when every position counts, else boolean.
         self.cross_mask = None if bool(mask.all()) else mask.bool()[:, None, None, :]
+        if fold and self.device.type == "cpu":
+            self.cross = self._folded_cross(inputs, states, mask)
+            if self.cross is not None:
+                return
         shape = (*states.shape[:-1], -1, self.head_dim)
         for layer in self.layers:
             attn = layer.encoder_attn
@@ -216,6 +229,24 @@ class Run:
             key = attn.k_proj(states).view(shape).transpose(1, 2).to(cache)
             value = attn.v_proj(states).view(shape).transpose(1, 2).to(cache)
             self.cross_kv.append((key, value))
+        self.cross = self.stack.projected_cross(self.cross_kv, self.cross_mask)
+
+    def _folded_cross(self, inputs: DecodeInputs, states: Any, mask: Any) -> Any:
+        """The folded cross-attention of the takes' distinct prompts, or None where it won't pay."""
+        from engine.decoders.cross_fold import FoldedCross, fold_pays, foldable
+
+        texts: dict[tuple, int] = {}  # prompt (ids, mask) -> its index, first seen first
+        ids, attended = inputs.input_ids.tolist(), inputs.attention_mask.tolist()
+        text_of_take = [
+            texts.setdefault((tuple(ids[take]), tuple(attended[take])), len(texts))
+            for take in range(self.batch)
+        ]
+        if not fold_pays(len(texts), int(states.shape[1]), self.head_dim):
+            return None
+        if not foldable(self.stack):
+            return None
+        first = [text_of_take.index(text) for text in range(len(texts))]
+        return FoldedCross(self.stack, states[first], mask[first], text_of_take)
 
     def _melody_prefix(self, inputs: DecodeInputs) -> Any:
         """The melody checkpoint's conditioning prefix ``[R, chroma_length + S, D]``."""
@@ -310,7 +341,7 @@ class Run:
             )
 
         hidden = hidden + self.positions[start:end]
-        return self.stack.logits(hidden, attend, self.cross_kv, self.cross_mask)
+        return self.stack.logits(hidden, attend, self.cross)
 
     def step(self, column: int) -> Any:
         """The logits after feeding column ``column`` of the token buffer (static or eager)."""

@@ -205,7 +205,8 @@ def static_step(stack: LayerStack, buffers: StepBuffers) -> None:
             query, keys, values, attn_mask=visible, scale=stack.scaling
         )
 
-    logits = stack.logits(hidden, attend, buffers.cross_layers(), buffers.cross_mask)
+    cross = stack.projected_cross(buffers.cross_layers(), buffers.cross_mask)
+    logits = stack.logits(hidden, attend, cross)
     buffers.out.copy_(logits)
 
 

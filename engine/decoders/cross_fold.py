@@ -1,0 +1,171 @@
+"""Cross-attention with the text folded into its two products, once a run (CPU).
+
+A text checkpoint's cross-attention reads two ``D x D`` weights a layer every
+step (``q_proj`` and ``out_proj``) to attend a text of ``S`` tokens that does
+not change during the run.  Both products fold into that text: with no biases
+(MusicGen's attention has none), for head ``h`` and text token ``s``
+
+    score[h, s] = scale * (W_q x)_h . k[h, s] = x . (scale * W_q[h]^T k[h, s])
+    output      = W_o concat_h(sum_s p[h, s] v[h, s]) = sum_{h, s} p[h, s] (W_o[:, h] v[h, s])
+
+so a step multiplies the layer-normed hidden state by ``heads * S`` folded
+rows (:attr:`FoldedLayer.scores`, ``[heads * S, D]``) and the attention
+weights by ``heads * S`` folded columns (:attr:`FoldedLayer.output`,
+``[D, heads * S]``): ``2 * heads * S * D`` numbers a distinct text instead of
+``2 * D * D``.  That is fewer bytes while ``texts * S < head_dim`` (64 in
+every MusicGen size), which :func:`fold_pays` checks; a step on the CPU runs at
+the speed it reads weights, so it is faster by what it does not read.
+
+Guidance's null rows attend nothing (zero states, every token masked), so their
+cross-attention adds exactly zero and is not computed; takes that share a
+prompt share one fold.  The folded products are the same numbers summed in
+another order, so results equal the projected path's to float rounding (the
+tests compare teacher-forced logits).  The folded weights get the kernel the
+model's products have (:class:`engine.decoders.linears.PackedLinear` where
+they are prepacked for oneDNN).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from engine.decoders.layers import LayerStack
+from engine.decoders.linears import PackedLinear
+
+
+def fold_pays(texts: int, tokens: int, head_dim: int) -> bool:
+    """Whether the folded products read fewer numbers than ``q_proj`` and ``out_proj``.
+
+    Folded: ``2 * texts * heads * tokens * D``; projected: ``2 * D * D``, with
+    ``D = heads * head_dim``.
+    """
+    return texts * tokens < head_dim
+
+
+def foldable(stack: LayerStack) -> bool:
+    """Whether every layer's ``q_proj`` and ``out_proj`` weights can be read back (not int8)."""
+    return all(
+        type(linear) is torch.nn.Linear or isinstance(linear, PackedLinear)
+        for layer in stack.layers
+        for linear in (layer.encoder_attn.q_proj, layer.encoder_attn.out_proj)
+    )
+
+
+def dense_weight(linear: Any) -> torch.Tensor | None:
+    """A decoder Linear's weight ``[out, in]`` as a plain tensor, or None (int8 layers)."""
+    if type(linear) is torch.nn.Linear:
+        return linear.weight.detach()
+    if isinstance(linear, PackedLinear):
+        return linear.packed.to_dense()  # the exact weight back from oneDNN's layout
+    return None
+
+
+@dataclass(frozen=True)
+class FoldedLayer:
+    """One layer's cross-attention products folded into the run's distinct texts.
+
+    Attributes:
+        scores: ``x [.., D] -> [.., texts * heads * S]``, every text's scaled
+            scores (weight ``[texts * heads * S, D]``).
+        output: ``p [.., texts * heads * S] -> [.., D]``, the layer's
+            cross-attention output (weight ``[D, texts * heads * S]``); a row's
+            weights are zero outside its own text's block.
+    """
+
+    scores: Any
+    output: Any
+
+
+class FoldedCross:
+    """A run's cross-attention, the text folded into its products (see the module doc).
+
+    Called as :data:`engine.decoders.layers.CrossAttention`: ``(layer, hidden)``
+    -> hidden after that layer's cross-attention block.  The takes' rows
+    (the first ``len(text_of_take)`` rows) attend their texts; the rows after
+    them (guidance's null rows) attend nothing.  Every text's folded weights
+    are one product, so a step makes two products a layer however many texts
+    the run's takes have: each row is multiplied by every text's block and
+    keeps its own (the others' arithmetic is wasted, their bytes are not: each
+    block is read once, as it would be alone).
+    """
+
+    def __init__(
+        self, stack: LayerStack, states: torch.Tensor, mask: torch.Tensor, text_of_take: list[int]
+    ) -> None:
+        """Fold every layer's cross-attention products into the distinct texts.
+
+        Args:
+            stack: the decoder's layers.
+            states: each distinct text's projected states ``[T, S, D]`` (times its mask).
+            mask: ``[T, S]``, 1 where a token counts.
+            text_of_take: which text each take (conditional row) attends.
+        """
+        self.stack = stack
+        self.takes = len(text_of_take)
+        self.texts, self.tokens = int(states.shape[0]), int(states.shape[1])
+        which = torch.tensor(text_of_take, device=states.device)
+        #: [takes, 1, texts, 1, 1]: 1 at each take's own text; None for one text.
+        self.own = (
+            None
+            if self.texts == 1
+            else torch.nn.functional.one_hot(which, self.texts)
+            .to(torch.float32)
+            .view(self.takes, 1, self.texts, 1, 1)
+        )
+        # 0 where a take's text token counts, -inf where not: [takes, 1, 1, S].
+        counts = mask.bool()[which]
+        self.bias = (
+            None
+            if bool(counts.all())
+            else torch.zeros(counts.shape, dtype=torch.float32, device=states.device)
+            .masked_fill(~counts, float("-inf"))
+            .view(self.takes, 1, 1, -1)
+        )
+        self.layers = [self._fold(layer, states) for layer in stack.layers]
+
+    def _fold(self, layer: Any, states: torch.Tensor) -> FoldedLayer:
+        stack = self.stack
+        attn = layer.encoder_attn
+        texts, tokens, dim = states.shape
+        heads, head_dim = stack.heads, stack.head_dim
+        # Folded in float32 from the model's own weights and keys/values, then
+        # kept in the model's dtype as its weights are.
+        wq = dense_weight(attn.q_proj).float().view(heads, head_dim, dim)
+        wo = dense_weight(attn.out_proj).float().view(dim, heads, head_dim)
+        key = attn.k_proj(states).float().view(texts, tokens, heads, head_dim)
+        value = attn.v_proj(states).float().view(texts, tokens, heads, head_dim)
+        scores = torch.einsum("tshd,hdc->thsc", key, wq) * stack.scaling
+        output = torch.einsum("tshd,chd->cths", value, wo)
+        packed = isinstance(attn.out_proj, PackedLinear)
+        width = texts * heads * tokens
+        return FoldedLayer(
+            _product(scores.reshape(width, dim), stack.dtype, packed),
+            _product(output.reshape(dim, width), stack.dtype, packed),
+        )
+
+    def __call__(self, i: int, hidden: torch.Tensor) -> torch.Tensor:
+        stack = self.stack
+        folded = self.layers[i]
+        takes, n = self.takes, hidden.shape[1]
+        x = stack.layers[i].encoder_attn_layer_norm(hidden[:takes])
+        scores = folded.scores(x).float().view(takes, n, self.texts, stack.heads, self.tokens)
+        scores = scores[:, :, 0] if self.own is None else (scores * self.own).sum(2)
+        if self.bias is not None:
+            scores = scores + self.bias
+        weights = torch.softmax(scores, dim=-1)
+        if self.own is not None:
+            weights = weights.unsqueeze(2) * self.own
+        out = folded.output(weights.to(stack.dtype).view(takes, n, -1))
+        if takes == hidden.shape[0]:
+            return hidden + out
+        return torch.cat([hidden[:takes] + out, hidden[takes:]])
+
+
+def _product(weight: torch.Tensor, dtype: torch.dtype, packed: bool) -> Any:
+    linear = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=False)
+    linear.to(device=weight.device, dtype=dtype)
+    linear.weight = torch.nn.Parameter(weight.to(dtype).contiguous(), requires_grad=False)
+    return PackedLinear(linear) if packed else linear
