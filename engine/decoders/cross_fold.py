@@ -151,11 +151,15 @@ class FoldedCross:
         folded = self.layers[i]
         takes, n = self.takes, hidden.shape[1]
         x = stack.layers[i].encoder_attn_layer_norm(hidden[:takes])
-        scores = folded.scores(x).float().view(takes, n, self.texts, stack.heads, self.tokens)
-        scores = scores[:, :, 0] if self.own is None else (scores * self.own).sum(2)
+        scores = folded.scores(x)
+        if self.own is None:
+            scores = scores.view(takes, n, stack.heads, self.tokens)
+        else:  # each take's own text's block
+            scores = scores.view(takes, n, self.texts, stack.heads, self.tokens)
+            scores = (scores * self.own).sum(2)
         if self.bias is not None:
             scores = scores + self.bias
-        weights = torch.softmax(scores, dim=-1)
+        weights = torch.softmax(scores, dim=-1, dtype=torch.float32)
         if self.own is not None:
             weights = weights.unsqueeze(2) * self.own
         out = folded.output(weights.to(stack.dtype).view(takes, n, -1))
