@@ -2,8 +2,11 @@
 
 Each variant is MusicGen-small with random weights (``speed.build_variant``)
 and a kernel name as ``speed.py --kernels`` takes it (``onednn+qkv``,
-``onednn+qkv+attn-float32``, ...), with ``:t1`` for one torch thread instead
-of ``--threads``.  Each has its own run (batch 1, guidance 3, top-k 250); the
+``onednn+qkv+attn-float32``, ...), with options after colons: ``:t1`` for one
+torch thread instead of ``--threads``, ``:projected`` for the cross-attention
+projected as transformers does it instead of folded into the text where that
+pays (``engine.decoders.cross_fold``).  Each has its own run (``--batch``
+takes, each its own prompt unless ``--variations``, guidance 3, top-k 250); the
 variants take one step each in turn, so a burst of other work on a shared
 machine falls on all of them alike.  After ``--warm`` steps (which also sets
 the cache position the timed steps start at), ``--steps`` steps of each are
@@ -11,6 +14,7 @@ timed; the table gives the fastest, 10th percentile and median step, and the
 median of the step-by-step ratios to the first variant (above 1: faster).
 
     python benchmarks/step_ab.py onednn+qkv,onednn+qkv+attn-float32 --warm 300 --steps 60
+    python benchmarks/step_ab.py onednn+qkv+attn-float32:projected,onednn+qkv+attn-float32
 
 A script, never a test: it prints a table and exits 0.
 """
@@ -18,6 +22,7 @@ A script, never a test: it prints a table and exits 0.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -30,12 +35,20 @@ sys.path.insert(0, str(ROOT))
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("variants", help="comma-separated kernel names, ':t1' for 1 thread")
+    parser.add_argument(
+        "variants", help="comma-separated kernel names, ':t1' for 1 thread, ':projected' unfolded"
+    )
     parser.add_argument("--dtype", default="bfloat16")
     parser.add_argument("--warm", type=int, default=20, help="steps before timing")
     parser.add_argument("--steps", type=int, default=150, help="steps timed per variant")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=1, help="takes decoded together")
+    parser.add_argument(
+        "--variations", action="store_true", help="the takes share one prompt (default: one each)"
+    )
     args = parser.parse_args(argv)
+
+    from unittest import mock
 
     import torch
 
@@ -48,23 +61,27 @@ def main(argv: list[str] | None = None) -> int:
     print(machine_line("cpu"))
     print(f"# torch {torch.__version__}; load average {os.getloadavg()} at the start")
     names = args.variants.split(",")
-    ids = torch.randint(2, 1000, (1, 12), generator=torch.Generator().manual_seed(0))
+    prompts = 1 if args.variations else args.batch
+    ids = torch.randint(2, 1000, (prompts, 12), generator=torch.Generator().manual_seed(0))
+    ids = ids[[take % prompts for take in range(args.batch)]]
     inputs = DecodeInputs(ids, torch.ones_like(ids), guidance=3.0)
     sampling = Sampling(top_k=250)
     runs = {}
     with torch.inference_mode():
         for name in names:
-            kernel, _, option = name.partition(":")
+            kernel, *options = name.split(":")
             loaded = build_variant("small", "cpu", args.dtype, kernel)
-            run = Run(loaded, inputs, args.warm + args.steps + 8)
-            threads = 1 if option == "t1" else args.threads
+            never = mock.patch("engine.decoders.cross_fold.fold_pays", return_value=False)
+            with never if "projected" in options else contextlib.nullcontext():
+                run = Run(loaded, inputs, args.warm + args.steps + 8)
+            threads = 1 if "t1" in options else args.threads
             runs[name] = {"run": run, "logits": run.prefill(), "threads": threads, "times": []}
         column = 1
         for step in range(args.warm + args.steps):
             for state in runs.values():
                 torch.set_num_threads(state["threads"])
                 start = time.perf_counter()
-                gens = [torch.Generator().manual_seed(step)]
+                gens = [torch.Generator().manual_seed(step + b) for b in range(args.batch)]
                 picks = sample_tokens(guided(state["logits"], 3.0), sampling, gens)
                 state["run"].place(column, picks)
                 state["logits"] = state["run"].step(column)
@@ -73,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             column += 1
     first = runs[names[0]]["times"]
     print(
-        f"# small, {args.dtype}, batch 1, steps {args.warm + 1}-{args.warm + args.steps} "
-        "of each variant, alternating"
+        f"# small, {args.dtype}, batch {args.batch} ({prompts} prompt(s) of 12 tokens), "
+        f"steps {args.warm + 1}-{args.warm + args.steps} of each variant, alternating"
     )
     for name, state in runs.items():
         times = sorted(state["times"])

@@ -30,13 +30,8 @@ FRAMES = 6
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(scope="module")
-def debug(cache: Path) -> checkpoint.LoadedModel:
-    return checkpoint.load("debug", cache, device="cpu", dtype="float32")
+def debug(cache_dir: Path) -> checkpoint.LoadedModel:
+    return checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
 
 
 @pytest.fixture()
@@ -116,8 +111,8 @@ def test_a_take_folded_into_another_take_s_text_is_caught(debug, fold, monkeypat
     assert float((swapped - reference).abs().max()) > tolerance(reference)
 
 
-def test_folded_weights_take_the_model_s_kernel(cache, fold) -> None:
-    loaded = checkpoint.load("debug", cache, device="cpu", dtype="float32")
+def test_folded_weights_take_the_model_s_kernel(cache_dir, fold) -> None:
+    loaded = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
     apply_kernel(loaded, "onednn", fuse=True)
     prompts, guidance = CASES["two texts, padded"]
     inputs = inputs_for(loaded, prompts, guidance)
@@ -132,8 +127,8 @@ def test_folded_weights_take_the_model_s_kernel(cache, fold) -> None:
     assert_logits_close(folded, reference, "folded, oneDNN, against transformers")
 
 
-def test_int8_layers_keep_the_projected_cross_attention(cache, fold) -> None:
-    loaded = checkpoint.load("debug", cache, device="cpu", dtype="float32")
+def test_int8_layers_keep_the_projected_cross_attention(cache_dir, fold) -> None:
+    loaded = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
     prepare_for_cpu(loaded, "int8")
     inputs = inputs_for(loaded, ["warm analog bassline"], 3.0)
     fold(True)

@@ -11,6 +11,8 @@ setting names.  What each module holds:
 - ``loop``: the engine's own static-cache loop (``fast_decode``, ``Run``);
 - ``layers``: the decoder layers as both of the loop's steps run them
   (``LayerStack``);
+- ``cross_fold``: cross-attention folded into a run's texts on the CPU
+  (``FoldedCross``);
 - ``step_graph``: the static step with every shape fixed, captured as CUDA
   graphs at load (``prepare_step_graphs``);
 - ``kernels``: the CPU kernels chosen per machine at load (cached, logged);

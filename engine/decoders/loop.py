@@ -13,7 +13,9 @@ greedy float32 takes are identical).  What it drops is the
 per-step bookkeeping of ``generate``:
 
 - the text encoder runs once, and the cross-attention keys/values of every
-  layer are projected once per run (text checkpoints); melody checkpoints'
+  layer are projected once per run (text checkpoints), or on the CPU, where
+  it reads fewer bytes a step, folded with ``q_proj`` and ``out_proj`` into
+  the text (:mod:`engine.decoders.cross_fold`); melody checkpoints'
   conditioning prefix (projected chroma, then projected text) goes through the
   decoder once, as part of the prefill;
 - self-attention keys/values live in two preallocated tensors
