@@ -137,3 +137,19 @@ def test_int8_layers_keep_the_projected_cross_attention(cache_dir, fold) -> None
     assert not cross_fold.foldable(run.stack)
     assert run.cross is not None and not isinstance(run.cross, cross_fold.FoldedCross)
     assert len(run.cross_kv) == len(run.layers)
+
+
+def test_a_biased_projection_keeps_the_projected_cross_attention(cache_dir, fold) -> None:
+    """The fold leaves biases out (MusicGen has none): a checkpoint with one projects."""
+    loaded = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
+    attn = loaded.model.decoder.model.decoder.layers[-1].encoder_attn
+    attn.out_proj.bias = torch.nn.Parameter(torch.ones(attn.out_proj.out_features))
+    inputs = inputs_for(loaded, ["warm analog bassline"], 3.0)
+    codes = codes_for(loaded, 1)
+    fold(True)
+    with torch.inference_mode():
+        run = Run(loaded, inputs, FRAMES)
+        assert not isinstance(run.cross, cross_fold.FoldedCross)
+        got = forced_logits(fast_decode, loaded, inputs, codes)
+        reference = forced_logits(reference_decode, loaded, inputs, codes)
+    assert_logits_close(got, reference, "a biased out_proj, projected")

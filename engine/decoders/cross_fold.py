@@ -46,9 +46,14 @@ def fold_pays(texts: int, tokens: int, head_dim: int) -> bool:
 
 
 def foldable(stack: LayerStack) -> bool:
-    """Whether every layer's ``q_proj`` and ``out_proj`` weights can be read back (not int8)."""
+    """Whether every layer's ``q_proj`` and ``out_proj`` can be folded.
+
+    Their weights must read back as plain tensors (not int8 layers), and they
+    must have no bias, which the fold leaves out (MusicGen's have none).
+    """
     return all(
-        type(linear) is torch.nn.Linear or isinstance(linear, PackedLinear)
+        (type(linear) is torch.nn.Linear or isinstance(linear, PackedLinear))
+        and linear.bias is None
         for layer in stack.layers
         for linear in (layer.encoder_attn.q_proj, layer.encoder_attn.out_proj)
     )
