@@ -153,3 +153,17 @@ def test_a_biased_projection_keeps_the_projected_cross_attention(cache_dir, fold
         got = forced_logits(fast_decode, loaded, inputs, codes)
         reference = forced_logits(reference_decode, loaded, inputs, codes)
     assert_logits_close(got, reference, "a biased out_proj, projected")
+
+
+def test_a_continuation_prompt_prefills_through_the_fold(debug, fold) -> None:
+    """A prompt's frames go through the fold in one prefill pass (n > 1 positions)."""
+    tok = debug.tokenizer(["dusty boom bap drums", "slow jazz"], return_tensors="pt", padding=True)
+    codes = codes_for(debug, 2)
+    inputs = DecodeInputs(
+        tok.input_ids, tok.attention_mask, prompt_codes=codes[:, :, :3], guidance=3.0
+    )
+    with torch.inference_mode():
+        fold(True)
+        folded = forced_logits(fast_decode, debug, inputs, codes)
+        reference = forced_logits(reference_decode, debug, inputs, codes)
+    assert_logits_close(folded, reference, "a continuation, folded")
