@@ -233,7 +233,7 @@ class Run:
             self.cross_kv.append((key, value))
         self.cross = self.stack.projected_cross(self.cross_kv, self.cross_mask)
 
-    def _folded_cross(self, inputs: DecodeInputs, states: Any, mask: Any) -> Any:
+    def _folded_cross(self, inputs: DecodeInputs, states: Any, mask: Any) -> CrossAttention | None:
         """The folded cross-attention of the takes' distinct prompts, or None where it won't pay."""
         from engine.decoders.cross_fold import FoldedCross, fold_pays, foldable
 
