@@ -274,7 +274,7 @@ def machine_line(device: str) -> str:
     wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
     flags = [f for f in cpu_flags() if f in wanted]
     line = (
-        f"# cpu {cpu_model()} ({', '.join(flags) or 'none of ' + '/'.join(wanted)}), "
+        f"# cpu {cpu_model()}; flags {', '.join(flags) or 'none of ' + '/'.join(wanted)}; "
         f"{os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
     )
     if device.startswith("cuda"):
