@@ -33,7 +33,7 @@ from typing import Any
 import torch
 
 from engine.decoders.layers import LayerStack
-from engine.decoders.linears import PackedLinear
+from engine.decoders.linears import PackedLinear, linear_of
 
 
 def fold_pays(texts: int, tokens: int, head_dim: int) -> bool:
@@ -52,20 +52,23 @@ def foldable(stack: LayerStack) -> bool:
     must have no bias, which the fold leaves out (MusicGen's have none).
     """
     return all(
-        (type(linear) is torch.nn.Linear or isinstance(linear, PackedLinear))
-        and linear.bias is None
+        _reads_back(linear) and linear.bias is None
         for layer in stack.layers
         for linear in (layer.encoder_attn.q_proj, layer.encoder_attn.out_proj)
     )
 
 
+def _reads_back(linear: Any) -> bool:
+    return type(linear) is torch.nn.Linear or isinstance(linear, PackedLinear)
+
+
 def dense_weight(linear: Any) -> torch.Tensor | None:
     """A decoder Linear's weight ``[out, in]`` as a plain tensor, or None (int8 layers)."""
-    if type(linear) is torch.nn.Linear:
-        return linear.weight.detach()
+    if not _reads_back(linear):
+        return None
     if isinstance(linear, PackedLinear):
         return linear.packed.to_dense()  # the exact weight back from oneDNN's layout
-    return None
+    return linear.weight.detach()
 
 
 @dataclass(frozen=True)
@@ -174,7 +177,5 @@ class FoldedCross:
 
 
 def _product(weight: torch.Tensor, dtype: torch.dtype, packed: bool) -> Any:
-    linear = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=False)
-    linear.to(device=weight.device, dtype=dtype)
-    linear.weight = torch.nn.Parameter(weight.to(dtype).contiguous(), requires_grad=False)
+    linear = linear_of(weight.to(dtype).contiguous())
     return PackedLinear(linear) if packed else linear

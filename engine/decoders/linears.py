@@ -143,17 +143,22 @@ def self_attentions(loaded: LoadedModel) -> list[Any]:
     return [layer.self_attn for layer in loaded.model.decoder.model.decoder.layers]
 
 
+def linear_of(weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.nn.Linear:
+    """An ``nn.Linear`` holding ``weight`` ``[out, in]`` (and ``bias``) as they are."""
+    linear = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
+    linear.to(device=weight.device, dtype=weight.dtype)
+    linear.weight = torch.nn.Parameter(weight, requires_grad=False)
+    if bias is not None:
+        linear.bias = torch.nn.Parameter(bias, requires_grad=False)
+    return linear
+
+
 def stacked(parts: list[torch.nn.Linear]) -> torch.nn.Linear:
     """One ``nn.Linear`` whose weight (and bias) is ``parts``' stacked (a copy)."""
     weight = torch.cat([p.weight.detach() for p in parts])
     biased = all(p.bias is not None for p in parts)
-    linear = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=biased)
-    linear.to(device=weight.device, dtype=weight.dtype)
-    linear.weight = torch.nn.Parameter(weight, requires_grad=False)
-    if biased:
-        bias = torch.cat([p.bias.detach() for p in parts])
-        linear.bias = torch.nn.Parameter(bias, requires_grad=False)
-    return linear
+    bias = torch.cat([p.bias.detach() for p in parts]) if biased else None
+    return linear_of(weight, bias)
 
 
 def fuse_qkv(loaded: LoadedModel) -> int:
