@@ -68,6 +68,9 @@ SIZES = {
     "small": (24, 1024, 16, 4096),
     "medium": (48, 1536, 24, 6144),
     "large": (48, 2048, 32, 8192),
+    # small's 24 layers at width 64 (one head of 64): next to no arithmetic or
+    # bytes, so a step's time is its fixed cost (calls, dispatch, small ops).
+    "thin": (24, 64, 1, 256),
 }
 
 

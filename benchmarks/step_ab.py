@@ -1,11 +1,14 @@
 """Two or more step variants, alternating step by step in one process: which is faster.
 
-Each variant is MusicGen-small with random weights (``speed.build_variant``)
+Each variant is MusicGen-small with random weights (``speed.build_variant``;
+``--size thin`` for small's layers at width 64, whose step is its fixed cost)
 and a kernel name as ``speed.py --kernels`` takes it (``onednn+qkv``,
 ``onednn+qkv+attn-float32``, ...), with options after colons: ``:t1`` for one
 torch thread instead of ``--threads``, ``:projected`` for the cross-attention
 projected as transformers does it instead of folded into the text where that
-pays (``engine.decoders.cross_fold``).  Each has its own run (``--batch``
+pays (``engine.decoders.cross_fold``), ``:modules`` for the step calling the
+checkpoint's modules through ``nn.Module.__call__`` instead of directly
+(``engine.decoders.layers.direct``).  Each has its own run (``--batch``
 takes, each its own prompt unless ``--variations``, guidance 3, top-k 250); the
 variants take one step each in turn, so a burst of other work on a shared
 machine falls on all of them alike.  After ``--warm`` steps (which also sets
@@ -15,6 +18,7 @@ median of the step-by-step ratios to the first variant (above 1: faster).
 
     python benchmarks/step_ab.py onednn+qkv,onednn+qkv+attn-float32 --warm 300 --steps 60
     python benchmarks/step_ab.py onednn+qkv+attn-float32:projected,onednn+qkv+attn-float32
+    python benchmarks/step_ab.py onednn+qkv+attn-float32:modules,onednn+qkv+attn-float32
 
 A script, never a test: it prints a table and exits 0.
 """
@@ -36,8 +40,11 @@ sys.path.insert(0, str(ROOT))
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "variants", help="comma-separated kernel names, ':t1' for 1 thread, ':projected' unfolded"
+        "variants",
+        help="comma-separated kernel names; ':t1' 1 thread, ':projected' unfolded, "
+        "':modules' module calls",
     )
+    parser.add_argument("--size", default="small", help="small, or thin: the step's fixed cost")
     parser.add_argument("--dtype", default="bfloat16")
     parser.add_argument("--warm", type=int, default=20, help="steps before timing")
     parser.add_argument("--steps", type=int, default=150, help="steps timed per variant")
@@ -70,9 +77,17 @@ def main(argv: list[str] | None = None) -> int:
     with torch.inference_mode():
         for name in names:
             kernel, *options = name.split(":")
-            loaded = build_variant("small", "cpu", args.dtype, kernel)
-            never = mock.patch("engine.decoders.cross_fold.fold_pays", return_value=False)
-            with never if "projected" in options else contextlib.nullcontext():
+            loaded = build_variant(args.size, "cpu", args.dtype, kernel)
+            with contextlib.ExitStack() as patches:
+                if "projected" in options:
+                    patches.enter_context(
+                        mock.patch("engine.decoders.cross_fold.fold_pays", return_value=False)
+                    )
+                if "modules" in options:  # each module called as a module
+                    for where in ("layers", "cross_fold"):
+                        patches.enter_context(
+                            mock.patch(f"engine.decoders.{where}.direct", lambda module: module)
+                        )
                 run = Run(loaded, inputs, args.warm + args.steps + 8)
             threads = 1 if "t1" in options else args.threads
             runs[name] = {"run": run, "logits": run.prefill(), "threads": threads, "times": []}
@@ -90,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             column += 1
     first = runs[names[0]]["times"]
     print(
-        f"# small, {args.dtype}, batch {args.batch} ({prompts} prompt(s) of 12 tokens), "
+        f"# {args.size}, {args.dtype}, batch {args.batch} ({prompts} prompt(s) of 12 tokens), "
         f"steps {args.warm + 1}-{args.warm + args.steps} of each variant, alternating"
     )
     for name, state in runs.items():

@@ -68,8 +68,8 @@ def test_a_wrong_kernel_is_seen(cache_dir: Path, monkeypatch) -> None:
     """A control: a kernel off by more than rounding fails the agreement above."""
     plain = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
     packed = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
-    original = linears.PackedLinear.forward
-    monkeypatch.setattr(linears.PackedLinear, "forward", lambda self, x: original(self, x) * 1.001)
+    original = linears.packed_product
+    monkeypatch.setattr(linears, "packed_product", lambda *a, **kw: original(*a, **kw) * 1.001)
     kernels.apply_kernel(packed, "onednn")
     inputs = _inputs(plain)
     want, record = recorded_run(fast_decode, plain, inputs, 12, GREEDY, (0, 1))
@@ -140,11 +140,11 @@ def test_fastest_wins_but_never_one_that_is_not_exact(tmp_path, cache_dir, monke
 
 def test_the_exactness_check_sees_a_kernel_off_by_more_than_rounding(cache_dir, monkeypatch):
     loaded = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
-    original = linears.PackedLinear.forward
-    monkeypatch.setattr(linears.PackedLinear, "forward", lambda self, x: original(self, x) * 1.01)
+    original = linears.packed_product
+    monkeypatch.setattr(linears, "packed_product", lambda *a, **kw: original(*a, **kw) * 1.01)
     _, inexact = kernel_timing.time_kernels(loaded)
     assert inexact == ["onednn"]
-    monkeypatch.setattr(linears.PackedLinear, "forward", original)
+    monkeypatch.setattr(linears, "packed_product", original)
     assert kernel_timing.time_kernels(loaded)[1] == []
 
 
@@ -359,3 +359,49 @@ def test_attention_dtype_is_timed_for_a_bf16_model_and_chosen_only_where_faster(
     assert kernels.choose_kernel(bf16, tmp_path / "a").attention == "float32"  # cached
     kernels.apply_choice(bf16, kernels.choose_kernel(bf16, tmp_path / "a"))
     assert LayerStack(bf16).attention_dtype == torch.float32
+
+
+@pytest.mark.parametrize("kernel", ["module", "onednn"])
+def test_the_steps_direct_calls_compute_what_the_modules_do(cache_dir: Path, kernel: str) -> None:
+    """``layers.direct`` skips nn.Module's call machinery, never the module's arithmetic."""
+    loaded = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
+    kernels.apply_choice(loaded, kernels.KernelChoice(kernel, "asked", fuse_qkv=True))
+    stack = LayerStack(loaded)
+    x = torch.randn(2, 3, stack.heads * stack.head_dim, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        for layer, calls in zip(stack.layers, stack.calls, strict=True):
+            attn = layer.self_attn
+            pairs = [
+                (calls.self_norm, layer.self_attn_layer_norm),
+                (calls.qkv, attn.qkv_proj),
+                (calls.out, attn.out_proj),
+                (calls.cross_norm, layer.encoder_attn_layer_norm),
+                (calls.cross_q, layer.encoder_attn.q_proj),
+                (calls.cross_out, layer.encoder_attn.out_proj),
+                (calls.final_norm, layer.final_layer_norm),
+                (calls.act, layer.activation_fn),
+            ]
+            for call, module in pairs:
+                assert call is not module  # called directly
+                assert torch.equal(call(x), module(x)), module
+            hidden = calls.fc1(x)
+            assert torch.equal(hidden, layer.fc1(x))
+            assert torch.equal(calls.fc2(hidden), layer.fc2(hidden))
+
+
+def test_a_module_with_hooks_is_called_as_a_module(cache_dir: Path) -> None:
+    """Hooks (none of the engine's) still run: the step calls a hooked module through them."""
+    from engine.decoders.layers import direct
+
+    loaded = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
+    fc1 = loaded.model.decoder.model.decoder.layers[0].fc1
+    assert direct(fc1) is not fc1
+    seen: list[tuple] = []
+    handle = fc1.register_forward_hook(lambda module, args, out: seen.append(tuple(out.shape)))
+    try:
+        assert direct(fc1) is fc1
+        fast_decode(loaded, _inputs(loaded), 3, GREEDY, [None, None])
+    finally:
+        handle.remove()
+    steps = len(seen)
+    assert steps >= 3 and seen[-1][1] == 1  # the prefill, then one column a step

@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from engine.decoders.layers import LayerStack
+from engine.decoders.layers import LayerStack, direct
 from engine.decoders.linears import PackedLinear, linear_of
 
 
@@ -133,6 +133,11 @@ class FoldedCross:
             .view(self.takes, 1, 1, -1)
         )
         self.layers = [self._fold(layer, states) for layer in stack.layers]
+        # (layer norm, scores, output) of each layer, called directly (layers.direct).
+        self._calls = [
+            (calls.cross_norm, direct(folded.scores), direct(folded.output))
+            for calls, folded in zip(stack.calls, self.layers, strict=True)
+        ]
 
     def _fold(self, layer: Any, states: torch.Tensor) -> FoldedLayer:
         stack = self.stack
@@ -156,10 +161,9 @@ class FoldedCross:
 
     def __call__(self, i: int, hidden: torch.Tensor) -> torch.Tensor:
         stack = self.stack
-        folded = self.layers[i]
+        norm, folded_scores, folded_output = self._calls[i]
         takes, n = self.takes, hidden.shape[1]
-        x = stack.layers[i].encoder_attn_layer_norm(hidden[:takes])
-        scores = folded.scores(x)
+        scores = folded_scores(norm(hidden[:takes]))
         if self.own is None:
             scores = scores.view(takes, n, stack.heads, self.tokens)
         else:  # each take's own text's block
@@ -170,7 +174,7 @@ class FoldedCross:
         weights = torch.softmax(scores, dim=-1, dtype=torch.float32)
         if self.own is not None:
             weights = weights.unsqueeze(2) * self.own
-        out = folded.output(weights.to(stack.dtype).view(takes, n, -1))
+        out = folded_output(weights.to(stack.dtype).view(takes, n, -1))
         if takes == hidden.shape[0]:
             return hidden + out
         return torch.cat([hidden[:takes] + out, hidden[takes:]])

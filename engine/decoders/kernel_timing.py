@@ -16,6 +16,7 @@ import time
 import torch
 
 from engine.checkpoint import LoadedModel
+from engine.decoders.layers import direct
 from engine.decoders.linears import (
     KERNELS,
     QKV,
@@ -58,8 +59,8 @@ def time_kernels(loaded: LoadedModel, rows: int = TIMING_ROWS) -> tuple[dict[str
             timed = layers[:fits]
             x = torch.randn((rows, in_features), generator=gen).to(weight.dtype)
             runs = {
-                "module": [linear.forward for linear in timed],
-                "onednn": [PackedLinear(linear).forward for linear in timed],
+                "module": [direct(linear) for linear in timed],
+                "onednn": [direct(PackedLinear(linear)) for linear in timed],
             }
             reference = runs["module"][0](x)
             limit = TOLERANCE.get(weight.dtype, 1e-5) * float(reference.abs().max())
@@ -91,8 +92,8 @@ def time_qkv(loaded: LoadedModel, kernel: str, rows: int = TIMING_ROWS) -> dict[
     wrap = PackedLinear if kernel == "onednn" else (lambda linear: linear)
     gen = torch.Generator().manual_seed(0)
     with torch.inference_mode():
-        separate = [[wrap(getattr(a, n)).forward for n in QKV] for a in timed]
-        fused = [wrap(stacked([getattr(a, n) for n in QKV])).forward for a in timed]
+        separate = [[direct(wrap(getattr(a, n))) for n in QKV] for a in timed]
+        fused = [direct(wrap(stacked([getattr(a, n) for n in QKV]))) for a in timed]
         x = torch.randn((rows, weight.shape[1]), generator=gen).to(weight.dtype)
         reference = torch.cat([forward(x) for forward in separate[0]], dim=-1)
         limit = TOLERANCE.get(weight.dtype, 1e-5) * float(reference.abs().max())

@@ -3,18 +3,21 @@
 One pass over the layers (:class:`LayerStack`), shared by the engine's eager
 step (:mod:`engine.decoders.loop`) and the static step
 (:mod:`engine.decoders.step_graph`), which differ only in how self-attention
-writes and reads the cache.  It calls the checkpoint's own submodules (layer
-norms, projections, embeddings, lm heads): whatever kernel the Linear layers
+writes and reads the cache.  It runs the checkpoint's own submodules (layer
+norms, projections, embeddings, lm heads), each called directly
+(:func:`direct`, :class:`LayerCalls`): whatever kernel the Linear layers
 were given at load (:mod:`engine.decoders.kernels`) or precision
 (:mod:`engine.decoders.precision`), both steps and the reference decoder use it.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from engine.checkpoint import LoadedModel
+from engine.decoders import linears
 
 #: How a step's self-attention stores and reads the cache:
 #: ``(layer, query, key, value) -> attention output``, each ``[R, heads, n, head_dim]``,
@@ -41,6 +44,93 @@ def set_attention_dtype(loaded: LoadedModel, dtype: str | None) -> None:
     setattr(loaded.model.decoder.model.decoder, ATTENTION_DTYPE, dtype)
 
 
+def direct(module: Any) -> Callable[[Any], Any]:
+    """``module``'s computation as a plain callable, without ``nn.Module.__call__``.
+
+    Why: a step of small's 24 layers makes about 270 module calls (nested
+    ones included) and 700 attribute lookups through ``nn.Module.__getattr__``;
+    called directly, a bf16 step is about 3 % shorter on a 2-core Zen 5
+    (docs/performance.md, "The step's fixed cost").  The same arithmetic:
+    prepacked products call their oneDNN op, ``nn.Linear`` and ``LayerNorm``
+    their functional form with the module's own parameters, anything else its
+    ``forward``.  A module with hooks (none of the engine's) is called as a
+    module, so that they run.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    hooks = torch.nn.modules.module
+    if (
+        module._forward_hooks
+        or module._forward_pre_hooks
+        or hooks._global_forward_hooks
+        or hooks._global_forward_pre_hooks
+    ):
+        return module  # type: ignore[no-any-return]
+    if isinstance(module, linears.PackedLinear):
+        return functools.partial(linears.packed_product, packed=module.packed, bias=module.bias)
+    if isinstance(module, linears.FusedQKV):
+        return direct(module.proj)
+    if type(module) is torch.nn.Linear:
+        return functools.partial(F.linear, weight=module.weight, bias=module.bias)
+    if type(module) is torch.nn.LayerNorm:
+        return functools.partial(
+            F.layer_norm,
+            normalized_shape=module.normalized_shape,
+            weight=module.weight,
+            bias=module.bias,
+            eps=module.eps,
+        )
+    return module.forward  # type: ignore[no-any-return]
+
+
+class LayerCalls(NamedTuple):
+    """One decoder layer's computations, each a :func:`direct` callable.
+
+    ``qkv`` is the fused q/k/v product (``engine.decoders.linears.fuse_qkv``)
+    where the layer has one of three equal parts, else None and ``q``, ``k``,
+    ``v`` are the projections; ``cross_*`` are None where the layer has no
+    cross-attention (melody checkpoints).
+    """
+
+    self_norm: Any
+    qkv: Any
+    q: Any
+    k: Any
+    v: Any
+    out: Any
+    cross_norm: Any
+    cross_q: Any
+    cross_out: Any
+    final_norm: Any
+    fc1: Any
+    act: Any
+    fc2: Any
+
+    @classmethod
+    def of(cls, layer: Any) -> LayerCalls:
+        attn = layer.self_attn
+        fused = getattr(attn, "qkv_proj", None)
+        if fused is not None and len(set(fused.sizes)) != 1:
+            fused = None  # not three equal parts: the shares split it
+        cross = getattr(layer, "encoder_attn", None)
+        return cls(
+            self_norm=direct(layer.self_attn_layer_norm),
+            qkv=None if fused is None else direct(fused),
+            q=direct(attn.q_proj),
+            k=direct(attn.k_proj),
+            v=direct(attn.v_proj),
+            out=direct(attn.out_proj),
+            cross_norm=None if cross is None else direct(layer.encoder_attn_layer_norm),
+            cross_q=None if cross is None else direct(cross.q_proj),
+            cross_out=None if cross is None else direct(cross.out_proj),
+            final_norm=direct(layer.final_layer_norm),
+            fc1=direct(layer.fc1),
+            act=direct(layer.activation_fn),
+            fc2=direct(layer.fc2),
+        )
+
+
 class LayerStack:
     """The checkpoint's decoder modules, run the way transformers' ``sdpa`` path runs them.
 
@@ -58,6 +148,10 @@ class LayerStack:
         self.lm = loaded.model.decoder  # MusicgenForCausalLM / MusicgenMelodyForCausalLM
         self.core = self.lm.model.decoder  # MusicgenDecoder / MusicgenMelodyDecoder
         self.layers = list(self.core.layers)
+        #: Each layer's computations, called directly (:func:`direct`).
+        self.calls = [LayerCalls.of(layer) for layer in self.layers]
+        self._final_norm = direct(self.core.layer_norm)
+        self._heads = [direct(head) for head in self.lm.lm_heads]
         config = self.core.config
         self.device = torch.device(loaded.device)
         self.dtype = self.core.layer_norm.weight.dtype
@@ -102,16 +196,15 @@ class LayerStack:
 
         def cross(i: int, hidden: Any) -> Any:
             rows, n, _ = hidden.shape
-            layer = self.layers[i]
-            attn = layer.encoder_attn
-            x = layer.encoder_attn_layer_norm(hidden)
-            query = attn.q_proj(x).view(rows, n, -1, self.head_dim).transpose(1, 2)
+            calls = self.calls[i]
+            x = calls.cross_norm(hidden)
+            query = calls.cross_q(x).view(rows, n, -1, self.head_dim).transpose(1, 2)
             key, value = cross_kv[i]
             x = F.scaled_dot_product_attention(
                 query.to(self.attention_dtype), key, value, attn_mask=cross_mask, scale=self.scaling
             )
             x = x.to(self.dtype).transpose(1, 2).reshape(rows, n, -1)
-            return hidden + attn.out_proj(x)
+            return hidden + calls.cross_out(x)
 
         return cross
 
@@ -132,30 +225,22 @@ class LayerStack:
 
         rows, n, _ = hidden.shape
         shape = (rows, n, -1, self.head_dim)
+        fused = (rows, n, 3, self.heads, self.head_dim)
         at = self.attention_dtype  # .to() is a no-op where it is the model's
-        for i, layer in enumerate(self.layers):
-            residual = hidden
-            x = layer.self_attn_layer_norm(hidden)
-            attn = layer.self_attn
-            fused = getattr(attn, "qkv_proj", None)  # engine.decoders.linears.fuse_qkv
-            if fused is not None:
-                query, key, value = (
-                    part.view(shape).transpose(1, 2).to(at) for part in fused(x).chunk(3, dim=-1)
-                )
+        for i, calls in enumerate(self.calls):
+            x = calls.self_norm(hidden)
+            if calls.qkv is not None:  # one view of the product: [3, R, heads, n, head_dim]
+                qkv = calls.qkv(x).view(fused).to(at).permute(2, 0, 3, 1, 4)
+                query, key, value = qkv.unbind(0)
             else:
-                query = attn.q_proj(x).view(shape).transpose(1, 2).to(at)
-                key = attn.k_proj(x).view(shape).transpose(1, 2).to(at)
-                value = attn.v_proj(x).view(shape).transpose(1, 2).to(at)
+                query = calls.q(x).view(shape).transpose(1, 2).to(at)
+                key = calls.k(x).view(shape).transpose(1, 2).to(at)
+                value = calls.v(x).view(shape).transpose(1, 2).to(at)
             x = attend(i, query, key, value).to(self.dtype).transpose(1, 2).reshape(rows, n, -1)
-            hidden = residual + attn.out_proj(x)
-
+            hidden = hidden + calls.out(x)
             if cross is not None:
                 hidden = cross(i, hidden)
-
-            residual = hidden
-            x = layer.final_layer_norm(hidden)
-            x = layer.fc2(layer.activation_fn(layer.fc1(x)))
-            hidden = residual + x
-        last = self.core.layer_norm(hidden[:, -1:])
-        logits = torch.stack([head(last) for head in self.lm.lm_heads], dim=1)  # [R, K, 1, V]
+            hidden = hidden + calls.fc2(calls.act(calls.fc1(calls.final_norm(hidden))))
+        last = self._final_norm(hidden[:, -1:])
+        logits = torch.stack([head(last) for head in self._heads], dim=1)  # [R, K, 1, V]
         return logits.reshape(rows * self.codebooks, -1).float()

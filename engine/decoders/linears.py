@@ -39,6 +39,13 @@ TIMING_ROWS = 2
 QKV = ("q_proj", "k_proj", "v_proj")
 
 
+def packed_product(
+    x: torch.Tensor, packed: torch.Tensor, bias: torch.Tensor | None
+) -> torch.Tensor:
+    """``x @ W^T + bias`` with ``W`` prepacked for oneDNN (:class:`PackedLinear`'s product)."""
+    return torch.ops.mkldnn._linear_pointwise(x.contiguous(), packed, bias, "none", [], "")
+
+
 class PackedLinear(torch.nn.Module):
     """``nn.Linear`` with its weight prepacked for oneDNN (the original is not kept)."""
 
@@ -52,9 +59,7 @@ class PackedLinear(torch.nn.Module):
         self.register_buffer("bias", bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.ops.mkldnn._linear_pointwise(
-            x.contiguous(), self.packed, self.bias, "none", [], ""
-        )
+        return packed_product(x, self.packed, self.bias)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, onednn"
