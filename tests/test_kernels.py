@@ -396,6 +396,7 @@ def test_a_module_with_hooks_is_called_as_a_module(cache_dir: Path) -> None:
     loaded = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
     fc1 = loaded.model.decoder.model.decoder.layers[0].fc1
     assert direct(fc1) is not fc1
+    assert direct(torch.tanh) is torch.tanh  # a plain function is called as it is
     seen: list[tuple] = []
     handle = fc1.register_forward_hook(lambda module, args, out: seen.append(tuple(out.shape)))
     try:

@@ -53,13 +53,15 @@ def direct(module: Any) -> Callable[[Any], Any]:
     (docs/performance.md, "The step's fixed cost").  The same arithmetic:
     prepacked products call their oneDNN op, ``nn.Linear`` and ``LayerNorm``
     their functional form with the module's own parameters, anything else its
-    ``forward``.  A module with hooks (none of the engine's) is called as a
-    module, so that they run.
+    ``forward`` (a plain function stays itself).  A module with hooks (none
+    of the engine's) is called as a module, so that they run.
     """
     import torch
     import torch.nn.functional as F
 
     hooks = torch.nn.modules.module
+    if not isinstance(module, torch.nn.Module):
+        return module  # type: ignore[no-any-return]  # a plain function already
     if (
         module._forward_hooks
         or module._forward_pre_hooks
