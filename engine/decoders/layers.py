@@ -90,9 +90,9 @@ class LayerCalls(NamedTuple):
     """One decoder layer's computations, each a :func:`direct` callable.
 
     ``qkv`` is the fused q/k/v product (``engine.decoders.linears.fuse_qkv``)
-    where the layer has one of three equal parts, else None and ``q``, ``k``,
-    ``v`` are the projections; ``cross_*`` are None where the layer has no
-    cross-attention (melody checkpoints).
+    where the layer has one of three equal parts (``q``, ``k``, ``v`` None),
+    else None and ``q``, ``k``, ``v`` are the projections; ``cross_*`` are
+    None where the layer has no cross-attention (melody checkpoints).
     """
 
     self_norm: Any
@@ -119,9 +119,9 @@ class LayerCalls(NamedTuple):
         return cls(
             self_norm=direct(layer.self_attn_layer_norm),
             qkv=None if fused is None else direct(fused),
-            q=direct(attn.q_proj),
-            k=direct(attn.k_proj),
-            v=direct(attn.v_proj),
+            q=None if fused is not None else direct(attn.q_proj),
+            k=None if fused is not None else direct(attn.k_proj),
+            v=None if fused is not None else direct(attn.v_proj),
             out=direct(attn.out_proj),
             cross_norm=None if cross is None else direct(layer.encoder_attn_layer_norm),
             cross_q=None if cross is None else direct(cross.q_proj),
