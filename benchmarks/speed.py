@@ -35,7 +35,7 @@ only: elsewhere the path is skipped with a note).  Both take the engine's
 30 s window cache unless ``--graph-frames`` says otherwise; preparing (and
 capturing) is done before timing, as the engine does it at load.
 
-Columns: size, path, dtype (int8: float32 through
+Columns: size, path, dtype (int8, int8-dynamic: float32 through
 engine.decoders.precision.prepare_for_cpu), batch,
 steps/s, seconds to decode ``--seconds`` of audio, realtime factor (audio
 seconds made per wall second, all takes of the batch together), peak memory
@@ -195,7 +195,7 @@ def rss_mb() -> float:
 def build_variant(size: str, device: str, dtype: str, kernel: str = "module") -> Any:
     """``build_model`` in ``dtype`` with the CPU Linear ``kernel``.
 
-    ``int8`` is float32 through ``prepare_for_cpu``; ``kernel`` is one of
+    ``int8`` and ``int8-dynamic`` are float32 through ``prepare_for_cpu``; ``kernel`` is one of
     ``engine.decoders.kernels.KERNELS`` (CPU only; "module" elsewhere), then
     ``+qkv`` to fuse self-attention's q/k/v (``linears.fuse_qkv``) and
     ``+attn-float32`` to attend in float32 (``layers.set_attention_dtype``):
@@ -204,8 +204,8 @@ def build_variant(size: str, device: str, dtype: str, kernel: str = "module") ->
     from engine.decoders.kernels import KernelChoice, apply_choice
     from engine.decoders.precision import prepare_for_cpu
 
-    if dtype == "int8":
-        loaded = prepare_for_cpu(build_model(size, device, "float32"), "int8")
+    if dtype.startswith("int8"):
+        loaded = prepare_for_cpu(build_model(size, device, "float32"), dtype)
     else:
         loaded = build_model(size, device, dtype)
     base, *extras = kernel.split("+")
@@ -227,7 +227,7 @@ def step_weight_bytes(loaded: Any) -> int:
     """
     import torch
 
-    from engine.decoders.linears import PackedLinear
+    from engine.decoders.linears import Int8Linear, PackedLinear
 
     total = 0
     layers = loaded.model.decoder.model.decoder.layers
@@ -240,6 +240,8 @@ def step_weight_bytes(loaded: Any) -> int:
                 continue  # fused: the steps read qkv_proj instead
             if isinstance(child, torch.nn.Linear) and type(child) is torch.nn.Linear:
                 total += child.weight.numel() * child.weight.element_size()
+            elif isinstance(child, Int8Linear):
+                total += child.qweight.numel() + child.scales.numel() * child.scales.element_size()
             elif isinstance(child, PackedLinear):
                 total += child.in_features * child.out_features * child.packed.element_size()
             elif type(child).__name__ == "Linear" and hasattr(child, "weight"):  # torch.ao int8
@@ -450,7 +452,7 @@ def speed_table(args: argparse.Namespace, device: str, dtypes: list[str]) -> Non
         f"{mean_bw:.1f} GB/s (their mean)"
     )
     print(
-        f"{'size':<7}{'path':<10}{'dtype':<10}{'kernel':<25}{'batch':>5}{'steps/s':>9}"
+        f"{'size':<7}{'path':<10}{'dtype':<13}{'kernel':<25}{'batch':>5}{'steps/s':>9}"
         f"{'s/' + format(args.seconds, 'g') + 's':>9}{'RTF':>7}{'peak MiB':>10}"
         f"{'MB/step':>9}{'floor/s':>9}{'of floor':>9}{'speedup':>9}"
     )
@@ -462,7 +464,7 @@ def speed_table(args: argparse.Namespace, device: str, dtypes: list[str]) -> Non
         floor = mean_bw * 1e9 / nbytes
         speedup = f"{rate / base:.2f}x" if base else ""
         print(
-            f"{size:<7}{path:<10}{dtype:<10}{kernel:<25}{batch:>5}{rate:>9.2f}{total:>9.1f}"
+            f"{size:<7}{path:<10}{dtype:<13}{kernel:<25}{batch:>5}{rate:>9.2f}{total:>9.1f}"
             f"{args.seconds * batch / total:>7.2f}{peak:>10.0f}{nbytes / 1e6:>9.0f}"
             f"{floor:>9.1f}{rate / floor:>9.0%}{speedup:>9}",
             flush=True,
@@ -557,7 +559,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--dtypes",
         default="auto",
-        help="float32,float16,bfloat16 and, on the CPU, int8 (auto: as the engine loads)",
+        help="float32,float16,bfloat16 and, on the CPU, int8 (weight-only) and int8-dynamic "
+        "(auto: as the engine loads)",
     )
     parser.add_argument("--batches", default="1,4,8", help="takes decoded together")
     parser.add_argument("--steps", type=int, default=0, help="time only N steps, extrapolate")

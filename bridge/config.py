@@ -64,8 +64,9 @@ class ServeConfig:
         max_batch: most takes decoded together: waiting requests that can share
             the running one's decoder run join it (1: one request at a time).
         cpu_precision: "auto" (bfloat16 where the CPU has native bf16, else
-            float32), "float32", or "bfloat16" / "int8" weights on the CPU:
-            faster, and not exact (docs/performance.md has the figures).
+            float32), "float32", or "bfloat16" / "int8" (weight-only) /
+            "int8-dynamic" weights on the CPU: faster, and not exact
+            (docs/performance.md has the figures).
         cuda_graphs: on CUDA, capture the decode step as CUDA graphs at load.
         true_peak: the true-peak ceiling in dBTP that a request's loudness
             target never crosses (TRUE_PEAK_RANGE).

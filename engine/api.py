@@ -52,9 +52,10 @@ class EngineSettings:
             spinning threads made a 0.5 s take 40x slower here.
         decoder: "fast" (the engine's own static-cache loop) or "reference"
             (transformers' generate), alike up to float rounding (docs/performance.md).
-        cpu_precision: on the CPU, "float32" (exact), or "bfloat16" / "int8"
-            weights (engine.decoders.precision.prepare_for_cpu): faster, not
-            exact; "auto": bfloat16 where the CPU has native bf16, else float32.
+        cpu_precision: on the CPU, "float32" (exact), or "bfloat16" / "int8" /
+            "int8-dynamic" weights (engine.decoders.precision.prepare_for_cpu):
+            faster, not exact; "auto": bfloat16 where the CPU has native bf16,
+            else float32.
         cuda_graphs: on CUDA, capture the fast decoder's step as CUDA graphs at
             load (engine.decoders.step_graph), each checked against the eager step.
         max_takes: the most takes one decoder run holds (the bridge's

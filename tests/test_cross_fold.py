@@ -127,9 +127,27 @@ def test_folded_weights_take_the_model_s_kernel(cache_dir, fold) -> None:
     assert_logits_close(folded, reference, "folded, oneDNN, against transformers")
 
 
-def test_int8_layers_keep_the_projected_cross_attention(cache_dir, fold) -> None:
+def test_weight_only_int8_folds_the_weights_its_products_use(cache_dir, fold) -> None:
+    """An int8 model's cross-attention folds from its dequantized weights, into bf16 products."""
+    loaded = prepare_for_cpu(checkpoint.load("debug", cache_dir, device="cpu"), "int8")
+    prompts, guidance = CASES["two texts, padded"]
+    inputs = inputs_for(loaded, prompts, guidance)
+    codes = codes_for(loaded, len(prompts))
+    fold(True)
+    with torch.inference_mode():
+        run = Run(loaded, inputs, FRAMES)
+        assert isinstance(run.cross, cross_fold.FoldedCross)
+        assert run.cross.layers[0].scores.weight.dtype == torch.bfloat16
+        folded = forced_logits(fast_decode, loaded, inputs, codes)
+        reference = forced_logits(reference_decode, loaded, inputs, codes)
+    assert_logits_close(
+        folded, reference, "int8 folded against transformers' int8 products", torch.bfloat16
+    )
+
+
+def test_dynamic_int8_layers_keep_the_projected_cross_attention(cache_dir, fold) -> None:
     loaded = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
-    prepare_for_cpu(loaded, "int8")
+    prepare_for_cpu(loaded, "int8-dynamic")
     inputs = inputs_for(loaded, ["warm analog bassline"], 3.0)
     fold(True)
     with torch.inference_mode():

@@ -403,7 +403,7 @@ def test_rejects_nothing_to_do(models) -> None:
 # -- reduced-precision CPU variants --------------------------------------------
 
 
-@pytest.mark.parametrize("variant", ["float16", "bfloat16", "int8"])
+@pytest.mark.parametrize("variant", ["float16", "bfloat16", "int8", "int8-dynamic"])
 def test_reduced_precision_equals_reference(cache: Path, variant: str) -> None:
     """Loaded in float16, or converted by prepare_for_cpu: the loop still matches generate.
 

@@ -23,6 +23,7 @@ from engine.decoders import kernel_timing, kernels, linears  # noqa: E402
 from engine.decoders.contract import DecodeInputs  # noqa: E402
 from engine.decoders.layers import LayerStack, set_attention_dtype  # noqa: E402
 from engine.decoders.loop import Run, fast_decode  # noqa: E402
+from engine.decoders.precision import prepare_for_cpu  # noqa: E402
 from engine.decoders.reference import reference_decode  # noqa: E402
 from engine.sampling import Sampling  # noqa: E402
 from engine.spec import GenerationSpec  # noqa: E402
@@ -122,6 +123,21 @@ def test_the_choice_is_measured_once_then_read_from_the_cache(tmp_path, cache_di
     assert kernels.choose_kernel(loaded, tmp_path, "module") == kernels.KernelChoice(
         "module", "asked"
     )
+
+
+@pytest.mark.parametrize(("first", "then"), [("float32", "int8-dynamic"), ("bfloat16", "int8")])
+def test_an_int8_model_never_takes_another_precision_s_cached_choice(
+    tmp_path, cache_dir, first: str, then: str
+) -> None:
+    """int8-dynamic keeps float32 layer norms, int8 bf16 ones: their products are not those."""
+    loaded = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
+    if first != "float32":
+        prepare_for_cpu(loaded, first)
+    assert kernels.choose_kernel(loaded, tmp_path).how == "measured"
+    other = prepare_for_cpu(checkpoint.load("debug", cache_dir, device="cpu"), then)
+    assert kernels.cache_key(other) != kernels.cache_key(loaded)
+    assert kernels.choose_kernel(other, tmp_path).how == "measured"
+    assert kernels.choose_kernel(other, tmp_path).how == "cached"
 
 
 def test_fastest_wins_but_never_one_that_is_not_exact(tmp_path, cache_dir, monkeypatch):

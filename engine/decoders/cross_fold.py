@@ -21,8 +21,11 @@ cross-attention adds exactly zero and is not computed; takes that share a
 prompt share one fold.  The folded products are the same numbers summed in
 another order, so results equal the projected path's to float rounding (the
 tests compare teacher-forced logits).  The folded weights get the kernel the
-model's products have (:class:`engine.decoders.linears.PackedLinear` where
-they are prepacked for oneDNN).
+lm heads have (:class:`engine.decoders.linears.PackedLinear` where they are
+prepacked for oneDNN), in the model's dtype; a weight-only int8 model's
+cross-attention weights are folded as the float weights they stand for
+(:meth:`engine.decoders.linears.Int8Linear.dequantized`), so its folded
+products are bf16, as its lm heads are.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from typing import Any
 import torch
 
 from engine.decoders.layers import LayerStack, direct
-from engine.decoders.linears import PackedLinear, linear_of
+from engine.decoders.linears import Int8Linear, PackedLinear, linear_of
 
 
 def fold_pays(texts: int, tokens: int, head_dim: int) -> bool:
@@ -48,8 +51,8 @@ def fold_pays(texts: int, tokens: int, head_dim: int) -> bool:
 def foldable(stack: LayerStack) -> bool:
     """Whether every layer's ``q_proj`` and ``out_proj`` can be folded.
 
-    Their weights must read back as plain tensors (not int8 layers), and they
-    must have no bias, which the fold leaves out (MusicGen's have none).
+    Their weights must read back as plain tensors (not torch.ao's dynamic int8
+    layers), and they must have no bias, which the fold leaves out (MusicGen's have none).
     """
     return all(
         _reads_back(linear) and linear.bias is None
@@ -59,13 +62,15 @@ def foldable(stack: LayerStack) -> bool:
 
 
 def _reads_back(linear: Any) -> bool:
-    return type(linear) is torch.nn.Linear or isinstance(linear, PackedLinear)
+    return type(linear) is torch.nn.Linear or isinstance(linear, (PackedLinear, Int8Linear))
 
 
 def dense_weight(linear: Any) -> torch.Tensor | None:
-    """A decoder Linear's weight ``[out, in]`` as a plain tensor, or None (int8 layers)."""
+    """A decoder Linear's weight ``[out, in]`` as a plain tensor, or None (dynamic int8)."""
     if not _reads_back(linear):
         return None
+    if isinstance(linear, Int8Linear):
+        return linear.dequantized()  # the weight its product uses
     if isinstance(linear, PackedLinear):
         return linear.packed.to_dense()  # the exact weight back from oneDNN's layout
     return linear.weight.detach()
@@ -152,7 +157,7 @@ class FoldedCross:
         value = attn.v_proj(states).float().view(texts, tokens, heads, head_dim)
         scores = torch.einsum("tshd,hdc->thsc", key, wq) * stack.scaling
         output = torch.einsum("tshd,chd->cths", value, wo)
-        packed = isinstance(attn.out_proj, PackedLinear)
+        packed = isinstance(stack.lm.lm_heads[0], PackedLinear)
         width = texts * heads * tokens
         return FoldedLayer(
             _product(scores.reshape(width, dim), stack.dtype, packed),

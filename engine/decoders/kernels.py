@@ -140,10 +140,15 @@ def cpu_flags() -> list[str]:
 
 
 def cache_key(loaded: LoadedModel) -> str:
-    """What a measured choice depends on: CPU model, torch, threads, dtype."""
+    """What a measured choice depends on: CPU model, torch, threads, precision.
+
+    The precision is the checkpoint's (``loaded.dtype``: "float32", "bfloat16",
+    "int8", ...), not its layer norms' dtype: an int8 model's products are not
+    a float32 or bf16 model's, so it never shares their choice.
+    """
     return (
         f"{cpu_model()} | torch {torch.__version__} | {torch.get_num_threads()} threads | "
-        f"{_dtype(loaded)}"
+        f"{loaded.dtype}"
     )
 
 

@@ -51,9 +51,10 @@ def direct(module: Any) -> Callable[[Any], Any]:
     ones included) and 700 attribute lookups through ``nn.Module.__getattr__``;
     called directly, a bf16 step is about 3 % shorter on a 2-core Zen 5
     (docs/performance.md, "The step's fixed cost").  The same arithmetic:
-    prepacked products call their oneDNN op, ``nn.Linear`` and ``LayerNorm``
-    their functional form with the module's own parameters, anything else its
-    ``forward`` (a plain function stays itself).  A module with hooks (none
+    prepacked products call their oneDNN op, int8 weights aten's int8 op,
+    ``nn.Linear`` and ``LayerNorm`` their functional form with the module's
+    own parameters, anything else its ``forward`` (a plain function stays
+    itself).  A module with hooks (none
     of the engine's) is called as a module, so that they run.
     """
     import torch
@@ -71,6 +72,10 @@ def direct(module: Any) -> Callable[[Any], Any]:
         return module  # type: ignore[no-any-return]
     if isinstance(module, linears.PackedLinear):
         return functools.partial(linears.packed_product, packed=module.packed, bias=module.bias)
+    if isinstance(module, linears.Int8Linear):
+        return functools.partial(
+            linears.int8_product, weight=module.qweight, scales=module.scales, bias=module.bias
+        )
     if isinstance(module, linears.FusedQKV):
         return direct(module.proj)
     if type(module) is torch.nn.Linear:

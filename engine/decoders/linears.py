@@ -18,6 +18,10 @@ decoder (the engine's steps and transformers' ``generate``) runs what it gives:
 
 Which kernel, and whether to fuse, is measured per machine at load
 (:mod:`engine.decoders.kernels`).
+
+:class:`Int8Linear` is not a kernel but a precision (``--cpu-precision int8``,
+:mod:`engine.decoders.precision`): the weight in int8 with one scale per
+output row, the activations left in the model's dtype (weight-only).
 """
 
 from __future__ import annotations
@@ -63,6 +67,67 @@ class PackedLinear(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, onednn"
+
+
+#: Input features a weight-only int8 product needs a multiple of: aten's kernel reads
+#: the input 16 at a time, and on other widths crashes or returns garbage
+#: (torch 2.13; a Linear of another width keeps its weight).
+INT8_ALIGN = 16
+
+
+def int8_product(
+    x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor, bias: torch.Tensor | None
+) -> torch.Tensor:
+    """``x @ (weight * scales)^T + bias``: :class:`Int8Linear`'s product.
+
+    ``weight`` is int8 ``[out, in]``, ``scales`` one per output row in ``x``'s
+    dtype; aten's weight-only int8 kernel (``_weight_int8pack_mm``, the CPU
+    kernel torchao's weight-only int8 uses) takes 2-D inputs, so leading
+    dimensions are folded into rows and back.
+    """
+    rows = x.reshape(-1, x.shape[-1]).contiguous()
+    out = torch.ops.aten._weight_int8pack_mm(rows, weight, scales)
+    if bias is not None:
+        out.add_(bias)
+    return out.view(*x.shape[:-1], weight.shape[0])
+
+
+class Int8Linear(torch.nn.Module):
+    """``nn.Linear`` with its weight in int8, one scale per output row (the original is not kept).
+
+    Symmetric per-row quantization: a row's scale is its largest magnitude
+    over 127, rounded to the layer's dtype first so that ``qweight * scales``
+    is the weight the product uses.  The input and output stay in the layer's
+    dtype (weight-only: nothing about the activations is quantized).
+    """
+
+    def __init__(self, linear: torch.nn.Linear) -> None:
+        super().__init__()
+        if linear.in_features % INT8_ALIGN:
+            raise ValueError(
+                f"weight-only int8 needs a multiple of {INT8_ALIGN} input features, "
+                f"not {linear.in_features}"
+            )
+        self.in_features = linear.in_features
+        self.out_features = linear.out_features
+        weight = linear.weight.detach().float()
+        tiny = torch.finfo(linear.weight.dtype).tiny
+        scales = (weight.abs().amax(dim=1) / 127).clamp(min=tiny).to(linear.weight.dtype)
+        qweight = (weight / scales.float()[:, None]).round().clamp(-127, 127).to(torch.int8)
+        self.register_buffer("qweight", qweight)
+        self.register_buffer("scales", scales)
+        bias = None if linear.bias is None else linear.bias.detach()
+        self.register_buffer("bias", bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return int8_product(x, self.qweight, self.scales, self.bias)
+
+    def dequantized(self) -> torch.Tensor:
+        """The weight the product uses, ``[out, in]`` in float32."""
+        return self.qweight.float() * self.scales.float()[:, None]
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, int8 weight"
 
 
 class FusedQKV(torch.nn.Module):
