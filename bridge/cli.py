@@ -152,9 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--cpu-precision",
         choices=CPU_PRECISIONS,
         help="on the CPU: auto (bfloat16 where the CPU has native bf16, AVX512_BF16 or AMX; "
-        "else float32), float32 (exact), bfloat16, int8 (int8 weights, bf16 activations) or "
-        "int8-dynamic (activations quantized too, for CPUs without native bf16): faster, not "
-        "exact; see docs/performance.md (default auto)",
+        "else float32), float32 (exact), bfloat16, int8 (int8 weights, bf16 activations: "
+        "fastest one take at a time) or int8-dynamic (activations quantized too, for CPUs "
+        "without native bf16): faster, not exact; see docs/performance.md (default auto)",
     )
     serve.add_argument(
         "--true-peak",

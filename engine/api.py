@@ -328,7 +328,7 @@ class Engine:
         }
 
     def _set_cpu_precision(self, loaded: checkpoint.LoadedModel) -> None:
-        from engine.decoders.precision import prepare_for_cpu, resolve_cpu_precision
+        from engine.decoders.precision import MEANING, prepare_for_cpu, resolve_cpu_precision
 
         if self.settings.cpu_precision == "auto" and (
             loaded.device != "cpu" or loaded.dtype != "float32"
@@ -348,7 +348,10 @@ class Engine:
             return
         prepare_for_cpu(loaded, precision)
         log.info(
-            "CPU weights in %s (%s): faster, and not exact (docs/performance.md)", precision, why
+            "CPU precision %s (%s; %s): faster, and not exact (docs/performance.md)",
+            precision,
+            MEANING[precision],
+            why,
         )
 
     def _set_kernel(self, loaded: checkpoint.LoadedModel) -> str:

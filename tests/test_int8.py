@@ -105,3 +105,16 @@ def test_a_cpu_without_native_bf16_is_warned(cache_dir: Path, monkeypatch, caplo
     monkeypatch.setattr(kernels, "cpu_flags", lambda: ["avx2", "fma"])
     prepare_for_cpu(checkpoint.load("debug", cache_dir, device="cpu"), "int8")
     assert "no native bf16" in caplog.text and "int8-dynamic" in caplog.text
+
+
+def test_the_engine_says_what_its_precision_means(cache_dir: Path, caplog) -> None:
+    from engine.api import Engine, EngineSettings
+    from engine.decoders.precision import MEANING, PRECISIONS
+
+    assert set(MEANING) == set(PRECISIONS) - {"float32"}  # every lossy mode has its words
+    caplog.set_level(logging.INFO, "engine.api")
+    engine = Engine(
+        EngineSettings(cache_dir=cache_dir, device="cpu", warmup=False, cpu_precision="int8")
+    )
+    assert engine.load("debug").dtype == "int8"
+    assert "CPU precision int8 (int8 weights, bf16 arithmetic; asked)" in caplog.text

@@ -16,6 +16,12 @@ log = logging.getLogger(__name__)
 
 #: Modes of :func:`prepare_for_cpu`.
 PRECISIONS = ("float32", "bfloat16", "int8", "int8-dynamic")
+#: What each reduced precision does, in words (the engine's log line).
+MEANING = {
+    "bfloat16": "bf16 weights and arithmetic",
+    "int8": "int8 weights, bf16 arithmetic",
+    "int8-dynamic": "int8 weights, activations rounded to int8 on the fly",
+}
 #: What ``serve --cpu-precision`` may say: a mode, or "auto" (:func:`resolve_cpu_precision`).
 CPU_MODES = ("auto", *PRECISIONS)
 #: /proc/cpuinfo flags of native bf16 arithmetic (AVX512-BF16: Zen 4+, Cooper Lake+;
