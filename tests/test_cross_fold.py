@@ -111,25 +111,23 @@ def test_a_take_folded_into_another_take_s_text_is_caught(debug, fold, monkeypat
     assert float((swapped - reference).abs().max()) > tolerance(reference)
 
 
-def test_folded_weights_take_the_model_s_kernel(cache_dir, fold) -> None:
+#: How the model is prepared, the class its folded products get, and their dtype.
+FOLD_VARIANTS = {
+    "onednn": (
+        lambda loaded: apply_kernel(loaded, "onednn", fuse=True),
+        PackedLinear,
+        torch.float32,
+    ),
+    # Weight-only int8 folds the weights its products use (dequantized) into bf16 products.
+    "int8": (lambda loaded: prepare_for_cpu(loaded, "int8"), torch.nn.Linear, torch.bfloat16),
+}
+
+
+@pytest.mark.parametrize("variant", list(FOLD_VARIANTS))
+def test_folded_weights_take_the_model_s_kernel_and_precision(cache_dir, fold, variant) -> None:
+    prepare, product, dtype = FOLD_VARIANTS[variant]
     loaded = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
-    apply_kernel(loaded, "onednn", fuse=True)
-    prompts, guidance = CASES["two texts, padded"]
-    inputs = inputs_for(loaded, prompts, guidance)
-    codes = codes_for(loaded, len(prompts))
-    fold(True)
-    with torch.inference_mode():
-        run = Run(loaded, inputs, FRAMES)
-        assert isinstance(run.cross.layers[0].scores, PackedLinear)
-        assert isinstance(run.cross.layers[0].output, PackedLinear)
-        folded = forced_logits(fast_decode, loaded, inputs, codes)
-        reference = forced_logits(reference_decode, loaded, inputs, codes)
-    assert_logits_close(folded, reference, "folded, oneDNN, against transformers")
-
-
-def test_weight_only_int8_folds_the_weights_its_products_use(cache_dir, fold) -> None:
-    """An int8 model's cross-attention folds from its dequantized weights, into bf16 products."""
-    loaded = prepare_for_cpu(checkpoint.load("debug", cache_dir, device="cpu"), "int8")
+    prepare(loaded)
     prompts, guidance = CASES["two texts, padded"]
     inputs = inputs_for(loaded, prompts, guidance)
     codes = codes_for(loaded, len(prompts))
@@ -137,12 +135,12 @@ def test_weight_only_int8_folds_the_weights_its_products_use(cache_dir, fold) ->
     with torch.inference_mode():
         run = Run(loaded, inputs, FRAMES)
         assert isinstance(run.cross, cross_fold.FoldedCross)
-        assert run.cross.layers[0].scores.weight.dtype == torch.bfloat16
+        for folded_product in (run.cross.layers[0].scores, run.cross.layers[0].output):
+            assert type(folded_product) is product
+            assert cross_fold.dense_weight(folded_product).dtype == dtype
         folded = forced_logits(fast_decode, loaded, inputs, codes)
         reference = forced_logits(reference_decode, loaded, inputs, codes)
-    assert_logits_close(
-        folded, reference, "int8 folded against transformers' int8 products", torch.bfloat16
-    )
+    assert_logits_close(folded, reference, f"folded ({variant}) against transformers", dtype)
 
 
 def test_dynamic_int8_layers_keep_the_projected_cross_attention(cache_dir, fold) -> None:
