@@ -54,8 +54,8 @@ def direct(module: Any) -> Callable[[Any], Any]:
     prepacked products call their oneDNN op, int8 weights aten's int8 op,
     ``nn.Linear`` and ``LayerNorm`` their functional form with the module's
     own parameters, anything else its ``forward`` (a plain function stays
-    itself).  A module with hooks (none
-    of the engine's) is called as a module, so that they run.
+    itself).  A module with hooks (none of the engine's) is called as a
+    module, so that they run.
     """
     import torch
     import torch.nn.functional as F
