@@ -12,6 +12,7 @@ token.  Every comparison first checks that the tokens are not degenerate
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
 from pathlib import Path
 
@@ -416,6 +417,16 @@ def test_reduced_precision_equals_reference(cache: Path, variant: str) -> None:
         loaded = prepare_for_cpu(checkpoint.load("debug", cache, device="cpu"), variant)
     assert loaded.dtype == variant
     assert_agree(loaded, make_inputs(loaded, PROMPTS, prompt_frames=3), 20, Sampling())
+
+
+@pytest.mark.parametrize("name", ["debug-stereo", "debug-melody"])
+def test_weight_only_int8_equals_reference_on_the_other_checkpoints(cache: Path, name: str):
+    """Stereo's 8 codebooks and melody's prepended chroma (no cross-attention) in int8."""
+    loaded = prepare_for_cpu(checkpoint.load(name, cache, device="cpu"), "int8")
+    inputs = make_inputs(loaded, PROMPTS, prompt_frames=3, melody=name == "debug-melody")
+    if inputs.melody is not None:  # in the model's dtype (bf16), as the engine passes it
+        inputs = dataclasses.replace(inputs, melody=inputs.melody.to(loaded.model.dtype))
+    assert_agree(loaded, inputs, 20, Sampling())
 
 
 def test_prepare_for_cpu_rejects_unknown_mode(cache: Path) -> None:
