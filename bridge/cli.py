@@ -16,12 +16,15 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bridge import protocol, version
-from bridge.config import CPU_PRECISIONS, DECODERS, DTYPES
+from bridge.config import CPU_KERNELS, CPU_PRECISIONS, DECODERS, DTYPES, ServeConfig
 from bridge.model_list import catalog_json, format_catalog
 from engine.errors import BridgeError, ShuttingDown
+
+if TYPE_CHECKING:
+    from engine.api import EngineSettings
 
 EXIT_OK, EXIT_ENGINE_ERROR, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 _TYPES = {"str": str, "int": int, "float": float}
@@ -157,6 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
         "without native bf16): faster, not exact; see docs/performance.md (default auto)",
     )
     serve.add_argument(
+        "--cpu-kernel",
+        choices=CPU_KERNELS,
+        help="on the CPU, the matrix kernel: auto (the fastest for one take, timed at the first "
+        "load on this machine and cached), module (the checkpoint's own, MKL) or onednn "
+        "(prepacked for oneDNN; on some CPUs the faster when takes are decoded together); "
+        "exact either way (default auto)",
+    )
+    serve.add_argument(
         "--true-peak",
         type=float,
         help="true-peak ceiling in dBTP that a request's loudness target never crosses "
@@ -266,10 +277,35 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
+def engine_settings(config: ServeConfig) -> EngineSettings:
+    """The engine's settings from the serve configuration."""
+    from engine.api import EngineSettings
+
+    assert config.out_dir is not None and config.cache_dir is not None  # from_sources sets them
+    return EngineSettings(
+        config.cache_dir,
+        config.device,
+        config.dtype,
+        config.warmup,
+        config.threads,
+        config.decoder,
+        config.cpu_precision,
+        config.cuda_graphs,
+        max(config.max_batch, config.max_variations),
+        cpu_kernel=config.cpu_kernel,
+        true_peak=config.true_peak,
+        out_dir=config.out_dir,
+        keep_models=config.keep_models,
+        memory_budget=round(config.memory_budget * 2**30),
+        models_dir=config.models_dir.expanduser().resolve() if config.models_dir else None,
+        adapters_dir=config.adapters_dir,
+    )
+
+
 def _serve(args: argparse.Namespace) -> int:
-    from bridge.config import ServeConfig, is_loopback, listen_problem
+    from bridge.config import is_loopback, listen_problem
     from bridge.server import OscServer
-    from engine.api import Engine, EngineSettings
+    from engine.api import Engine
 
     try:
         config = ServeConfig.from_sources(vars(args))
@@ -309,25 +345,7 @@ def _serve(args: argparse.Namespace) -> int:
         )
     assert config.out_dir is not None and config.cache_dir is not None  # from_sources sets them
     config.out_dir.mkdir(parents=True, exist_ok=True)
-    engine = Engine(
-        EngineSettings(
-            config.cache_dir,
-            config.device,
-            config.dtype,
-            config.warmup,
-            config.threads,
-            config.decoder,
-            config.cpu_precision,
-            config.cuda_graphs,
-            max(config.max_batch, config.max_variations),
-            true_peak=config.true_peak,
-            out_dir=config.out_dir,
-            keep_models=config.keep_models,
-            memory_budget=round(config.memory_budget * 2**30),
-            models_dir=config.models_dir.expanduser().resolve() if config.models_dir else None,
-            adapters_dir=config.adapters_dir,
-        )
-    )
+    engine = Engine(engine_settings(config))
     prepare = None
     if config.download_missing:
         prepare = functools.partial(_download_missing, config.model, config.cache_dir)
@@ -562,7 +580,6 @@ def _say_lost(missing: int, what: str) -> None:
 
 
 def _takes(args: argparse.Namespace) -> int:
-    from bridge.config import ServeConfig
     from bridge.takes import format_table, list_takes
 
     folder = args.folder

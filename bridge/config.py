@@ -15,11 +15,13 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from engine import adapters
+from engine.decoders import KERNELS
 from engine.decoders.precision import CPU_MODES as CPU_PRECISIONS
 
 ENV_PREFIX = "MUSICGEN_BRIDGE_"
 DECODERS = ("fast", "reference")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
+CPU_KERNELS = ("auto", *KERNELS)
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 MIN_TOKEN_CHARS = 16
 TRUE_PEAK_RANGE = (-20.0, 0.0)  # dBTP
@@ -67,6 +69,9 @@ class ServeConfig:
             float32), "float32", or "bfloat16" / "int8" (weight-only) /
             "int8-dynamic" weights on the CPU: faster, and not exact
             (docs/performance.md has the figures).
+        cpu_kernel: on the CPU, the decoder's Linear kernel: "auto" (timed at
+            the first load on a machine for one take's rows, and cached),
+            "module" or "onednn" (that one, nothing timed).
         cuda_graphs: on CUDA, capture the decode step as CUDA graphs at load.
         true_peak: the true-peak ceiling in dBTP that a request's loudness
             target never crosses (TRUE_PEAK_RANGE).
@@ -100,6 +105,7 @@ class ServeConfig:
     decoder: str = "fast"
     max_batch: int = 8
     cpu_precision: str = "auto"
+    cpu_kernel: str = "auto"
     cuda_graphs: bool = True
     true_peak: float = -1.0
     keep_models: int = 2
@@ -128,6 +134,10 @@ class ServeConfig:
             raise ValueError(
                 f"cpu_precision must be one of {', '.join(CPU_PRECISIONS)}, "
                 f"not {self.cpu_precision!r}"
+            )
+        if self.cpu_kernel not in CPU_KERNELS:
+            raise ValueError(
+                f"cpu_kernel must be one of {', '.join(CPU_KERNELS)}, not {self.cpu_kernel!r}"
             )
         if self.max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, not {self.max_batch}")

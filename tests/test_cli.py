@@ -70,6 +70,17 @@ def test_environment_fills_in_and_flags_win():
     assert config.out_dir == Path("/home/p/Music/MusicGen Bridge")
 
 
+def test_the_engine_gets_the_cpu_settings_from_flags_and_environment(tmp_path):
+    from bridge.cli import build_parser, engine_settings
+
+    args = build_parser().parse_args(["serve", "--cpu-kernel", "onednn"])
+    env = {"MUSICGEN_BRIDGE_CPU_PRECISION": "int8", "HOME": str(tmp_path)}
+    settings = engine_settings(ServeConfig.from_sources(vars(args), env))
+    assert (settings.cpu_kernel, settings.cpu_precision) == ("onednn", "int8")
+    default = engine_settings(ServeConfig.from_sources({}, {"HOME": str(tmp_path)}))
+    assert (default.cpu_kernel, default.cpu_precision) == ("auto", "auto")
+
+
 def test_bad_environment_value_is_named():
     with pytest.raises(ValueError, match="MUSICGEN_BRIDGE_PORT='ninety'"):
         ServeConfig.from_sources({}, {"MUSICGEN_BRIDGE_PORT": "ninety"})
@@ -79,7 +90,12 @@ def test_bad_environment_value_is_named():
     ("name", "value", "words"),
     [
         ("DECODER", "quick", "decoder must be one of fast, reference"),
-        ("CPU_PRECISION", "int4", "cpu_precision must be one of auto, float32, bfloat16, int8"),
+        (
+            "CPU_PRECISION",
+            "int4",
+            "cpu_precision must be one of auto, float32, bfloat16, int8, int8-dynamic",
+        ),
+        ("CPU_KERNEL", "mkl", "cpu_kernel must be one of auto, module, onednn"),
         ("MAX_BATCH", "0", "max_batch must be at least 1"),
         ("DTYPE", "float64", "dtype must be one of auto, float32, float16, bfloat16"),
         ("DEVICE", "gpu", "device must be auto, cpu, mps, cuda or cuda:N"),

@@ -23,7 +23,7 @@ setting names.  What each module holds:
 - ``codec``: codec tokens to audio and back (``encode_audio``, ``decode_audio``).
 
 Importing this package does not import torch (the bridge reads
-``precision.CPU_MODES``); the modules import it where they use it.  No module
+``precision.CPU_MODES`` and :data:`KERNELS`); the modules import it where they use it.  No module
 here imports one that imports it back: ``loop`` knows the prepared steps only
 by their protocol (``loop.PreparedSteps``).
 """
@@ -36,8 +36,13 @@ from engine.decoders.contract import DecodeInputs, Decoder, Picker, StepHook
 
 #: Decoders by the name ``EngineSettings.decoder`` / ``serve --decoder`` gives.
 DECODERS = ("fast", "reference")
+#: CPU Linear kernels exact to float rounding (``linears.apply_kernel``): ``"module"`` is
+#: the checkpoint's own ``nn.Linear`` (``F.linear``: MKL, or oneDNN where aten picks it);
+#: ``"onednn"`` the weights prepacked for oneDNN.  Here so that the bridge can check
+#: ``serve --cpu-kernel`` without importing torch.
+KERNELS = ("module", "onednn")
 
-__all__ = ["DECODERS", "DecodeInputs", "Decoder", "Picker", "StepHook", "decoder"]
+__all__ = ["DECODERS", "KERNELS", "DecodeInputs", "Decoder", "Picker", "StepHook", "decoder"]
 
 
 def decoder(name: str, graphs: Any = None) -> Decoder:

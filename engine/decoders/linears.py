@@ -32,11 +32,8 @@ from typing import Any
 import torch
 
 from engine.checkpoint import LoadedModel
+from engine.decoders import KERNELS
 
-#: Kernels exact to float rounding: ``"module"`` is the checkpoint's own
-#: ``nn.Linear`` (``F.linear``: MKL, or oneDNN where aten picks it);
-#: ``"onednn"`` the weights prepacked for oneDNN.
-KERNELS = ("module", "onednn")
 #: Rows a weight is packed for (and a product timed at): one take with guidance.
 TIMING_ROWS = 2
 #: The self-attention projections :func:`fuse_qkv` fuses, in the fused weight's order.
