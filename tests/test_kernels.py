@@ -107,8 +107,8 @@ def test_the_choice_is_measured_once_then_read_from_the_cache(tmp_path, cache_di
     loaded = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
     first = kernels.choose_kernel(loaded, tmp_path)
     assert first.how == "measured" and first.kernel in kernels.KERNELS
-    assert set(first.step_ms) == set(kernels.KERNELS)
-    assert all(ms > 0 for ms in first.step_ms.values())
+    assert set(first.step_ms) == set(kernels.KERNELS) == set(first.batch_ms)
+    assert all(ms > 0 for ms in [*first.step_ms.values(), *first.batch_ms.values()])
     kept = json.loads((tmp_path / kernels.CACHE_FILE).read_text())
     key = kernels.cache_key(loaded)
     assert kept[key]["kernel"] == first.kernel
@@ -119,10 +119,24 @@ def test_the_choice_is_measured_once_then_read_from_the_cache(tmp_path, cache_di
 
     monkeypatch.setattr(kernel_timing, "time_kernels", no_timing)
     again = kernels.choose_kernel(loaded, tmp_path)
-    assert (again.kernel, again.how) == (first.kernel, "cached")
+    assert (again.kernel, again.how, again.batch_ms) == (first.kernel, "cached", first.batch_ms)
     assert kernels.choose_kernel(loaded, tmp_path, "module") == kernels.KernelChoice(
         "module", "asked"
     )
+
+
+def test_the_log_names_the_kernel_faster_for_takes_decoded_together() -> None:
+    # As measured in float32 on the Intel Xeon with AMX: MKL for one take, oneDNN for four.
+    one = {"module": 49.0, "onednn": 59.9}
+    line = kernels.describe(
+        kernels.KernelChoice("module", "measured", one, batch_ms={"module": 80.0, "onednn": 54.0})
+    )
+    assert "four takes together: module 80.0 ms, onednn 54.0 ms" in line
+    assert "(onednn is the faster for takes decoded together: cpu_kernel onednn)" in line
+    same = kernels.describe(
+        kernels.KernelChoice("module", "measured", one, batch_ms={"module": 50.0, "onednn": 60.0})
+    )
+    assert "four takes together" in same and "faster for takes decoded together" not in same
 
 
 @pytest.mark.parametrize(("first", "then"), [("float32", "int8-dynamic"), ("bfloat16", "int8")])
@@ -143,11 +157,13 @@ def test_an_int8_model_never_takes_another_precision_s_cached_choice(
 def test_fastest_wins_but_never_one_that_is_not_exact(tmp_path, cache_dir, monkeypatch):
     loaded = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
     monkeypatch.setattr(
-        kernel_timing, "time_kernels", lambda loaded: ({"module": 9.0, "onednn": 3.0}, [])
+        kernel_timing, "time_kernels", lambda loaded, rows=2: ({"module": 9.0, "onednn": 3.0}, [])
     )
     assert kernels.choose_kernel(loaded, tmp_path / "a").kernel == "onednn"
     monkeypatch.setattr(
-        kernel_timing, "time_kernels", lambda loaded: ({"module": 9.0, "onednn": 3.0}, ["onednn"])
+        kernel_timing,
+        "time_kernels",
+        lambda loaded, rows=2: ({"module": 9.0, "onednn": 3.0}, ["onednn"]),
     )
     choice = kernels.choose_kernel(loaded, tmp_path / "b")
     assert choice.kernel == "module"
@@ -283,7 +299,7 @@ def test_a_wrong_fused_qkv_is_seen(cache_dir: Path) -> None:
 def test_fusing_is_chosen_only_where_it_is_faster(tmp_path, cache_dir, monkeypatch):
     loaded = checkpoint.load("debug", cache_dir, device="cpu", dtype="float32")
     monkeypatch.setattr(
-        kernel_timing, "time_kernels", lambda loaded: ({"module": 9.0, "onednn": 3.0}, [])
+        kernel_timing, "time_kernels", lambda loaded, rows=2: ({"module": 9.0, "onednn": 3.0}, [])
     )
     monkeypatch.setattr(
         kernel_timing, "time_qkv", lambda loaded, k: {"separate": 2.0, "fused": 1.0}

@@ -50,7 +50,7 @@ import torch
 from engine.checkpoint import LoadedModel
 from engine.decoders import kernel_timing
 from engine.decoders.layers import set_attention_dtype
-from engine.decoders.linears import KERNELS, apply_kernel
+from engine.decoders.linears import BATCH_ROWS, KERNELS, apply_kernel
 
 __all__ = ["KERNELS", "KERNEL_CHOICES", "KernelChoice", "apply_choice", "choose_kernel"]
 
@@ -80,6 +80,10 @@ class KernelChoice:
         attention_ms: a step's self-attention over the cache in each dtype
             (:func:`engine.decoders.kernel_timing.time_attention`); empty
             where nothing was timed.
+        batch_ms: as ``step_ms`` for four takes decoded together
+            (:data:`~engine.decoders.linears.BATCH_ROWS`): logged, so that an
+            engine that mostly decodes takes together can be given the kernel
+            that is faster there (``cpu_kernel``); the choice is ``step_ms``'s.
     """
 
     kernel: str
@@ -90,6 +94,7 @@ class KernelChoice:
     qkv_ms: dict[str, float] = field(default_factory=dict)
     attention: str = ""
     attention_ms: dict[str, float] = field(default_factory=dict)
+    batch_ms: dict[str, float] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -183,8 +188,10 @@ def choose_kernel(loaded: LoadedModel, cache_dir: Path | None, asked: str = "aut
             cached.get("qkv_ms", {}),
             str(cached["attention"]),
             cached.get("attention_ms", {}),
+            cached.get("batch_ms", {}),
         )
     step_ms, inexact = kernel_timing.time_kernels(loaded)
+    batch_ms, _ = kernel_timing.time_kernels(loaded, BATCH_ROWS)
     exact = {kernel: ms for kernel, ms in step_ms.items() if kernel not in inexact}
     kernel = min(exact, key=exact.__getitem__) if exact else "module"
     qkv_ms = kernel_timing.time_qkv(loaded, kernel)
@@ -201,6 +208,7 @@ def choose_kernel(loaded: LoadedModel, cache_dir: Path | None, asked: str = "aut
         {k: round(v, 3) for k, v in qkv_ms.items()},
         attention,
         {k: round(v, 3) for k, v in attention_ms.items()},
+        {k: round(v, 3) for k, v in batch_ms.items() if k not in inexact},
     )
     if path is not None:
         _write_cache(path, key, choice)
@@ -222,6 +230,12 @@ def describe(choice: KernelChoice) -> str:
         timings = ", ".join(f"{k} {ms:.1f} ms" for k, ms in choice.attention_ms.items())
         where = choice.attention or "the model's dtype"
         line += f"; attention and KV cache in {where} ({timings} a step)"
+    if choice.batch_ms:
+        timings = ", ".join(f"{k} {ms:.1f} ms" for k, ms in choice.batch_ms.items())
+        line += f"; four takes together: {timings}"
+        faster = min(choice.batch_ms, key=choice.batch_ms.__getitem__)
+        if faster != choice.kernel:
+            line += f" ({faster} is the faster for takes decoded together: cpu_kernel {faster})"
     return line
 
 
@@ -250,6 +264,7 @@ def _write_cache(path: Path, key: str, choice: KernelChoice) -> None:
         "qkv_ms": choice.qkv_ms,
         "attention": choice.attention,
         "attention_ms": choice.attention_ms,
+        "batch_ms": choice.batch_ms,
         "measured": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     try:

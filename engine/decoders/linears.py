@@ -36,6 +36,9 @@ from engine.decoders import KERNELS
 
 #: Rows a weight is packed for (and a product timed at): one take with guidance.
 TIMING_ROWS = 2
+#: Rows the products are also timed at, for the log: four takes with guidance
+#: (variations, or requests sharing a run), where the fastest kernel can differ.
+BATCH_ROWS = 8
 #: The self-attention projections :func:`fuse_qkv` fuses, in the fused weight's order.
 QKV = ("q_proj", "k_proj", "v_proj")
 
