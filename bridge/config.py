@@ -15,11 +15,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from engine import adapters
-from engine.decoders import KERNELS
+from engine.decoders import DECODERS, KERNELS
 from engine.decoders.precision import CPU_MODES as CPU_PRECISIONS
 
 ENV_PREFIX = "MUSICGEN_BRIDGE_"
-DECODERS = ("fast", "reference")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 CPU_KERNELS = ("auto", *KERNELS)
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
