@@ -15,12 +15,12 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from engine import adapters
-from engine.decoders import DECODERS, KERNELS
+from engine.decoders import DECODERS
+from engine.decoders import KERNEL_CHOICES as CPU_KERNELS
 from engine.decoders.precision import CPU_MODES as CPU_PRECISIONS
 
 ENV_PREFIX = "MUSICGEN_BRIDGE_"
 DTYPES = ("auto", "float32", "float16", "bfloat16")
-CPU_KERNELS = ("auto", *KERNELS)
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 MIN_TOKEN_CHARS = 16
 TRUE_PEAK_RANGE = (-20.0, 0.0)  # dBTP

@@ -19,13 +19,14 @@ setting names.  What each module holds:
 - ``kernel_timing``: the candidates timed on the model's own weights;
 - ``linears``: what the decoder's Linear layers become (oneDNN-prepacked,
   q/k/v fused);
-- ``precision``: the opt-in reduced-precision CPU variants (``prepare_for_cpu``);
+- ``precision``: the reduced-precision CPU variants (``prepare_for_cpu``);
 - ``codec``: codec tokens to audio and back (``encode_audio``, ``decode_audio``).
 
 Importing this package does not import torch (the bridge reads
-``precision.CPU_MODES`` and :data:`KERNELS`); the modules import it where they use it.  No module
-here imports one that imports it back: ``loop`` knows the prepared steps only
-by their protocol (``loop.PreparedSteps``).
+``precision.CPU_MODES`` and :data:`KERNEL_CHOICES`); the modules import it
+where they use it.  No module here imports one that imports it back:
+``loop`` knows the prepared steps only by their protocol
+(``loop.PreparedSteps``).
 """
 
 from __future__ import annotations
@@ -41,8 +42,20 @@ DECODERS = ("fast", "reference")
 #: ``"onednn"`` the weights prepacked for oneDNN.  Here so that the bridge can check
 #: ``serve --cpu-kernel`` without importing torch.
 KERNELS = ("module", "onednn")
+#: What ``EngineSettings.cpu_kernel`` / ``serve --cpu-kernel`` may be: a kernel, or
+#: "auto" (measured at load, ``kernels.choose_kernel``).
+KERNEL_CHOICES = ("auto", *KERNELS)
 
-__all__ = ["DECODERS", "KERNELS", "DecodeInputs", "Decoder", "Picker", "StepHook", "decoder"]
+__all__ = [
+    "DECODERS",
+    "KERNELS",
+    "KERNEL_CHOICES",
+    "DecodeInputs",
+    "Decoder",
+    "Picker",
+    "StepHook",
+    "decoder",
+]
 
 
 def decoder(name: str, graphs: Any = None) -> Decoder:

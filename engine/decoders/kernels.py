@@ -48,7 +48,7 @@ from typing import Any
 import torch
 
 from engine.checkpoint import LoadedModel
-from engine.decoders import kernel_timing
+from engine.decoders import KERNEL_CHOICES, kernel_timing
 from engine.decoders.layers import set_attention_dtype
 from engine.decoders.linears import BATCH_ROWS, KERNELS, apply_kernel
 
@@ -56,8 +56,6 @@ __all__ = ["KERNELS", "KERNEL_CHOICES", "KernelChoice", "apply_choice", "choose_
 
 log = logging.getLogger(__name__)
 
-#: What ``EngineSettings.cpu_kernel`` may be: a kernel, or "auto" (measured).
-KERNEL_CHOICES = ("auto", *KERNELS)
 CACHE_FILE = "cpu_kernels.json"
 
 

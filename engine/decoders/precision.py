@@ -41,14 +41,19 @@ def resolve_cpu_precision(mode: str, flags: list[str] | None = None) -> tuple[st
     """
     if mode != "auto":
         return mode, "asked"
+    native = native_bf16(flags)
+    if native:
+        return "bfloat16", f"auto: the CPU has native bf16 ({', '.join(native)})"
+    return "float32", "auto: the CPU has no native bf16"
+
+
+def native_bf16(flags: list[str] | None = None) -> list[str]:
+    """Which of :data:`NATIVE_BF16_FLAGS` the CPU has (``flags``, default /proc/cpuinfo's)."""
     if flags is None:
         from engine.decoders.kernels import cpu_flags
 
         flags = cpu_flags()
-    native = [flag for flag in NATIVE_BF16_FLAGS if flag in flags]
-    if native:
-        return "bfloat16", f"auto: the CPU has native bf16 ({', '.join(native)})"
-    return "float32", "auto: the CPU has no native bf16"
+    return [flag for flag in NATIVE_BF16_FLAGS if flag in flags]
 
 
 def prepare_for_cpu(loaded: LoadedModel, mode: str) -> LoadedModel:
@@ -111,10 +116,9 @@ def _int8_weights(loaded: LoadedModel) -> None:
     """Weight-only int8 (``prepare_for_cpu(loaded, "int8")``): bf16, q/k/v fused, int8 layers."""
     import torch
 
-    from engine.decoders.kernels import cpu_flags
     from engine.decoders.linears import INT8_ALIGN, Int8Linear, decoder_linears, fuse_qkv
 
-    if not any(flag in cpu_flags() for flag in NATIVE_BF16_FLAGS):
+    if not native_bf16():
         log.warning(
             "this CPU has no native bf16 (%s): weight-only int8 computes in emulated bf16 and "
             "may be slower than float32; int8-dynamic quantizes the activations too and has "
