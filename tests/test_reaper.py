@@ -72,13 +72,19 @@ def _drive(tmp_path: Path, port: int, *scenario: str) -> list[list[str]]:
     return [line.split("\t") for line in run.stdout.splitlines()]
 
 
-def _argv(lines: list[list[str]]) -> list[str]:
-    """The generate argv the action ran (inside /bin/sh -c), up to --quiet."""
+def _script_words(lines: list[list[str]]) -> list[str]:
+    """The words of the script /bin/sh ran for the take.  ExecProcess got `/bin/sh FILE`: REAPER
+    splits its line with LineParser rules and runs the argv with no shell (e2e_driver.lua)."""
     commands = [line for line in lines if line[0] == "COMMAND"]
     assert len(commands) == 1 and commands[0][2] == "-2", commands  # no wait, minimized
-    shell, dash_c, inner = shlex.split(commands[0][1])
-    assert (shell, dash_c) == ("/bin/sh", "-c")
-    words = shlex.split(inner)
+    argv = commands[0][1].split("\1")
+    assert argv[0] == "/bin/sh" and len(argv) == 2 and argv[1].endswith(".sh"), argv
+    return shlex.split(commands[0][3])
+
+
+def _argv(lines: list[list[str]]) -> list[str]:
+    """The generate argv the action ran (in the script /bin/sh ran), up to --quiet."""
+    words = _script_words(lines)
     return words[: words.index("--quiet") + 1]
 
 
@@ -107,7 +113,8 @@ def test_lua_settings_model_menu_is_the_models_json_menu_and_feeds_generate(
     there puts it in the Generate dialog's Model field, and the take is made with it."""
     menu = models_json_menu(engine_process.port)
     lines = _drive(tmp_path, engine_process.port, "settings", "debug-stereo")
-    assert [row[2] for row in lines if row[0] == "QUERY"] == ["0"]
+    queries = _rows(lines, "QUERY")
+    assert [(q[1], q[3]) for q in queries] == [("-2", "models")], "in the background, no wait"
     header = "#Model for new takes (the Generate dialog's Model field):"
     expected = [header] + [("!" if not m["name"] else "") + m["label"] for m in menu]
     assert _rows(lines, "MENU") == [
@@ -125,8 +132,7 @@ def test_lua_settings_model_menu_is_the_models_json_menu_and_feeds_generate(
 def test_lua_generate_end_to_end(engine_process, tmp_path):
     cli = cli_executable()
     lines = _drive(tmp_path, engine_process.port)
-    commands = [line for line in lines if line[0] == "COMMAND"]
-    words = shlex.split(shlex.split(commands[0][1])[2])
+    words = _script_words(lines)
     res = tmp_path / "res" / "Data" / "musicgen-bridge" / "reaper-"
     argv = _argv(lines)
     result_file = argv[argv.index("--result-file") + 1]

@@ -1,7 +1,9 @@
 -- End-to-end driver (used by tests/test_reaper.py): runs a MusicGen action under the mock,
--- but ExecProcess really runs the command line through /bin/sh in the background (as REAPER
--- does on macOS and Linux: it returns at once), against the engine on 127.0.0.1:PORT, and the
--- defer loop is pumped in real time (50 ms a round).  Prints what happened, one tab-separated
+-- but ExecProcess really starts what REAPER would on macOS and Linux: the line split with
+-- LineParser rules and the argv run with no shell, in the background (it returns at once),
+-- against the engine on 127.0.0.1:PORT; the defer loop is pumped in real time (50 ms a round).
+-- COMMAND / QUERY lines: the argv (words joined by \1), the timeout, the script /bin/sh read,
+-- and the CLI's subcommand.  Prints what happened, one tab-separated
 -- line per fact; JOBFILES lists what is left in the job folder a second after the loop ends.
 -- Usage: lua5.4 e2e_driver.lua WORKDIR CLI PORT [SCENARIO [ARG...]]
 --   generate (default)  Generate from selection, MIDI item at 140 bpm 6/8 (melody off)
@@ -29,18 +31,30 @@ local opts = {
   selected = { 1 },
   ext = ext,
   inputs = { { true, prompt .. "\n2\n7\n\n\n1" } },
-  exec = function(cmd, timeout)
+  -- REAPER on macOS and Linux: the line is split with LineParser rules (the mock's copy of
+  -- WDL/lineparse.h) and the argv started with no shell.  Lua can only start a process through
+  -- a shell, so every word is single-quoted for it: that shell then only hands the words over.
+  spawn = function(argv, timeout)
+    local words = {}
+    for i, word in ipairs(argv) do
+      words[i] = "'" .. word:gsub("'", "'\\''") .. "'"
+    end
+    local f = argv[1] == "/bin/sh" and argv[2] and io.open(argv[2], "rb")
+    local script = f and f:read("a") or ""
+    if f then f:close() end
+    local what = script:match("^'[^']*' '([^']*)'") or "?"
+    local line = table.concat(words, " ")
     if timeout >= 0 then
-      -- A short query (Settings' models --json): REAPER waits and answers "code\noutput".
-      local pipe = io.popen(cmd .. " </dev/null; echo \"EXIT:$?\"")
+      local pipe = io.popen("exec " .. line .. " </dev/null 2>&1; echo \"EXIT:$?\"")
       local output = pipe:read("a")
       pipe:close()
       local body, code = output:match("^(.*)EXIT:(%d+)%s*$")
-      print("QUERY\t" .. cmd .. "\t" .. code)
+      print("WAITED\t" .. table.concat(argv, " ") .. "\t" .. code)
       return code .. "\n" .. body
     end
-    print("COMMAND\t" .. cmd .. "\t" .. timeout)
-    os.execute(cmd .. " </dev/null >/dev/null 2>&1 &") -- returns at once, as ExecProcess(cmd, -2) does
+    print((what == "generate" and "COMMAND" or "QUERY") .. "\t" .. table.concat(argv, "\1") .. "\t" .. timeout
+      .. "\t" .. script:gsub("\n", " ") .. "\t" .. what)
+    os.execute("exec " .. line .. " </dev/null >/dev/null 2>&1 &") -- returns at once, as ExecProcess(cmd, -2) does
     return ""
   end,
 }
@@ -89,11 +103,13 @@ local reaper, state = Mock.new(opts)
 _G.reaper = reaper
 _G.gfx = state.gfx
 if scenario == "settings" then
-  dofile(here .. "../MusicGen_Settings.lua")
+  state.launch("MusicGen_Settings.lua", function() dofile(here .. "../MusicGen_Settings.lua") end)
+  state.pump(400, 0.05, function() os.execute("sleep 0.05") end) -- the models query, in the background
   print("MODEL\t" .. tostring(state.ext["MusicGen_Bridge/last_model"]))
 end
-dofile(here .. "../" .. script)
+state.launch(script, function() dofile(here .. "../" .. script) end)
 local rounds = state.pump(6000, 0.05, function() os.execute("sleep 0.05") end)
+state.end_finished()
 print("ROUNDS\t" .. rounds .. "\t" .. #state.deferred)
 os.execute("sleep 1")
 local jobs = io.popen("ls -A '" .. workdir .. "/res/Data/musicgen-bridge' 2>/dev/null")

@@ -30,6 +30,7 @@ function F.mock(name, opts)
     opts.wavs_exist = true -- the takes the tests "receive" (paths like /o/a.wav) are there
   end
   local reaper, state = Mock.new(opts)
+  F.state = state
   _G.reaper = reaper
   _G.gfx = state.gfx
   package.loaded["musicgen.ids"] = { new = function() return F.ID end }
@@ -41,8 +42,14 @@ function F.mock(name, opts)
   return reaper, state
 end
 
+--- Run action `script` (a file name) as REAPER does: a new instance (see Mock, "Instances").
 function F.run(script)
-  dofile(F.root .. script)
+  return F.state.launch(script, function() dofile(F.root .. script) end)
+end
+
+--- The user runs `script` again while it runs; `answer` is what they answer REAPER's dialog.
+function F.relaunch(script, answer)
+  return F.state.relaunch(script, function() dofile(F.root .. script) end, answer)
 end
 
 function F.write(path, text)
@@ -85,13 +92,11 @@ function F.shell_words(line)
   return words
 end
 
---- The argv of the one background command run (inside its /bin/sh -c wrapper).
+--- The argv of the one background command run (in the script /bin/sh ran).
 function F.argv(state)
-  local cmds = state.exec_commands()
-  assert(#cmds == 1, "expected one command, got " .. #cmds)
-  local outer = F.shell_words(cmds[1])
-  assert(outer[1] == "/bin/sh" and outer[2] == "-c", cmds[1])
-  return F.shell_words(outer[3])
+  local scripts = state.scripts()
+  assert(#scripts == 1, "expected one command, got " .. #scripts)
+  return F.shell_words(scripts[1])
 end
 
 --- The argv words after "generate PROMPT" up to (not including) "--out" or "--id".

@@ -14,7 +14,26 @@
 --   the preference "Copy imported media to project media directory" does), wavs_exist (every
 --   *.wav path exists for file_exists, except those in the set `missing`), no_insert_in_project
 --   (a REAPER before 7.18: no InsertTrackInProject), source_length (seconds of a source whose
---   file is not a readable WAV, 2), extra_projects (list of {project_file, tracks}: other tabs).
+--   file is not a readable WAV, 2), extra_projects (list of {project_file, tracks}: other tabs),
+--   tempo_map (list of {time (s), bpm}, sorted, the first at 0: the tempo from each time on;
+--   replaces `tempo`), spawn (function(argv, timeout) -> ExecProcess's answer: gets the argv
+--   REAPER starts on macOS/Linux, after its LineParser split; e2e_driver.lua execs it), mb
+--   (queue of MB answers for questions: 1 OK/Yes... ; default 1).
+--
+-- Host rules the mock keeps (docs/reaper.md, "Host rules"):
+--   ExecProcess on macOS/Linux runs no shell: the line is split with WDL's LineParser
+--   (lineparse.h: a token opened by " ' or ` runs to the same quote, no backslash escapes) and
+--   the argv started as it is.  `/bin/sh -c SCRIPT` runs SCRIPT; `/bin/sh FILE` runs the file;
+--   the mock's "program" behind a script is opts.exec(script_text, timeout, argv), whose answer
+--   "code\noutput" goes where the script's last `>FILE 2>&1; echo $? >EXIT` says (background),
+--   or is returned (waiting).  An empty script does nothing and exits 0.
+--   Instances: a script "runs" while it has a deferred function.  Relaunching a running one
+--   (state.relaunch) terminates it when it set set_action_options flag 1 (and starts the new
+--   one when flag 2 is set too), else does what the user answers REAPER's dialog: "terminate"
+--   (atexit callbacks run, its deferred functions are dropped, nothing new starts) or "new"
+--   (a second copy runs alongside).  atexit callbacks also run when a script ends on its own.
+--   Undo: a script that ends its first run without deferring and without an undo block of its
+--   own gets the automatic "ReaScript: Run" undo point (state.undo lists the undo history).
 -- An item: {position, length, track (1-based), loop, take = {midi = true, notes =
 --   {{ppq_start, ppq_end, pitch, velocity, muted}}, offset (s), source_len_qn} or
 --   {audio = true, file = "/x.wav", offset, source_len (s, 10), rate (1), pitch (0), source_type ("WAVE")}}.
@@ -82,7 +101,7 @@ end
 function Mock.new(opts)
   opts = opts or {}
   local state = { calls = {}, deferred = {}, ext = {}, messages = {}, console = {}, dialogs = {},
-    processes = {}, now = 0 }
+    processes = {}, now = 0, undo = {}, instances = {}, instance = nil }
   for k, v in pairs(opts.ext or {}) do
     state.ext[k] = v
   end
@@ -110,8 +129,33 @@ function Mock.new(opts)
       item.take.item = item
     end
   end
+  local tempo_map = opts.tempo_map or { { 0, tempo } }
+  -- Quarter notes from 0 to time t (s) on the piecewise constant tempo map.
   local function qn(t)
-    return t * tempo / 60
+    local q = 0
+    for i, seg in ipairs(tempo_map) do
+      local seg_end = tempo_map[i + 1] and tempo_map[i + 1][1] or math.huge
+      if t <= seg_end then return q + (t - seg[1]) * seg[2] / 60 end
+      q = q + (seg_end - seg[1]) * seg[2] / 60
+    end
+    return q
+  end
+  local function time_of_qn(target)
+    local q = 0
+    for i, seg in ipairs(tempo_map) do
+      local seg_end = tempo_map[i + 1] and tempo_map[i + 1][1] or math.huge
+      local seg_qn = (seg_end - seg[1]) * seg[2] / 60
+      if target <= q + seg_qn then return seg[1] + (target - q) * 60 / seg[2] end
+      q = q + seg_qn
+    end
+    return math.huge
+  end
+  local function bpm_at(t)
+    local bpm = tempo_map[1][2]
+    for _, seg in ipairs(tempo_map) do
+      if t >= seg[1] then bpm = seg[2] end
+    end
+    return bpm
   end
   local function is_open(p)
     for _, open in ipairs(state.projects) do
@@ -206,22 +250,100 @@ function Mock.new(opts)
     end
     return answer[1], answer[2]
   end
-  function api.MB(text) state.messages[#state.messages + 1] = text return 1 end
+  local mb_answers = opts.mb or {}
+  function api.MB(text, _, kind)
+    state.messages[#state.messages + 1] = text
+    if (kind or 0) ~= 0 then return table.remove(mb_answers, 1) or 1 end
+    return 1
+  end
   function api.ShowConsoleMsg(text) state.console[#state.console + 1] = text end
-  function api.defer(fn) state.deferred[#state.deferred + 1] = fn end
+  function api.defer(fn)
+    state.deferred[#state.deferred + 1] = { fn = fn, instance = state.instance }
+    if state.instance then state.instance.deferred_once = true end
+  end
+  function api.atexit(fn)
+    local inst = assert(state.instance, "atexit outside a running script")
+    inst.atexit[#inst.atexit + 1] = fn
+  end
+  function api.set_action_options(flags)
+    assert(state.instance, "set_action_options outside a running script").options = flags
+  end
+  function api.EnumerateFiles(folder, i)
+    local listing = io.popen("ls -A '" .. folder:gsub("'", "'\\''") .. "' 2>/dev/null")
+    local names = {}
+    for name in listing:lines() do names[#names + 1] = name end
+    listing:close()
+    table.sort(names)
+    return names[i + 1]
+  end
+  function api.CountMediaItems(proj)
+    local p, n = P(proj), 0
+    for _ in ipairs(p.items) do n = n + 1 end
+    for _, track in ipairs(p.tracks) do n = n + #track.items end
+    return n
+  end
+  function api.GetMediaItem(proj, i)
+    local p, all = P(proj), {}
+    for _, item in ipairs(p.items) do all[#all + 1] = item end
+    for _, track in ipairs(p.tracks) do
+      for _, item in ipairs(track.items) do all[#all + 1] = item end
+    end
+    return all[i + 1]
+  end
   -- ExecProcess: "returns NULL on total failure, otherwise the return value, a newline, and
   -- then the output of the command ... timeoutmsec is -1 for no wait/terminate, -2 for no wait
   -- and minimize".  On Windows a -1 start shows a console window for as long as the process
   -- runs, and closing it kills the process (no result, no exit file).
   function api.ExecProcess(cmd, timeout)
     local windows = (opts.os or "Linux"):match("^Win") ~= nil
-    state.processes[#state.processes + 1] = { cmd = cmd, mode = timeout,
+    local process = { cmd = cmd, mode = timeout,
       window = windows and timeout == -1 and "console" or (windows and timeout == -2 and "minimized" or nil) }
+    state.processes[#state.processes + 1] = process
     if opts.exec_fails then return nil end
-    if opts.exec then
-      return opts.exec(cmd, timeout)
+    if windows then
+      -- Windows: CreateProcess with the line as it is (no shell either).
+      process.script = cmd
+      if opts.exec then return opts.exec(cmd, timeout) end
+      return timeout < 0 and "" or "0\n"
     end
-    return timeout < 0 and "" or "0\n"
+    local argv = Mock.lineparser_split(cmd)
+    if not argv then return nil end -- an open quote: LineParser refuses the line
+    process.argv = argv
+    if opts.spawn then return opts.spawn(argv, timeout) end
+    if argv[1] ~= "/bin/sh" then
+      error("ExecProcess would exec " .. tostring(argv[1]) .. " directly (no shell): " .. cmd, 2)
+    end
+    local script
+    if argv[2] == "-c" then
+      script = argv[3] or ""
+    else
+      local f = io.open(argv[2] or "", "rb")
+      if not f then
+        process.script = ""
+        return timeout < 0 and "" or "127\n/bin/sh: can't open " .. tostring(argv[2]) .. "\n"
+      end
+      script = f:read("a")
+      f:close()
+    end
+    process.script = script
+    if script:match("^%s*$") then return timeout < 0 and "" or "0\n" end
+    local answer = opts.exec and opts.exec(script, timeout, argv)
+    if answer == nil then answer = timeout < 0 and "" or "0\n" end
+    if timeout < 0 then
+      -- What the script's redirections do with the program's answer (if it has ended).
+      local code, output = answer:match("^(%-?%d+)\n(.*)$")
+      local out_file, exit_file = script:match(">'([^']*)' 2>&1; echo %$%? >'([^']*)'%s*$")
+      if code and out_file then
+        local f = assert(io.open(out_file, "wb"))
+        f:write(output)
+        f:close()
+        f = assert(io.open(exit_file, "wb"))
+        f:write(code .. "\n")
+        f:close()
+      end
+      return ""
+    end
+    return answer
   end
   function api.file_exists(path)
     if (opts.files or {})[path] then return true end
@@ -248,8 +370,9 @@ function Mock.new(opts)
     if opts.device_srate then return true, tostring(opts.device_srate) end
     return false, ""
   end
-  function api.TimeMap_GetTimeSigAtTime(proj) P(proj) return timesig[1], timesig[2], tempo end
+  function api.TimeMap_GetTimeSigAtTime(proj, t) P(proj) return timesig[1], timesig[2], bpm_at(t) end
   function api.TimeMap2_timeToQN(_, t) return qn(t) end
+  function api.TimeMap2_QNToTime(_, q) return time_of_qn(q) end
   function api.CountSelectedMediaItems(proj) return #P(proj).selected end
   function api.GetSelectedMediaItem(proj, i) local p = P(proj) return p.items[p.selected[i + 1]] end
   function api.GetMediaItem_Track(item)
@@ -393,7 +516,11 @@ function Mock.new(opts)
     return true, take.name
   end
   function api.Undo_BeginBlock2(proj) P(proj) end
-  function api.Undo_EndBlock2(proj) P(proj) end
+  function api.Undo_EndBlock2(proj, label)
+    P(proj)
+    state.undo[#state.undo + 1] = label
+    if state.instance then state.instance.undo_points = (state.instance.undo_points or 0) + 1 end
+  end
   for _, name in ipairs({ "Undo_BeginBlock", "Undo_EndBlock", "PreventUIRefresh", "UpdateArrange",
     "UpdateItemInProject", "Main_OnCommand" }) do
     api[name] = function() end
@@ -492,14 +619,101 @@ function Mock.new(opts)
 
   --- Run deferred functions, up to `max` rounds; each round is `step` seconds (1/30) on the
   -- clock time_precise reads, and `between()` (if given) runs after each.  Returns the rounds.
+  --- Run `fn` (a script's body) as a new instance of script `name`, as REAPER runs an action:
+  -- afterwards, the automatic undo point when it neither deferred nor made one.
+  function state.launch(name, fn)
+    local inst = { name = name, atexit = {}, options = 0 }
+    state.instances[#state.instances + 1] = inst
+    local outer = state.instance
+    state.instance = inst
+    fn()
+    state.instance = outer
+    if not inst.deferred_once and (inst.undo_points or 0) == 0 then
+      state.undo[#state.undo + 1] = "ReaScript: Run"
+    end
+    state.end_finished()
+    return inst
+  end
+
+  local function running(inst)
+    for _, d in ipairs(state.deferred) do
+      if d.instance == inst then return true end
+    end
+    return false
+  end
+
+  local function end_instance(inst)
+    if inst.ended then return end
+    inst.ended = true
+    local outer = state.instance
+    state.instance = inst
+    for _, fn in ipairs(inst.atexit) do fn() end
+    state.instance = outer
+  end
+
+  --- Instances whose deferred functions ran out have ended: their atexit callbacks run.
+  function state.end_finished()
+    for _, inst in ipairs(state.instances) do
+      if not inst.ended and not running(inst) then end_instance(inst) end
+    end
+  end
+
+  --- Terminate the running instances of script `name`: atexit runs, their deferred are dropped.
+  function state.terminate(name)
+    for _, inst in ipairs(state.instances) do
+      if inst.name == name and not inst.ended and running(inst) then
+        local kept = {}
+        for _, d in ipairs(state.deferred) do
+          if d.instance ~= inst then kept[#kept + 1] = d end
+        end
+        state.deferred = kept
+        end_instance(inst)
+      end
+    end
+  end
+
+  --- The user runs script `name` (body `fn`) again.  While one runs: set_action_options flag 1
+  -- terminates it (and flag 2 then starts the new one); without, REAPER asks, and `answer` is
+  -- "terminate" (the running one ends, nothing new starts) or "new" (a second copy runs).
+  function state.relaunch(name, fn, answer)
+    local live
+    for _, inst in ipairs(state.instances) do
+      if inst.name == name and not inst.ended and running(inst) then live = inst end
+    end
+    if not live then return state.launch(name, fn) end
+    state.asked = (state.asked or 0) + ((live.options & 1) == 0 and 1 or 0)
+    if (live.options & 1) ~= 0 then
+      state.terminate(name)
+      if (live.options & 2) ~= 0 then return state.launch(name, fn) end
+      return nil
+    end
+    if answer == "terminate" then
+      state.terminate(name)
+      return nil
+    end
+    assert(answer == "new", "REAPER asks Terminate instances / New instance: the test must answer")
+    return state.launch(name, fn)
+  end
+
+  --- Move (and resize) item `item` (a pointer) as the producer drags it.
+  function state.move_item(item, position, length)
+    item.position = position
+    if length then item.length = length end
+    if item.track_ptr then sort_items(item.track_ptr) end
+  end
+
   function state.pump(max, step, between)
     local rounds = 0
     while #state.deferred > 0 and rounds < (max or 2000) do
       local batch = state.deferred
       state.deferred = {}
-      for _, fn in ipairs(batch) do
-        fn()
+      for _, d in ipairs(batch) do
+        local outer = state.instance
+        state.instance = d.instance
+        d.fn()
+        state.instance = outer
       end
+      state.end_finished()
       state.now = state.now + (step or 1 / 30)
       rounds = rounds + 1
       if between then between() end
@@ -530,6 +744,14 @@ function Mock.new(opts)
     return n
   end
 
+  --- What each ExecProcess ran: the script /bin/sh read (the file's text, or the -c argument;
+  -- "" when it ran none), or on Windows the command line itself.
+  function state.scripts()
+    local out = {}
+    for i, process in ipairs(state.processes) do out[i] = process.script or "" end
+    return out
+  end
+
   function state.exec_commands()
     local out = {}
     for _, call in ipairs(state.calls) do
@@ -539,6 +761,31 @@ function Mock.new(opts)
   end
 
   return reaper, state
+end
+
+--- Split an ExecProcess line as REAPER does on macOS and Linux (WDL/lineparse.h,
+-- parseDestroyBuffer): tokens split at spaces and tabs; a token whose first character is " ' or `
+-- runs to the next same character (which ends it, whatever follows); no backslash escapes.
+-- Returns the argv, or nil for a quote left open.  (Written from lineparse.h, apart from
+-- shell.lua's copy, so a test can hold one against the other.)
+function Mock.lineparser_split(line)
+  local argv, i = {}, 1
+  while true do
+    while line:sub(i, i) == " " or line:sub(i, i) == "\t" do i = i + 1 end
+    if i > #line then return argv end
+    local c = line:sub(i, i)
+    if c == '"' or c == "'" or c == "`" then
+      local j = line:find(c, i + 1, true)
+      if not j then return nil end
+      argv[#argv + 1] = line:sub(i + 1, j - 1)
+      i = j + 1
+    else
+      local j = i
+      while j <= #line and line:sub(j, j) ~= " " and line:sub(j, j) ~= "\t" do j = j + 1 end
+      argv[#argv + 1] = line:sub(i, j - 1)
+      i = j
+    end
+  end
 end
 
 Mock.PPQ = PPQ

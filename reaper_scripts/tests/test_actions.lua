@@ -10,16 +10,17 @@ end)
 
 T.test("cancel: running job -> `cancel ID`, and the poller stops waiting", function()
   local seen
-  local _, state = F.mock("cancel-job", { inputs = { F.answer("pad", "1") }, exec = function(cmd, timeout)
-    if timeout ~= -1 then
-      seen = { cmd, timeout }
+  local _, state = F.mock("cancel-job", { inputs = { F.answer("pad", "1") }, exec = function(script, timeout)
+    local argv = F.shell_words(script)
+    if argv[2] == "cancel" then
+      seen = { argv, timeout }
       return "0\ncancel reaper-test-1: was running\n"
     end
     return ""
   end })
   F.run("MusicGen_Generate_from_selection.lua")
   F.run("MusicGen_Cancel.lua")
-  T.eq(seen, { "/bin/sh -c ''\\''" .. F.CLI .. "'\\'' '\\''cancel'\\'' '\\''reaper-test-1'\\'' 2>&1'", 15000 })
+  T.eq(seen, { { F.CLI, "cancel", "reaper-test-1" }, -2 }, "the query runs in the background")
   T.eq(state.messages, { "Cancelled the take reaper-test-1." })
   state.pump() -- no result file (engine gone?): the abandon flag still ends the loop
   T.eq(#state.deferred, 0)
@@ -29,16 +30,18 @@ end)
 
 T.test("status: engine answers -> its text; engine down -> advice in words", function()
   local _, state = F.mock("status-ok", { ext = { ["MusicGen_Bridge/cli_path"] = F.CLI, ["MusicGen_Bridge/port"] = "9100" },
-    exec = function(cmd)
-      T.eq(cmd, "/bin/sh -c ''\\''" .. F.CLI .. "'\\'' '\\''status'\\'' '\\''--port'\\'' '\\''9100'\\'' 2>&1'")
+    exec = function(script)
+      T.eq(F.shell_words(script), { F.CLI, "status", "--port", "9100" })
       return "0\nstate: ready\nmodel: debug\n"
     end })
   F.run("MusicGen_Engine_status.lua")
+  state.pump()
   T.eq(state.messages, { "Engine status\n\nstate: ready\nmodel: debug\n" })
   _, state = F.mock("status-down", { exec = function()
     return "3\nmusicgen-bridge: No answer from the engine at 127.0.0.1:9000 within 3 s.\n"
   end })
   F.run("MusicGen_Engine_status.lua")
+  state.pump()
   T.contains(state.messages[1], "No answer from the engine at 127.0.0.1:9000 within 3 s.")
   T.contains(state.messages[1], "Start it with `musicgen-bridge serve`")
 end)
@@ -46,15 +49,18 @@ end)
 T.test("settings: stores the CLI path and port; refuses a bad port in words", function()
   local _, state = F.mock("settings", { menus = { "Engine address and options..." }, files = { ["/u/mgb"] = true }, inputs = { { true, "/u/mgb\n\n9100" } } })
   F.run("MusicGen_Settings.lua")
+  F.state.pump()
   T.eq({ state.ext["MusicGen_Bridge/cli_path"], state.ext["MusicGen_Bridge/port"] }, { "/u/mgb", "9100" })
   _, state = F.mock("settings2", { menus = { "Engine address and options..." }, inputs = { { true, "\n\nabc" } } })
   F.run("MusicGen_Settings.lua")
+  F.state.pump()
   T.eq(state.messages, { 'The port must be a number from 1 to 65535, got "abc".' })
 end)
 
 T.test("settings: options shown with their defaults, stored, and checked in words", function()
   local _, state = F.mock("settings-opts", { menus = { "Engine address and options..." }, inputs = { { true, "\n\n\n12.5\nno\nYes\ny\n-14 LUFS" } } })
   F.run("MusicGen_Settings.lua")
+  F.state.pump()
   T.eq(state.dialogs[1].labels, { "Path to musicgen-bridge", "Engine host (blank = 127.0.0.1)",
     "Engine port (blank = 9000)", "Continue: seconds of prompt (0.5-29)", "Melody from MIDI items (y/n)",
     "Melody from audio items (y/n)", "Loop takes seamlessly (y/n)", "Loudness (off / -14 / -23 LUFS)" },
@@ -73,6 +79,8 @@ T.test("settings: options shown with their defaults, stored, and checked in word
   }) do
     _, state = F.mock("settings-bad", { menus = { "Engine address and options..." }, inputs = { { true, answer } } })
     F.run("MusicGen_Settings.lua")
+    F.state.pump()
+  F.state.pump()
     T.eq(state.messages, { words })
     T.eq(state.ext["MusicGen_Bridge/loop"], nil, "nothing stored")
   end

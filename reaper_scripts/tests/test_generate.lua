@@ -43,13 +43,14 @@ T.test("generate: MIDI item at 140 bpm 6/8 with a take offset -> melody notes, c
   }, "notes in beats from the item start")
 
   F.run(GEN)
-  local shell = require("musicgen.shell")
   local out = state.folder .. "/MusicGen"
   -- The melody: offset, trim at both edges, muted note left out; the clip is 6 beats long.
-  T.eq(state.exec_commands(), {
-    "/bin/sh -c " .. shell.quote_posix(inner_command(state, "'--melody-notes' '62 0 1 80 64 1 0.5 90 67 5.5 0.5 110' "
-      .. "'--melody-length' '6' '--out' '" .. out .. "' ")),
-  }, "the command line")
+  T.eq(state.scripts(), {
+    inner_command(state, "'--melody-notes' '62 0 1 80 64 1 0.5 90 67 5.5 0.5 110' "
+      .. "'--melody-length' '6' '--out' '" .. out .. "' ") .. "\n",
+  }, "the script /bin/sh runs")
+  T.eq(state.processes[1].argv, { "/bin/sh", (state.result_file:gsub("%.json$", ".sh")) },
+    "ExecProcess starts /bin/sh on the script file (LineParser split)")
   T.eq(state.calls_named({ ExecProcess = true })[1][3], -2, "ExecProcess must not wait, minimized")
   T.eq(state.ext["MusicGen_Bridge/current_job"], F.ID)
   T.eq(state.ext["MusicGen_Bridge/last_prompt"], PROMPT, "dialog values remembered")
@@ -124,8 +125,8 @@ end)
 T.test("generate: no selection -> tempo at the edit cursor, new track at the end", function()
   local _, state = F.mock("none", { cursor = 12.5, tempo = 100, tracks = 2, inputs = { F.answer("pad", "1") } })
   F.run(GEN)
-  local cmd = state.exec_commands()[1]
-  T.contains(cmd, "'\\''--bars'\\'' '\\''1'\\'' '\\''--bpm'\\'' '\\''100'\\''")
+  local cmd = state.scripts()[1]
+  T.contains(cmd, "'--bars' '1' '--bpm' '100'")
   F.write(state.result_file, '{"ok": true, "id": "reaper-test-1", "paths": ["/x/a.wav"]}')
   state.pump()
   T.eq(state.calls_named({ InsertTrackInProject = true, InsertTrackAtIndex = true, InsertMedia = true }),
@@ -151,7 +152,7 @@ T.test("generate: takes go to the project's media path (GetProjectPathEx), unsav
   -- No usable path at all: no --out (the engine's default folder), and the user is told.
   _, state = F.mock("unsaved-none", { project_file = "", inputs = { F.answer("pad", "1") } })
   F.run(GEN)
-  local cmd = state.exec_commands()[1]
+  local cmd = state.scripts()[1]
   T.truthy(not cmd:find("--out", 1, true), "no --out without a media path: " .. cmd)
   T.contains(table.concat(state.console), "REAPER gives no media folder for this project")
 end)
@@ -213,7 +214,7 @@ T.test("generate: first run asks where the CLI is and remembers it", function()
     inputs = { { true, "/home/u/mgb" }, F.answer("pad", "1") } })
   F.run(GEN)
   T.eq(state.ext["MusicGen_Bridge/cli_path"], "/home/u/mgb")
-  T.contains(state.exec_commands()[1], "'\\''/home/u/mgb'\\'' '\\''generate'\\''")
+  T.contains(state.scripts()[1], "'/home/u/mgb' 'generate'")
 end)
 
 T.test("generate: an error inside a poll is caught and reported, polling stops", function()

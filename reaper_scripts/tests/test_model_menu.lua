@@ -23,9 +23,10 @@ local MODELS_JSON = [[{
 }]]
 
 local function engine(output, code)
-  return function(cmd, timeout)
-    T.eq(timeout, 15000, "a short synchronous query")
-    T.contains(cmd, "'\\''models'\\'' '\\''--json'\\''")
+  return function(script, timeout)
+    T.eq(timeout, -2, "a query in the background: REAPER never waits for it")
+    local argv = F.shell_words(script)
+    T.eq({ argv[2], argv[3] }, { "models", "--json" })
     return (code or "0") .. "\n" .. output
   end
 end
@@ -41,6 +42,7 @@ end
 T.test("settings menu: the engine's models as labels, the engine default checked", function()
   local _, state = F.mock("menu-list", { exec = engine(MODELS_JSON), menus = { 0 } })
   F.run("MusicGen_Settings.lua")
+  F.state.pump()
   T.eq(texts(state.menus[1]), { "#" .. HEADER, "!engine default (debug)", "debug (test noise, resident)",
     "debug-melody (test noise, ready, melody)", "night-drive (folder, ready)", " #1 / hits (folder, ready)",
     "facebook/musicgen-large (download first, about 6.5 GB)", TYPE, OPTIONS })
@@ -53,6 +55,7 @@ T.test("settings menu: the item chosen stores its exact name (not its label) for
     local _, state = F.mock("menu-pick", { exec = engine(MODELS_JSON), menus = { index },
       ext = { ["MusicGen_Bridge/cli_path"] = F.CLI, ["MusicGen_Bridge/last_model"] = "debug-melody" } })
     F.run("MusicGen_Settings.lua")
+    F.state.pump()
     T.truthy(state.menus[1][4].checked, "the current choice is checked")
     T.eq(state.ext["MusicGen_Bridge/last_model"], name)
     T.eq(state.messages, {})
@@ -61,6 +64,7 @@ T.test("settings menu: the item chosen stores its exact name (not its label) for
   local _, state = F.mock("menu-then-generate", { exec = engine(MODELS_JSON), menus = { 5 },
     inputs = { { false } } })
   F.run("MusicGen_Settings.lua")
+  F.state.pump()
   F.run("MusicGen_Generate_from_selection.lua")
   T.eq(state.dialogs[1].shown[4], "/srv/models/night-drive")
 end)
@@ -69,6 +73,7 @@ T.test("settings menu: a checkpoint not downloaded gives the download command an
   local _, state = F.mock("menu-release", { exec = engine(MODELS_JSON),
     menus = { "facebook/musicgen-large (download first, about 6.5 GB)" } })
   F.run("MusicGen_Settings.lua")
+  F.state.pump()
   T.eq(state.messages, { "facebook/musicgen-large is not on this machine (about 6.5 GB). Download it first: "
     .. "`musicgen-bridge download facebook/musicgen-large`, then choose it again." })
   T.eq(state.ext["MusicGen_Bridge/last_model"], nil)
@@ -78,11 +83,13 @@ T.test("settings menu: typing a name by hand; a typed name the list lacks is sho
   local _, state = F.mock("menu-type", { exec = engine(MODELS_JSON), menus = { TYPE },
     inputs = { { true, "  /Users/pat/my-finetune " } } })
   F.run("MusicGen_Settings.lua")
+  F.state.pump()
   T.eq(state.ext["MusicGen_Bridge/last_model"], "/Users/pat/my-finetune")
   T.eq(state.dialogs[1].labels, { "Model (blank = engine's)" })
   _, state = F.mock("menu-typed", { exec = engine(MODELS_JSON), menus = { 0 },
     ext = { ["MusicGen_Bridge/cli_path"] = F.CLI, ["MusicGen_Bridge/last_model"] = "/Users/pat/my-finetune" } })
   F.run("MusicGen_Settings.lua")
+  F.state.pump()
   local menu = texts(state.menus[1])
   T.eq(menu[2], "engine default (debug)", "not checked: the typed name is not the default")
   T.eq(menu[#menu - 1], "!" .. TYPE .. " (now: /Users/pat/my-finetune)")
@@ -99,11 +106,13 @@ T.test("settings menu: engine down, old CLI, or no CLI: a greyed reason, typing 
   }) do
     local _, state = F.mock("menu-" .. name, { exec = case.exec, menus = { OPTIONS }, inputs = { { false } } })
     F.run("MusicGen_Settings.lua")
+    F.state.pump()
     T.eq(texts(state.menus[1]), { case.want, TYPE, OPTIONS }, name)
     T.eq(state.dialogs[1].title, "MusicGen: Settings", name .. ": the options dialog opens")
   end
   local _, state = F.mock("menu-nocli", { ext = {}, files = {}, menus = { 0 } })
   F.run("MusicGen_Settings.lua")
+  F.state.pump()
   T.eq(texts(state.menus[1])[1], "#No model list: musicgen-bridge not found (set its path under " .. OPTIONS .. ")")
   T.eq(state.count("ExecProcess"), 0)
   T.eq(#state.dialogs, 0, "nothing asked: the path goes in the options dialog")
@@ -113,8 +122,9 @@ T.test("settings menu: the engine address from Settings reaches the models query
   local seen
   local _, state = F.mock("menu-port", { menus = { 0 },
     ext = { ["MusicGen_Bridge/cli_path"] = F.CLI, ["MusicGen_Bridge/port"] = "9100" },
-    exec = function(cmd) seen = cmd return "0\n" .. MODELS_JSON end })
+    exec = function(script) seen = F.shell_words(script) return "0\n" .. MODELS_JSON end })
   F.run("MusicGen_Settings.lua")
-  T.eq(seen, "/bin/sh -c ''\\''" .. F.CLI .. "'\\'' '\\''models'\\'' '\\''--json'\\'' '\\''--port'\\'' '\\''9100'\\'' 2>&1'")
+  F.state.pump()
+  T.eq(seen, { F.CLI, "models", "--json", "--port", "9100" })
   T.eq(#state.menus, 1)
 end)

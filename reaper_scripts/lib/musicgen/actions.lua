@@ -4,16 +4,21 @@ local cli = require("musicgen.cli")
 local command = require("musicgen.command")
 local dialog = require("musicgen.dialog")
 local model_menu = require("musicgen.model_menu")
+local project = require("musicgen.project")
 local settings = require("musicgen.settings")
 local ui = require("musicgen.ui")
 
 local M = {}
 
+-- Run `fn` with errors reported in words.  Then end the action with a deferred no-op: a
+-- ReaScript that ends without deferring gets an automatic "ReaScript: Run" undo point, which
+-- these actions (they change nothing in the project) must not leave behind.
 local function guarded(fn)
   local ok, err = xpcall(fn, debug.traceback)
   if not ok then
     ui.internal_error(err)
   end
+  ui.no_undo_point()
 end
 
 -- Where musicgen-bridge lives, or nil after telling the user why not.
@@ -38,14 +43,17 @@ function M.cancel()
     if not cli_path then
       return
     end
-    local code, output = cli.run(command.query(cli_path, "cancel", job, settings.engine_flags()))
-    if code == 0 then
-      ui.info("Cancelled the take " .. job .. ".")
-    elseif code == 1 then
-      ui.info("The engine had nothing to cancel for " .. job .. " (it may have just finished).\n\n" .. output)
-    else
-      ui.error("Could not reach the engine to cancel " .. job .. ".\n\n" .. advice.for_query(code, output, cli_path))
-    end
+    cli.query(command.query(cli_path, "cancel", job, settings.engine_flags()), project.job_folder(),
+      function(code, output)
+        if code == 0 then
+          ui.info("Cancelled the take " .. job .. ".")
+        elseif code == 1 then
+          ui.info("The engine had nothing to cancel for " .. job .. " (it may have just finished).\n\n" .. output)
+        else
+          ui.error("Could not reach the engine to cancel " .. job .. ".\n\n"
+            .. advice.for_query(code, output, cli_path))
+        end
+      end)
   end)
 end
 
@@ -55,12 +63,14 @@ function M.status()
     if not cli_path then
       return
     end
-    local code, output = cli.run(command.query(cli_path, "status", nil, settings.engine_flags()))
-    if code == 0 then
-      ui.info("Engine status\n\n" .. output)
-    else
-      ui.error(advice.for_query(code, output, cli_path))
-    end
+    cli.query(command.query(cli_path, "status", nil, settings.engine_flags()), project.job_folder(),
+      function(code, output)
+        if code == 0 then
+          ui.info("Engine status\n\n" .. output)
+        else
+          ui.error(advice.for_query(code, output, cli_path))
+        end
+      end)
   end)
 end
 
@@ -135,25 +145,29 @@ function M.validate_settings(csv)
   return v
 end
 
--- The engine's model menu items, or nil and a short problem (shown greyed in the menu).
-local function model_items()
+-- The engine's model menu items, or nil and a short problem (shown greyed in the menu), given
+-- to `on_items` (at once, or on a later defer tick when the query runs in the background).
+local function model_items(on_items)
   local cli_path = cli.find()
   if not cli_path then
-    return nil, "musicgen-bridge not found (set its path under " .. model_menu.OPTIONS .. ")"
+    on_items(nil, "musicgen-bridge not found (set its path under " .. model_menu.OPTIONS .. ")")
+    return
   end
   local flags = { "--json" }
   for _, flag in ipairs(settings.engine_flags()) do
     flags[#flags + 1] = flag
   end
-  local code, output = cli.run(command.query(cli_path, "models", nil, flags))
-  if code == nil then
-    return nil, "REAPER could not start musicgen-bridge"
-  elseif code == 3 then
-    return nil, "the engine is not running (start it with `musicgen-bridge serve`)"
-  elseif code ~= 0 then
-    return nil, (output:match("musicgen%-bridge: ([^\n]+)") or "the engine answered with an error")
-  end
-  return model_menu.parse(output)
+  cli.query(command.query(cli_path, "models", nil, flags), project.job_folder(), function(code, output)
+    if code == nil then
+      on_items(nil, "REAPER could not start musicgen-bridge")
+    elseif code == 3 then
+      on_items(nil, "the engine is not running (start it with `musicgen-bridge serve`)")
+    elseif code ~= 0 then
+      on_items(nil, (output:match("musicgen%-bridge: ([^\n]+)") or "the engine answered with an error"))
+    else
+      on_items(model_menu.parse(output))
+    end
+  end)
 end
 
 -- Type the Model field's value by hand (blank = the engine's).
@@ -169,22 +183,30 @@ end
 -- field), typing a name by hand, and the engine address and options dialog.
 function M.settings()
   guarded(function()
-    local items, problem = model_items()
-    local current = settings.get("last_model", "")
-    local menu, actions = model_menu.build(items, current, problem)
-    local action = actions[model_menu.show(menu)]
-    if not action then
-      return
-    elseif action.model and action.model.download ~= "" then
-      ui.info(model_menu.download_words(action.model))
-    elseif action.model then
-      settings.set("last_model", action.model.name)
-    elseif action.type then
-      type_model(current)
-    else
-      M.options()
-    end
+    model_items(function(items, problem)
+      guarded(function()
+        M.show_menu(items, problem)
+      end)
+    end)
   end)
+end
+
+-- The menu, once the items are there.
+function M.show_menu(items, problem)
+  local current = settings.get("last_model", "")
+  local menu, actions = model_menu.build(items, current, problem)
+  local action = actions[model_menu.show(menu)]
+  if not action then
+    return
+  elseif action.model and action.model.download ~= "" then
+    ui.info(model_menu.download_words(action.model))
+  elseif action.model then
+    settings.set("last_model", action.model.name)
+  elseif action.type then
+    type_model(current)
+  else
+    M.options()
+  end
 end
 
 -- The dialog: where the CLI is, the engine address, and the options.

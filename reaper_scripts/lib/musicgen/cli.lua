@@ -1,12 +1,25 @@
 -- Where the musicgen-bridge command lives (remembered in ExtState "cli_path"), and running
--- it synchronously for short queries.
+-- it for short queries (status, cancel, models).
+--
+-- A query never holds REAPER's UI thread while the engine is slow or down: on macOS and Linux
+-- it runs in the background like a take (a script file run by /bin/sh, its output and exit
+-- status written to files) and is polled from reaper.defer.  On Windows ExecProcess starts the
+-- program with no shell, so its output can only be had by waiting for it: there the query
+-- waits, with the CLI told to give up on the engine after WINDOWS_ENGINE_TIMEOUT seconds.
+local loop = require("musicgen.loop")
 local paths = require("musicgen.paths")
 local settings = require("musicgen.settings")
 local shell = require("musicgen.shell")
+local ui = require("musicgen.ui")
 
 local M = {}
 
 M.QUERY_TIMEOUT_MS = 15000
+-- Seconds a background query may take before it counts as not answered (the CLI's own wait for
+-- the engine is 3 s; its start-up can take a few more on a busy machine).
+M.QUERY_SECONDS = 20
+M.WINDOWS_ENGINE_TIMEOUT = "0.5"
+local query_count = 0
 
 --- Places a pip or pipx install usually puts the command, best first.
 function M.candidates()
@@ -78,15 +91,77 @@ function M.locate()
   return answer
 end
 
---- Run a short query and wait for it.  Returns exit code (number, nil if it could not
--- run) and its output.
+--- Run a short query and wait for it (Windows: ExecProcess starts the program directly and
+-- answers "exitcode\noutput").  Returns exit code (number, nil if it could not run) and its output.
 function M.run(argv)
-  local answer = reaper.ExecProcess(shell.capture(argv, reaper.GetOS()), M.QUERY_TIMEOUT_MS)
+  local answer = reaper.ExecProcess(shell.join(argv, reaper.GetOS()), M.QUERY_TIMEOUT_MS)
   if not answer then
     return nil, ""
   end
   local code, output = answer:match("^(%-?%d+)\n?(.*)$")
   return tonumber(code), output or answer
+end
+
+--- Run a short query without freezing REAPER, then call `on_done(code, output)`: code is the
+-- exit status (nil when it could not run or did not end in time).  POSIX: in the background,
+-- polled from reaper.defer (on_done runs on a later tick); Windows: at once (see the top).
+-- `folder` is where the script and output files go (the job folder).
+function M.query(argv, folder, on_done)
+  local os_name = reaper.GetOS()
+  if shell.is_windows(os_name) then
+    local flags = { "--timeout", M.WINDOWS_ENGINE_TIMEOUT }
+    local full = {}
+    for i, arg in ipairs(argv) do
+      full[i] = arg
+    end
+    for _, flag in ipairs(flags) do
+      full[#full + 1] = flag
+    end
+    on_done(M.run(full))
+    return
+  end
+  query_count = query_count + 1
+  local base = paths.join(folder, string.format("query-%d-%d-%06x", os.time(), query_count,
+    math.random(0, 0xFFFFFF)))
+  local files = { script = base .. ".sh", out = base .. ".out", exit = base .. ".exit" }
+  local function tidy()
+    for _, path in pairs(files) do
+      os.remove(path)
+    end
+  end
+  local f = io.open(files.script, "wb")
+  local line, problem
+  if f then
+    f:write(shell.background_script(argv, files.out, files.exit))
+    f:close()
+    line, problem = shell.sh_command(files.script)
+  else
+    problem = "Could not write " .. files.script .. "."
+  end
+  if not line or reaper.ExecProcess(line, -2) == nil then
+    tidy()
+    on_done(nil, problem or "")
+    return
+  end
+  local started = reaper.time_precise()
+  loop.run(function()
+    local exit_text = paths.read(files.exit)
+    if exit_text and exit_text:find("\n") then
+      local output = paths.read(files.out) or ""
+      tidy()
+      on_done(tonumber(exit_text:match("%-?%d+")), output)
+      return false
+    end
+    if reaper.time_precise() - started > M.QUERY_SECONDS then
+      tidy()
+      on_done(nil, "musicgen-bridge did not finish within " .. M.QUERY_SECONDS .. " s.")
+      return false
+    end
+    return true
+  end, function(traceback)
+    tidy()
+    ui.internal_error(traceback)
+  end)
 end
 
 return M

@@ -4,6 +4,7 @@
 local cli = require("musicgen.cli")
 local command = require("musicgen.command")
 local dialog = require("musicgen.dialog")
+local handover = require("musicgen.handover")
 local ids = require("musicgen.ids")
 local insert = require("musicgen.insert")
 local Job = require("musicgen.job")
@@ -70,6 +71,10 @@ function M.build(cli_path, sel, at, title, fields)
   if not values then
     return nil, problem
   end
+  local drift = project.tempo_drift(proj, at, values.bars, bpm, num, denom)
+  if drift and reaper.MB(M.tempo_words(drift, values.bars, bpm), title, 1) ~= 1 then
+    return nil, nil
+  end
   local out_dir, out_err = project.output_folder(proj)
   if out_err then
     return nil, out_err
@@ -112,6 +117,22 @@ function M.build(cli_path, sel, at, title, fields)
   }
 end
 
+--- The warning for a tempo change inside the take's bars (project.tempo_drift).
+--
+-- The take is made at ONE tempo (MusicGen is told "at N bpm"; the engine cuts the file to
+-- bars x beats x 60 / bpm seconds) and lands at its own length.  It could instead follow the
+-- tempo map by stretching (C_BEATATTACHMODE, or stretch markers), but REAPER's beat timebase
+-- rescales an item for tempo changes made AFTER it is placed, one play rate per take, not for a
+-- change already inside it, and stretching a take made at one tempo would change its groove
+-- where the map changes.  So the action says so before the take is asked for, and the producer
+-- chooses.
+function M.tempo_words(drift, bars, bpm)
+  return string.format("The tempo changes inside these %s bars: on the project's tempo map they last %.2f s, "
+    .. "but the take is made at %s bpm (the tempo where it starts), so it lasts %.2f s and drifts off the grid "
+    .. "after the change.\n\nOK: make it anyway. Cancel: make nothing (put the take where the tempo holds, "
+    .. "or ask for fewer bars).", command.number(bars), drift.map_seconds, command.number(bpm), drift.take_seconds)
+end
+
 --- Gather everything the take needs.  Returns a prepared job, or nil (and a message in
 -- words, or nil when the user cancelled).
 function M.prepare()
@@ -133,6 +154,70 @@ function M.prepare()
   return prepared
 end
 
+-- The takes this instance of the action still waits for: {job, prepared}.
+M.following = {}
+local atexit_set = false
+
+-- When this instance ends (it finished, or it was terminated: relaunched, or REAPER quits),
+-- hand what it still waits for to the next instance (handover.lua).
+local function hand_over()
+  local records = {}
+  for _, entry in ipairs(M.following) do
+    if entry.job.state == "running" then
+      records[#records + 1] = handover.record(entry.job, entry.prepared)
+    end
+  end
+  if #records > 0 then
+    local earlier = handover.decode(settings.get(handover.KEY, ""))
+    for _, r in ipairs(records) do
+      earlier[#earlier + 1] = r
+    end
+    settings.set(handover.KEY, handover.encode(earlier), false)
+  end
+end
+
+--- Poll `job` from reaper.defer until it ends, then insert it.
+function M.follow(job, prepared)
+  local entry = { job = job, prepared = prepared }
+  M.following[#M.following + 1] = entry
+  if not atexit_set and reaper.atexit then
+    reaper.atexit(hand_over)
+    atexit_set = true
+  end
+  loop.run(function()
+    if job.state == "running" then
+      if job:poll() then
+        return true
+      end
+      for i, e in ipairs(M.following) do
+        if e == entry then
+          table.remove(M.following, i)
+          break
+        end
+      end
+      M.finish(job, prepared)
+    end
+    return job:tidy()
+  end, function(traceback)
+    ui.internal_error(traceback)
+  end)
+end
+
+--- Take over the takes an earlier, terminated instance handed over (handover.lua).
+function M.adopt()
+  local records = handover.decode(settings.get(handover.KEY, ""))
+  settings.clear(handover.KEY)
+  for _, r in ipairs(records) do
+    local job = Job.new(r.id, { r.cli }, Job.files(r.folder, r.id))
+    job.state = "running"
+    job.exit_expected = not shell.is_windows(reaper.GetOS())
+    local proj, track, item = handover.pointers(r)
+    M.follow(job, { request = { prompt = r.prompt }, target = { project = proj, project_file = r.project_file,
+      track = track, item = item, mode = r.mode, position = tonumber(r.position) } })
+  end
+  return records
+end
+
 --- Start the take and poll it from reaper.defer until it ends.  Returns the job.
 function M.start(prepared)
   local job = Job.new(prepared.request.id, prepared.argv, prepared.files)
@@ -147,17 +232,7 @@ function M.start(prepared)
     M.finish(job, prepared)
     return job
   end
-  loop.run(function()
-    if job.state == "running" then
-      if job:poll() then
-        return true
-      end
-      M.finish(job, prepared)
-    end
-    return job:tidy()
-  end, function(traceback)
-    ui.internal_error(traceback)
-  end)
+  M.follow(job, prepared)
   return job
 end
 
@@ -187,9 +262,20 @@ function M.finish(job, prepared)
   end
 end
 
---- Run `prepare` and start what it prepared, reporting problems in words.
+--- Run `prepare` and start what it prepared, reporting problems in words.  Relaunching the
+-- action while a take renders terminates this instance and starts a new one, which takes over
+-- (handover.lua); stale job files are removed first.  The action never leaves the automatic
+-- "ReaScript: Run" undo point (ui.no_undo_point): the insert makes its own.
 function M.run(prepare)
+  if reaper.set_action_options then
+    reaper.set_action_options(1 | 2) -- 1: terminate the running instance on relaunch; 2: then relaunch
+  end
   local ok, err = xpcall(function()
+    local keep = {}
+    for _, r in ipairs(M.adopt()) do
+      keep[r.id] = true
+    end
+    Job.clean_stale(project.job_folder(), keep)
     local prepared, problem = prepare()
     if not prepared then
       if problem then
@@ -202,6 +288,7 @@ function M.run(prepare)
   if not ok then
     ui.internal_error(err)
   end
+  ui.no_undo_point()
 end
 
 function M.main()

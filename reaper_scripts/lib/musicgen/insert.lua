@@ -121,9 +121,12 @@ local function alive(proj, pointer, kind)
 end
 
 --- Where the take goes now, checked against what is still there.  `target`: project (pointer),
--- project_file, track (pointer or nil), item (pointer or nil), position (s), mode ("below" a
--- track on a new one, or "on" the track itself).  Returns {track (pointer or nil), index (where
--- a new track goes, 0-based), notes (words for the user)}, or nil and the reason.
+-- project_file, track (pointer or nil), item (pointer or nil), position (s, where the item was
+-- when the action ran), mode ("below" a track on a new one, or "on" the track itself).
+-- Returns {track (pointer or nil), index (where a new track goes, 0-based), position (s: read
+-- again from the item when it is still there, since the producer may have moved or trimmed it,
+-- or changed the tempo before it, while the take rendered), notes (words for the user)}, or nil
+-- and the reason.
 function M.resolve(target, folder)
   local proj = target.project
   if not project.is_open(proj) then
@@ -137,26 +140,35 @@ function M.resolve(target, folder)
       .. "for (not the tab shown now)."
   end
   local track_ok = alive(proj, target.track, "MediaTrack*")
+  local position = target.position
+  local item_ok = alive(proj, target.item, "MediaItem*")
+  if item_ok then
+    position = reaper.GetMediaItemInfo_Value(target.item, "D_POSITION")
+    if target.mode == "on" then
+      position = position + reaper.GetMediaItemInfo_Value(target.item, "D_LENGTH")
+    end
+  end
   if target.mode == "on" then
     if track_ok then
-      if target.item and not alive(proj, target.item, "MediaItem*") then
+      if target.item and not item_ok then
         notes[#notes + 1] = "The item it continues was deleted while the take rendered; the continuation is "
           .. "where that item ended."
       end
-      return { track = target.track, notes = notes }
+      return { track = target.track, position = position, notes = notes }
     end
     notes[#notes + 1] = "The track of the item it continues was deleted while the take rendered, so the "
       .. "continuation is on a new track at the end of the project."
-    return { index = reaper.CountTracks(proj), notes = notes }
+    return { index = reaper.CountTracks(proj), position = position, notes = notes }
   end
   if track_ok then
-    return { index = math.floor(reaper.GetMediaTrackInfo_Value(target.track, "IP_TRACKNUMBER")), notes = notes }
+    return { index = math.floor(reaper.GetMediaTrackInfo_Value(target.track, "IP_TRACKNUMBER")), position = position,
+      notes = notes }
   end
   if target.track then
     notes[#notes + 1] = "The track under which the take was to go was deleted while it rendered, so the take "
       .. "is on a new track at the end of the project."
   end
-  return { index = reaper.CountTracks(proj), notes = notes }
+  return { index = reaper.CountTracks(proj), position = position, notes = notes }
 end
 
 --- Insert `wav_paths` for `target` (see resolve) named after `prompt`.  Returns {track, item,
@@ -174,7 +186,7 @@ function M.place(target, wav_paths, prompt)
     if not track then
       track, made = new_track(target.project, where.index, name), true
     end
-    local item, why = add_item(track, wav_paths, target.position, name)
+    local item, why = add_item(track, wav_paths, where.position, name)
     if not item then
       if made then
         reaper.DeleteTrack(track)

@@ -1,7 +1,8 @@
 -- One background take: started with ExecProcess (no wait, minimized), then polled until its
 -- result file appears.  States: "running" -> "done" | "failed" | "cancelled".
 --
--- On macOS and Linux the command runs inside /bin/sh, which writes the exit status file AFTER
+-- On macOS and Linux the command is written into <id>.sh and ExecProcess runs `/bin/sh <id>.sh`
+-- (ExecProcess itself runs no shell: shell.lua).  The shell writes the exit status file AFTER
 -- the CLI has written its result and exited.  So the job files are removed only once that
 -- exit file is there too (Job:tidy), else one .exit file per take would be left behind in
 -- REAPER's resource folder.
@@ -29,6 +30,7 @@ function Job.files(folder, id)
     result = paths.join(folder, id .. ".json"),
     log = paths.join(folder, id .. ".log"),
     exit = paths.join(folder, id .. ".exit"),
+    script = paths.join(folder, id .. ".sh"),
   }
 end
 
@@ -36,8 +38,19 @@ function Job.new(id, argv, files)
   return setmetatable({ id = id, argv = argv, files = files, state = "new", polls_after_exit = 0 }, Job)
 end
 
+--- The command line for ExecProcess; on POSIX it writes the script file first.  Returns the
+-- line, or nil and why in words.
 function Job:command_line()
-  return shell.background(self.argv, reaper.GetOS(), self.files.log, self.files.exit)
+  if shell.is_windows(reaper.GetOS()) then
+    return shell.join(self.argv, reaper.GetOS())
+  end
+  local f = io.open(self.files.script, "wb")
+  if not f then
+    return nil, "Could not write " .. self.files.script .. ". Check that REAPER's resource folder is writable."
+  end
+  f:write(shell.background_script(self.argv, self.files.log, self.files.exit))
+  f:close()
+  return shell.sh_command(self.files.script)
 end
 
 --- Start the process.  Returns true when it runs; false when REAPER could not start it (the
@@ -49,8 +62,13 @@ function Job:start()
   settings.set("current_job", self.id, false)
   settings.clear("abandon_job")
   self.state = "running"
+  local line, problem = self:command_line()
+  if not line then
+    self:finish("failed", { message = problem })
+    return false
+  end
   -- ExecProcess "returns NULL on total failure": the process did not start.
-  if reaper.ExecProcess(self:command_line(), Job.BACKGROUND) == nil then
+  if reaper.ExecProcess(line, Job.BACKGROUND) == nil then
     self:finish("failed", { message = advice.not_started(self.argv[1]) })
     return false
   end
@@ -83,6 +101,33 @@ function Job:tidy()
     os.remove(path)
   end
   return false
+end
+
+-- Job files older than this (seconds, from the time in their name) belong to no take that can
+-- still arrive: REAPER quit, or the script was ended, while it rendered.
+Job.STALE_SECONDS = 24 * 3600
+
+--- Remove the stale files in the job folder: takes' (reaper-<time>-<hex>.*) and queries'
+-- (query-<time>-*) older than STALE_SECONDS, except the takes whose ids are in `keep` (a set).
+function Job.clean_stale(folder, keep)
+  local now, names, i = os.time(), {}, 0
+  while true do
+    local name = reaper.EnumerateFiles(folder, i)
+    if not name then
+      break
+    end
+    names[#names + 1] = name
+    i = i + 1
+  end
+  for _, name in ipairs(names) do
+    local id, time = name:match("^(reaper%-(%d+)%-%x+)%.%a+$")
+    if not id then
+      time = name:match("^query%-(%d+)%-")
+    end
+    if time and now - tonumber(time) > Job.STALE_SECONDS and not (id and keep[id]) then
+      os.remove(paths.join(folder, name))
+    end
+  end
 end
 
 --- Look once.  Returns true while the job is still running.

@@ -84,6 +84,23 @@ function M.sample_rate(proj)
   return rate
 end
 
+-- How far (seconds) the tempo map may stretch the take's bars from one tempo before it counts.
+M.TEMPO_TOLERANCE = 0.005
+
+--- Whether the tempo changes inside `bars` bars of num/denom from `time` (seconds) in `proj`:
+-- nil when the bars last what they last at `bpm`, else {map_seconds (what they last on the
+-- tempo map: markers and ramps alike), take_seconds (at bpm, the take's length)}.
+function M.tempo_drift(proj, time, bars, bpm, num, denom)
+  local span_qn = bars * num * 4 / denom
+  local start_qn = reaper.TimeMap2_timeToQN(proj, time)
+  local map_seconds = reaper.TimeMap2_QNToTime(proj, start_qn + span_qn) - time
+  local take_seconds = span_qn * 60 / bpm
+  if math.abs(map_seconds - take_seconds) > M.TEMPO_TOLERANCE then
+    return { map_seconds = map_seconds, take_seconds = take_seconds }
+  end
+  return nil
+end
+
 --- Tempo (quarter notes per minute) and time signature at `time` (seconds) in `proj`.
 function M.tempo_at(proj, time)
   local num, denom, bpm = reaper.TimeMap_GetTimeSigAtTime(proj, time)

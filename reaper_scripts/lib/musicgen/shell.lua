@@ -1,8 +1,10 @@
--- Quoting command lines for the shell REAPER hands them to, by operating system.
+-- Command lines for REAPER's ExecProcess, by operating system.
 --
--- POSIX (macOS, Linux): every argument in single quotes; a quote inside becomes '\''.
--- Nothing is special inside single quotes, so prompts with spaces, quotes, $, `, ; and
--- unicode reach the program unchanged.
+-- POSIX (macOS, Linux): ExecProcess runs NO shell.  It splits the line with WDL's LineParser
+-- and starts the words as they are (see lineparser_token).  So the actions write the real
+-- command into a script file, every argument in single quotes (a quote inside becomes '\''
+-- and nothing else is special, so prompts with spaces, quotes, $, `, ; and unicode reach the
+-- program unchanged), and ExecProcess runs `/bin/sh "FILE"`.
 -- Windows: ExecProcess starts the program directly (CreateProcess, no cmd.exe), so the
 -- rules are those of CommandLineToArgvW / the MSVC runtime, which Python follows.  We never
 -- go through cmd.exe, whose %VAR% expansion cannot be escaped inside quotes.
@@ -48,27 +50,67 @@ function M.join(argv, os_name)
   return table.concat(parts, " ")
 end
 
---- The command line that runs `argv` in the background.
--- On POSIX it goes through /bin/sh so that output goes to `log_file` and the exit status to
--- `exit_file`: if the program dies before writing its result file (not found, crashed),
--- the poller can still say why.  On Windows the program runs directly; there the result
--- file (and the Cancel action) are the only ways to learn how it ended.
-function M.background(argv, os_name, log_file, exit_file)
-  if M.is_windows(os_name) then
-    return M.join(argv, os_name)
+--- `s` as ONE token of the command line REAPER's ExecProcess splits on macOS and Linux.
+-- There REAPER runs no shell: WDL's LineParser (WDL/lineparse.h, parseDestroyBuffer) splits the
+-- line at spaces and tabs, a token opened by " ' or ` runs to the next same quote, and there are
+-- no backslash escapes; the argv is then started as it is (SWELL's process code: execvp).  So a
+-- path with spaces is quoted with a quote character it does not hold; nil when it holds all
+-- three (no LineParser token can carry it).
+function M.lineparser_token(s)
+  if s ~= "" and not s:find("[%s\"'`]") then
+    return s
   end
-  local inner = M.join(argv, os_name) .. " >" .. M.quote_posix(log_file) .. " 2>&1; echo $? >"
-    .. M.quote_posix(exit_file)
-  return "/bin/sh -c " .. M.quote_posix(inner)
+  for _, q in ipairs({ '"', "'", "`" }) do
+    if not s:find(q, 1, true) then
+      return q .. s .. q
+    end
+  end
+  return nil
 end
 
---- The command line that runs `argv` and captures stdout and stderr (for ExecProcess with a
--- timeout, which returns "exitcode\noutput").
-function M.capture(argv, os_name)
-  if M.is_windows(os_name) then
-    return M.join(argv, os_name)
+--- Split `line` as REAPER's ExecProcess does on macOS and Linux (LineParser rules, above).
+-- Returns the argv, or nil when a quote is left open (LineParser refuses the line).
+function M.lineparser_split(line)
+  local argv, i, n = {}, 1, #line
+  local closing = { ['"'] = '"', ["'"] = "'", ["`"] = "`" }
+  while true do
+    i = line:find("[^ \t]", i)
+    if not i then
+      return argv
+    end
+    local q = closing[line:sub(i, i)]
+    if q then
+      local j = line:find(q, i + 1, true)
+      if not j then
+        return nil
+      end
+      argv[#argv + 1] = line:sub(i + 1, j - 1)
+      i = j + 1
+    else
+      local j = line:find("[ \t]", i) or n + 1
+      argv[#argv + 1] = line:sub(i, j - 1)
+      i = j
+    end
   end
-  return "/bin/sh -c " .. M.quote_posix(M.join(argv, os_name) .. " 2>&1")
+end
+
+--- The shell script (POSIX) that runs `argv` with its output in `log_file` and its exit status
+-- in `exit_file`: if the program dies before writing its result file (not found, crashed), the
+-- poller can still say why.  ExecProcess runs no shell (see lineparser_token), so the actions
+-- write this into a file and run `/bin/sh FILE` (the way ReaSpeech's ExecProcess.via_tempfile
+-- does): the shell reads the quoting from the file, where it means what it says.
+function M.background_script(argv, log_file, exit_file)
+  return M.join(argv, "Linux") .. " >" .. M.quote_posix(log_file) .. " 2>&1; echo $? >"
+    .. M.quote_posix(exit_file) .. "\n"
+end
+
+--- The command line ExecProcess gets to run the script file `path` (POSIX), or nil and why.
+function M.sh_command(path)
+  local token = M.lineparser_token(path)
+  if not token then
+    return nil, "REAPER cannot start a command from the folder " .. path .. ": its name holds all of \", ' and `."
+  end
+  return "/bin/sh " .. token
 end
 
 return M

@@ -21,4 +21,11 @@ function M.internal_error(traceback)
     .. "\n\nPlease report this with the text above.")
 end
 
+--- End an action that changed nothing without the automatic undo point: REAPER adds
+-- "ReaScript: Run" to the undo history when a script ends without deferring (docs/reaper.md,
+-- "Host rules"); a deferred no-op, the published scripts' idiom, ends it without one.
+function M.no_undo_point()
+  reaper.defer(function() end)
+end
+
 return M
