@@ -52,6 +52,16 @@ def musicgen_tick():
 
 
 def main():
+    """Run the action.  It always ends with a deferred no-op: a ReaScript that ends without
+    deferring gets REAPER's automatic "ReaScript: Run" undo point (docs/reaper.md), which a
+    cancelled or refused dialog must not leave (the take makes its own undo point)."""
+    try:
+        _main()
+    finally:
+        api.RPR_defer("pass")
+
+
+def _main():
     global _job
     folder = _script_folder()
     if folder is None:

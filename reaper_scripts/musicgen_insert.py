@@ -27,11 +27,15 @@ def take_name(name: str, path: str, i: int, count: int) -> str:
 
 class Target:
     """Where a take goes: the project (pointer) and its file, the selected item's track
-    (pointer, or None: a new track at the end) and the position in seconds."""
+    (pointer, or None: a new track at the end), the position in seconds when the action ran,
+    and the selected item (pointer or None), whose position is read again when the take
+    arrives (the producer may have moved it meanwhile)."""
 
-    def __init__(self, project: Any, project_file: str, track: Any, position: float) -> None:
+    def __init__(
+        self, project: Any, project_file: str, track: Any, position: float, item: Any = None
+    ) -> None:
         self.project, self.project_file = project, project_file
-        self.track, self.position = track, position
+        self.track, self.position, self.item = track, position, item
 
 
 def _project_name(project_file: str) -> str:
@@ -65,11 +69,34 @@ def insert_takes(a: Any, paths: list[str], target: Target, prompt: str) -> list[
             f"so it was not inserted. Its files are in {folder}: open the project and drag them in."
         )
     notes = []
-    if a.RPR_EnumProjects(-1, "", 4096)[0] != proj:
+    shown = a.RPR_EnumProjects(-1, "", 4096)[0]
+    if shown != proj:
         notes.append(
             f"The take went into {_project_name(target.project_file)}, the project it was made "
             "for (not the tab shown now)."
         )
+        # reaper_python.py packs every pointer with rpr_packp, which hands NULL to REAPER for
+        # any pointer RPR_ValidatePtr finds outside the CURRENT project (reapy's
+        # additional_api.py replaces it for that reason).  So the project's tab is shown for
+        # the moment of the insert, inside PreventUIRefresh, and the one shown is put back.
+        a.RPR_PreventUIRefresh(1)
+        a.RPR_SelectProjectInstance(proj)
+    try:
+        return _insert_shown(a, paths, target, prompt, folder, notes)
+    finally:
+        if shown != proj:
+            a.RPR_SelectProjectInstance(shown)
+            a.RPR_PreventUIRefresh(-1)
+
+
+def _insert_shown(
+    a: Any, paths: list[str], target: Target, prompt: str, folder: str, notes: list[str]
+) -> list[str]:
+    """insert_takes once the target project is the current tab."""
+    proj = target.project
+    position = target.position
+    if target.item is not None and a.RPR_ValidatePtr2(proj, target.item, "MediaItem*"):
+        position = a.RPR_GetMediaItemInfo_Value(target.item, "D_POSITION")
     if target.track is not None and a.RPR_ValidatePtr2(proj, target.track, "MediaTrack*"):
         index = int(a.RPR_GetMediaTrackInfo_Value(target.track, "IP_TRACKNUMBER"))
     else:
@@ -99,7 +126,7 @@ def insert_takes(a: Any, paths: list[str], target: Target, prompt: str) -> list[
             sources.append(source)
         a.RPR_SetActiveTake(takes[0])
         length = a.RPR_GetMediaSourceLength(sources[0], False)[0]
-        a.RPR_SetMediaItemInfo_Value(item, "D_POSITION", target.position)
+        a.RPR_SetMediaItemInfo_Value(item, "D_POSITION", position)
         a.RPR_SetMediaItemInfo_Value(item, "D_LENGTH", length)
         a.RPR_UpdateItemInProject(item)
         for source in sources:

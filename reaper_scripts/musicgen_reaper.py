@@ -62,6 +62,13 @@ GLUE = (
     "item does), then run this again."
 )
 FIRST_REPLY_S = 3.0
+# While a take is followed, the engine is pinged this often (s); its pong names the engine run
+# (docs/protocol.md).  A different run means the engine restarted and the take is gone; no pong
+# for ENGINE_SILENT_S means it stopped.
+PING_EVERY_S = 2.0
+ENGINE_SILENT_S = 30.0
+ENGINE_RESTARTED = "The engine restarted; the take was lost. Press Generate again to make it anew."
+TEMPO_TOLERANCE_S = 0.005  # how far the tempo map may stretch the bars before it is said
 MAX_NOTES = 4096  # the engine's limit for one melody
 MAX_NOTES_CHARS = 60000
 SAMPLE_RATES = (22050, 32000, 44100, 48000, 88200, 96000)
@@ -291,6 +298,8 @@ class Generator:
         self.sock: socket.socket | None = None
         self.paths: list[str] = []
         self.message = ""
+        self.run: str | None = None  # the engine run seen first (pong), None for an old engine
+        self.item: Any = None
 
     def ext(self, key: str, default: str = "") -> str:
         return self.api.RPR_GetExtState(SECTION, key) or default
@@ -387,6 +396,7 @@ class Generator:
             item = a.RPR_GetSelectedMediaItem(self.project, 0)
             self.position = a.RPR_GetMediaItemInfo_Value(item, "D_POSITION")
             self.track = a.RPR_GetMediaItem_Track(item)
+            self.item = item
             melody = self.melody(item)
         else:
             self.position = a.RPR_GetCursorPosition()
@@ -402,6 +412,8 @@ class Generator:
         for k in FIELDS:
             a.RPR_SetExtState(SECTION, "last_" + k, raw[k], True)
         values = validate(raw)
+        if not self._tempo_holds(values["bars"], float(bpm), int(num), int(denom)):
+            return False
         self.prompt = values["prompt"]
         fields: dict[str, Any] = {
             "prompt": values["prompt"],
@@ -428,6 +440,25 @@ class Generator:
         self.fields = {k: v for k, v in fields.items() if v is not None}
         return True
 
+    def _tempo_holds(self, bars: float, bpm: float, num: int, denom: int) -> bool:
+        """False when the tempo changes inside the take's bars and the producer cancels when
+        told (the Lua action's generate.tempo_words says why it warns rather than stretches)."""
+        a = self.api
+        span_qn = bars * num * 4 / denom
+        start_qn = a.RPR_TimeMap2_timeToQN(self.project, self.position)
+        map_s = a.RPR_TimeMap2_QNToTime(self.project, start_qn + span_qn) - self.position
+        take_s = span_qn * 60 / bpm
+        if abs(map_s - take_s) <= TEMPO_TOLERANCE_S:
+            return True
+        words = (
+            f"The tempo changes inside these {bars:g} bars: on the project's tempo map they last "
+            f"{map_s:.2f} s, but the take is made at {bpm:g} bpm (the tempo where it starts), so "
+            f"it lasts {take_s:.2f} s and drifts off the grid after the change.\n\nOK: make it "
+            "anyway. Cancel: make nothing (put the take where the tempo holds, or ask for fewer "
+            "bars)."
+        )
+        return a.RPR_MB(words, "MusicGen: Generate", 1) == 1
+
     def start(self) -> None:
         host = self.ext("host", "127.0.0.1")
         port = int(self.ext("port", "9000"))
@@ -441,10 +472,23 @@ class Generator:
                 args += [key, value]
         self.sock.sendto(encode_message("/musicgen/generate", args), (host, port))
         self.engine = f"{host}:{port}"
+        self.address = (host, port)
         self.sent_at = time.monotonic()
+        self.pinged_at = 0.0
+        self.pong_at = self.sent_at
+        self._ping()
         self.accepted = False
         self.state = "running"
         self.api.RPR_SetExtState(SECTION, "current_job", self.id, False)
+
+    def _ping(self) -> None:
+        """Ask the engine for its run (a pong); replies come with the take's own."""
+        assert self.sock is not None
+        reply_port = self.sock.getsockname()[1]
+        args = ["id", self.id + "-ping", "reply_port", reply_port]
+        message = encode_message("/musicgen/ping", args)
+        self.sock.sendto(message, self.address)
+        self.pinged_at = time.monotonic()
 
     def poll(self) -> bool:
         """Read the replies that arrived.  Returns True while the take is still running."""
@@ -461,7 +505,9 @@ class Generator:
             except ParseError:
                 continue
             for address, params in messages:
-                if params and (params[0] == self.id or self._refused(address, params[0])):
+                if address == "/musicgen/pong" and params and params[0] == self.id + "-ping":
+                    self._pong(params[1:])
+                elif params and (params[0] == self.id or self._refused(address, params[0])):
                     self._reply(address, params[1:])
         if self.state == "running":
             if self.ext("abandon_job") == self.id:
@@ -473,7 +519,27 @@ class Generator:
                     f"No answer from the engine at {self.engine} within "
                     f"{FIRST_REPLY_S:g} s.\n\n{START_ENGINE}",
                 )
+            elif time.monotonic() - self.pong_at > ENGINE_SILENT_S:
+                self._end(
+                    "failed",
+                    f"The engine at {self.engine} stopped answering for {ENGINE_SILENT_S:g} s; "
+                    f"the take was lost.\n\n{START_ENGINE}",
+                )
+            elif time.monotonic() - self.pinged_at >= PING_EVERY_S:
+                self._ping()
         return self.state == "running"
+
+    def _pong(self, args: list[Any]) -> None:
+        """/musicgen/pong id version state model reason run: `run` names the engine run (absent
+        from engines before it); a new one while the take is followed means it was lost."""
+        self.pong_at = time.monotonic()
+        run = str(args[4]) if len(args) > 4 and args[4] != "" else None
+        if run is None:
+            return
+        if self.run is None:
+            self.run = run
+        elif run != self.run and self.state == "running":
+            self._end("failed", ENGINE_RESTARTED)
 
     def _refused(self, address: str, reply_id: Any) -> bool:
         """An error with an empty id before the take was accepted: the engine could not
@@ -502,7 +568,7 @@ class Generator:
     def finish(self) -> None:
         a = self.api
         if self.state == "done":
-            target = Target(self.project, self.project_file, self.track, self.position)
+            target = Target(self.project, self.project_file, self.track, self.position, self.item)
             try:
                 notes = insert_takes(a, self.paths, target, self.prompt)
             except Problem as exc:

@@ -750,6 +750,132 @@ def test_python_variant_track_deleted_or_project_closed_while_rendering(tmp_path
     assert not api.named("AddMediaItemToTrack")
 
 
+def test_python_variant_take_follows_its_moved_item(tmp_path, variant):
+    """Issue 26 item 6: the take lands under the item where it is when the take arrives."""
+    api = FakeReaper(str(tmp_path / "song.rpp"), "pad\n1", {})
+
+    def move(api):
+        api.item_position = 9.5
+
+    _take_arrives(variant, api, _wav(tmp_path), move)
+    assert api.items(1)[0][0] == 9.5
+
+
+def test_python_variant_asks_before_a_take_across_a_tempo_change(tmp_path, variant):
+    """Issue 26 item 7: 2 bars of 6/8 from 6 s with the tempo 140 -> 70 at 7 s: asked first;
+    Cancel makes nothing, OK makes the take at the start's tempo."""
+    for answer, made in ((2, False), (1, True)):
+        api = FakeReaper(str(tmp_path / "song.rpp"), "pad\n2", {})
+        api.tempo_map = [(0.0, 140.0), (7.0, 70.0)]
+        api.mb_answers = [answer]
+        job = variant.Generator(api)
+        assert job.prepare() is made
+        ((_, words, _, kind),) = api.named("MB")
+        assert kind == 1 and "The tempo changes inside these 2 bars" in words
+        if made:
+            assert job.fields["bpm"] == 140.0
+    api = FakeReaper(str(tmp_path / "song.rpp"), "pad\n2", {})
+    assert variant.Generator(api).prepare() and not api.named("MB"), "a steady tempo: no question"
+
+
+def test_python_variant_leaves_no_automatic_undo_point(tmp_path):
+    """Issue 26 item 5: the action run as REAPER runs it, its dialog cancelled: it defers a
+    no-op, so REAPER adds no "ReaScript: Run" undo point."""
+    api = FakeReaper(str(tmp_path / "song.rpp"), None, {})
+    source = (SCRIPTS / "MusicGen_Generate_from_selection.py").read_text(encoding="utf-8")
+    saved = sys.modules.get("reaper_python")
+    sys.modules["reaper_python"] = api
+    api.script_path = str(SCRIPTS / "MusicGen_Generate_from_selection.py")
+    try:
+        code = compile(source, "MusicGen_Generate_from_selection.py", "exec")
+        exec(code, {"__name__": "__main__"})
+    finally:
+        if saved is None:
+            sys.modules.pop("reaper_python", None)
+        else:
+            sys.modules["reaper_python"] = saved
+    assert api.named("GetUserInputs"), "the dialog was shown"
+    assert not api.auto_undo_point(), "REAPER would add a ReaScript: Run undo point"
+
+
+class _Engine:
+    """A fake engine on loopback: queues the take, answers pings with `runs` (one per pong,
+    the last repeated; None: an old engine's pong without a run), then `done` after `done_after`
+    pongs (never if None)."""
+
+    def __init__(self, runs, done_after=None, wav=""):
+        import socket
+        import threading
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.runs, self.done_after, self.pongs, self.wav = list(runs), done_after, 0, wav
+        self.stop = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    @property
+    def port(self):
+        return self.sock.getsockname()[1]
+
+    def _serve(self):
+        from musicgen_osc import decode, encode_message
+
+        while not self.stop:
+            try:
+                data, _ = self.sock.recvfrom(65535)
+            except OSError:
+                continue
+            for address, args in decode(data):
+                fields = dict(zip(args[::2], args[1::2], strict=False))
+                to = ("127.0.0.1", fields["reply_port"])
+                if address == "/musicgen/generate":
+                    self.take = fields["id"]
+                    self.sock.sendto(encode_message("/musicgen/queued", [fields["id"], 0]), to)
+                elif address == "/musicgen/ping":
+                    run = self.runs[min(self.pongs, len(self.runs) - 1)]
+                    pong = [fields["id"], "0.9", "busy", "debug", ""] + ([run] if run else [])
+                    self.sock.sendto(encode_message("/musicgen/pong", pong), to)
+                    self.pongs += 1
+                    if self.done_after is not None and self.pongs >= self.done_after:
+                        done = [self.take, self.wav]
+                        self.sock.sendto(encode_message("/musicgen/done", done), to)
+
+    def close(self):
+        self.stop = True
+        self.thread.join(2)
+        self.sock.close()
+
+
+def test_python_variant_notices_an_engine_restart_mid_take(variant, monkeypatch):
+    """Issue 26 item 3 (contract A): the pong's `run` changes while the take is followed ->
+    the take fails in words at once, instead of waiting for ever."""
+    monkeypatch.setattr(variant, "PING_EVERY_S", 0.05)
+    engine = _Engine(["a1b2c3d4e5f6", "a1b2c3d4e5f6", "0f0f0f0f0f0f"])
+    api = FakeReaper("", "pad\n1\n\n", {"port": str(engine.port)}, selected=False)
+    try:
+        job = _run(variant, api, timeout_s=5)
+    finally:
+        engine.close()
+    assert job.state == "failed"
+    assert job.message.startswith("The engine restarted; the take was lost.")
+    assert "current_job" not in api.ext
+
+
+def test_python_variant_old_engine_without_a_run_keeps_waiting(tmp_path, variant, monkeypatch):
+    """An engine that sends no `run` (before contract A): today's behaviour, the take lands."""
+    monkeypatch.setattr(variant, "PING_EVERY_S", 0.05)
+    wav = str(_wav(tmp_path))
+    engine = _Engine([None], done_after=4, wav=wav)
+    api = FakeReaper("", "pad\n1\n\n", {"port": str(engine.port)}, selected=False)
+    try:
+        job = _run(variant, api, timeout_s=5)
+    finally:
+        engine.close()
+    assert job.state == "done" and job.paths == [wav]
+
+
 def test_python_variant_loudness_setting(variant):
     job = variant.Generator(FakeReaper("", "pad\n1", {"loudness": "-23"}, selected=False))
     assert job.prepare() and job.fields["loudness"] == -23.0

@@ -5,6 +5,14 @@ RPR_* functions record their calls and return tuples as REAPER does.  Pointers a
 (projects, tracks, items, takes); ValidatePtr2 knows which are still there, and what a
 producer does while a take renders (switch tabs, delete a track, close the project) is done
 with the helpers at the end.
+
+Host rules kept (docs/reaper.md, "Host rules"):
+- REAPER's reaper_python.py packs every pointer argument with ``rpr_packp``, which returns 0
+  (NULL) unless ``RPR_ValidatePtr(p, type)`` accepts it, and ValidatePtr checks against the
+  CURRENT project: a track, item or take of another tab reaches REAPER as NULL (a project
+  pointer is valid for any open tab).  REAPER answers NULL arguments with 0, False or NULL.
+- A script that ends its run without RPR_defer and without an undo block of its own gets the
+  automatic "ReaScript: Run" undo point (``auto_undo_point``).
 """
 
 from __future__ import annotations
@@ -61,6 +69,10 @@ class FakeReaper(types.ModuleType):
         self.item = item or {"file": "/loops/beat.wav"}
         self.tempo, self.srate, self.device_srate = tempo, srate, device_srate
         self.calls: list[tuple] = []
+        self.tempo_map: list[tuple[float, float]] = [(0.0, tempo)]  # (from time s, qn/min)
+        self.mb_answers: list[int] = []  # answers to MB questions (type != 0); default 1 (OK)
+        self.item_position = 6.0  # where the selected item is (the producer may move it)
+        self.undo_points: list[str] = []
         self.projects = [FakeProject(project_file, ["drums", "bass"])]
         self.current = self.projects[0]
         self.cursor = 1.5
@@ -84,9 +96,34 @@ class FakeReaper(types.ModuleType):
 
         def call(*args):
             self.calls.append((name[4:], *args))
-            return impl(self, *args)
+            return impl(self, *(self._packp(arg) for arg in args))
 
         return call
+
+    def _owner(self, pointer):
+        """The project a track, item or take pointer belongs to (None: not project-bound)."""
+        if isinstance(pointer, str) and pointer in ("item0", "take0"):
+            return self.projects[0] if self.projects else None
+        if isinstance(pointer, tuple) and pointer and isinstance(pointer[0], FakeItem):
+            pointer = pointer[0]
+        for project in self.projects:
+            for track in project.tracks:
+                if track is pointer or any(item is pointer for item in track["items"]):
+                    return project
+        return None
+
+    def _packp(self, arg):
+        """rpr_packp: a pointer of a project other than the current one becomes NULL."""
+        if isinstance(arg, (dict, FakeItem, tuple, str)) and not isinstance(arg, FakeProject):
+            owner = self._owner(arg)
+            if owner is not None and owner is not self.current:
+                return None
+        return arg
+
+    def auto_undo_point(self) -> bool:
+        """Whether REAPER would add "ReaScript: Run" for a run that ended now: it deferred
+        nothing and made no undo point of its own."""
+        return not self.deferred and not self.undo_points
 
     # -- the selection ----------------------------------------------------------------------
 
@@ -97,9 +134,11 @@ class FakeReaper(types.ModuleType):
         return "item0"
 
     def _GetMediaItemInfo_Value(self, item, key):
+        if item is None:
+            return 0.0
         assert item == "item0", item
         return {
-            "D_POSITION": 6.0,
+            "D_POSITION": self.item_position,
             "D_LENGTH": self.item.get("length", 2.0),
             "B_LOOPSRC": 1.0 if self.item.get("loop") else 0.0,
         }[key]
@@ -109,6 +148,8 @@ class FakeReaper(types.ModuleType):
 
     def _GetMediaTrackInfo_Value(self, track, key):
         assert key == "IP_TRACKNUMBER"
+        if track is None:
+            return 0.0
         for project in self.projects:
             for i, t in enumerate(project.tracks):
                 if t is track:
@@ -153,7 +194,23 @@ class FakeReaper(types.ModuleType):
         return "(PCM_source*)0x0000000000000000"
 
     def _TimeMap2_timeToQN(self, proj, t):
-        return t * self.tempo / 60
+        qn = 0.0
+        for i, (start, bpm) in enumerate(self.tempo_map):
+            end = self.tempo_map[i + 1][0] if i + 1 < len(self.tempo_map) else float("inf")
+            if t <= end:
+                return qn + (t - start) * bpm / 60
+            qn += (end - start) * bpm / 60
+        return qn
+
+    def _TimeMap2_QNToTime(self, proj, target):
+        qn = 0.0
+        for i, (start, bpm) in enumerate(self.tempo_map):
+            end = self.tempo_map[i + 1][0] if i + 1 < len(self.tempo_map) else float("inf")
+            span = (end - start) * bpm / 60
+            if target <= qn + span:
+                return start + (target - qn) * 60 / bpm
+            qn += span
+        return float("inf")
 
     def _MIDI_CountEvts(self, take, a, b, c):
         return (1, take, len(self.item["notes"]), 0, 0)
@@ -197,6 +254,8 @@ class FakeReaper(types.ModuleType):
         self.ext.pop(key, None)
 
     def _GetUserInputs(self, title, n, captions, values, size):
+        if self.inputs is None:  # the user pressed Cancel
+            return (0, title, n, captions, values, size)
         return (1, title, n, captions, self.inputs, size)
 
     def _EnumProjects(self, idx, buf, size):
@@ -220,15 +279,19 @@ class FakeReaper(types.ModuleType):
         if kind == "ReaProject*":
             return pointer in self.projects
         project = self._project(proj)
+        if pointer is None:
+            return False
         if kind == "MediaTrack*":
             return any(t is pointer for t in project.tracks)
+        if kind == "MediaItem*":
+            return pointer == "item0" and project is self.projects[0]
         raise AssertionError(kind)
 
     def _defer(self, code):
         self.deferred.append(code)
 
     def _MB(self, text, title, kind):
-        return 1
+        return self.mb_answers.pop(0) if kind and self.mb_answers else 1
 
     def _ShowConsoleMsg(self, text):
         return None
@@ -241,6 +304,7 @@ class FakeReaper(types.ModuleType):
 
     def _Undo_EndBlock2(self, proj, label, flags):
         self._project(proj)
+        self.undo_points.append(label)
 
     def _UpdateArrange(self):
         return None
@@ -262,14 +326,20 @@ class FakeReaper(types.ModuleType):
         return self._project(proj).tracks[i]
 
     def _GetSetMediaTrackInfo_String(self, track, key, value, setit):
+        if track is None:
+            return (False, track, key, value, setit)
         track["name"] = value
 
     def _AddMediaItemToTrack(self, track):
+        if track is None:
+            return None
         item = FakeItem()
         track["items"].append(item)
         return item
 
     def _AddTakeToMediaItem(self, item):
+        if item is None:
+            return None
         item.takes.append({"file": "", "name": ""})
         item.active = len(item.takes) - 1  # the worst case: the new empty take is active
         return (item, item.active)
@@ -281,19 +351,27 @@ class FakeReaper(types.ModuleType):
         return 0
 
     def _SetMediaItemInfo_Value(self, item, key, value):
+        if item is None:
+            return False
         setattr(item, {"D_POSITION": "position", "D_LENGTH": "length"}[key], value)
         return True
 
     def _SetMediaItemTake_Source(self, take, source):
+        if take is None:
+            return False
         item, k = take
         item.takes[k]["file"] = source[1]
         return True
 
     def _SetActiveTake(self, take):
+        if take is None:
+            return None
         item, k = take
         item.active = k
 
     def _GetSetMediaItemTakeInfo_String(self, take, key, value, setit):
+        if take is None:
+            return (False, take, key, value, setit)
         item, k = take
         item.takes[k]["name"] = value
 
