@@ -68,6 +68,7 @@ var KEYS = ["No key", "C major", "C minor", "C# major", "C# minor", "D major", "
 
 var NOT_RUNNING = "Engine not running? Start it with `musicgen-bridge serve`";
 var LOST_JOB = "The engine no longer knows this take (was it restarted?). Ready: press Generate again.";
+var RESTARTED = "The engine restarted; the take was lost. Ready: press Generate again.";
 
 var state = {
     ready: false,              // live.thisdevice has fired
@@ -276,6 +277,12 @@ function startJob(mode) {
         return;
     }
     var beats = takeBeats(song);
+    var warnings = [];
+    if (song.tempoAutomated) {
+        warnings.push("the tempo is automated: the take is made at " + song.bpm + " bpm, the tempo at the " +
+                      "playhead; where it lands the tempo may differ and Live will stretch it to the beats " +
+                      "(Live's API cannot read the tempo there)");
+    }
     var placement = mode === "continue"
         ? LIVE.planContinuation(clip, beats)
         : LIVE.planPlacement(clip);
@@ -323,7 +330,8 @@ function startJob(mode) {
         denominator: song.denominator,
         clip: clip,
         started: false,                  // a progress reply came: the engine runs it
-        warnings: [],
+        run: null,                       // the engine run of the first pong after queued
+        warnings: warnings,
         timer: null
     };
     state.job = job;
@@ -467,6 +475,7 @@ var HANDLERS = {
         }
         setReachable(1);
         job.accepted = true;
+        job.run = null;                // the next pong names the run that took it
         watchJob(job);
         var ahead = args[1];
         setStatus(withWarnings(job, ahead > 0 ? "Queued: " + ahead + " take(s) ahead." : "Starting..."));
@@ -560,6 +569,20 @@ var HANDLERS = {
                 : "Engine " + args[1] + " " + args[2] + ", model " + args[3] + ".");
         }
         state.engineReason = reason;
+        // run (engines from issue 26 on): this engine run's id.  A take follows
+        // the run of the first pong after it was queued; another run means the
+        // engine restarted and the take is gone.  No run: an older engine, the
+        // silence watchdog (watchJob) is all there is.
+        var run = args.length > 5 ? String(args[5]) : "";
+        var job = state.job;
+        if (run && job && job.accepted) {
+            if (!job.run) {
+                job.run = run;
+            } else if (job.run !== run) {
+                finishJob(RESTARTED);
+                return;
+            }
+        }
         if (previous === 0 && !state.job) {
             models();   // the engine (re)started: refresh the model menu
         }
@@ -783,8 +806,19 @@ var LIVE = {
             bpm: Number(this.first(song, "tempo")),
             numerator: Math.round(this.first(song, "signature_numerator")),
             denominator: Math.round(this.first(song, "signature_denominator")),
-            folder: filePath ? parentFolder(filePath) : ""
+            folder: filePath ? parentFolder(filePath) : "",
+            tempoAutomated: this.tempoAutomated()
         };
+    },
+
+    // Whether the song tempo has automation (LOM: Song.tempo "may be automated,
+    // so it can change depending on the current song time"; the master track's
+    // mixer_device song_tempo parameter says so in automation_state: 0 none,
+    // 1 active, 2 overridden).  The LOM gives no way to read an arrangement
+    // envelope at a time, so the tempo where the take lands cannot be known.
+    tempoAutomated: function () {
+        var param = this.api("live_set master_track mixer_device song_tempo");
+        return this.exists(param) && Number(this.first(param, "automation_state")) > 0;
     },
 
     // The clip shown in Live's detail view, or null: where it is, and what a
@@ -796,6 +830,7 @@ var LIVE = {
         }
         var where = parseClipPath(this.canonical(clip));
         var info = {
+            id: String(clip.id),
             kind: this.first(clip, "is_midi_clip") ? "midi" : "audio",
             name: String(this.first(clip, "name") || ""),
             trackIndex: where.track,
@@ -883,7 +918,8 @@ var LIVE = {
     // and an id stays the same for its object's life (see resolvePlacement).
     planPlacement: function (clip) {
         if (clip && clip.arrangement) {
-            return { view: "arrangement", afterTrackId: this.trackId(clip.trackIndex), position: clip.position };
+            return { view: "arrangement", afterTrackId: this.trackId(clip.trackIndex), position: clip.position,
+                     clipId: clip.id, clipEdge: "start_time" };
         }
         if (clip) {
             return { view: "session", afterTrackId: this.trackId(clip.trackIndex),
@@ -909,7 +945,7 @@ var LIVE = {
         var trackId = this.trackId(clip.trackIndex);
         if (clip.arrangement) {
             return { view: "arrangement", afterTrackId: trackId, position: clip.endTime,
-                     sameTrackId: trackId, length: beats };
+                     sameTrackId: trackId, length: beats, clipId: clip.id, clipEdge: "end_time" };
         }
         return { view: "session", afterTrackId: trackId, sceneId: this.sceneId(clip.slotIndex),
                  slotOffset: 1, sameTrackId: trackId };
@@ -946,10 +982,18 @@ var LIVE = {
 
     // The placement with today's indexes, looked up again from the ids when
     // the take arrives.  A target that is gone: a new track at the end of the
-    // set, and a note saying so.
+    // set, and a note saying so.  An Arrangement clip still there gives the
+    // position again (its start, or its end for a continuation): the producer
+    // may have moved or trimmed it while the take rendered.
     resolvePlacement: function (plan) {
         var where = { view: plan.view, position: plan.position, length: plan.length,
                       afterTrack: -1, sameTrack: -1, slot: 0, note: "" };
+        if (plan.clipId) {
+            var clip = this.api("id " + plan.clipId);
+            if (this.exists(clip)) {
+                where.position = Number(this.first(clip, plan.clipEdge));
+            }
+        }
         var gone = [];
         if (plan.afterTrackId) {
             where.afterTrack = this.indexById(plan.afterTrackId, "tracks");
@@ -1084,14 +1128,14 @@ var LIVE = {
         return afterTrack >= 0 ? Math.min(afterTrack + 1, count) : count;
     },
 
-    // A new audio track named "MusicGen" at `index`; its index, or -1.
+    // A new audio track at `index` (Live names it; the clip carries the take's
+    // name); its index, or -1.
     newTrack: function (index, muted) {
         this.api("live_set").call("create_audio_track", index);
         var track = this.api("live_set tracks " + index);
         if (!this.exists(track) || !this.first(track, "has_audio_input")) {
             return -1;
         }
-        track.set("name", "MusicGen");
         if (muted) {
             track.set("mute", 1);
         }
@@ -1173,7 +1217,10 @@ var LIVE = {
     // file.  The take is exactly `beats` long at the set's tempo, so pin it:
     // warp markers at (beat 0, 0 s) and (beat `beats`, the file's end), every
     // other marker on that line, then the clip's region to those beats
-    // (Session: looping over them).  -> "" or a note for the status line.
+    // (Session: looping over them).  Every Live API change is one step in
+    // Live's undo history, so only what differs from what Live made is
+    // changed: for a new clip, the end marker and the region's end (and, in
+    // the Arrangement, looping off).  -> "" or a note for the status line.
     fitClip: function (clip, beats, looped) {
         var rate = Number(this.first(clip, "sample_rate"));
         var seconds = Number(this.first(clip, "sample_length")) / rate;
@@ -1181,14 +1228,19 @@ var LIVE = {
             return "Live did not say how long the file is: check its warping.";
         }
         var perSecond = beats / seconds;
-        clip.set("warping", 1);
+        function onTheLine(m) {
+            return Math.abs(m.beat_time - m.sample_time * perSecond) < 1e-3;
+        }
+        this.setIfDiffers(clip, "warping", 1);
         var markers = this.warpMarkers(clip);
-        for (var i = markers.length - 1; i >= 1; i--) {
-            clip.call("remove_warp_marker", markers[i].beat_time);   // the hidden last one may stay
+        for (var i = markers.length - 2; i >= 1; i--) {    // the last one is Live's hidden marker
+            if (!onTheLine(markers[i])) {
+                clip.call("remove_warp_marker", markers[i].beat_time);
+            }
         }
         markers = this.warpMarkers(clip);
         var first = markers[0];
-        if (first && Math.abs(first.beat_time - first.sample_time * perSecond) > 1e-6) {
+        if (first && !onTheLine(first)) {
             clip.call("move_warp_marker", first.beat_time, first.sample_time * perSecond - first.beat_time);
         }
         if (!first || first.sample_time > 1e-6) {
@@ -1198,8 +1250,8 @@ var LIVE = {
         markers = this.warpMarkers(clip);
         var onLine = markers.length >= 2;
         var atEnd = false;
-        for (var m = 0; m < markers.length; m++) {
-            onLine = onLine && Math.abs(markers[m].beat_time - markers[m].sample_time * perSecond) < 1e-3;
+        for (var m = 0; m < markers.length - 1; m++) {
+            onLine = onLine && onTheLine(markers[m]);
             atEnd = atEnd || (Math.abs(markers[m].beat_time - beats) < 1e-6 &&
                               Math.abs(markers[m].sample_time - seconds) < 1e-6);
         }
@@ -1211,12 +1263,19 @@ var LIVE = {
         // Session: loop over the take.  Arrangement: unlooped, so that the
         // clip ends at loop_end (a looped warped arrangement clip keeps the
         // length it was made with).
-        clip.set("looping", looped ? 1 : 0);
-        clip.set("loop_start", 0);
-        clip.set("loop_end", beats);
-        clip.set("start_marker", 0);
-        clip.set("end_marker", beats);
+        this.setIfDiffers(clip, "looping", looped ? 1 : 0);
+        this.setIfDiffers(clip, "loop_start", 0);
+        this.setIfDiffers(clip, "loop_end", beats);
+        this.setIfDiffers(clip, "start_marker", 0);
+        this.setIfDiffers(clip, "end_marker", beats);
         return "";
+    },
+
+    // Set a property only when Live's value differs: each set is an undo step.
+    setIfDiffers: function (api, prop, value) {
+        if (Math.abs(Number(this.first(api, prop)) - value) > 1e-9) {
+            api.set(prop, value);
+        }
     },
 
     // The clip's warp markers, [{beat_time, sample_time}] by beat.  Live answers

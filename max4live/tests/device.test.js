@@ -609,7 +609,7 @@ test("variations in Arrangement: N takes stacked on new tracks at the same beat,
     ["create_audio_clip", "live_set tracks 3", paths[2], 14],
   ]);
   assert.deepEqual(set.tracks.map((t) => [t.name, !!t.mute]), [
-    ["Keys", false], ["MusicGen", false], ["MusicGen", true], ["MusicGen", true], ["Drums", false],
+    ["Keys", false], ["Audio", false], ["Audio", true], ["Audio", true], ["Drums", false],
   ]);
   assert.deepEqual(set.tracks.slice(1, 4).map((t) => t.arrangement[0].name),
     ["dusty lo-fi drums", "dusty lo-fi drums (2)", "dusty lo-fi drums (3)"]);

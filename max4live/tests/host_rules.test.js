@@ -170,7 +170,7 @@ test("a track inserted above while the take renders: it still lands under the cl
   insertTrack(set, 0, { type: "audio", name: "Vox" });   // Keys is now track 2
   device.send("/musicgen/done", id, `${OUT_DIR}/take.wav`);
   assert.deepEqual(placements(set)[0], ["create_audio_track", "live_set", 2]);
-  assert.deepEqual(set.tracks.map((t) => t.name), ["Vox", "Keys", "MusicGen", "Drums"]);
+  assert.deepEqual(set.tracks.map((t) => t.name), ["Vox", "Keys", "Audio", "Drums"]);
   assert.match(device.lastStatus(), /^Placed "dusty lo-fi drums" at beat 14 on track 3\.$/);
 });
 

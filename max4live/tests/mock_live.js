@@ -18,6 +18,14 @@
 //     time; segment tempo 5-999 bpm; the last marker is a hidden one that
 //     cannot be removed); a warped looped arrangement clip keeps its length,
 //     an unlooped one ends at loop_end.
+//   - Every change made through the Live API (a set that changes a value, a
+//     call that creates, removes or moves something) is one step in Live's
+//     undo history (set.undo); a set to the value already there, a refused
+//     call and reading change nothing.
+//   - The master track's mixer_device song_tempo parameter tells whether the
+//     tempo is automated (automation_state: 0 none, 1 active, 2 overridden;
+//     spec tempoAutomation); Song.tempo is the tempo at the playhead
+//     (spec tempo), and the LOM reads no arrangement envelope at a time.
 //   - Max: udpsend on macOS drops datagrams over 9216 bytes without a word;
 //     textedit in list mode splits at commas and semicolons and reads "007"
 //     as 7; a stored (not hidden) live.* parameter adds an undo step whenever
@@ -96,6 +104,16 @@ function deleteTrack(set, index) {
   set.tracks.splice(index, 1);
 }
 
+/** The producer drags an arrangement clip to `start` (beats), and trims it to `length`. */
+function moveClip(set, clip, start, length) {
+  clip.start_time = start;
+  if (length !== undefined) {
+    clip.end_marker = (clip.start_marker || 0) + length;
+    clip.loop_end = (clip.loop_start || 0) + length;
+  }
+  for (const t of set.tracks) t.arrangement.sort((a, b) => a.start_time - b.start_time);
+}
+
 function deleteScene(set, index) {
   set.sceneList.splice(index, 1);
   set.tracks.forEach((t) => t.slots.splice(index, 1));
@@ -164,6 +182,7 @@ function resolve(set, rawPath) {
   if (p === "live_set") return { canonical: p, kind: "song", node: set };
   if (p === "live_app") return { canonical: p, kind: "app", node: set };
   if (p === "live_app view") return { canonical: p, kind: "appview", node: set };
+  if (p === "live_set master_track mixer_device song_tempo") return { canonical: p, kind: "tempo", node: set };
   if (p === "live_set view detail_clip") {
     const c = detailPath(set);
     return c ? resolve(set, c) : null;
@@ -235,9 +254,10 @@ function makeLiveAPI(set, post) {
     this.set = (prop, value) => {
       set.sets.push({ path: this.unquotedpath, prop, value });
       if (!node) return;
-      set.undo.push(`set ${prop}`);
+      const before = JSON.stringify(getProp(set, kind, node, prop));
       if (kind === "track" && (prop === "name" || prop === "mute")) node[prop] = value;
       if (kind === "clip") setClipProp(node, prop, value);
+      if (JSON.stringify(getProp(set, kind, node, prop)) !== before) set.undo.push(`set ${prop}`);
     };
     this.getcount = (child) => {
       if (kind === "song" && child === "tracks") return set.tracks.length;
@@ -262,6 +282,7 @@ function getProp(set, kind, node, prop) {
       current_song_time: set.songTime }[prop];
   }
   if (kind === "appview") return { focused_document_view: set.view }[prop];
+  if (kind === "tempo") return { automation_state: set.tempoAutomation || 0, value: set.tempo }[prop];
   if (kind === "track") {
     return { name: node.name, has_audio_input: node.type === "audio" ? 1 : 0,
       has_midi_input: node.type === "midi" ? 1 : 0, mute: node.mute ? 1 : 0 }[prop];
@@ -477,8 +498,10 @@ function callFn(set, kind, node, fn, args, post) {
     return undefined;
   }
   if (kind === "clip" && ["add_warp_marker", "move_warp_marker", "remove_warp_marker"].includes(fn)) {
-    set.undo.push(fn);
-    return warpCall(node, fn, args, post);
+    const before = JSON.stringify(node.markers);
+    const answer = warpCall(node, fn, args, post);
+    if (JSON.stringify(node.markers) !== before) set.undo.push(fn);
+    return answer;
   }
   if (kind === "clip" && fn === "get_notes_extended") {
     const [fromPitch, pitchSpan, fromTime, timeSpan] = args;
@@ -794,5 +817,5 @@ function lastOsc(device, address) {
 
 module.exports = {
   makeSet, loadDevice, ready, lastOsc, REPLY_PORT, makeClock, RealTask, pairs, DEVICE_JS, PATCH_PATH,
-  insertTrack, deleteTrack, deleteScene, texteditMessages, oscBytes, loadPatch, fileInfo,
+  insertTrack, deleteTrack, deleteScene, moveClip, texteditMessages, oscBytes, loadPatch, fileInfo,
 };
