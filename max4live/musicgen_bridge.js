@@ -3,15 +3,23 @@
 // The patch only wires: UI objects -> this script -> [udpsend 127.0.0.1 9000];
 // [udpreceive] -> [deferlow] -> this script -> UI objects.
 //
+// The device's JavaScript is this file and four CommonJS modules (Max's
+// require(), Max 8+; the way Producer Pal keeps handlers apart from LiveAPI):
+//   musicgen_bridge.js  this file: settings and state, the patch's messages,
+//                       HANDLERS (one per engine reply), the take's life
+//   musicgen_live.js    LIVE: every Live API call that reads or plans
+//   musicgen_place.js   the Live API calls that put a take into the set
+//   musicgen_files.js   FILES: the one file the device writes (a dense MIDI
+//                       clip as a .mid)
+//   musicgen_text.js    pure helpers: words, numbers, paths, OSC sizes
+//
 // Layout of this file:
 //   1. settings and state
 //   2. messages from the patch (init, prompt, bars, model, seed, melody, key,
 //      variations, loop, loudness, promptseconds, samplerate, generate,
 //      continueclip, cancel)
 //   3. HANDLERS: one function per engine reply address (/musicgen/...)
-//   4. LIVE: every Live API call, in one place (nothing else touches LiveAPI)
-//   5. FILES: the one file the device writes (a dense MIDI clip as a .mid)
-//   6. small helpers (ids, paths, timers, OSC sizes, MIDI bytes)
+//   4. helpers that need the device's state (requests, timers, ids)
 //
 // Outlets: 0 -> udpsend (OSC messages), 1 -> UI (route status progress reachable
 // models seed port), 2 -> node.script musicgen_mkdir.js (folder creation).
@@ -26,6 +34,37 @@
 autowatch = 0;
 inlets = 1;
 outlets = 3;
+
+// The modules (Max's CommonJS require: files found in the search path, the
+// device's own folder first; docs/ableton.md).
+var text = require("musicgen_text");
+var completeDetails = text.completeDetails;
+var downloadSize = text.downloadSize;
+var oscSize = text.oscSize;
+var paddedStringBytes = text.paddedStringBytes;
+var paddedBytes = text.paddedBytes;
+var utf8Length = text.utf8Length;
+var timeStamp = text.timeStamp;
+var withoutMelodyNotes = text.withoutMelodyNotes;
+var withWarnings = text.withWarnings;
+var stageWords = text.stageWords;
+var placedWords = text.placedWords;
+var compareVersions = text.compareVersions;
+var manyWhere = text.manyWhere;
+var numbersText = text.numbersText;
+var notesText = text.notesText;
+var menuIndex = text.menuIndex;
+var isAbsolutePath = text.isAbsolutePath;
+var clipName = text.clipName;
+var parentFolder = text.parentFolder;
+var joinPath = text.joinPath;
+var joinAtoms = text.joinAtoms;
+var trim = text.trim;
+var clamp = text.clamp;
+var roundBeats = text.roundBeats;
+var files = require("musicgen_files");
+var FILES = files.FILES;
+var midiFileBytes = files.midiFileBytes;
 
 var OUT_OSC = 0;
 var OUT_UI = 1;
@@ -55,6 +94,9 @@ var SETTINGS = {
     midiTicksPerBeat: 480,
     sampleRates: [22050, 32000, 44100, 48000, 88200, 96000]   // protocol sample_rate values
 };
+
+// Every Live API call, in musicgen_live.js and musicgen_place.js.
+var LIVE = require("musicgen_live").make(SETTINGS);
 
 // Menu items, in the order of the patch's live.menu items (a test keeps them equal).
 var MELODY_SOURCES = ["Off", "Selected MIDI clip", "Selected audio clip"];
@@ -652,22 +694,6 @@ var HANDLERS = {
 
 // -- the Model menu -----------------------------------------------------------
 
-// The details of one models request, in index order, or null when there were
-// none or one was lost (a missing index, or fewer than count).
-function completeDetails(details) {
-    if (!details || !(details.count > 0)) {
-        return null;
-    }
-    var list = [];
-    for (var i = 0; i < details.count; i++) {
-        if (!details.entries[i]) {
-            return null;
-        }
-        list.push(details.entries[i]);
-    }
-    return list;
-}
-
 // The menu items, the first "engine default (LOADED)" (name "": no model sent).
 // With details: one item per name in the engine's order (several cache
 // snapshots of one repo are one item, resident if any is).  Without (an older
@@ -734,14 +760,6 @@ function modelLabel(entry) {
     return shown + " (" + tags.join(", ") + ")";
 }
 
-// A download's size as published (decimal GB, approximate), from MiB; -1: unknown.
-function downloadSize(sizeMb) {
-    if (!(sizeMb >= 0)) {
-        return "size unknown";
-    }
-    return "about " + (sizeMb * 1048576 / 1e9).toFixed(1) + " GB";
-}
-
 // Refill the umenu (each label one symbol: `append` makes its words one item)
 // and show the current choice; a choice no longer listed falls back to the
 // engine default, so what the menu shows is what is sent.
@@ -772,668 +790,7 @@ function modelMenuIndex(name) {
     return -1;
 }
 
-// -- 4. LIVE: every Live API call ---------------------------------------------
-
-var LIVE = {
-    api: function (path) {
-        return new LiveAPI(path);
-    },
-
-    exists: function (api) {
-        return api && api.id !== undefined && String(api.id) !== "0";
-    },
-
-    first: function (api, prop) {
-        var value = api.get(prop);
-        return (value && value.length !== undefined && typeof value !== "string") ? value[0] : value;
-    },
-
-    canonical: function (api) {
-        var path = api.unquotedpath || String(api.path || "");
-        return path.replace(/"/g, "");
-    },
-
-    // Tempo (quarter notes per minute), time signature, and the set's folder.
-    readSong: function () {
-        var song = this.api("live_set");
-        var filePath = "";
-        try {
-            filePath = String(this.first(song, "file_path") || "");  // Live 11.3.25+
-        } catch (e) {
-            filePath = "";
-        }
-        return {
-            bpm: Number(this.first(song, "tempo")),
-            numerator: Math.round(this.first(song, "signature_numerator")),
-            denominator: Math.round(this.first(song, "signature_denominator")),
-            folder: filePath ? parentFolder(filePath) : "",
-            tempoAutomated: this.tempoAutomated()
-        };
-    },
-
-    // Whether the song tempo has automation (LOM: Song.tempo "may be automated,
-    // so it can change depending on the current song time"; the master track's
-    // mixer_device song_tempo parameter says so in automation_state: 0 none,
-    // 1 active, 2 overridden).  The LOM gives no way to read an arrangement
-    // envelope at a time, so the tempo where the take lands cannot be known.
-    tempoAutomated: function () {
-        var param = this.api("live_set master_track mixer_device song_tempo");
-        return this.exists(param) && Number(this.first(param, "automation_state")) > 0;
-    },
-
-    // The clip shown in Live's detail view, or null: where it is, and what a
-    // melody or a continuation needs (its notes, or its file).
-    readSelectedClip: function () {
-        var clip = this.api("live_set view detail_clip");
-        if (!this.exists(clip)) {
-            return null;
-        }
-        var where = parseClipPath(this.canonical(clip));
-        var info = {
-            id: String(clip.id),
-            kind: this.first(clip, "is_midi_clip") ? "midi" : "audio",
-            name: String(this.first(clip, "name") || ""),
-            trackIndex: where.track,
-            slotIndex: where.slot,
-            arrangement: where.arrangement,
-            position: where.arrangement ? Number(this.first(clip, "start_time")) : null,
-            endTime: where.arrangement ? Number(this.first(clip, "end_time")) : null,
-            filePath: null,
-            notes: null,
-            melodyLength: null
-        };
-        if (info.kind === "audio") {
-            info.filePath = this.audioClipFile(clip);
-        } else {
-            var melody = this.clipNotes(clip);
-            info.notes = melody.notes;
-            info.melodyLength = melody.length;
-        }
-        return info;
-    },
-
-    // An audio clip's file (absolute path), or null.
-    audioClipFile: function (clip) {
-        var path = this.first(clip, "file_path");
-        return path ? String(path) : null;
-    },
-
-    // The MIDI notes Live plays, as a melody that repeats every `length` beats
-    // from the moment the clip starts.
-    // Looping clip: the loop (loop_start..loop_end) is the region, turned so
-    // that beat 0 is the clip's start_marker (where playback begins; a start
-    // before the loop counts as the loop's matching beat).  A note cut by that
-    // turn is split in two.  Unlooped clip: start_marker..end_marker.
-    // Muted notes and notes starting outside the region are dropped; notes
-    // crossing its end are cut; velocities are whole numbers 1..127.
-    // Returns {notes: [{pitch, start, length, velocity}] sorted by start then
-    // pitch, length: the region's length in beats}.
-    clipNotes: function (clip) {
-        var looping = this.first(clip, "looping");
-        var from = Number(this.first(clip, looping ? "loop_start" : "start_marker"));
-        var to = Number(this.first(clip, looping ? "loop_end" : "end_marker"));
-        var length = to - from;
-        var turn = 0;
-        if (looping && length > 0) {
-            var offset = Number(this.first(clip, "start_marker")) - from;
-            turn = ((offset % length) + length) % length;
-        }
-        var raw = clip.call("get_notes_extended", 0, 128, from, length);
-        var parsed = parseNotesReply(raw);
-        var notes = [];
-        function add(n, start, duration) {
-            start = roundBeats(start);
-            duration = roundBeats(duration);
-            if (duration > 0 && start < length) {
-                notes.push({ pitch: Math.round(n.pitch), start: start, length: duration,
-                             velocity: clamp(Math.round(n.velocity), 1, 127) });
-            }
-        }
-        for (var i = 0; i < parsed.length; i++) {
-            var n = parsed[i];
-            if (n.mute || n.start_time < from || n.start_time >= to) {
-                continue;
-            }
-            var start = n.start_time - from;
-            var duration = Math.min(n.duration, to - n.start_time);
-            if (turn) {
-                start = ((start - turn) % length + length) % length;
-                var room = length - start;
-                if (duration > room + 1e-9) {
-                    add(n, start, room);
-                    add(n, 0, duration - room);
-                    continue;
-                }
-            }
-            add(n, start, duration);
-        }
-        notes.sort(function (a, b) { return a.start - b.start || a.pitch - b.pitch; });
-        return { notes: notes, length: roundBeats(length) };
-    },
-
-    // Where the take(s) will go, decided when Generate is pressed: new audio
-    // track(s) right under the clip's track, at the clip's position
-    // (Arrangement) or scene (Session).  Kept as Live object ids, not indexes:
-    // the producer may add, move or delete tracks and scenes while it renders,
-    // and an id stays the same for its object's life (see resolvePlacement).
-    planPlacement: function (clip) {
-        if (clip && clip.arrangement) {
-            return { view: "arrangement", afterTrackId: this.trackId(clip.trackIndex), position: clip.position,
-                     clipId: clip.id, clipEdge: "start_time" };
-        }
-        if (clip) {
-            return { view: "session", afterTrackId: this.trackId(clip.trackIndex),
-                     sceneId: this.sceneId(clip.slotIndex), slotOffset: 0 };
-        }
-        var selected = this.selectedTrackIndex();
-        var afterTrackId = selected >= 0 ? this.trackId(selected) : null;
-        if (this.focusedView() === "Arranger") {
-            var song = this.api("live_set");
-            return { view: "arrangement", afterTrackId: afterTrackId,
-                     position: Number(this.first(song, "current_song_time")) };
-        }
-        return { view: "session", afterTrackId: afterTrackId,
-                 sceneId: this.sceneId(this.selectedSceneIndex()), slotOffset: 0 };
-    },
-
-    // A continuation goes right after the clip it continues: Arrangement, at the
-    // clip's end on the same track when the take's span there is free (else on
-    // a new track under it, same beat); Session, the next empty slot(s) below
-    // the clip on the same track.  A take-lane clip continues on its track's
-    // main lane.
-    planContinuation: function (clip, beats) {
-        var trackId = this.trackId(clip.trackIndex);
-        if (clip.arrangement) {
-            return { view: "arrangement", afterTrackId: trackId, position: clip.endTime,
-                     sameTrackId: trackId, length: beats, clipId: clip.id, clipEdge: "end_time" };
-        }
-        return { view: "session", afterTrackId: trackId, sceneId: this.sceneId(clip.slotIndex),
-                 slotOffset: 1, sameTrackId: trackId };
-    },
-
-    trackId: function (index) {
-        return this.idOf("live_set tracks " + index);
-    },
-
-    sceneId: function (index) {
-        return this.idOf("live_set scenes " + index);
-    },
-
-    // The object's id ("17"), or null when there is none at that path.
-    idOf: function (path) {
-        var api = this.api(path);
-        return this.exists(api) ? String(api.id) : null;
-    },
-
-    // The current index of a track or scene known by id: -1 once it is gone
-    // (Live answers id 0 for a deleted object), or when it is no longer a
-    // track/scene of the set.
-    indexById: function (id, kind) {
-        if (!id) {
-            return -1;
-        }
-        var api = this.api("id " + id);
-        if (!this.exists(api)) {
-            return -1;
-        }
-        var match = new RegExp("^live_set " + kind + " (\\d+)$").exec(this.canonical(api));
-        return match ? Number(match[1]) : -1;
-    },
-
-    // The placement with today's indexes, looked up again from the ids when
-    // the take arrives.  A target that is gone: a new track at the end of the
-    // set, and a note saying so.  An Arrangement clip still there gives the
-    // position again (its start, or its end for a continuation): the producer
-    // may have moved or trimmed it while the take rendered.
-    resolvePlacement: function (plan) {
-        var where = { view: plan.view, position: plan.position, length: plan.length,
-                      afterTrack: -1, sameTrack: -1, slot: 0, note: "" };
-        if (plan.clipId) {
-            var clip = this.api("id " + plan.clipId);
-            if (this.exists(clip)) {
-                where.position = Number(this.first(clip, plan.clipEdge));
-            }
-        }
-        var gone = [];
-        if (plan.afterTrackId) {
-            where.afterTrack = this.indexById(plan.afterTrackId, "tracks");
-            if (where.afterTrack < 0) {
-                gone.push("track");
-            }
-        }
-        if (plan.sameTrackId) {
-            where.sameTrack = this.indexById(plan.sameTrackId, "tracks");
-        }
-        if (plan.view === "session") {
-            var scene = this.indexById(plan.sceneId, "scenes");
-            if (scene < 0) {
-                gone.push("scene");
-                where.afterTrack = -1;
-                where.sameTrack = -1;
-            } else {
-                where.slot = scene + plan.slotOffset;
-            }
-        }
-        if (gone.length) {
-            where.note = "The clip's " + gone.join(" and ") + " went away while the take rendered, " +
-                         "so it went on a new track at the end.";
-        }
-        return where;
-    },
-
-    selectedTrackIndex: function () {
-        var track = this.api("live_set view selected_track");
-        if (!this.exists(track)) {
-            return -1;
-        }
-        var match = /^live_set tracks (\d+)$/.exec(this.canonical(track));
-        return match ? Number(match[1]) : -1;      // -1: return/master track
-    },
-
-    selectedSceneIndex: function () {
-        var scene = this.api("live_set view selected_scene");
-        var match = this.exists(scene) ? /scenes (\d+)/.exec(this.canonical(scene)) : null;
-        return match ? Number(match[1]) : 0;
-    },
-
-    focusedView: function () {
-        return String(this.first(this.api("live_app view"), "focused_document_view") || "");
-    },
-
-    // Live's version as [major, minor, bugfix].
-    version: function () {
-        var app = this.api("live_app");
-        return [Number(app.call("get_major_version")), Number(app.call("get_minor_version")),
-                Number(app.call("get_bugfix_version"))];
-    },
-
-    // Track.create_audio_clip and ClipSlot.create_audio_clip: Live 12.0.5+.
-    // -> null, or the words for a Live that lacks them.
-    placementProblem: function () {
-        var v = this.version();
-        if (compareVersions(v, SETTINGS.minLiveVersion) >= 0) {
-            return null;
-        }
-        var name = isNaN(v[0]) ? "This Live version" : "Live " + v.join(".");
-        return name + " cannot place audio from a device (needs Live " +
-               SETTINGS.minLiveVersion.join(".") + " or later).";
-    },
-
-    // Put every take of a job into the set.  Returns one {placed, where,
-    // track, slot, reason} per path, in order.
-    //   Arrangement: take 1 on the same track for a continuation whose span is
-    //   free, else each take on its own new audio track, stacked right under
-    //   the clip's track, all at the same beat; every take after the first is
-    //   muted (solo one to compare).
-    //   Session: one new audio track under the clip's track (a continuation:
-    //   the clip's own track), takes in consecutive empty slots from the
-    //   planned one; scenes are added at the end of the set when it runs out.
-    // Each clip is then set to span exactly `beats` (fitClip).
-    placeTakes: function (paths, plan, names, beats) {
-        var results = [];
-        var i;
-        var problem = this.placementProblem();
-        if (problem) {
-            for (i = 0; i < paths.length; i++) {
-                results.push({ placed: false, reason: problem });
-            }
-            return results;
-        }
-        var placement = this.resolvePlacement(plan);
-        results.note = placement.note;
-        if (placement.view === "arrangement") {
-            var next = this.newTrackIndex(placement.afterTrack);
-            for (i = 0; i < paths.length; i++) {
-                var result = null;
-                if (i === 0 && placement.sameTrack >= 0 &&
-                        this.arrangementFree(placement.sameTrack, placement.position, placement.length)) {
-                    result = this.arrangementClip(placement.sameTrack, paths[i], placement.position, names[i], beats);
-                }
-                if (!result || !result.placed) {
-                    var track = this.newTrack(next, i > 0);
-                    result = track < 0 ? { placed: false, reason: "Live did not create the audio track." }
-                        : this.arrangementClip(track, paths[i], placement.position, names[i], beats);
-                    next = track < 0 ? next : track + 1;
-                }
-                results.push(result);
-            }
-            return results;
-        }
-        var target = placement.sameTrack;
-        var from = placement.slot;
-        for (i = 0; i < paths.length; i++) {
-            var placed = null;
-            if (target >= 0) {
-                placed = this.sessionClip(target, from, paths[i], names[i], beats);
-                if (!placed.placed && placement.sameTrack === target) {
-                    placed = null;              // e.g. a frozen track: use a new one
-                }
-            }
-            if (!placed) {
-                target = this.newTrack(this.newTrackIndex(placement.afterTrack), false);
-                if (target < 0) {
-                    results.push({ placed: false, reason: "Live did not create the audio track." });
-                    continue;
-                }
-                placed = this.sessionClip(target, from, paths[i], names[i], beats);
-            }
-            results.push(placed);           // the next take finds the next empty slot
-        }
-        return results;
-    },
-
-    // Where a new track under `afterTrack` goes (-1: at the end).
-    newTrackIndex: function (afterTrack) {
-        var count = this.api("live_set").getcount("tracks");
-        return afterTrack >= 0 ? Math.min(afterTrack + 1, count) : count;
-    },
-
-    // A new audio track at `index` (Live names it; the clip carries the take's
-    // name); its index, or -1.
-    newTrack: function (index, muted) {
-        this.api("live_set").call("create_audio_track", index);
-        var track = this.api("live_set tracks " + index);
-        if (!this.exists(track) || !this.first(track, "has_audio_input")) {
-            return -1;
-        }
-        if (muted) {
-            track.set("mute", 1);
-        }
-        return index;
-    },
-
-    // No arrangement clip of the track overlaps [position, position + length).
-    arrangementFree: function (trackIndex, position, length) {
-        var trackPath = "live_set tracks " + trackIndex;
-        var count = this.api(trackPath).getcount("arrangement_clips");
-        for (var i = 0; i < count; i++) {
-            var clip = this.api(trackPath + " arrangement_clips " + i);
-            var start = Number(this.first(clip, "start_time"));
-            var end = Number(this.first(clip, "end_time"));
-            if (start < position + length - 1e-6 && end > position + 1e-6) {
-                return false;
-            }
-        }
-        return true;
-    },
-
-    arrangementClip: function (trackIndex, path, position, name, beats) {
-        var trackPath = "live_set tracks " + trackIndex;
-        var track = this.api(trackPath);
-        var before = track.getcount("arrangement_clips");
-        var made = track.call("create_audio_clip", path, position);   // Live 12: the new clip's id
-        var after = track.getcount("arrangement_clips");
-        if (after <= before) {
-            return { placed: false, reason: "Live refused the file." };
-        }
-        var clip = this.madeClip(made);
-        for (var i = after - 1; !clip && i >= 0; i--) {
-            // Arrangement clips are listed by position: find the new one.
-            var candidate = this.api(trackPath + " arrangement_clips " + i);
-            if (Math.abs(Number(this.first(candidate, "start_time")) - position) < 1e-6) {
-                clip = candidate;
-            }
-        }
-        var fit = "";
-        if (clip) {
-            clip.set("name", name);
-            fit = this.fitClip(clip, beats, false);
-        }
-        return { placed: true, track: trackIndex, position: position, fit: fit,
-                 where: "at beat " + position + " on track " + (trackIndex + 1) };
-    },
-
-    // create_audio_clip's answer ("id 17" as a list) -> the clip, or null.
-    madeClip: function (answer) {
-        var words = answer && answer.length !== undefined && typeof answer !== "string"
-            ? Array.prototype.join.call(answer, " ") : String(answer || "");
-        var match = /^id (\d+)$/.exec(words);
-        if (!match || match[1] === "0") {
-            return null;
-        }
-        var clip = this.api("id " + match[1]);
-        return this.exists(clip) ? clip : null;
-    },
-
-    sessionClip: function (trackIndex, from, path, name, beats) {
-        var trackPath = "live_set tracks " + trackIndex;
-        var slot = this.freeSlot(trackPath, from);
-        if (slot < 0) {
-            return { placed: false, reason: "No free clip slot." };
-        }
-        var slotPath = trackPath + " clip_slots " + slot;
-        this.api(slotPath).call("create_audio_clip", path);
-        if (!this.first(this.api(slotPath), "has_clip")) {
-            return { placed: false, reason: "Live refused the file." };
-        }
-        var clip = this.api(slotPath + " clip");
-        clip.set("name", name);
-        var fit = this.fitClip(clip, beats, true);
-        return { placed: true, track: trackIndex, slot: slot, fit: fit,
-                 where: "in slot " + (slot + 1) + " of track " + (trackIndex + 1) };
-    },
-
-    // Live brings a new audio clip in warped, at a tempo it guesses from the
-    // file.  The take is exactly `beats` long at the set's tempo, so pin it:
-    // warp markers at (beat 0, 0 s) and (beat `beats`, the file's end), every
-    // other marker on that line, then the clip's region to those beats
-    // (Session: looping over them).  Every Live API change is one step in
-    // Live's undo history, so only what differs from what Live made is
-    // changed: for a new clip, the end marker and the region's end (and, in
-    // the Arrangement, looping off).  -> "" or a note for the status line.
-    fitClip: function (clip, beats, looped) {
-        var rate = Number(this.first(clip, "sample_rate"));
-        var seconds = Number(this.first(clip, "sample_length")) / rate;
-        if (!(rate > 0 && seconds > 0 && beats > 0)) {
-            return "Live did not say how long the file is: check its warping.";
-        }
-        var perSecond = beats / seconds;
-        function onTheLine(m) {
-            return Math.abs(m.beat_time - m.sample_time * perSecond) < 1e-3;
-        }
-        this.setIfDiffers(clip, "warping", 1);
-        var markers = this.warpMarkers(clip);
-        for (var i = markers.length - 2; i >= 1; i--) {    // the last one is Live's hidden marker
-            if (!onTheLine(markers[i])) {
-                clip.call("remove_warp_marker", markers[i].beat_time);
-            }
-        }
-        markers = this.warpMarkers(clip);
-        var first = markers[0];
-        if (first && !onTheLine(first)) {
-            clip.call("move_warp_marker", first.beat_time, first.sample_time * perSecond - first.beat_time);
-        }
-        if (!first || first.sample_time > 1e-6) {
-            this.addWarpMarker(clip, 0, 0);
-        }
-        this.pinWarpMarker(clip, beats, seconds);
-        markers = this.warpMarkers(clip);
-        var onLine = markers.length >= 2;
-        var atEnd = false;
-        for (var m = 0; m < markers.length - 1; m++) {
-            onLine = onLine && onTheLine(markers[m]);
-            atEnd = atEnd || (Math.abs(markers[m].beat_time - beats) < 1e-6 &&
-                              Math.abs(markers[m].sample_time - seconds) < 1e-6);
-        }
-        if (!onLine || !atEnd) {
-            clip.set("warping", 0);     // unwarped, it plays at its own tempo: the set's
-            return "Live did not take the warp markers, so warping is off" +
-                   (looped ? " and the clip does not loop." : ".");
-        }
-        // Session: loop over the take.  Arrangement: unlooped, so that the
-        // clip ends at loop_end (a looped warped arrangement clip keeps the
-        // length it was made with).
-        this.setIfDiffers(clip, "looping", looped ? 1 : 0);
-        this.setIfDiffers(clip, "loop_start", 0);
-        this.setIfDiffers(clip, "loop_end", beats);
-        this.setIfDiffers(clip, "start_marker", 0);
-        this.setIfDiffers(clip, "end_marker", beats);
-        return "";
-    },
-
-    // Set a property only when Live's value differs: each set is an undo step.
-    setIfDiffers: function (api, prop, value) {
-        if (Math.abs(Number(this.first(api, prop)) - value) > 1e-9) {
-            api.set(prop, value);
-        }
-    },
-
-    // The clip's warp markers, [{beat_time, sample_time}] by beat.  Live answers
-    // a dict, which reaches js as JSON text (sometimes in a one-element list).
-    warpMarkers: function (clip) {
-        var raw = clip.get("warp_markers");
-        var text = raw && typeof raw !== "string" && raw.length !== undefined
-            ? Array.prototype.join.call(raw, " ") : String(raw || "");
-        try {
-            var parsed = JSON.parse(text);
-            var list = parsed && parsed.warp_markers ? parsed.warp_markers : parsed;
-            return list && list.length !== undefined ? list : [];
-        } catch (e) {
-            return [];
-        }
-    },
-
-    addWarpMarker: function (clip, beat, seconds) {
-        var marker = new Dict();
-        marker.set("beat_time", beat);
-        marker.set("sample_time", seconds);
-        clip.call("add_warp_marker", marker);
-    },
-
-    // A marker at (beat, seconds): Live refuses a second marker at a sample
-    // time that has one, so a marker already there is moved instead.
-    pinWarpMarker: function (clip, beat, seconds) {
-        var markers = this.warpMarkers(clip);
-        for (var i = 0; i < markers.length; i++) {
-            if (Math.abs(markers[i].sample_time - seconds) < 1e-6) {
-                if (Math.abs(markers[i].beat_time - beat) > 1e-9) {
-                    clip.call("move_warp_marker", markers[i].beat_time, beat - markers[i].beat_time);
-                }
-                return;
-            }
-        }
-        this.addWarpMarker(clip, beat, seconds);
-    },
-
-    // The wanted slot if free, else the next free one below it; when there is
-    // none, a scene is added at the end of the set for it.  -1 if that fails.
-    freeSlot: function (trackPath, wanted) {
-        var count = this.api(trackPath).getcount("clip_slots");
-        for (var i = Math.max(wanted || 0, 0); i < count; i++) {
-            if (!this.first(this.api(trackPath + " clip_slots " + i), "has_clip")) {
-                return i;
-            }
-        }
-        this.api("live_set").call("create_scene", -1);
-        var grown = this.api(trackPath).getcount("clip_slots");
-        if (grown > count && !this.first(this.api(trackPath + " clip_slots " + (grown - 1)), "has_clip")) {
-            return grown - 1;
-        }
-        return -1;
-    }
-};
-
-// -- 5. FILES: the one file the device writes ------------------------------------
-
-var FILES = {
-    // Write `bytes` (numbers 0..255) to a new file.  Max's File object takes
-    // Max paths: forward slashes on Windows too.  -> null, or why not.
-    writeBytes: function (path, bytes) {
-        var file = new File(path.replace(/\\/g, "/"), "write");
-        if (!file.isopen) {
-            return "the file could not be opened for writing";
-        }
-        for (var i = 0; i < bytes.length; i += 4096) {
-            file.writebytes(bytes.slice(i, i + 4096));
-        }
-        file.eof = file.position;
-        file.close();
-        return null;
-    }
-};
-
-// -- 6. helpers -----------------------------------------------------------------
-
-// Size in bytes of the OSC datagram udpsend makes of `message` (OSC 1.0:
-// address and type tags as padded strings, 4 bytes per int or float, UTF-8
-// strings padded to 4 with at least one NUL).
-function oscSize(message) {
-    var size = paddedStringBytes(String(message[0])) + paddedBytes(message.length + 1);
-    for (var i = 1; i < message.length; i++) {
-        size += typeof message[i] === "number" ? 4 : paddedStringBytes(String(message[i]));
-    }
-    return size;
-}
-
-function paddedStringBytes(text) {
-    return paddedBytes(utf8Length(text) + 1);
-}
-
-function paddedBytes(n) {
-    return Math.ceil(n / 4) * 4;
-}
-
-function utf8Length(text) {
-    return unescape(encodeURIComponent(text)).length;
-}
-
-// A type 0 standard MIDI file: the set's tempo and time signature, then the
-// clip's notes (beats from the clip start, looping every `loopBeats`) repeated
-// until `takeBeats`, on channel 1.  -> array of byte values.
-function midiFileBytes(notes, loopBeats, takeBeats, bpm, numerator, denominator) {
-    var tpb = SETTINGS.midiTicksPerBeat;
-    var events = [];   // [tick, order, bytes]; note-offs sort before note-ons
-    var end = Math.round(takeBeats * tpb);
-    for (var offset = 0; offset < takeBeats - 1e-9; offset += loopBeats) {
-        for (var i = 0; i < notes.length; i++) {
-            var n = notes[i];
-            var on = Math.round((offset + n.start) * tpb);
-            var off = Math.min(Math.round((offset + n.start + n.length) * tpb), end);
-            if (on >= end) {
-                continue;
-            }
-            off = Math.max(off, on + 1);
-            events.push([on, 1, [0x90, n.pitch, n.velocity]]);
-            events.push([off, 0, [0x80, n.pitch, 0]]);
-        }
-        if (!(loopBeats > 0)) {
-            break;
-        }
-    }
-    events.sort(function (a, b) { return a[0] - b[0] || a[1] - b[1]; });
-    var tempo = Math.round(60000000 / bpm);
-    var track = [0, 0xFF, 0x51, 3, (tempo >> 16) & 255, (tempo >> 8) & 255, tempo & 255,
-                 0, 0xFF, 0x58, 4, numerator, Math.round(Math.log(denominator) / Math.LN2), 24, 8];
-    var now = 0;
-    for (var e = 0; e < events.length; e++) {
-        track = track.concat(varLength(events[e][0] - now), events[e][2]);
-        now = events[e][0];
-    }
-    track = track.concat(varLength(Math.max(end - now, 0)), [0xFF, 0x2F, 0]);
-    var header = [0x4D, 0x54, 0x68, 0x64, 0, 0, 0, 6, 0, 0, 0, 1, (tpb >> 8) & 255, tpb & 255];
-    var size = track.length;
-    return header.concat([0x4D, 0x54, 0x72, 0x6B, (size >>> 24) & 255, (size >> 16) & 255,
-                          (size >> 8) & 255, size & 255], track);
-}
-
-// MIDI variable-length quantity.
-function varLength(value) {
-    var bytes = [value & 0x7F];
-    value = Math.floor(value / 128);
-    while (value > 0) {
-        bytes.unshift((value & 0x7F) | 0x80);
-        value = Math.floor(value / 128);
-    }
-    return bytes;
-}
-
-// "20261201-224501": file names that do not repeat across sessions.
-function timeStamp() {
-    var d = new Date();
-    function two(n) { return (n < 10 ? "0" : "") + n; }
-    return d.getFullYear() + two(d.getMonth() + 1) + two(d.getDate()) + "-" +
-           two(d.getHours()) + two(d.getMinutes()) + two(d.getSeconds());
-}
+// -- 4. helpers -----------------------------------------------------------------
 
 // A query (ping, models, status, cancel).  onTimeout runs when no answer
 // comes; onReply(args), if given, takes the answer instead of the default
@@ -1523,16 +880,6 @@ function generateMessage(job, fields, outDir) {
     return message;
 }
 
-function withoutMelodyNotes(fields) {
-    var kept = [];
-    for (var i = 0; i < fields.length; i += 2) {
-        if (fields[i] !== "melody_notes" && fields[i] !== "melody_length") {
-            kept.push(fields[i], fields[i + 1]);
-        }
-    }
-    return kept;
-}
-
 // The clip's melody as a standard MIDI file beside the takes, repeated for the
 // whole take (the engine loops melody_notes itself, not a file).  It stays
 // there: the take's sidecar names it as melody_midi.  -> {path} or {problem}.
@@ -1544,7 +891,7 @@ function writeMelodyFile(job, outDir) {
     var clip = job.melody;
     var path = joinPath(outDir, ["melody-" + timeStamp() + "-" + state.counter + ".mid"]);
     var bytes = midiFileBytes(clip.notes, clip.melodyLength, job.beats, job.bpm,
-                              job.numerator, job.denominator);
+                              job.numerator, job.denominator, SETTINGS.midiTicksPerBeat);
     var why = FILES.writeBytes(path, bytes);
     if (why) {
         return { problem: "Could not write the clip's notes to " + path + " (" + why + ")." };
@@ -1579,14 +926,6 @@ function watchJob(job) {
         }, job);
         watchJob(job);
     }, SETTINGS.jobSilenceMs);
-}
-
-// A job's status line keeps its warnings visible until the next take.
-function withWarnings(job, words) {
-    if (!job || !job.warnings.length) {
-        return words;
-    }
-    return words + " Warning: " + job.warnings.join("; ");
 }
 
 function jobFor(id) {
@@ -1636,85 +975,11 @@ function setReachable(on) {
     outlet(OUT_UI, "reachable", on);
 }
 
-function stageWords(stage) {
-    var words = { loading: "Loading model", generating: "Generating", writing: "Writing file" };
-    return words[stage] || String(stage);
-}
-
 // Ids: printable ASCII, no spaces, <= 64 chars, and starting with a letter so
 // Max never turns them into numbers.
 function newId(kind) {
     state.counter += 1;
     return "m4l-" + kind + "-" + state.replyPort + "-" + state.counter;
-}
-
-// The status line after /musicgen/done.
-function placedWords(job, paths, results) {
-    var placed = [];
-    var failed = [];
-    for (var i = 0; i < results.length; i++) {
-        if (results[i].placed) {
-            placed.push(results[i]);
-        } else {
-            failed.push(results[i].reason + " Drag it in from: " + paths[i]);
-        }
-    }
-    var words = "";
-    if (placed.length === 1) {
-        words = "Placed \"" + clipName(job, results.indexOf(placed[0])) + "\" " + placed[0].where + ".";
-    } else if (placed.length > 1) {
-        words = "Placed " + placed.length + " takes of \"" + clipName(job, 0) + "\" " + manyWhere(placed) + ".";
-    }
-    if (failed.length) {
-        words = (words ? words + " " : "") + failed.join(" ");
-    }
-    var notes = results.note ? [results.note] : [];
-    for (var n = 0; n < placed.length; n++) {
-        if (placed[n].fit && notes.indexOf(placed[n].fit) < 0) {
-            notes.push(placed[n].fit);
-        }
-    }
-    return notes.length ? words + " " + notes.join(" ") : words;
-}
-
-// [12, 0, 4] vs [12, 0, 5] -> negative, 0 or positive.
-function compareVersions(a, b) {
-    for (var i = 0; i < b.length; i++) {
-        var x = Number(a[i]) || 0;
-        if (x !== b[i]) {
-            return x - b[i];
-        }
-    }
-    return 0;
-}
-
-// "at beat 14 on tracks 2-5, all but the first muted" / "in slots 3-6 of track 2".
-function manyWhere(placed) {
-    var tracks = [];
-    var slots = [];
-    for (var i = 0; i < placed.length; i++) {
-        if (tracks.indexOf(placed[i].track + 1) < 0) {
-            tracks.push(placed[i].track + 1);
-        }
-        slots.push(placed[i].slot + 1);
-    }
-    var trackWords = (tracks.length === 1 ? "track " : "tracks ") + numbersText(tracks);
-    if (placed[0].slot === undefined) {
-        return "at beat " + placed[0].position + " on " + trackWords +
-               (tracks.length > 1 ? " (all but the first muted: solo one to compare)" : "");
-    }
-    return "in slots " + numbersText(slots) + " of " + trackWords +
-           (tracks.length === 1 ? " (launch one at a time to compare)" : "");
-}
-
-// [2, 3, 4] -> "2-4"; [3, 5, 6] -> "3, 5, 6".
-function numbersText(numbers) {
-    for (var i = 1; i < numbers.length; i++) {
-        if (numbers[i] !== numbers[i - 1] + 1) {
-            return numbers.join(", ");
-        }
-    }
-    return numbers.length > 1 ? numbers[0] + "-" + numbers[numbers.length - 1] : String(numbers[0]);
 }
 
 // An engine error in words; the code stays visible (it is what to search for).
@@ -1732,98 +997,4 @@ function errorWords(code, message) {
 // A take's length in beats: bars x quarter notes per bar.
 function takeBeats(song) {
     return roundBeats(state.bars * song.numerator * 4 / song.denominator);
-}
-
-// Notes as the protocol's "pitch start length velocity ..." string.
-function notesText(notes) {
-    var words = [];
-    for (var i = 0; i < notes.length; i++) {
-        var n = notes[i];
-        words.push(n.pitch, n.start, n.length, n.velocity);
-    }
-    return words.join(" ");
-}
-
-// A live.menu index (number) or an item's text -> index into `items` (0 if unknown).
-function menuIndex(atoms, items) {
-    if (atoms.length === 1 && typeof atoms[0] === "number") {
-        return clamp(Math.floor(atoms[0]), 0, items.length - 1);
-    }
-    var index = items.indexOf(trim(joinAtoms(atoms)));
-    return index >= 0 ? index : 0;
-}
-
-function isAbsolutePath(text) {
-    return /^(\/|[A-Za-z]:[\\\/]|\\\\)/.test(text);
-}
-
-function clipName(job, index) {
-    var base = job.prompt.length > 40 ? job.prompt.substring(0, 40) + "..." : job.prompt;
-    return base + (index > 0 ? " (" + (index + 1) + ")" : "");
-}
-
-// A clip's canonical path -> where it lives.  Arrangement clips are on the
-// track's main lane (live_set tracks N arrangement_clips M) or, in Live 12,
-// on one of its take lanes (live_set tracks N take_lanes L arrangement_clips M).
-function parseClipPath(path) {
-    var arrangement = /tracks (\d+) (take_lanes (\d+) )?arrangement_clips (\d+)/.exec(path);
-    if (arrangement) {
-        return { track: Number(arrangement[1]), slot: null, arrangement: true,
-                 takeLane: arrangement[3] ? Number(arrangement[3]) : null };
-    }
-    var session = /tracks (\d+) clip_slots (\d+)/.exec(path);
-    if (session) {
-        return { track: Number(session[1]), slot: Number(session[2]), arrangement: false };
-    }
-    return { track: -1, slot: null, arrangement: false };
-}
-
-// get_notes_extended answers a JSON dictionary {"notes": [...]}, as a string
-// (sometimes wrapped in a one-element array by the js bridge).
-function parseNotesReply(raw) {
-    var text = raw;
-    if (raw && typeof raw !== "string" && raw.length !== undefined) {
-        text = Array.prototype.join.call(raw, " ");
-    }
-    try {
-        var parsed = JSON.parse(String(text));
-        return parsed && parsed.notes ? parsed.notes : [];
-    } catch (e) {
-        post("musicgen_bridge: could not read notes: " + e + "\n");
-        return [];
-    }
-}
-
-function parentFolder(filePath) {
-    var cut = Math.max(filePath.lastIndexOf("/"), filePath.lastIndexOf("\\"));
-    return cut > 0 ? filePath.substring(0, cut) : "";
-}
-
-function joinPath(folder, parts) {
-    var sep = (folder.indexOf("\\") >= 0 && folder.indexOf("/") < 0) ? "\\" : "/";
-    var path = folder.replace(/[\/\\]+$/, "");
-    for (var i = 0; i < parts.length; i++) {
-        path += sep + parts[i];
-    }
-    return path;
-}
-
-function joinAtoms(atoms) {
-    var words = [];
-    for (var i = 0; i < atoms.length; i++) {
-        words.push(String(atoms[i]));
-    }
-    return words.join(" ");
-}
-
-function trim(text) {
-    return String(text || "").replace(/^\s+|\s+$/g, "");
-}
-
-function clamp(value, low, high) {
-    return Math.min(Math.max(value, low), high);
-}
-
-function roundBeats(value) {
-    return Math.round(value * 1e6) / 1e6;
 }

@@ -2198,6 +2198,31 @@
     "type": "TEXT",
     "implicit": 1
    }
+,
+   {
+    "name": "musicgen_files.js",
+    "patcherrelativepath": ".",
+    "type": "TEXT",
+    "implicit": 1
+   },
+   {
+    "name": "musicgen_live.js",
+    "patcherrelativepath": ".",
+    "type": "TEXT",
+    "implicit": 1
+   },
+   {
+    "name": "musicgen_place.js",
+    "patcherrelativepath": ".",
+    "type": "TEXT",
+    "implicit": 1
+   },
+   {
+    "name": "musicgen_text.js",
+    "patcherrelativepath": ".",
+    "type": "TEXT",
+    "implicit": 1
+   }
   ],
   "latency": 0,
   "autosave": 0

@@ -84,6 +84,27 @@ def test_scripts_named_by_the_patch_exist():
         assert (M4L / dependency["name"]).is_file(), dependency["name"]
 
 
+def test_required_modules_are_beside_the_device_and_frozen_with_it():
+    """musicgen_bridge.js is split into CommonJS modules (Max 8+ require(): a bare name found
+    in the search path, exports added to `exports`).  Each one required is a file here, listed
+    in the patch's dependency_cache (so Max's Freeze takes it along), written for Max's
+    require (no module.exports), and only musicgen_live.js constructs LiveAPI."""
+    cached = {d["name"] for d in PATCH["dependency_cache"]}
+    sources = {p.name: p.read_text(encoding="utf-8") for p in M4L.glob("musicgen_*.js")}
+    required = set()
+    for name, source in sources.items():
+        for module in re.findall(r'require\("([^"]+)"\)', source):
+            if name == "musicgen_mkdir.js":
+                continue  # node.script (Node for Max), not the js object
+            required.add(module)
+    assert required == {"musicgen_text", "musicgen_files", "musicgen_live", "musicgen_place"}
+    for module in required:
+        assert f"{module}.js" in sources, module
+        assert f"{module}.js" in cached, f"{module}.js is not in the patch's dependency_cache"
+        assert "module.exports" not in sources[f"{module}.js"], module
+    assert [n for n, s in sources.items() if "new LiveAPI(" in s] == ["musicgen_live.js"]
+
+
 def test_ports_match_the_engine_defaults():
     (udpsend,) = boxes_named("udpsend")
     assert udpsend["text"].split(" ")[1:] == ["127.0.0.1", str(protocol.DEFAULT_PORT)]

@@ -26,6 +26,11 @@
 //     tempo is automated (automation_state: 0 none, 1 active, 2 overridden;
 //     spec tempoAutomation); Song.tempo is the tempo at the playhead
 //     (spec tempo), and the LOM reads no arrangement envelope at a time.
+//   - Max's js require() (Max 8 "JS Require Guide"): a module is a file
+//     NAME.js found in the search path (the device's folder first), run once
+//     per js object with its own scope; it exports by adding properties to
+//     `exports` (module.exports and the other node.js module properties are
+//     not there) and sees the js object's globals (post, LiveAPI, Dict...).
 //   - Max: udpsend on macOS drops datagrams over 9216 bytes without a word;
 //     textedit in list mode splits at commas and semicolons and reads "007"
 //     as 7; a stored (not hidden) live.* parameter adds an undo step whenever
@@ -39,6 +44,7 @@ const path = require("path");
 const vm = require("vm");
 
 const DEVICE_JS = path.join(__dirname, "..", "musicgen_bridge.js");
+const DEVICE_DIR = path.join(__dirname, "..");
 const PATCH_PATH = path.join(__dirname, "..", "musicgen_bridge.maxpat");
 const MACOS_UDP_MAX = 9216;   // net.inet.udp.maxdgram
 
@@ -729,6 +735,18 @@ function loadDevice(set, options = {}) {
   };
   if (options.random) context.Math.random = options.random;
   vm.createContext(context);
+  const loaded = new Map();
+  context.require = (name) => {
+    if (/[\/\\]|\.js$/.test(name)) throw new Error(`require("${name}"): Max looks a module up by its bare name`);
+    if (!loaded.has(name)) {
+      const file = path.join(DEVICE_DIR, `${name}.js`);
+      const exports = {};
+      loaded.set(name, exports);
+      const wrapped = `(function (exports) {${fs.readFileSync(file, "utf8")}\n})`;
+      vm.runInContext(wrapped, context, { filename: file })(exports);
+    }
+    return loaded.get(name);
+  };
   vm.runInContext(fs.readFileSync(DEVICE_JS, "utf8"), context, { filename: DEVICE_JS });
 
   const device = {
