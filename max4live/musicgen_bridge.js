@@ -11,6 +11,7 @@
 //   musicgen_place.js   the Live API calls that put a take into the set
 //   musicgen_files.js   FILES: the one file the device writes (a dense MIDI
 //                       clip as a .mid)
+//   musicgen_menu.js    the Model menu's items from the engine's replies
 //   musicgen_text.js    pure helpers: words, numbers, paths, OSC sizes
 //
 // Layout of this file:
@@ -38,8 +39,6 @@ outlets = 3;
 // The modules (Max's CommonJS require: files found in the search path, the
 // device's own folder first; docs/ableton.md).
 var text = require("musicgen_text");
-var completeDetails = text.completeDetails;
-var downloadSize = text.downloadSize;
 var oscSize = text.oscSize;
 var paddedStringBytes = text.paddedStringBytes;
 var paddedBytes = text.paddedBytes;
@@ -62,6 +61,9 @@ var joinAtoms = text.joinAtoms;
 var trim = text.trim;
 var clamp = text.clamp;
 var roundBeats = text.roundBeats;
+var menu = require("musicgen_menu");
+var completeDetails = menu.completeDetails;
+var modelMenu = menu.modelMenu;
 var files = require("musicgen_files");
 var FILES = files.FILES;
 var midiFileBytes = files.midiFileBytes;
@@ -693,72 +695,6 @@ var HANDLERS = {
 };
 
 // -- the Model menu -----------------------------------------------------------
-
-// The menu items, the first "engine default (LOADED)" (name "": no model sent).
-// With details: one item per name in the engine's order (several cache
-// snapshots of one repo are one item, resident if any is).  Without (an older
-// engine, or a lost detail): the plain list's names but the loaded one.
-// Mirrors bridge/model_list.py menu_items, label for label (a test keeps them equal).
-function modelMenu(loaded, names, details) {
-    var items = [{ label: "engine default (" + loaded + ")", name: "", download: "", size: "" }];
-    var i;
-    if (!details) {
-        for (i = 0; i < names.length; i++) {
-            if (names[i] !== loaded) {
-                items.push({ label: names[i], name: names[i], download: "", size: "" });
-            }
-        }
-        return items;
-    }
-    var byName = {};
-    var order = [];
-    for (i = 0; i < details.length; i++) {
-        var e = details[i];
-        if (!byName.hasOwnProperty(e.name)) {
-            byName[e.name] = { name: e.name, kind: e.kind, state: e.state, sizeMb: e.sizeMb,
-                               melody: e.melody, source: e.source };
-            order.push(e.name);
-        } else if (e.state === "resident") {
-            byName[e.name].state = "resident";
-        }
-    }
-    for (i = 0; i < order.length; i++) {
-        var entry = byName[order[i]];
-        var missing = entry.state === "not_downloaded";
-        items.push({ label: modelLabel(entry), name: entry.name,
-                     download: missing ? entry.source : "",
-                     size: missing ? downloadSize(entry.sizeMb) : "" });
-    }
-    return items;
-}
-
-// "facebook/musicgen-small (resident)", "debug-melody (test noise, ready, melody)",
-// "my-finetune (folder, ready)", "facebook/musicgen-small+my-lora (finetune, ready)",
-// "facebook/musicgen-large (download first, about 6.5 GB)".
-function modelLabel(entry) {
-    var shown = entry.name;
-    var tags = [];
-    if (entry.kind === "folder") {
-        shown = entry.name.replace(/[\/\\]+$/, "").replace(/\\/g, "/");
-        shown = shown.substring(shown.lastIndexOf("/") + 1) || entry.name;
-        tags.push("folder");
-    } else if (entry.kind === "debug") {
-        tags.push("test noise");
-    } else if (entry.kind === "adapter") {
-        tags.push("finetune");
-    }
-    if (entry.state === "resident") {
-        tags.push("resident");
-    } else if (entry.state === "not_downloaded") {
-        tags.push("download first, " + downloadSize(entry.sizeMb));
-    } else {
-        tags.push("ready");
-    }
-    if (entry.melody) {
-        tags.push("melody");
-    }
-    return shown + " (" + tags.join(", ") + ")";
-}
 
 // Refill the umenu (each label one symbol: `append` makes its words one item)
 // and show the current choice; a choice no longer listed falls back to the

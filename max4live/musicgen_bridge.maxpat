@@ -2193,6 +2193,12 @@
     "implicit": 1
    },
    {
+    "name": "musicgen_menu.js",
+    "patcherrelativepath": ".",
+    "type": "TEXT",
+    "implicit": 1
+   },
+   {
     "name": "musicgen_mkdir.js",
     "patcherrelativepath": ".",
     "type": "TEXT",

@@ -2,30 +2,6 @@
 // CommonJS module, ES5; loaded with require("musicgen_text")).  Pure functions:
 // no Live API, no outlets, no state, so they are the same in Max and in Node.
 
-// The details of one models request, in index order, or null when there were
-// none or one was lost (a missing index, or fewer than count).
-function completeDetails(details) {
-    if (!details || !(details.count > 0)) {
-        return null;
-    }
-    var list = [];
-    for (var i = 0; i < details.count; i++) {
-        if (!details.entries[i]) {
-            return null;
-        }
-        list.push(details.entries[i]);
-    }
-    return list;
-}
-
-// A download's size as published (decimal GB, approximate), from MiB; -1: unknown.
-function downloadSize(sizeMb) {
-    if (!(sizeMb >= 0)) {
-        return "size unknown";
-    }
-    return "about " + (sizeMb * 1048576 / 1e9).toFixed(1) + " GB";
-}
-
 // Size in bytes of the OSC datagram udpsend makes of `message` (OSC 1.0:
 // address and type tags as padded strings, 4 bytes per int or float, UTF-8
 // strings padded to 4 with at least one NUL).
@@ -211,8 +187,6 @@ function roundBeats(value) {
     return Math.round(value * 1e6) / 1e6;
 }
 
-exports.completeDetails = completeDetails;
-exports.downloadSize = downloadSize;
 exports.oscSize = oscSize;
 exports.paddedStringBytes = paddedStringBytes;
 exports.paddedBytes = paddedBytes;

@@ -97,7 +97,13 @@ def test_required_modules_are_beside_the_device_and_frozen_with_it():
             if name == "musicgen_mkdir.js":
                 continue  # node.script (Node for Max), not the js object
             required.add(module)
-    assert required == {"musicgen_text", "musicgen_files", "musicgen_live", "musicgen_place"}
+    assert required == {
+        "musicgen_text",
+        "musicgen_files",
+        "musicgen_live",
+        "musicgen_place",
+        "musicgen_menu",
+    }
     for module in required:
         assert f"{module}.js" in sources, module
         assert f"{module}.js" in cached, f"{module}.js is not in the patch's dependency_cache"
