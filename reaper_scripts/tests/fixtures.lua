@@ -42,14 +42,27 @@ function F.mock(name, opts)
   return reaper, state
 end
 
+-- Each run of a ReaScript is its own Lua state in REAPER: its modules start afresh (the
+-- test's stand-in for musicgen.ids stays).
+local function body(script)
+  return function()
+    for name in pairs(package.loaded) do
+      if name:match("^musicgen%.") and name ~= "musicgen.ids" then
+        package.loaded[name] = nil
+      end
+    end
+    dofile(F.root .. script)
+  end
+end
+
 --- Run action `script` (a file name) as REAPER does: a new instance (see Mock, "Instances").
 function F.run(script)
-  return F.state.launch(script, function() dofile(F.root .. script) end)
+  return F.state.launch(script, body(script))
 end
 
 --- The user runs `script` again while it runs; `answer` is what they answer REAPER's dialog.
 function F.relaunch(script, answer)
-  return F.state.relaunch(script, function() dofile(F.root .. script) end, answer)
+  return F.state.relaunch(script, body(script), answer)
 end
 
 function F.write(path, text)

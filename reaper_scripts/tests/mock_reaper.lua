@@ -18,7 +18,8 @@
 --   tempo_map (list of {time (s), bpm}, sorted, the first at 0: the tempo from each time on;
 --   replaces `tempo`), spawn (function(argv, timeout) -> ExecProcess's answer: gets the argv
 --   REAPER starts on macOS/Linux, after its LineParser split; e2e_driver.lua execs it), mb
---   (queue of MB answers for questions: 1 OK/Yes... ; default 1).
+--   (queue of MB answers for questions: 1 OK/Yes... ; default 1), older (set of API names
+--   this REAPER lacks: reaper.NAME is nil, as in a REAPER before the one that added it).
 --
 -- Host rules the mock keeps (docs/reaper.md, "Host rules"):
 --   ExecProcess on macOS/Linux runs no shell: the line is split with WDL's LineParser
@@ -528,6 +529,7 @@ function Mock.new(opts)
 
   local reaper = setmetatable({}, {
     __index = function(_, name)
+      if (opts.older or {})[name] then return nil end
       local fn = api[name]
       if not fn then
         error("the script called reaper." .. tostring(name) .. ", which the mock does not have", 2)

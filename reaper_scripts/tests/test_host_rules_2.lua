@@ -189,3 +189,52 @@ T.test("host 26.8: on Windows a query waits at most the CLI's start and half a s
   T.eq(seen, { F.CLI .. " status --timeout 0.5", 15000 })
   T.eq(state.messages, { "Engine status\n\nstate: ready\n" })
 end)
+
+T.test("host 26.4: before REAPER 7.03 (no set_action_options) REAPER asks; both answers keep the take", function()
+  local function setup(name)
+    local _, state = F.mock(name, { items = { midi_item(2) }, selected = { 1 }, tracks = 2, ext = ext(),
+      older = { set_action_options = true },
+      inputs = { F.answer("first", "1"), F.answer("second", "1"), F.answer("third", "1") } })
+    local n = 0
+    package.loaded["musicgen.ids"] = { new = function() n = n + 1 return "reaper-test-r" .. n end }
+    F.run(GEN)
+    state.pump(3)
+    return state
+  end
+  local function landed(state)
+    local names = {}
+    for _, track in ipairs(state.tracks) do
+      for _, item in ipairs(track.items) do names[#names + 1] = item.take.name end
+    end
+    table.sort(names)
+    return names
+  end
+  -- New instance: a second copy runs alongside; both takes land.
+  local state = setup("relaunch-new")
+  F.relaunch(GEN, "new")
+  T.eq(state.asked, 1, "REAPER asked")
+  write_result(state, "reaper-test-r1", "/o/first.wav")
+  write_result(state, "reaper-test-r2", "/o/second.wav")
+  state.pump()
+  T.eq(landed(state), { "first", "second" })
+  -- Terminate instances: the first copy hands its take over; it lands with the next run.
+  state = setup("relaunch-terminate")
+  F.relaunch(GEN, "terminate")
+  T.eq(#state.dialogs, 1, "nothing new started")
+  T.truthy(state.ext["MusicGen_Bridge/handover"], "the take was handed over")
+  write_result(state, "reaper-test-r1", "/o/first.wav")
+  F.run(GEN)
+  write_result(state, "reaper-test-r2", "/o/second.wav")
+  state.pump()
+  T.eq(landed(state), { "first", "second" })
+end)
+
+T.test("host 26.3: a take lost to an engine restart (the CLI's engine_restarted) says what to do", function()
+  local _, state = F.mock("restarted", { ext = ext(), inputs = { F.answer("pad", "1") } })
+  F.run(GEN)
+  F.write(state.result_file, '{"ok": false, "id": "' .. F.ID .. '", "code": "engine_restarted", '
+    .. '"message": "the engine restarted; the take was lost"}')
+  state.pump()
+  T.eq(state.messages, { "MusicGen could not make the take.\n\nthe engine restarted; the take was lost\n\n"
+    .. "Press Generate again to make the take anew." })
+end)

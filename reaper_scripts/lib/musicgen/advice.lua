@@ -21,6 +21,9 @@ local by_code = {
   unsupported = function(message)
     return message .. "\n\n" .. M.MELODY_MODEL
   end,
+  engine_restarted = function(message)
+    return message .. "\n\nPress Generate again to make the take anew."
+  end,
   model_not_available = function(message)
     return message .. "\n\nLeave the Model field blank to use the model the engine has loaded."
   end,
