@@ -302,10 +302,32 @@ function Mock.new(opts)
     state.processes[#state.processes + 1] = process
     if opts.exec_fails then return nil end
     if windows then
-      -- Windows: CreateProcess with the line as it is (no shell either).
-      process.script = cmd
-      if opts.exec then return opts.exec(cmd, timeout) end
-      return timeout < 0 and "" or "0\n"
+      -- Windows: CreateProcess with the line as it is (no shell either).  `cmd.exe /s /c
+      -- ""FILE""` runs the batch file FILE (cmd strips the outer quotes); the program's answer
+      -- goes where its `>"OUT" 2>&1` and `>"EXIT" echo %ERRORLEVEL%` lines say.
+      local batch = cmd:match('^cmd%.exe /s /c ""(.*)""$')
+      if not batch then
+        process.script = cmd
+        if opts.exec then return opts.exec(cmd, timeout) end
+        return timeout < 0 and "" or "0\n"
+      end
+      local f = assert(io.open(batch, "rb"), "no batch file " .. batch)
+      local script = f:read("a")
+      f:close()
+      process.script = script
+      local answer = opts.exec and opts.exec(script, timeout) or (timeout < 0 and "" or "0\n")
+      local code, output = answer:match("^(%-?%d+)\n(.*)$")
+      local out_file = script:match('>"([^"]*)" 2>&1\r\n')
+      local exit_file = script:match('\r\n>"([^"]*)" echo %%ERRORLEVEL%%\r\n$')
+      if code and out_file and exit_file then
+        local o = assert(io.open((out_file:gsub("%%%%", "%%")), "wb"))
+        o:write(output)
+        o:close()
+        o = assert(io.open((exit_file:gsub("%%%%", "%%")), "wb"))
+        o:write(code .. " \r\n")
+        o:close()
+      end
+      return ""
     end
     local argv = Mock.lineparser_split(cmd)
     if not argv then return nil end -- an open quote: LineParser refuses the line

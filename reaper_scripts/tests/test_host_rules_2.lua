@@ -179,15 +179,35 @@ T.test("host 26.8: Status, Cancel and the model menu never wait for the CLI (mac
   T.eq(#state.menus, 1, "the menu still opens, its reason greyed")
 end)
 
-T.test("host 26.8: on Windows a query waits at most the CLI's start and half a second for the engine", function()
+T.test("host 26.8: on Windows a query runs in the background too (a batch file run by cmd.exe)", function()
   local seen
-  local _, state = F.mock("win-query", { os = "Win64", ext = ext(), exec = function(cmd, timeout)
-    seen = { cmd, timeout }
+  local _, state = F.mock("win-query", { os = "Win64", ext = ext({ port = "9100" }), exec = function(script, timeout)
+    seen = { script, timeout }
     return "0\nstate: ready\n"
   end })
   F.run("MusicGen_Engine_status.lua")
-  T.eq(seen, { F.CLI .. " status --timeout 0.5", 15000 })
+  T.eq(seen[2], -2, "no wait")
+  T.contains(state.processes[1].cmd, 'cmd.exe /s /c ""')
+  T.contains(seen[1], '"' .. F.CLI .. '" "status" "--port" "9100" >"')
+  state.pump()
   T.eq(state.messages, { "Engine status\n\nstate: ready\n" })
+  -- A host setting with a double quote cannot go into a batch file: then the query waits,
+  -- at most the CLI's start and half a second for the engine.
+  F.mock("win-query-quote", { os = "Win64", ext = ext({ host = 'my"host' }), exec = function(cmd, timeout)
+    seen = { cmd, timeout }
+    return "3\nmusicgen-bridge: No answer\n"
+  end })
+  F.run("MusicGen_Engine_status.lua")
+  T.eq(seen, { F.CLI .. ' status --host my\\"host --timeout 0.5', 15000 })
+end)
+
+T.test("shell: batch files for Windows queries: %% for %, every word quoted", function()
+  local shell = require("musicgen.shell")
+  T.eq(shell.cmd_script({ "C:\\Users\\50% off\\mgb.exe", "status", "--host", "a&b" }, "C:\\q\\o.out",
+    "C:\\q\\o.exit"), '@echo off\r\n"C:\\Users\\50%% off\\mgb.exe" "status" "--host" "a&b" >"C:\\q\\o.out" 2>&1\r\n'
+    .. '>"C:\\q\\o.exit" echo %ERRORLEVEL%\r\n')
+  T.eq(shell.cmd_script({ "x", 'a"b' }, "o", "e"), nil)
+  T.eq(shell.cmd_command("C:\\Program Files (x86)\\q.cmd"), 'cmd.exe /s /c ""C:\\Program Files (x86)\\q.cmd""')
 end)
 
 T.test("host 26.4: before REAPER 7.03 (no set_action_options) REAPER asks; both answers keep the take", function()

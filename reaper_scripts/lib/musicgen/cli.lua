@@ -1,11 +1,12 @@
 -- Where the musicgen-bridge command lives (remembered in ExtState "cli_path"), and running
 -- it for short queries (status, cancel, models).
 --
--- A query never holds REAPER's UI thread while the engine is slow or down: on macOS and Linux
--- it runs in the background like a take (a script file run by /bin/sh, its output and exit
--- status written to files) and is polled from reaper.defer.  On Windows ExecProcess starts the
--- program with no shell, so its output can only be had by waiting for it: there the query
--- waits, with the CLI told to give up on the engine after WINDOWS_ENGINE_TIMEOUT seconds.
+-- A query never holds REAPER's UI thread while the engine is slow or down: it runs in the
+-- background (a script file that writes the output and the exit status to files: run by
+-- /bin/sh on macOS and Linux, by cmd.exe on Windows, as ReaSpeech does) and is polled from
+-- reaper.defer.  Only on Windows, when an argument cannot be written into a batch file (a
+-- double quote in the engine host setting), does the query wait for the CLI, which is then told
+-- to give up on the engine after WINDOWS_ENGINE_TIMEOUT seconds.
 local loop = require("musicgen.loop")
 local paths = require("musicgen.paths")
 local settings = require("musicgen.settings")
@@ -103,12 +104,22 @@ function M.run(argv)
 end
 
 --- Run a short query without freezing REAPER, then call `on_done(code, output)`: code is the
--- exit status (nil when it could not run or did not end in time).  POSIX: in the background,
--- polled from reaper.defer (on_done runs on a later tick); Windows: at once (see the top).
+-- exit status (nil when it could not run or did not end in time).  In the background, polled
+-- from reaper.defer (on_done runs on a later tick), or at once in the Windows case above.
 -- `folder` is where the script and output files go (the job folder).
 function M.query(argv, folder, on_done)
-  local os_name = reaper.GetOS()
-  if shell.is_windows(os_name) then
+  local windows = shell.is_windows(reaper.GetOS())
+  query_count = query_count + 1
+  local base = paths.join(folder, string.format("query-%d-%d-%06x", os.time(), query_count,
+    math.random(0, 0xFFFFFF)))
+  local files = { script = base .. (windows and ".cmd" or ".sh"), out = base .. ".out", exit = base .. ".exit" }
+  local text
+  if windows then
+    text = shell.cmd_script(argv, files.out, files.exit)
+  else
+    text = shell.background_script(argv, files.out, files.exit)
+  end
+  if not text then
     local flags = { "--timeout", M.WINDOWS_ENGINE_TIMEOUT }
     local full = {}
     for i, arg in ipairs(argv) do
@@ -120,10 +131,6 @@ function M.query(argv, folder, on_done)
     on_done(M.run(full))
     return
   end
-  query_count = query_count + 1
-  local base = paths.join(folder, string.format("query-%d-%d-%06x", os.time(), query_count,
-    math.random(0, 0xFFFFFF)))
-  local files = { script = base .. ".sh", out = base .. ".out", exit = base .. ".exit" }
   local function tidy()
     for _, path in pairs(files) do
       os.remove(path)
@@ -132,9 +139,13 @@ function M.query(argv, folder, on_done)
   local f = io.open(files.script, "wb")
   local line, problem
   if f then
-    f:write(shell.background_script(argv, files.out, files.exit))
+    f:write(text)
     f:close()
-    line, problem = shell.sh_command(files.script)
+    if windows then
+      line = shell.cmd_command(files.script)
+    else
+      line, problem = shell.sh_command(files.script)
+    end
   else
     problem = "Could not write " .. files.script .. "."
   end

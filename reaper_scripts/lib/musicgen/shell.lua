@@ -113,4 +113,37 @@ function M.sh_command(path)
   return "/bin/sh " .. token
 end
 
+--- The batch file (Windows) that runs `argv` with its output in `out_file` and its exit status
+-- in `exit_file`, for a query run in the background (`cmd.exe` runs it: cmd_command), the way
+-- ReaSpeech's ExecProcess.via_tempfile runs commands on Windows.  Inside a batch file "%%" is a
+-- plain %, and & | < > ^ ( ) are plain inside double quotes; an argument holding a double quote
+-- or a line break cannot be written safely, so then it answers nil (the caller waits instead).
+-- Never used for a take: its prompt is the producer's text.
+function M.cmd_script(argv, out_file, exit_file)
+  local words = {}
+  for i, arg in ipairs(argv) do
+    arg = tostring(arg)
+    if arg:find('["\r\n]') then
+      return nil
+    end
+    words[i] = '"' .. arg:gsub("%%", "%%%%") .. '"'
+  end
+  for _, path in ipairs({ out_file, exit_file }) do
+    if path:find('["\r\n]') then
+      return nil
+    end
+  end
+  local function q(path)
+    return '"' .. path:gsub("%%", "%%%%") .. '"'
+  end
+  return "@echo off\r\n" .. table.concat(words, " ") .. " >" .. q(out_file) .. " 2>&1\r\n>" .. q(exit_file)
+    .. " echo %ERRORLEVEL%\r\n"
+end
+
+--- The command line ExecProcess gets to run the batch file `path` (Windows): /s makes cmd.exe
+-- strip only the outer pair of quotes, whatever the path holds (spaces, parentheses).
+function M.cmd_command(path)
+  return 'cmd.exe /s /c ""' .. path .. '""'
+end
+
 return M
