@@ -51,6 +51,12 @@ def musicgen_tick():
         )
 
 
+def musicgen_atexit():
+    """REAPER ended the script (Terminate instances, or quitting) while a take renders."""
+    if _job is not None and _job.state == "running":
+        api.RPR_ShowConsoleMsg(_job.left_behind())
+
+
 def main():
     """Run the action.  It always ends with a deferred no-op: a ReaScript that ends without
     deferring gets REAPER's automatic "ReaScript: Run" undo point (docs/reaper.md), which a
@@ -81,6 +87,7 @@ def _main():
         if not _job.prepare():
             return
         _job.start()
+        api.RPR_atexit("musicgen_atexit()")
     except Problem as exc:
         api.RPR_MB(str(exc), "MusicGen", 0)
         return

@@ -558,6 +558,16 @@ class Generator:
                 message = f"{message}\n\n{MELODY_MODEL}"
             self._end("cancelled" if code == "cancelled" else "failed", str(message))
 
+    def left_behind(self) -> str:
+        """Words for a take still rendering when the script is ended (REAPER's "Terminate
+        instances", or REAPER quitting): its replies went to this script's socket, so no other
+        instance can take it over; the engine still finishes it into its folder."""
+        folder = self.fields.get("out_dir") or "the engine's folder (~/Music/MusicGen Bridge)"
+        return (
+            f'MusicGen: the script was ended while the take "{self.prompt}" ({self.id}) '
+            f"rendered. The engine still makes it, into {folder}: drag it in from there.\n"
+        )
+
     def _end(self, state: str, message: str) -> None:
         self.state, self.message = state, message
         if self.ext("current_job") == self.id:

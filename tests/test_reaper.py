@@ -778,22 +778,43 @@ def test_python_variant_asks_before_a_take_across_a_tempo_change(tmp_path, varia
     assert variant.Generator(api).prepare() and not api.named("MB"), "a steady tempo: no question"
 
 
-def test_python_variant_leaves_no_automatic_undo_point(tmp_path):
-    """Issue 26 item 5: the action run as REAPER runs it, its dialog cancelled: it defers a
-    no-op, so REAPER adds no "ReaScript: Run" undo point."""
-    api = FakeReaper(str(tmp_path / "song.rpp"), None, {})
+def _run_script(api):
+    """Run the Python action's file as REAPER does; its globals (for deferred and atexit code)."""
     source = (SCRIPTS / "MusicGen_Generate_from_selection.py").read_text(encoding="utf-8")
     saved = sys.modules.get("reaper_python")
     sys.modules["reaper_python"] = api
     api.script_path = str(SCRIPTS / "MusicGen_Generate_from_selection.py")
+    scope = {"__name__": "__main__"}
     try:
-        code = compile(source, "MusicGen_Generate_from_selection.py", "exec")
-        exec(code, {"__name__": "__main__"})
+        exec(compile(source, "MusicGen_Generate_from_selection.py", "exec"), scope)
     finally:
         if saved is None:
             sys.modules.pop("reaper_python", None)
         else:
             sys.modules["reaper_python"] = saved
+    return scope
+
+
+def test_python_variant_ended_mid_take_says_where_the_take_goes(tmp_path):
+    """Issue 26 item 4, Python variant: "Terminate instances" (or quitting REAPER) ends the
+    script while its take renders.  Its replies come to that script's socket, so no other
+    instance can take it over; its atexit callback says where the engine puts it."""
+    from tests.conftest import free_udp_port
+
+    api = FakeReaper(str(tmp_path / "song.rpp"), "pad\n1", {"port": str(free_udp_port())})
+    scope = _run_script(api)
+    assert api.atexit == ["musicgen_atexit()"]
+    exec(api.atexit[0], scope)  # REAPER terminates the instance
+    assert api.console and "the script was ended while the take" in api.console[-1]
+    assert str(tmp_path / "MusicGen") in api.console[-1]
+    scope["_job"]._end("failed", "")  # tidy: close the socket
+
+
+def test_python_variant_leaves_no_automatic_undo_point(tmp_path):
+    """Issue 26 item 5: the action run as REAPER runs it, its dialog cancelled: it defers a
+    no-op, so REAPER adds no "ReaScript: Run" undo point."""
+    api = FakeReaper(str(tmp_path / "song.rpp"), None, {})
+    _run_script(api)
     assert api.named("GetUserInputs"), "the dialog was shown"
     assert not api.auto_undo_point(), "REAPER would add a ReaScript: Run undo point"
 

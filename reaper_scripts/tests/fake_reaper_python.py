@@ -73,6 +73,8 @@ class FakeReaper(types.ModuleType):
         self.mb_answers: list[int] = []  # answers to MB questions (type != 0); default 1 (OK)
         self.item_position = 6.0  # where the selected item is (the producer may move it)
         self.undo_points: list[str] = []
+        self.atexit: list[str] = []  # code strings given to RPR_atexit
+        self.console: list[str] = []
         self.projects = [FakeProject(project_file, ["drums", "bass"])]
         self.current = self.projects[0]
         self.cursor = 1.5
@@ -290,11 +292,14 @@ class FakeReaper(types.ModuleType):
     def _defer(self, code):
         self.deferred.append(code)
 
+    def _atexit(self, code):
+        self.atexit.append(code)
+
     def _MB(self, text, title, kind):
         return self.mb_answers.pop(0) if kind and self.mb_answers else 1
 
     def _ShowConsoleMsg(self, text):
-        return None
+        self.console.append(text)
 
     def _PreventUIRefresh(self, n):
         return None
