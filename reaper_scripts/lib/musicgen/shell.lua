@@ -6,8 +6,9 @@
 -- and nothing else is special, so prompts with spaces, quotes, $, `, ; and unicode reach the
 -- program unchanged), and ExecProcess runs `/bin/sh "FILE"`.
 -- Windows: ExecProcess starts the program directly (CreateProcess, no cmd.exe), so the
--- rules are those of CommandLineToArgvW / the MSVC runtime, which Python follows.  We never
--- go through cmd.exe, whose %VAR% expansion cannot be escaped inside quotes.
+-- rules are those of CommandLineToArgvW / the MSVC runtime, which Python follows.  A take
+-- never goes through cmd.exe, whose %VAR% expansion cannot be escaped inside quotes on its
+-- command line; a query (no producer's text in it) runs from a batch file (cmd_script).
 local M = {}
 
 function M.is_windows(os_name)
