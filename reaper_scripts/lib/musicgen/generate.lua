@@ -120,12 +120,11 @@ end
 --- The warning for a tempo change inside the take's bars (project.tempo_drift).
 --
 -- The take is made at ONE tempo (MusicGen is told "at N bpm"; the engine cuts the file to
--- bars x beats x 60 / bpm seconds) and lands at its own length.  It could instead follow the
--- tempo map by stretching (C_BEATATTACHMODE, or stretch markers), but REAPER's beat timebase
--- rescales an item for tempo changes made AFTER it is placed, one play rate per take, not for a
--- change already inside it, and stretching a take made at one tempo would change its groove
--- where the map changes.  So the action says so before the take is asked for, and the producer
--- chooses.
+-- bars x beats x 60 / bpm seconds) and lands at its own length.  REAPER's beat timebase
+-- (C_BEATATTACHMODE 1, C_AUTOSTRETCH) makes an item follow tempo changes made AFTER it is
+-- placed, not a change already inside it; following that would take stretch markers of our own,
+-- and bending a take made at one tempo along a changing map changes its groove where the map
+-- changes.  So the action says so before the take is asked for, and the producer chooses.
 function M.tempo_words(drift, bars, bpm)
   return string.format("The tempo changes inside these %s bars: on the project's tempo map they last %.2f s, "
     .. "but the take is made at %s bpm (the tempo where it starts), so it lasts %.2f s and drifts off the grid "
