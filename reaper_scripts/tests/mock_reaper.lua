@@ -8,7 +8,8 @@
 --   resource_path, cursor (0), tempo (120), timesig ({4, 4}), tracks (number of existing
 --   tracks, 2), items (list, see below), selected (list of item numbers), inputs (queue of
 --   GetUserInputs answers, see below), ext (preset ExtState "section/key" -> value),
---   exec (function(cmd, timeout) -> string), exec_fails (ExecProcess returns nil: the process
+--   exec (function(script, timeout, argv) -> string: the program behind a script, see
+--   mock_process.lua), exec_fails (ExecProcess returns nil: the process
 --   did not start), files (set of extra paths file_exists says exist), srate_use, srate,
 --   device_srate, menus (queue of gfx.showmenu answers: an index, or an item's text), copy_media (InsertMedia copies the file into the project's media path, as
 --   the preference "Copy imported media to project media directory" does), wavs_exist (every
@@ -21,20 +22,9 @@
 --   (queue of MB answers for questions: 1 OK/Yes... ; default 1), older (set of API names
 --   this REAPER lacks: reaper.NAME is nil, as in a REAPER before the one that added it).
 --
--- Host rules the mock keeps (docs/reaper.md, "Host rules"):
---   ExecProcess on macOS/Linux runs no shell: the line is split with WDL's LineParser
---   (lineparse.h: a token opened by " ' or ` runs to the same quote, no backslash escapes) and
---   the argv started as it is.  `/bin/sh -c SCRIPT` runs SCRIPT; `/bin/sh FILE` runs the file;
---   the mock's "program" behind a script is opts.exec(script_text, timeout, argv), whose answer
---   "code\noutput" goes where the script's last `>FILE 2>&1; echo $? >EXIT` says (background),
---   or is returned (waiting).  An empty script does nothing and exits 0.
---   Instances: a script "runs" while it has a deferred function.  Relaunching a running one
---   (state.relaunch) terminates it when it set set_action_options flag 1 (and starts the new
---   one when flag 2 is set too), else does what the user answers REAPER's dialog: "terminate"
---   (atexit callbacks run, its deferred functions are dropped, nothing new starts) or "new"
---   (a second copy runs alongside).  atexit callbacks also run when a script ends on its own.
---   Undo: a script that ends its first run without deferring and without an undo block of its
---   own gets the automatic "ReaScript: Run" undo point (state.undo lists the undo history).
+-- Host rules the mock keeps (docs/reaper.md, "Host rules"): below, and in mock_process.lua
+-- (ExecProcess: LineParser, no shell; the script files /bin/sh and cmd.exe run) and
+-- mock_instances.lua (defer, atexit, relaunching, the automatic undo point).
 -- An item: {position, length, track (1-based), loop, take = {midi = true, notes =
 --   {{ppq_start, ppq_end, pitch, velocity, muted}}, offset (s), source_len_qn} or
 --   {audio = true, file = "/x.wav", offset, source_len (s, 10), rate (1), pitch (0), source_type ("WAVE")}}.
@@ -258,17 +248,6 @@ function Mock.new(opts)
     return 1
   end
   function api.ShowConsoleMsg(text) state.console[#state.console + 1] = text end
-  function api.defer(fn)
-    state.deferred[#state.deferred + 1] = { fn = fn, instance = state.instance }
-    if state.instance then state.instance.deferred_once = true end
-  end
-  function api.atexit(fn)
-    local inst = assert(state.instance, "atexit outside a running script")
-    inst.atexit[#inst.atexit + 1] = fn
-  end
-  function api.set_action_options(flags)
-    assert(state.instance, "set_action_options outside a running script").options = flags
-  end
   function api.EnumerateFiles(folder, i)
     local listing = io.popen("ls -A '" .. folder:gsub("'", "'\\''") .. "' 2>/dev/null")
     local names = {}
@@ -291,83 +270,8 @@ function Mock.new(opts)
     end
     return all[i + 1]
   end
-  -- ExecProcess: "returns NULL on total failure, otherwise the return value, a newline, and
-  -- then the output of the command ... timeoutmsec is -1 for no wait/terminate, -2 for no wait
-  -- and minimize".  On Windows a -1 start shows a console window for as long as the process
-  -- runs, and closing it kills the process (no result, no exit file).
-  function api.ExecProcess(cmd, timeout)
-    local windows = (opts.os or "Linux"):match("^Win") ~= nil
-    local process = { cmd = cmd, mode = timeout,
-      window = windows and timeout == -1 and "console" or (windows and timeout == -2 and "minimized" or nil) }
-    state.processes[#state.processes + 1] = process
-    if opts.exec_fails then return nil end
-    if windows then
-      -- Windows: CreateProcess with the line as it is (no shell either).  `cmd.exe /s /c
-      -- ""FILE""` runs the batch file FILE (cmd strips the outer quotes); the program's answer
-      -- goes where its `>"OUT" 2>&1` and `>"EXIT" echo %ERRORLEVEL%` lines say.
-      local batch = cmd:match('^cmd%.exe /s /c ""(.*)""$')
-      if not batch then
-        process.script = cmd
-        if opts.exec then return opts.exec(cmd, timeout) end
-        return timeout < 0 and "" or "0\n"
-      end
-      local f = assert(io.open(batch, "rb"), "no batch file " .. batch)
-      local script = f:read("a")
-      f:close()
-      process.script = script
-      local answer = opts.exec and opts.exec(script, timeout) or (timeout < 0 and "" or "0\n")
-      local code, output = answer:match("^(%-?%d+)\n(.*)$")
-      local out_file = script:match('>"([^"]*)" 2>&1\r\n')
-      local exit_file = script:match('\r\n>"([^"]*)" echo %%ERRORLEVEL%%\r\n$')
-      if code and out_file and exit_file then
-        local o = assert(io.open((out_file:gsub("%%%%", "%%")), "wb"))
-        o:write(output)
-        o:close()
-        o = assert(io.open((exit_file:gsub("%%%%", "%%")), "wb"))
-        o:write(code .. " \r\n")
-        o:close()
-      end
-      return ""
-    end
-    local argv = Mock.lineparser_split(cmd)
-    if not argv then return nil end -- an open quote: LineParser refuses the line
-    process.argv = argv
-    if opts.spawn then return opts.spawn(argv, timeout) end
-    if argv[1] ~= "/bin/sh" then
-      error("ExecProcess would exec " .. tostring(argv[1]) .. " directly (no shell): " .. cmd, 2)
-    end
-    local script
-    if argv[2] == "-c" then
-      script = argv[3] or ""
-    else
-      local f = io.open(argv[2] or "", "rb")
-      if not f then
-        process.script = ""
-        return timeout < 0 and "" or "127\n/bin/sh: can't open " .. tostring(argv[2]) .. "\n"
-      end
-      script = f:read("a")
-      f:close()
-    end
-    process.script = script
-    if script:match("^%s*$") then return timeout < 0 and "" or "0\n" end
-    local answer = opts.exec and opts.exec(script, timeout, argv)
-    if answer == nil then answer = timeout < 0 and "" or "0\n" end
-    if timeout < 0 then
-      -- What the script's redirections do with the program's answer (if it has ended).
-      local code, output = answer:match("^(%-?%d+)\n(.*)$")
-      local out_file, exit_file = script:match(">'([^']*)' 2>&1; echo %$%? >'([^']*)'%s*$")
-      if code and out_file then
-        local f = assert(io.open(out_file, "wb"))
-        f:write(output)
-        f:close()
-        f = assert(io.open(exit_file, "wb"))
-        f:write(code .. "\n")
-        f:close()
-      end
-      return ""
-    end
-    return answer
-  end
+  require("mock_process").install(api, state, opts)
+  require("mock_instances").install(api, state)
   function api.file_exists(path)
     if (opts.files or {})[path] then return true end
     if opts.wavs_exist and path:match("%.wav$") and not (opts.missing or {})[path] then return true end
@@ -628,121 +532,11 @@ function Mock.new(opts)
     if state.current == p then state.current = state.projects[1] end
   end
 
-  --- The user closes every console window a background process showed.  Returns how many
-  -- processes that killed.
-  function state.user_closes_consoles()
-    local killed = 0
-    for _, process in ipairs(state.processes) do
-      if process.window == "console" and not process.killed then
-        process.killed = true
-        killed = killed + 1
-      end
-    end
-    return killed
-  end
-
-  --- Run deferred functions, up to `max` rounds; each round is `step` seconds (1/30) on the
-  -- clock time_precise reads, and `between()` (if given) runs after each.  Returns the rounds.
-  --- Run `fn` (a script's body) as a new instance of script `name`, as REAPER runs an action:
-  -- afterwards, the automatic undo point when it neither deferred nor made one.
-  function state.launch(name, fn)
-    local inst = { name = name, atexit = {}, options = 0 }
-    state.instances[#state.instances + 1] = inst
-    local outer = state.instance
-    state.instance = inst
-    fn()
-    state.instance = outer
-    if not inst.deferred_once and (inst.undo_points or 0) == 0 then
-      state.undo[#state.undo + 1] = "ReaScript: Run"
-    end
-    state.end_finished()
-    return inst
-  end
-
-  local function running(inst)
-    for _, d in ipairs(state.deferred) do
-      if d.instance == inst then return true end
-    end
-    return false
-  end
-
-  local function end_instance(inst)
-    if inst.ended then return end
-    inst.ended = true
-    local outer = state.instance
-    state.instance = inst
-    for _, fn in ipairs(inst.atexit) do fn() end
-    state.instance = outer
-  end
-
-  --- Instances whose deferred functions ran out have ended: their atexit callbacks run.
-  function state.end_finished()
-    for _, inst in ipairs(state.instances) do
-      if not inst.ended and not running(inst) then end_instance(inst) end
-    end
-  end
-
-  --- Terminate the running instances of script `name`: atexit runs, their deferred are dropped.
-  function state.terminate(name)
-    for _, inst in ipairs(state.instances) do
-      if inst.name == name and not inst.ended and running(inst) then
-        local kept = {}
-        for _, d in ipairs(state.deferred) do
-          if d.instance ~= inst then kept[#kept + 1] = d end
-        end
-        state.deferred = kept
-        end_instance(inst)
-      end
-    end
-  end
-
-  --- The user runs script `name` (body `fn`) again.  While one runs: set_action_options flag 1
-  -- terminates it (and flag 2 then starts the new one); without, REAPER asks, and `answer` is
-  -- "terminate" (the running one ends, nothing new starts) or "new" (a second copy runs).
-  function state.relaunch(name, fn, answer)
-    local live
-    for _, inst in ipairs(state.instances) do
-      if inst.name == name and not inst.ended and running(inst) then live = inst end
-    end
-    if not live then return state.launch(name, fn) end
-    state.asked = (state.asked or 0) + ((live.options & 1) == 0 and 1 or 0)
-    if (live.options & 1) ~= 0 then
-      state.terminate(name)
-      if (live.options & 2) ~= 0 then return state.launch(name, fn) end
-      return nil
-    end
-    if answer == "terminate" then
-      state.terminate(name)
-      return nil
-    end
-    assert(answer == "new", "REAPER asks Terminate instances / New instance: the test must answer")
-    return state.launch(name, fn)
-  end
-
   --- Move (and resize) item `item` (a pointer) as the producer drags it.
   function state.move_item(item, position, length)
     item.position = position
     if length then item.length = length end
     if item.track_ptr then sort_items(item.track_ptr) end
-  end
-
-  function state.pump(max, step, between)
-    local rounds = 0
-    while #state.deferred > 0 and rounds < (max or 2000) do
-      local batch = state.deferred
-      state.deferred = {}
-      for _, d in ipairs(batch) do
-        local outer = state.instance
-        state.instance = d.instance
-        d.fn()
-        state.instance = outer
-      end
-      state.end_finished()
-      state.now = state.now + (step or 1 / 30)
-      rounds = rounds + 1
-      if between then between() end
-    end
-    return rounds
   end
 
   --- Calls named in `names` (a set), as {name, arg1, arg2...}, in order.
@@ -768,50 +562,10 @@ function Mock.new(opts)
     return n
   end
 
-  --- What each ExecProcess ran: the script /bin/sh read (the file's text, or the -c argument;
-  -- "" when it ran none), or on Windows the command line itself.
-  function state.scripts()
-    local out = {}
-    for i, process in ipairs(state.processes) do out[i] = process.script or "" end
-    return out
-  end
-
-  function state.exec_commands()
-    local out = {}
-    for _, call in ipairs(state.calls) do
-      if call.name == "ExecProcess" then out[#out + 1] = call.args[1] end
-    end
-    return out
-  end
-
   return reaper, state
 end
 
---- Split an ExecProcess line as REAPER does on macOS and Linux (WDL/lineparse.h,
--- parseDestroyBuffer): tokens split at spaces and tabs; a token whose first character is " ' or `
--- runs to the next same character (which ends it, whatever follows); no backslash escapes.
--- Returns the argv, or nil for a quote left open.  (Written from lineparse.h, apart from
--- shell.lua's copy, so a test can hold one against the other.)
-function Mock.lineparser_split(line)
-  local argv, i = {}, 1
-  while true do
-    while line:sub(i, i) == " " or line:sub(i, i) == "\t" do i = i + 1 end
-    if i > #line then return argv end
-    local c = line:sub(i, i)
-    if c == '"' or c == "'" or c == "`" then
-      local j = line:find(c, i + 1, true)
-      if not j then return nil end
-      argv[#argv + 1] = line:sub(i + 1, j - 1)
-      i = j + 1
-    else
-      local j = i
-      while j <= #line and line:sub(j, j) ~= " " and line:sub(j, j) ~= "\t" do j = j + 1 end
-      argv[#argv + 1] = line:sub(i, j - 1)
-      i = j
-    end
-  end
-end
-
+Mock.lineparser_split = require("mock_process").lineparser_split
 Mock.PPQ = PPQ
 Mock.wav_seconds = wav_seconds
 return Mock
