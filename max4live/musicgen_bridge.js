@@ -617,7 +617,7 @@ var HANDLERS = {
         // the run of the first pong after it was queued; another run means the
         // engine restarted and the take is gone.  No run: an older engine, the
         // silence watchdog (watchJob) is all there is.
-        var run = args.length > 5 ? String(args[5]) : "";
+        var run = engineRun(args[5]);
         var job = state.job;
         if (run && job && job.accepted) {
             if (!job.run) {
@@ -837,8 +837,9 @@ function writeMelodyFile(job, outDir) {
 
 // Any reply for the job restarts its silence watchdog: after jobSilenceMs
 // without news, ask the engine for its status.  No answer: the engine is
-// gone.  An answer that runs other takes while this one had started, or
-// runs and queues nothing: the engine lost it (it restarted).
+// gone.  An answer from another engine run (its last argument, `run`): the
+// engine restarted.  An answer that runs other takes while this one had
+// started, or runs and queues nothing: the engine lost it.
 function watchJob(job) {
     stopTimer(job.timer);
     job.timer = startTimer(function () {
@@ -856,12 +857,23 @@ function watchJob(job) {
             }
             var running = String(args[4] || "").split(" ");
             var queued = Number(args[5]) || 0;
-            if (running.indexOf(job.id) < 0 && (job.started || queued === 0)) {
+            var run = engineRun(args[args.length - 1]);
+            if (run && job.run && run !== job.run) {
+                finishJob(RESTARTED);
+            } else if (running.indexOf(job.id) < 0 && (job.started || queued === 0)) {
                 finishJob(LOST_JOB);
             }
         }, job);
         watchJob(job);
     }, SETTINGS.jobSilenceMs);
+}
+
+// The engine run named by a reply's `run` argument (contract A of issue 26:
+// 12 lowercase hex characters, the last argument of /musicgen/status and
+// /musicgen/pong), or "" from an engine that predates it.
+function engineRun(atom) {
+    var text = typeof atom === "string" ? atom : "";
+    return /^[0-9a-f]{12}$/.test(text) ? text : "";
 }
 
 function jobFor(id) {

@@ -137,3 +137,16 @@ test("26.10: placing a take in a Session slot is six undo steps too", () => {
   assert.deepEqual(set.undo.slice(before), ["Insert Audio Track", "Create Clip", "set name", "add_warp_marker",
     "set loop_end", "set end_marker"]);
 });
+
+test("26.3: the silence watchdog's status from another engine run ends the take too", () => {
+  const device = ready(keysSet());
+  const id = press(device);
+  device.send("/musicgen/queued", id, 0);
+  pong(device, "a1b2c3d4e5f6");     // 5 s after queued
+  device.clock.advance(15000);        // 20 s of silence: the watchdog asks for the status
+  const status = lastOsc(device, "/musicgen/status");
+  // id state model device running_job queued_jobs reason resident_count rss_mb gpu_allocated_mb gpu_free_mb run
+  device.send("/musicgen/status", status[2], "busy", "debug", "cpu", id, 0, "", 0, 512, 0, 0, "0f0f0f0f0f0f");
+  assert.equal(device.context.state.job, null);
+  assert.equal(device.lastStatus(), RESTARTED);
+});
