@@ -26,11 +26,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.conftest import free_udp_port, start_engine, stop_engine
+
 REPO = Path(__file__).resolve().parent.parent
 PLUGIN_BUILD = REPO / "plugin" / "build"
 VST3 = PLUGIN_BUILD / "MusicGenBridge_artefacts" / "Release" / "VST3" / "MusicGen Bridge.vst3"
 TAKE_TIMEOUT_S = 90
-
 
 
 def plugin_path() -> str:
@@ -42,7 +43,8 @@ def plugin_path() -> str:
         )
     if not VST3.is_dir():
         pytest.fail(
-            f"The plugin is not built: {VST3} is missing. Build it with `make plugin` (`make test` does)."
+            f"The plugin is not built: {VST3} is missing."
+            " Build it with `make plugin` (`make test` does)."
         )
     return str(VST3)
 
@@ -53,7 +55,7 @@ _B64 = ".ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+"
 
 
 def juce_base64_decode(text: str) -> bytes:
-    """juce::MemoryBlock::fromBase64Encoding: `size.` then 6 bits a character, least significant first."""
+    """juce::MemoryBlock::fromBase64Encoding: `size.`, then 6 bits a character, low bits first."""
     size_text, encoded = text.split(".", 1)
     size = int(size_text)
     out = bytearray(size)
@@ -94,7 +96,7 @@ def _xml_to_block(text: str, rest: bytes) -> bytes:
 
 
 class PluginState:
-    """The plugin's own XML inside a host's VST3 state (pedalboard's raw_state, DawDreamer's file)."""
+    """The plugin's own XML inside a host's VST3 state (pedalboard's raw_state, DawDreamer's)."""
 
     def __init__(self, raw: bytes) -> None:
         self.outer, self.outer_rest = _xml_block(raw)
@@ -145,10 +147,16 @@ def test_juce_base64_round_trip() -> None:
 # --- pedalboard ------------------------------------------------------------------------------
 
 
+def load_in_pedalboard():
+    pedalboard = pytest.importorskip("pedalboard", reason="pedalboard is a dev dependency")
+    # initialization_timeout=0: pedalboard otherwise plays an instrument a note and waits up to
+    # 10 s for sound ("warm-up"); this one is silent until it has a take, by design.
+    return pedalboard.load_plugin(plugin_path(), initialization_timeout=0)
+
+
 @pytest.fixture
 def pedalboard_plugin():
-    pedalboard = pytest.importorskip("pedalboard", reason="pedalboard is a dev dependency")
-    return pedalboard.load_plugin(plugin_path())
+    return load_in_pedalboard()
 
 
 def test_pedalboard_loads_it_as_an_instrument_with_its_parameters(pedalboard_plugin) -> None:
@@ -179,8 +187,9 @@ def test_pedalboard_processes_audio_at_the_hosts_rate(pedalboard_plugin, rate: i
     assert float(seen["sampleRate"]) == rate  # prepared at the host's rate
 
 
-def test_pedalboard_state_round_trip_keeps_prompt_settings_and_takes(pedalboard_plugin, tmp_path) -> None:
-    pedalboard = pytest.importorskip("pedalboard")
+def test_pedalboard_state_round_trip_keeps_prompt_settings_and_takes(
+    pedalboard_plugin, tmp_path
+) -> None:
     p = pedalboard_plugin
     state = PluginState(p.raw_state)
     s = state.settings
@@ -206,12 +215,18 @@ def test_pedalboard_state_round_trip_keeps_prompt_settings_and_takes(pedalboard_
         sampleRate="48000",
     )
     ET.SubElement(
-        takes, "Take", path=str(tmp_path / "gone.wav"), prompt="q", timesig="4/4", bars="1.0", bpm="120.0"
+        takes,
+        "Take",
+        path=str(tmp_path / "gone.wav"),
+        prompt="q",
+        timesig="4/4",
+        bars="1.0",
+        bpm="120.0",
     )
     p.raw_state = state.encode()
     p.bars = 16
 
-    again = pedalboard.load_plugin(plugin_path())
+    again = load_in_pedalboard()
     again.raw_state = p.raw_state
     back = PluginState(again.raw_state)
     b = back.settings
@@ -226,6 +241,28 @@ def test_pedalboard_state_round_trip_keeps_prompt_settings_and_takes(pedalboard_
     # The take whose file is gone is kept, and said in words.
     notice = back.status().get("notice", "")
     assert "gone.wav" in notice and "not on this machine" in notice
+
+
+def _wait_for_state(plugin_state, predicate, timeout_s: float) -> PluginState:
+    deadline = time.monotonic() + timeout_s
+    state = plugin_state()
+    while time.monotonic() < deadline and not predicate(state):
+        time.sleep(0.2)
+        state = plugin_state()
+    return state
+
+
+def test_engine_not_running_is_said_with_how_to_start_it() -> None:
+    p = load_in_pedalboard()
+    state = PluginState(p.raw_state)
+    state.settings.set("port", str(free_udp_port()))  # nothing listens there
+    p.raw_state = state.encode()
+    seen = _wait_for_state(
+        lambda: PluginState(p.raw_state), lambda s: "not running" in s.status()["engine"], 10
+    )
+    line = seen.status()["engine"]
+    assert "The engine is not running" in line, line
+    assert "musicgen-bridge serve" in line, line
 
 
 # --- DawDreamer ------------------------------------------------------------------------------
@@ -265,7 +302,9 @@ def test_dawdreamer_tempo_reaches_the_plugin(tmp_path) -> None:
 
 
 @pytest.mark.e2e
-def test_dawdreamer_take_is_n_bars_and_plays_from_its_anchor_sample_exact(engine_process, tmp_path) -> None:
+def test_dawdreamer_take_is_n_bars_and_plays_from_its_anchor_sample_exact(
+    engine_process, tmp_path
+) -> None:
     rate, bpm, bars, anchor_bar = 48000, 128.0, 2, 2
     engine, synth = _dawdreamer_engine(rate, bpm)
     engine.render(0.1)
@@ -317,3 +356,42 @@ def test_dawdreamer_take_is_n_bars_and_plays_from_its_anchor_sample_exact(engine
         assert not np.any(out[ch, start + expected :]), "played once: silence after the take"
     # One sample early or late would not match (the take is not constant).
     assert not np.array_equal(out[0, start + 1 : start + expected], mono[:-1])
+
+
+@pytest.mark.e2e
+def test_engine_gone_mid_take_fails_the_take_within_seconds_in_words(cache_dir, tmp_path) -> None:
+    engine_process = start_engine(cache_dir, tmp_path)
+    try:
+        engine, synth = _dawdreamer_engine(48000, 60.0)
+        engine.render(0.1)
+        state = _dd_state(synth, tmp_path)
+        state.settings.set("prompt", "a long take to be cut short")
+        state.settings.set("port", str(engine_process.port))
+        state.settings.set("outDir", str(tmp_path))
+        _dd_load(synth, state, tmp_path)
+        names = {synth.get_parameter_name(i): i for i in range(synth.get_plugin_parameter_size())}
+        synth.set_parameter(
+            names["Bars"], (28 - 1) / 63
+        )  # 112 s at 60 bpm: long enough to be running
+        synth.set_parameter(names["Generate (on rise)"], 1.0)
+        engine.render(0.1)
+        running = _wait_for_state(
+            lambda: _dd_state(synth, tmp_path),
+            lambda s: "Generating" in s.status().get("take", ""),
+            60,
+        )
+        assert "Generating" in running.status()["take"], running.status()
+    finally:
+        engine_process.process.kill()  # the engine dies mid-take
+        engine_process.process.wait()
+        stop_engine(engine_process)
+    gone_at = time.monotonic()
+    failed = _wait_for_state(
+        lambda: _dd_state(synth, tmp_path), lambda s: "lost" in s.status().get("take", ""), 15
+    )
+    took = time.monotonic() - gone_at
+    line = failed.status()["take"]
+    assert "the take was lost" in line, failed.status()
+    assert "musicgen-bridge serve" in line
+    assert took < 10, f"the take failed {took:.1f} s after the engine went"
+    assert failed.takes() == []

@@ -32,6 +32,11 @@ MusicGenBridgeProcessor::MusicGenBridgeProcessor()
     barsParam = params.getRawParameterValue (barsId);
     variationsParam = params.getRawParameterValue (variationsId);
 
+    // The engine's own port variable, when set, is this plugin's default too (a saved project's wins).
+    const int envPort = juce::SystemStats::getEnvironmentVariable ("MUSICGEN_BRIDGE_PORT", {}).getIntValue();
+    if (envPort >= 1 && envPort <= 65535)
+        settings.port = envPort;
+
     instanceTag = juce::String::toHexString (juce::Random::getSystemRandom().nextInt()).paddedLeft ('0', 8).substring (0, 6);
     client.onReply = [this] (const std::string& address, const mgb::Args& args) { onReply (address, args); };
     reconnect();
@@ -93,6 +98,13 @@ void MusicGenBridgeProcessor::processBlock (juce::AudioBuffer<float>& buffer, ju
     }
     if (! hostHasTempo.load())
         pos.bpm = 0.0;
+
+    // A host's automation pulse may be shorter than the timer's period (an offline render
+    // runs many blocks in 50 ms): the rise is latched here and acted on by the timer.
+    const bool generateHigh = generateParam->load() > 0.5f;
+    if (generateHigh && ! generateHighInAudio)
+        generateRose.store (true);
+    generateHighInAudio = generateHigh;
 
     // MIDI melody capture: note events with their position in beats, into the FIFO.
     if (captureParam->load() > 0.5f)
@@ -251,9 +263,10 @@ void MusicGenBridgeProcessor::tick()
 
     // A host automating "Generate (on rise)".
     const bool generateNow = generateParam->load() > 0.5f;
-    if (generateNow && ! lastGenerateParam)
-        generate();
+    const bool rose = generateRose.exchange (false) || (generateNow && ! lastGenerateParam);
     lastGenerateParam = generateNow;
+    if (rose)
+        generate();
 
     drainCapture();
     drainLoaderResults();

@@ -116,6 +116,8 @@ private:
     std::atomic<mgb::TakeBuffer*> playing { nullptr };
     std::atomic<bool> insideBlock { false };
     std::atomic<bool> auditionRequested { false }, auditioning { false };
+    std::atomic<bool> generateRose { false };  // a rise of "Generate (on rise)" seen by the audio thread
+    bool generateHighInAudio = false;           // audio thread only
     int64_t auditionPosition = 0;  // audio thread only
     std::atomic<double> hostBpm { 0.0 }, hostPpq { 0.0 }, hostRate { 0.0 };
     std::atomic<int> hostNumerator { 4 }, hostDenominator { 4 };
