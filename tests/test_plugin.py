@@ -395,3 +395,50 @@ def test_engine_gone_mid_take_fails_the_take_within_seconds_in_words(cache_dir, 
     assert "musicgen-bridge serve" in line
     assert took < 10, f"the take failed {took:.1f} s after the engine went"
     assert failed.takes() == []
+
+
+def _engine_has_preview() -> bool:
+    from bridge import protocol
+
+    return any(arg.name == "preview" for arg in protocol.GENERATE_ARGS)
+
+
+@pytest.mark.e2e
+def test_preview_plays_while_the_take_renders_then_the_final_take(engine_process, tmp_path) -> None:
+    if not _engine_has_preview():
+        pytest.skip("this engine has no preview stream yet (issue 25, contract B)")
+    rate, bpm, bars = 48000, 60.0, 16
+    engine, synth = _dawdreamer_engine(rate, bpm)
+    engine.render(0.1)
+    state = _dd_state(synth, tmp_path)
+    state.settings.set("prompt", "preview test")
+    state.settings.set("port", str(engine_process.port))
+    state.settings.set("outDir", str(tmp_path))
+    _dd_load(synth, state, tmp_path)
+    names = {synth.get_parameter_name(i): i for i in range(synth.get_plugin_parameter_size())}
+    synth.set_parameter(names["Bars"], (bars - 1) / 63)
+    synth.set_parameter(names["Generate (on rise)"], 1.0)
+    engine.render(0.1)
+    synth.set_parameter(names["Generate (on rise)"], 0.0)
+
+    readies: list[int] = []
+    deadline = time.monotonic() + TAKE_TIMEOUT_S
+    current = _dd_state(synth, tmp_path)
+    while time.monotonic() < deadline and not current.takes():
+        status = current.status()
+        if status.get("preview") == "1":
+            assert "/preview/" in status["playing"] or "preview" in status["playing"], status
+            readies.append(int(status["playingReady"]))
+        time.sleep(0.2)
+        current = _dd_state(synth, tmp_path)
+    assert current.takes(), current.status()
+    assert readies, "no preview reached the audio thread before the take was done"
+    assert readies == sorted(readies) and readies[-1] > readies[0] > 0, readies
+    # Then the final take replaces it.
+    final = _wait_for_state(
+        lambda: _dd_state(synth, tmp_path),
+        lambda s: s.status().get("playing") == s.takes()[0]["path"],
+        10,
+    )
+    assert final.status()["preview"] == "0"
+    assert int(final.status()["playingReady"]) == round(bars * 4 * 60 / bpm * rate)

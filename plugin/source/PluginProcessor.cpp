@@ -663,6 +663,9 @@ void MusicGenBridgeProcessor::getStateInformation (juce::MemoryBlock& destData)
     status->setAttribute ("engine", engineLine());
     status->setAttribute ("take", takeLine());
     status->setAttribute ("notice", notice);
+    status->setAttribute ("playing", current != nullptr ? current->path : juce::String());
+    status->setAttribute ("playingReady", juce::String (playableSamplesReady()));
+    status->setAttribute ("preview", previewPublished ? 1 : 0);
     copyXmlToBinary (root, destData);
 }
 
