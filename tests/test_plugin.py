@@ -148,7 +148,8 @@ def test_juce_base64_round_trip() -> None:
 
 
 def load_in_pedalboard():
-    pedalboard = pytest.importorskip("pedalboard", reason="pedalboard is a dev dependency")
+    import pedalboard  # a dev dependency (pyproject.toml)
+
     # initialization_timeout=0: pedalboard otherwise plays an instrument a note and waits up to
     # 10 s for sound ("warm-up"); this one is silent until it has a take, by design.
     return pedalboard.load_plugin(plugin_path(), initialization_timeout=0)
@@ -269,7 +270,8 @@ def test_engine_not_running_is_said_with_how_to_start_it() -> None:
 
 
 def _dawdreamer_engine(rate: int, bpm: float):
-    daw = pytest.importorskip("dawdreamer", reason="dawdreamer is a dev dependency")
+    import dawdreamer as daw  # a dev dependency (pyproject.toml)
+
     engine = daw.RenderEngine(rate, 512)
     engine.set_bpm(bpm)
     synth = engine.make_plugin_processor("mgb", plugin_path())

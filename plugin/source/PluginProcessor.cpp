@@ -215,8 +215,7 @@ void MusicGenBridgeProcessor::reconnect()
 {
     std::lock_guard<std::recursive_mutex> lock (settingsLock);
     connectError.clear();
-    if (! client.connect (settings.host, settings.port, connectError))
-        link.setEndpoint ((settings.host + ":" + juce::String (settings.port)).toStdString());
+    client.connect (settings.host, settings.port, connectError);  // connectError says why not
     link = mgb::EngineLink();
     link.setEndpoint ((settings.host + ":" + juce::String (settings.port)).toStdString());
     lastPingAt = -1.0e9;
@@ -355,7 +354,9 @@ void MusicGenBridgeProcessor::onReply (const std::string& address, const mgb::Ar
             notice = "The engine sent a reply this plugin cannot read (" + juce::String (r.problem)
                    + "): is the plugin older than the engine?";
             break;
-        default:
+        case mgb::Reply::Kind::Status:   // asked for its /musicgen/job entries (the eta); the engine line comes from pong
+        case mgb::Reply::Kind::Cancel:   // the take was failed as cancelled when Cancel was pressed
+        case mgb::Reply::Kind::Unknown:  // an address this client does not use
             break;
     }
     sendChangeMessage();

@@ -263,3 +263,36 @@ TEST_CASE ("processBlock never allocates, idle or playing (counting allocator)",
     }
     p.setPlayHead (nullptr);
 }
+
+TEST_CASE ("an output folder that is missing or not writable is said before anything is sent", "[processor][folder]")
+{
+    MusicGenBridgeProcessor p;
+    p.settings.prompt = "drums";
+    p.settings.outDir = "/nonexistent/takes/folder";
+    p.generate();
+    CHECK (p.noticeLine().contains ("does not exist"));
+    CHECK (p.noticeLine().contains ("/nonexistent/takes/folder"));
+    CHECK_FALSE (p.takeActive());
+
+    // An empty prompt from here on: whatever the folder check says, nothing is sent.
+    p.settings.prompt = "   ";
+    const auto readOnly = juce::File::createTempFile ("ro");
+    REQUIRE (readOnly.createDirectory());
+    readOnly.setReadOnly (true);
+    p.settings.outDir = readOnly.getFullPathName();
+    p.generate();
+    if (readOnly.hasWriteAccess())
+        WARN ("running as a user who can write anywhere (root): the not-writable case is not checked here");
+    else
+        CHECK (p.noticeLine().contains ("not writable"));
+    readOnly.setReadOnly (false);
+    readOnly.deleteRecursively();
+
+    juce::TemporaryFile folder;
+    REQUIRE (folder.getFile().createDirectory());
+    p.settings.outDir = folder.getFile().getFullPathName();
+    p.generate();
+    CHECK (p.noticeLine().contains ("Type a prompt first"));
+    CHECK_FALSE (p.takeActive());
+    folder.getFile().deleteRecursively();
+}
