@@ -296,3 +296,45 @@ TEST_CASE ("an output folder that is missing or not writable is said before anyt
     CHECK_FALSE (p.takeActive());
     folder.getFile().deleteRecursively();
 }
+
+TEST_CASE ("a take keeps the tempo it was asked at when the host's changes, and says so", "[processor][tempo]")
+{
+    // A stand-in engine: a loopback socket that only receives, so the request goes out.
+    juce::DatagramSocket engine (false);
+    REQUIRE (engine.bindToPort (0, "127.0.0.1"));
+    MusicGenBridgeProcessor p;
+    p.settings.port = engine.getBoundPort();
+    p.reconnect();
+    juce::TemporaryFile folder;
+    REQUIRE (folder.getFile().createDirectory());
+    p.settings.outDir = folder.getFile().getFullPathName();
+    p.settings.prompt = "drums";
+
+    FakeHead head;
+    head.info.setBpm (120.0);
+    head.info.setTimeSignature (juce::AudioPlayHead::TimeSignature { 4, 4 });
+    head.info.setIsPlaying (true);
+    p.setPlayHead (&head);
+    p.setPlayConfigDetails (0, 2, 48000.0, 256);
+    p.prepareToPlay (48000.0, 256);
+    juce::AudioBuffer<float> buffer (2, 256);
+    juce::MidiBuffer midi;
+    head.at (0, 48000.0);
+    p.processBlock (buffer, midi);
+
+    p.generate();
+    REQUIRE (p.takeActive());
+    char datagram[4096];
+    REQUIRE (engine.waitUntilReady (true, 2000) == 1);
+    const int got = engine.read (datagram, sizeof (datagram), false);
+    const std::string sent (datagram, (size_t) juce::jmax (0, got));
+    CHECK (sent.find ("/musicgen/generate") == 0);
+
+    head.info.setBpm (100.0);
+    p.processBlock (buffer, midi);
+    p.tick();
+    CHECK (p.noticeLine().contains ("changed to 100"));
+    CHECK (p.noticeLine().contains ("keeps the 120"));
+    p.setPlayHead (nullptr);
+    folder.getFile().deleteRecursively();
+}
