@@ -16,7 +16,9 @@ and the engine's port the way a host restoring a project does.
 from __future__ import annotations
 
 import re
+import signal
 import struct
+import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
@@ -26,7 +28,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.conftest import free_udp_port, start_engine, stop_engine
+from tests.conftest import cli_executable, free_udp_port, start_engine, stop_engine
 
 REPO = Path(__file__).resolve().parent.parent
 PLUGIN_BUILD = REPO / "plugin" / "build"
@@ -444,3 +446,62 @@ def test_preview_plays_while_the_take_renders_then_the_final_take(engine_process
     )
     assert final.status()["preview"] == "0"
     assert int(final.status()["playingReady"]) == round(bars * 4 * 60 / bpm * rate)
+
+
+def _engine_sends_run() -> bool:
+    import inspect
+
+    from bridge import protocol
+
+    return "run" in inspect.signature(protocol.pong).parameters
+
+
+@pytest.mark.e2e
+def test_engine_restarted_mid_take_fails_the_take_in_words(cache_dir, tmp_path) -> None:
+    """Contract A: the pong's run id changes when the engine restarts; the take is lost."""
+    if not _engine_sends_run():
+        pytest.skip("this engine sends no run id in pong yet (issue 26, contract A)")
+    first = start_engine(cache_dir, tmp_path)
+    port = first.port
+    restarted = None
+    try:
+        engine, synth = _dawdreamer_engine(48000, 60.0)
+        engine.render(0.1)
+        state = _dd_state(synth, tmp_path)
+        state.settings.set("prompt", "a take the restart loses")
+        state.settings.set("port", str(port))
+        state.settings.set("outDir", str(tmp_path))
+        _dd_load(synth, state, tmp_path)
+        names = {synth.get_parameter_name(i): i for i in range(synth.get_plugin_parameter_size())}
+        synth.set_parameter(names["Bars"], (28 - 1) / 63)
+        synth.set_parameter(names["Generate (on rise)"], 1.0)
+        engine.render(0.1)
+        running = _wait_for_state(
+            lambda: _dd_state(synth, tmp_path),
+            lambda s: "Generating" in s.status().get("take", ""),
+            60,
+        )
+        assert "Generating" in running.status()["take"], running.status()
+        first.process.kill()
+        first.process.wait()
+        # A new engine on the same port: it answers ping while it loads, with a new run.
+        command = [cli_executable(), "serve", "--model", "debug", "--port", str(port)]
+        command += ["--cache-dir", str(cache_dir), "--out-dir", str(tmp_path)]
+        restarted = subprocess.Popen(
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        failed = _wait_for_state(
+            lambda: _dd_state(synth, tmp_path), lambda s: "lost" in s.status().get("take", ""), 30
+        )
+        assert "the engine restarted; the take was lost" in failed.status()["take"], failed.status()
+    finally:
+        stop_engine(first)
+        if restarted is not None:
+            restarted.send_signal(signal.SIGINT)
+            try:
+                restarted.wait(30)
+            except subprocess.TimeoutExpired:
+                restarted.kill()
+                restarted.wait()
