@@ -140,7 +140,12 @@ void MusicGenBridgeEditor::pushSettings()
     s.prompt = prompt.getText();
     s.seed = seed.getText().isEmpty() ? -1 : juce::jlimit (0, 2147483647, seed.getText().getLargeIntValue() > 2147483647 ? 2147483647 : seed.getText().getIntValue());
     s.loudness = loudness.getSelectedId() == 2 ? "-14" : loudness.getSelectedId() == 3 ? "-23" : "off";
-    s.model = model.getSelectedId() > 1 ? model.getText() : juce::String();
+    const auto names = processor.modelNames();
+    const int chosen = model.getSelectedId() - 2;
+    if (chosen >= 0 && chosen < names.size())
+        s.model = names[chosen];  // the name itself, not the menu's label
+    else if (model.getSelectedId() == 1)
+        s.model.clear();
     const double bpm = bpmField.getText().getDoubleValue();
     if (bpm >= 20.0 && bpm <= 400.0)
         s.manualBpm = bpm;
@@ -170,12 +175,13 @@ void MusicGenBridgeEditor::refresh()
 
     // The model menu: the engine's list (from /musicgen/models details 1), the engine's default first.
     const auto names = processor.modelNames();
+    const auto melody = processor.melodyModels();
     if (model.getNumItems() != names.size() + 1)
     {
         model.clear (juce::dontSendNotification);
         model.addItem ("(the engine's own)", 1);
         for (int i = 0; i < names.size(); ++i)
-            model.addItem (names[i], i + 2);
+            model.addItem (names[i] + (melody.contains (names[i]) ? "   (melody)" : ""), i + 2);
     }
     const int index = names.indexOf (s.model);
     if (s.model.isNotEmpty() && index < 0)

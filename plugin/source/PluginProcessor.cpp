@@ -226,7 +226,7 @@ void MusicGenBridgeProcessor::reconnect()
 void MusicGenBridgeProcessor::requestModels()
 {
     modelsRequestId = nextId ("m");
-    pendingModels.clear();
+    pendingMelodyModels.clear();
     client.send (mgb::modelsMessage (modelsRequestId.toStdString(), client.replyPort(), settings.token.toStdString(), true));
 }
 
@@ -293,7 +293,8 @@ void MusicGenBridgeProcessor::onReply (const std::string& address, const mgb::Ar
         }
         case mgb::Reply::Kind::Model:
             if (r.id == modelsRequestId.toStdString())
-                pendingModels.add (juce::String (r.model) + (r.melody ? "  (melody)" : ""));
+                if (r.melody)
+                    pendingMelodyModels.add (juce::String (r.model));
             break;
         case mgb::Reply::Kind::Models:
             if (r.id == modelsRequestId.toStdString())
@@ -301,6 +302,7 @@ void MusicGenBridgeProcessor::onReply (const std::string& address, const mgb::Ar
                 models.clear();
                 for (const auto& n : r.names)
                     models.add (n);
+                melodyModelNames = pendingMelodyModels;
             }
             break;
         case mgb::Reply::Kind::Job:

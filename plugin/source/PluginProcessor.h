@@ -77,6 +77,8 @@ public:
     double takeProgress() const { return follower.active() ? follower.fraction() : -1.0; }
     bool takeActive() const { return follower.active(); }
     juce::StringArray modelNames() const { return models; }
+    /** Models the engine's details mark as melody checkpoints (they take the captured MIDI). */
+    juce::StringArray melodyModels() const { return melodyModelNames; }
     juce::String melodyLine() const;
     juce::String noticeLine() const { return notice; }
 
@@ -147,7 +149,7 @@ private:
     mgb::TakeFollower follower;
     juce::String connectError;
     juce::String notice;  // one more line: folder problems, missing files, tempo changes
-    juce::StringArray models, pendingModels;
+    juce::StringArray models, pendingMelodyModels, melodyModelNames;
     juce::String modelsRequestId;
     int requestCounter = 0;
     juce::String instanceTag;
