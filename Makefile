@@ -12,7 +12,7 @@ PORT   ?= 9000
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup serve test test-python test-js test-lua lint system-deps clean
+.PHONY: setup serve test test-python test-js test-lua test-plugin plugin lint system-deps clean
 
 setup: $(STAMP)
 
@@ -39,6 +39,12 @@ serve: setup
 
 # Debian packages for the Lua and JavaScript tests; installed when missing.
 SYSTEM_TOOLS := lua5.4:lua5.4 luacheck:lua-check node:nodejs
+# The plugin (plugin/, issue 24): JUCE 7 from Debian (juce-modules-source brings
+# the X11, ALSA, GTK and codec headers it builds against), Catch2 for its C++
+# tests, Xvfb + ImageMagick + fonts for the editor's screenshot test.
+PLUGIN_DEBS := cmake g++ make pkg-config juce-modules-source catch2 xvfb xauth x11-utils imagemagick fonts-dejavu-core
+PLUGIN_BUILD ?= plugin/build
+JOBS ?= 2
 system-deps:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \
 	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
@@ -48,13 +54,21 @@ system-deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	  else echo "please install:$$missing (Debian/Ubuntu: sudo apt-get install$$missing)"; exit 1; fi; \
 	fi
+	@missing=""; for pkg in $(PLUGIN_DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$pkg 2>/dev/null | grep -q "ok installed" || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "system-deps: installing Debian packages for the plugin:$$missing (apt-get; JUCE 7 with its X11, ALSA and codec headers, CMake and a C++ compiler build it, Catch2 tests it, Xvfb and ImageMagick take the editor's screenshot)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else echo "please install:$$missing (Debian/Ubuntu: sudo apt-get install$$missing)"; exit 1; fi; \
+	fi
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test-python: setup
+test-python: setup plugin
 	$(BIN)/python -m pytest
 
 test-js: system-deps
@@ -64,7 +78,19 @@ test-lua: system-deps
 	lua5.4 reaper_scripts/tests/run_tests.lua
 	luacheck --config reaper_scripts/.luacheckrc reaper_scripts
 
-test: system-deps lint test-js test-lua test-python
+# The plugin: VST3 + Standalone (AU too on macOS) and its C++ tests, built in
+# $(PLUGIN_BUILD): 8 min 50 s from a fresh clone on a shared 2-core AMD EPYC (4 min 48 s
+# of CPU), seconds after a change to the plugin alone.
+plugin: system-deps
+	cmake -S plugin -B $(PLUGIN_BUILD) -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(PLUGIN_BUILD) -j$(JOBS)
+
+# The C++ unit tests; the Python tests in real hosts (tests/test_plugin*.py:
+# pedalboard, DawDreamer, the screenshot) run with the others in test-python.
+test-plugin: plugin
+	ctest --test-dir $(PLUGIN_BUILD) --output-on-failure
+
+test: system-deps lint test-js test-lua test-plugin test-python
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info $(PLUGIN_BUILD)
