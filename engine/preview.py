@@ -240,6 +240,7 @@ class TakePreviews:
         self.requested = time.perf_counter() if requested is None else requested
         self.first_audio_s: float | None = None
         self.joins: list[int] = []  # where pieces meet in the files, samples at out_rate
+        self.codec_s = 0.0  # seconds spent decoding pieces (the preview's cost)
         self.channels = channels
         self.closed = False
         self.finished = False  # the last piece is in the files
@@ -281,7 +282,9 @@ class TakePreviews:
         self.finished = final
         if target > self.done:
             start = max(0, self.done - LEFT_CONTEXT_FRAMES)
+            t0 = time.perf_counter()
             audio = self.codec(read(start, ready))  # [B, C, (ready - start) * hop]
+            self.codec_s += time.perf_counter() - t0
             new = audio[..., (self.done - start) * hop :]
         else:  # the end fell on the last piece's end: only the resamplers' flush is left
             new = np.zeros((len(self.files), self.channels, 0), dtype=np.float32)
