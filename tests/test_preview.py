@@ -50,7 +50,7 @@ class Listener:
 
 
 def _spec(tmp_path: Path, **kwargs) -> GenerationSpec:
-    return GenerationSpec(prompt="preview", out_dir=tmp_path, seed=11, **kwargs)
+    return GenerationSpec(**{"prompt": "preview", "out_dir": tmp_path, "seed": 11, **kwargs})
 
 
 def test_the_preview_is_a_valid_growing_wav_read_while_the_take_runs(engine, tmp_path):
@@ -220,3 +220,34 @@ def test_orphans_of_a_dead_engine_are_removed_at_start(cache_dir, tmp_path):
         path.write_bytes(b"x")
     Engine(EngineSettings(cache_dir=tmp_path, device="cpu", warmup=False))
     assert not dead.exists() and live.exists() and other.exists()
+
+
+def test_a_request_cancelled_in_a_shared_run_loses_its_files_at_once(engine, tmp_path):
+    """Requests sharing a decoder run: the cancelled one's files go at once, the other's
+    preview goes on to the end."""
+    gone = Listener()
+    stays = Listener()
+    cancel = {"now": False}
+    checked: list[bool] = []
+
+    def on_gone(ready: pv.PreviewReady) -> None:
+        gone(ready)
+        cancel["now"] = True
+
+    def on_stays(ready: pv.PreviewReady) -> None:
+        stays(ready)
+        if gone.replies:
+            checked.append(gone.replies[0].path.exists())
+
+    a, b = _spec(tmp_path, seconds=3.0), _spec(tmp_path, seconds=3.0, seed=12)
+    assert engine.sharing(a) is not None and engine.sharing(a).key == engine.sharing(b).key
+    first, second = engine.generate_many(
+        [
+            Order(a, is_cancelled=lambda: cancel["now"], on_preview=on_gone, label="a"),
+            Order(b, on_preview=on_stays, label="b"),
+        ]
+    )
+    assert isinstance(first, Cancelled) and not isinstance(second, Exception)
+    # Its first piece came at the step B's did; from the next step on its file is gone.
+    assert len(gone.replies) == 1 and len(checked) > 1 and not any(checked[1:])
+    assert stays.replies[-1].final and stays.replies[-1].seconds == pytest.approx(3.0)

@@ -208,7 +208,7 @@ def test_the_player_starts_at_once_on_a_fast_engine_and_plays_take_one(tmp_path)
     rate = 1000
     wavs = [GrowingWav(tmp_path / f"1-a-1-take{i}of2.wav", rate, 2) for i in (1, 2)]
     player, streams, lines, clock = _player(8.0)
-    for piece in range(2):
+    for _ in range(2):
         for i, wav in enumerate(wavs):
             wav.append(np.full((2, 500), 0.1 * (i + 1), dtype=np.float32))
             player.on_preview(str(wav.path), wav.seconds, i + 1, 2)
@@ -316,3 +316,14 @@ def test_generate_play_plays_the_preview_then_says_where_the_take_is(
     [stream] = streams
     assert started == [True]  # from the preview, before the take was done
     assert stream.rate == 32000 and abs(stream.frames - 64000) < 1000  # all of it, once
+
+
+@pytest.mark.e2e
+def test_generate_preview_says_where_each_take_grows(engine_process, tmp_path, capsys):
+    from bridge.cli import main
+
+    args = ["generate", "x", "--seconds", "1", "--variations", "2", "--out", str(tmp_path)]
+    code = main([*args, "--preview", "--quiet", "--port", str(engine_process.port)])
+    out, err = capsys.readouterr()
+    assert code == 0 and len(out.split()) == 2
+    assert "take 1/2 grows at " in err and "take 2/2 grows at " in err
