@@ -196,7 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument(
         "--play",
         action="store_true",
-        help="play the take when it is done "
+        help="play the take on this machine's speakers while it renders (asks for --preview; "
+        "starts once the engine's pace projects no gap), then print where it is "
         "(needs the optional extra: pip install 'musicgen-bridge[playback]')",
     )
     _client_flags(gen)
@@ -399,6 +400,7 @@ def _generate(args: argparse.Namespace) -> int:
         fields["adapter"] = str(Path(adapter).expanduser().resolve())
     request_id = args.id or new_id()
     bar = _ProgressBar(enabled=not args.quiet and sys.stderr.isatty())
+    player, on_preview = _preview_hooks(args, fields, bar)
     warnings: list[dict[str, str]] = []
 
     def on_warning(code: str, message: str) -> None:
@@ -408,23 +410,59 @@ def _generate(args: argparse.Namespace) -> int:
 
     with _client(args) as client:
         try:
-            paths = client.generate(fields, request_id, bar.update, bar.queued, on_warning)
+            paths = client.generate(
+                fields, request_id, bar.update, bar.queued, on_warning, on_preview
+            )
         except KeyboardInterrupt:
             bar.close()
+            if player is not None:
+                player.stop()
             print(f"musicgen-bridge: {_cancel_on_interrupt(client, request_id)}", file=sys.stderr)
             _write_result(args.result_file, request_id, error=("cancelled", "Interrupted."))
             return EXIT_INTERRUPTED
         except BridgeError as exc:
             bar.close()
+            if player is not None:
+                player.stop()
             print(f"musicgen-bridge: {exc.message}", file=sys.stderr)
             _write_result(args.result_file, request_id, error=(exc.code, exc.message))
             return EXIT_UNREACHABLE if exc.code == "engine_unreachable" else EXIT_ENGINE_ERROR
     bar.close()
-    for path in paths:
-        print(path)
     written = _write_result(args.result_file, request_id, paths=paths, warnings=warnings)
-    played = _play(paths[0]) if args.play else True
+    played = _play(player, paths[0]) if player is not None else True
+    for path in paths:  # after the playing: where the take is, last
+        print(path)
     return EXIT_OK if written and played else EXIT_ENGINE_ERROR
+
+
+def _preview_hooks(args: argparse.Namespace, fields: dict[str, Any], bar: Any) -> tuple[Any, Any]:
+    """(the preview player for --play or None, the on_preview callback or None).
+
+    ``--play`` asks for the preview and plays it; ``--preview`` alone says
+    where each take's preview grows.
+    """
+    if args.play:
+        from bridge.preview_player import PreviewPlayer, take_seconds
+
+        fields["preview"] = 1
+
+        def say(line: str) -> None:
+            bar.close()
+            print(f"musicgen-bridge: {line}", file=sys.stderr)
+
+        player = PreviewPlayer(take_seconds(fields, protocol.DEFAULT_SECONDS), say=say)
+        return player, player.on_preview
+    if not args.preview:
+        return None, None
+    told: set[int] = set()
+
+    def tell(path: str, seconds: float, take: int, count: int) -> None:
+        if take not in told:
+            told.add(take)
+            bar.close()
+            print(f"musicgen-bridge: take {take}/{count} grows at {path}", file=sys.stderr)
+
+    return None, tell
 
 
 def _play_problem() -> str | None:
@@ -461,15 +499,13 @@ def _result_file_problem(path: Path | None) -> str | None:
     return None
 
 
-def _play(path: str) -> bool:
-    """Audition a take on this machine's default output; False (and a message) if it fails."""
-    import sounddevice  # checked by _play_problem before the request
-    import soundfile
-
+def _play(player: Any, path: str) -> bool:
+    """Play out the take (the rest of its preview, or all of it from an engine that sent
+    none) on this machine's default output; False (and a message) if it fails."""
     try:
-        audio, rate = soundfile.read(path, dtype="float32")
-        sounddevice.play(audio, rate)
-        sounddevice.wait()
+        player.finish(path)
+    except KeyboardInterrupt:
+        print("musicgen-bridge: playback stopped.", file=sys.stderr)
     except Exception as exc:  # no output device, device busy...
         print(
             f"musicgen-bridge: the take is at {path}, but it could not be played here "

@@ -238,6 +238,7 @@ class EngineClient:
         on_progress: Callable[[float, str], None] | None = None,
         on_queued: Callable[[int], None] | None = None,
         on_warning: Callable[[str, str], None] | None = None,
+        on_preview: Callable[[str, float, int, int], None] | None = None,
     ) -> list[str]:
         """Ask for a take and wait for it.
 
@@ -248,6 +249,9 @@ class EngineClient:
             on_queued: called with the number of jobs ahead.
             on_warning: called with (code, message) for each ``/musicgen/warning``
                 (they arrive before done).
+            on_preview: called with (path, seconds_ready, take, count) for each
+                ``/musicgen/preview``; only arrives when ``fields`` asks with
+                ``preview`` 1 (docs/protocol.md: open the file anew each time).
 
         Returns:
             Absolute paths of the WAVs written.
@@ -274,6 +278,10 @@ class EngineClient:
                 elif reply == f"{P}/warning":
                     if on_warning:
                         on_warning(str(args[0]), str(args[1]))
+                elif reply == f"{P}/preview":
+                    accepted = True
+                    if on_preview:
+                        on_preview(str(args[0]), float(args[1]), int(args[2]), int(args[3]))
                 elif reply == f"{P}/done":
                     return [str(a) for a in args]
                 elif reply == f"{P}/error":

@@ -46,6 +46,7 @@ from engine.errors import (
     ShuttingDown,
     UnknownJob,
 )
+from engine.preview import PreviewReady
 from engine.spec import GenerationSpec, Order
 
 log = logging.getLogger(__name__)
@@ -194,6 +195,9 @@ class JobListener(Protocol):
 
     def failed(self, job: Job, error: BridgeError) -> None: ...
 
+    def preview(self, job: Job, path: str, seconds: float, take: int, count: int) -> None:
+        """Take ``take`` of ``count`` has ``seconds`` of preview at ``path`` (asked for only)."""
+
 
 @dataclass(eq=False)
 class Job:
@@ -212,6 +216,7 @@ class Job:
         first_step, last_step: (monotonic time, fraction) at its first and at
             its latest decode step (None: no step yet); each is replaced
             whole, so status reads them from another thread.
+        preview: the client asked to hear the takes as they render.
     """
 
     id: str
@@ -225,6 +230,7 @@ class Job:
     loading: bool = False
     first_step: tuple[float, float] | None = None
     last_step: tuple[float, float] | None = None
+    preview: bool = False
 
     def view(self, position: int, model: str, now: float) -> JobView:
         """How status shows this job at monotonic time ``now``."""
@@ -538,7 +544,12 @@ class JobQueue:
         take was made with.
         """
         orders = [
-            Order(replace(job.spec, model=model) if model else job.spec, *self._hooks(job))
+            Order(
+                replace(job.spec, model=model) if model else job.spec,
+                *self._hooks(job),
+                on_preview=self._preview_hook(job),
+                label=job.id,
+            )
             for job in jobs
         ]
         started = time.monotonic()
@@ -582,6 +593,27 @@ class JobQueue:
             return True
 
         return on_progress, is_cancelled
+
+    def _preview_hook(self, job: Job) -> Callable[[PreviewReady], None] | None:
+        """The job's preview callback (rate-limited per take, as progress), or None.
+
+        A take's last piece always
+        goes out, and nothing once the job has ended (cancelled mid-run).
+        """
+        if not job.preview:
+            return None
+        last: dict[int, float] = {}
+
+        def on_preview(ready: PreviewReady) -> None:
+            now = time.monotonic()
+            if job.ended or job.cancel_requested.is_set():
+                return
+            if not ready.final and now - last.get(ready.take, -1e9) < PROGRESS_INTERVAL_S:
+                return
+            last[ready.take] = now
+            self._listener.preview(job, str(ready.path), ready.seconds, ready.take, ready.count)
+
+        return on_preview
 
     def _progress(self, job: Job, fraction: float) -> None:
         job.progress_sent = fraction

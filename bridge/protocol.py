@@ -364,6 +364,14 @@ GENERATE_ARGS = (
         maximum=MAX_LOUDNESS,
         flag="--loudness",
     ),
+    Arg(
+        "preview",
+        "bool",
+        "1: hear each take while it renders: /musicgen/preview replies name a WAV in the "
+        "engine's cache that grows as the take is made (removed when the take ends)",
+        default=False,
+        flag="--preview",
+    ),
 )
 
 CANCEL_ARGS = (
@@ -428,11 +436,18 @@ REPLIES: dict[str, str] = {
     + "size_mb -1: unknown; base: an adapter's checkpoint, else empty",
     f"{PREFIX}/models": "id loaded model [model ...]  -- after the model replies",
     f"{PREFIX}/cancel": "id job was  -- was = queued|running",
+    f"{PREFIX}/preview": "id path seconds_ready take count  -- with preview 1: after each "
+    + "piece; path: a PCM 16-bit WAV in the engine's cache holding seconds_ready s of take "
+    + "(1-based) of count, valid at every reply, removed when the take ends",
 }
 
 # Replies sent only to the request (its address's last part) that asks for them by
 # the key (set to 1): a client that never sends it there never receives the address.
-ASKED_REPLIES = {f"{PREFIX}/model": ("models", "details"), f"{PREFIX}/job": ("status", "details")}
+ASKED_REPLIES = {
+    f"{PREFIX}/model": ("models", "details"),
+    f"{PREFIX}/job": ("status", "details"),
+    f"{PREFIX}/preview": ("generate", "preview"),
+}
 
 EngineState = Literal["loading", "ready", "busy", "no_model", "stopping"]
 
@@ -462,6 +477,7 @@ class GenerateRequest:
     id: str
     reply_port: int
     spec: GenerationSpec
+    preview: bool = False  # the client asked for /musicgen/preview replies
 
 
 @dataclass(frozen=True)
@@ -569,7 +585,10 @@ def _parse(address: str, args: list[Any], limits: Limits) -> Request:
         raise InvalidValue("id must be printable ASCII without spaces.")
     kind = address[len(PREFIX) + 1 :]
     if kind == "generate":
-        return GenerateRequest(values["id"], values["reply_port"], _spec(values, limits))
+        spec = _spec(values, limits)
+        return GenerateRequest(
+            values["id"], values["reply_port"], spec, bool(values.get("preview", False))
+        )
     if kind == "cancel":
         return CancelRequest(values["id"], values["reply_port"], values["job"])
     return QueryRequest(
@@ -827,6 +846,11 @@ def queued(request_id: str, position: int) -> Reply:
 
 def progress(request_id: str, fraction: float, stage: str) -> Reply:
     return f"{PREFIX}/progress", [request_id, round(float(fraction), 4), stage]
+
+
+def preview(request_id: str, path: str, seconds: float, take: int, count: int) -> Reply:
+    """The preview of take ``take`` of ``count`` now holds ``seconds`` of audio at ``path``."""
+    return f"{PREFIX}/preview", [request_id, path, round(float(seconds), 4), take, count]
 
 
 def done(request_id: str, paths: list[str]) -> Reply:

@@ -210,7 +210,7 @@ class OscServer:
 
     def _dispatch(self, request: Request, reply_to: tuple[str, int]) -> None:
         if isinstance(request, GenerateRequest):
-            job = Job(request.id, request.spec, reply_to)
+            job = Job(request.id, request.spec, reply_to, preview=request.preview)
             position = self.jobs.submit(job)
             log.info(
                 "queued %s (%d ahead): %.2f s of %r",
@@ -297,3 +297,6 @@ class OscServer:
 
     def failed(self, job: Job, error: BridgeError) -> None:
         self.send(job.reply_to, protocol.error(job.id, error.code, error.message))
+
+    def preview(self, job: Job, path: str, seconds: float, take: int, count: int) -> None:
+        self.send(job.reply_to, protocol.preview(job.id, path, seconds, take, count))

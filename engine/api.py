@@ -166,6 +166,9 @@ class Engine:
         self._info: ModelInfo | None = None
         self._graphs: Any = None  # engine.decoders.step_graph.StepGraphs of the active checkpoint
         self._catalog = Catalog(settings.cache_dir, settings.models_dir, settings.adapters_folder)
+        from engine.preview import preview_dir, remove_orphans
+
+        remove_orphans(preview_dir(settings.cache_dir))
         if settings.out_dir is not None:
             from engine.output import remove_stale_partials
 
@@ -427,6 +430,7 @@ class Engine:
         """
         from engine.generate import Part, render_many
 
+        requested = time.perf_counter()
         named = {order.spec.model for order in orders if order.spec.model is not None}
         if len(named) == 1:
             self.load(named.pop())
@@ -444,7 +448,16 @@ class Engine:
                 spec.seed if spec.seed is not None else random.randrange(2**31 - spec.variations)
             )
             seeds = [first + i for i in range(spec.variations)]
-            parts.append(Part(spec, seeds, order.on_progress, order.is_cancelled))
+            parts.append(
+                Part(
+                    spec,
+                    seeds,
+                    order.on_progress,
+                    order.is_cancelled,
+                    preview=self._preview(order),
+                    requested=requested,
+                )
+            )
         started = datetime.now().astimezone()
         t0 = time.perf_counter()
         rendered = render_many(loaded, parts, self._decoder(self._graphs))
@@ -459,6 +472,22 @@ class Engine:
             except BridgeError as exc:
                 results.append(exc)
         return results
+
+    def _preview(self, order: Order) -> Any:
+        """The order's preview wish for the render (engine.preview.Preview), or None.
+
+        Only the engine's own loop hands out its frames as they are made: with
+        ``decoder="reference"`` a preview asked for is not made (logged).
+        """
+        if order.on_preview is None:
+            return None
+        if self.settings.decoder != "fast":
+            log.info("no preview: the reference decoder gives its frames only at the end")
+            return None
+        from engine.preview import Preview, preview_dir
+
+        folder = preview_dir(self.settings.cache_dir)
+        return Preview(order.on_preview, order.label or "take", folder)
 
     def _write(
         self,

@@ -20,6 +20,7 @@ tempo correction, resampling, then an exact cut or a seamless loop.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -40,10 +41,13 @@ from engine.errors import (
     OutOfRange,
     Unsupported,
 )
+from engine.preview import Preview, TakePreviews
 from engine.prompting import conditioning_text
 from engine.sampling import Sampling, generators
 from engine.spec import GenerationSpec
 from engine.timing import frames_for_samples, seconds_to_samples
+
+log = logging.getLogger(__name__)
 
 #: Called after every decode step with (steps done, steps in total).
 ProgressCallback = Callable[[int, int], None]
@@ -137,12 +141,19 @@ class Sharing:
 
 @dataclass
 class Part:
-    """One request's part of a render: what to make, its seeds and its own hooks."""
+    """One request's part of a render: what to make, its seeds and its own hooks.
+
+    ``preview``: hear the takes as they are made (engine.preview; the engine's
+    own loop only); ``requested``: ``time.perf_counter()`` when the request
+    reached the engine, from which the sidecar's ``first_audio_s`` counts.
+    """
 
     spec: GenerationSpec
     seeds: Sequence[int]
     on_progress: ProgressCallback | None = None
     is_cancelled: CancelCheck | None = None
+    preview: Preview | None = None
+    requested: float | None = None
 
 
 def sharing(loaded: LoadedModel, spec: GenerationSpec) -> Sharing | None:
@@ -224,17 +235,31 @@ def render_many(
             results[i] = exc
     if len(plans) > 1 and any(len(p.runs) > 1 or p.prompt_codes is not None for p in plans):
         raise ValueError("only one-window requests without a continuation share a run")
+    try:  # the previews' files go when the takes end, whichever way
+        return _render_plans(loaded, plans, decoder, results)
+    finally:
+        for plan in plans:
+            if plan.previews is not None:
+                plan.previews.close()
+
+
+def _render_plans(
+    loaded: LoadedModel, plans: list[_Plan], decoder: Decoder, results: list
+) -> list[Rendered | BridgeError]:
+    """:func:`render_many` once its parts are planned: decode, then finish each."""
     codes: list[Any] = []
     decode_s = 0.0
     if plans:
         t0 = time.perf_counter()
         try:
+            for plan in plans:
+                plan.previews = _open_previews(loaded, plan)
             codes = _decode(loaded, plans, decoder)
         except (BridgeError, RuntimeError) as exc:
             failure = _failure(exc, loaded, plans)
             for plan in plans:
                 results[plan.index] = failure
-            return results  # type: ignore[return-value]
+            return results
         decode_s = time.perf_counter() - t0
     run = {"requests": len(plans), "takes": sum(len(c) for c in codes if c is not None)}
     for plan, tokens in zip(plans, codes, strict=True):
@@ -281,6 +306,7 @@ class _Plan:
     chroma: np.ndarray | None  # the take's whole melody timeline
     runs: list[tuple]
     progress: _Progress
+    previews: TakePreviews | None = None
 
     @property
     def prompt_frames(self) -> int:
@@ -341,8 +367,10 @@ def _decode(loaded: LoadedModel, plans: list[_Plan], decoder: Decoder) -> list[A
 
     first = plans[0].prompt_codes
     codes = None if first is None else first.repeat(len(rows), 1, 1)
+    previewing = any(plan.previews is not None for plan in plans)
     for keep, new in runs:
         made = 0 if codes is None else codes.shape[-1]
+        hooks = {"on_frames": _frames_hook(plans, steps, made - keep)} if previewing else {}
         inputs = DecodeInputs(
             tokens["input_ids"],
             tokens["attention_mask"],
@@ -351,7 +379,7 @@ def _decode(loaded: LoadedModel, plans: list[_Plan], decoder: Decoder) -> list[A
             guidance=spec.guidance,
             frames=frames if len(set(frames)) > 1 else None,
         )
-        out = decoder(loaded, inputs, new, sampling, gens, steps.step)
+        out = decoder(loaded, inputs, new, sampling, gens, steps.step, **hooks)
         codes = out[..., keep:] if codes is None else torch.cat([codes, out[..., keep:]], -1)
     assert codes is not None
     per_plan, row = [], 0
@@ -361,6 +389,61 @@ def _decode(loaded: LoadedModel, plans: list[_Plan], decoder: Decoder) -> list[A
         per_plan.append(None if dropped else mine)
         row += takes
     return per_plan
+
+
+def _open_previews(loaded: LoadedModel, plan: _Plan) -> TakePreviews | None:
+    """The files of a plan's previews, if it asked for one (decoded as its frames come)."""
+    preview = plan.part.preview
+    if preview is None:
+        return None
+    spec, sr = plan.part.spec, loaded.sample_rate
+    out_sr = spec.sample_rate or sr
+    hop = round(sr / loaded.frame_rate)
+    first = 0 if spec.include_prompt else plan.prompt_frames
+    limit = seconds_to_samples(spec.duration_seconds, out_sr)
+    limit += round((plan.prompt_frames - first) * hop * out_sr / sr)
+    try:
+        return TakePreviews(
+            preview,
+            len(plan.part.seeds),
+            lambda codes: decode_audio(loaded, codes),
+            rate=sr,
+            out_rate=out_sr,
+            channels=loaded.channels,
+            hop=hop,
+            first=first,
+            last=plan.prompt_frames + plan.frames,
+            limit=limit,
+            requested=plan.part.requested,
+        )
+    except OSError as exc:  # the preview is extra: the take goes on without it
+        log.warning("no preview for this take: %s", exc)
+        return None
+
+
+def _frames_hook(plans: list[_Plan], steps: _SharedSteps, offset: int) -> Any:
+    """A decoder run's frames hook: each previewing plan decodes its takes' new frames.
+
+    ``offset``: the take timeline's frame at the run's frame 0 (a later
+    window starts with the end of the one before as its prompt).
+    """
+    rows, row = [], 0
+    for plan in plans:
+        rows.append(slice(row, row + len(plan.part.seeds)))
+        row += len(plan.part.seeds)
+
+    def on_frames(complete: int, read: Callable[[int, int], Any]) -> None:
+        for plan, mine, dropped in zip(plans, rows, steps.dropped, strict=True):
+            if plan.previews is None:
+                continue
+            if dropped:  # cancelled while the others go on: its files go now
+                plan.previews.close()
+                continue
+            plan.previews.advance(
+                offset + complete, lambda a, b, m=mine: read(a - offset, b - offset)[m]
+            )
+
+    return on_frames
 
 
 def _finish_part(
@@ -399,6 +482,8 @@ def _finish_part(
         "codec_s": round(t2 - t1, 4),
         "post_s": round(time.perf_counter() - t2, 4),
     }
+    if plan.previews is not None and plan.previews.first_audio_s is not None:
+        details["timings"]["first_audio_s"] = round(plan.previews.first_audio_s, 4)
     return Rendered(takes=takes, sample_rate=out_sr, text=plan.text, details=details)
 
 

@@ -149,8 +149,13 @@ class Order:
         spec: what to make.
         on_progress: called with (steps done, steps in total) after each decode step.
         is_cancelled: polled after each decode step; True stops this request's takes.
+        on_preview: asks for a preview (engine.preview): called with an
+            ``engine.preview.PreviewReady`` after each piece of each take; None: none.
+        label: names the request's preview files (the request id).
     """
 
     spec: GenerationSpec
     on_progress: Callable[[int, int], None] | None = None
     is_cancelled: Callable[[], bool] | None = None
+    on_preview: Callable[[Any], None] | None = None
+    label: str = ""

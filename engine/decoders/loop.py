@@ -39,13 +39,18 @@ run the layers through one :class:`engine.decoders.layers.LayerStack`.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from engine.checkpoint import LoadedModel
 from engine.decoders.contract import DecodeInputs, Picker, StepHook, steps_for, undelay
 from engine.decoders.layers import CrossAttention, LayerStack
 from engine.sampling import Sampling, guided, sample_tokens
+
+#: Called after each step with (frames complete, prompt included; a reader of them):
+#: ``read(start, stop)`` gives tokens ``[B, K, stop - start]`` of frames start..stop-1,
+#: without the delay pattern.  The preview (engine.preview) decodes them as they come.
+FramesHook = Callable[[int, Callable[[int, int], Any]], None]
 
 
 class PreparedStep(Protocol):
@@ -78,6 +83,7 @@ def fast_decode(
     *,
     graphs: PreparedSteps | None = None,
     pick: Picker | None = None,
+    on_frames: FramesHook | None = None,
 ) -> Any:
     """Generate ``new_frames`` frames after the prompt with the engine's own loop.
 
@@ -92,6 +98,8 @@ def fast_decode(
             logits up to rounding.
         pick: chooses every step's tokens instead of ``sampling``
             (teacher forcing; :func:`engine.decoders.contract.forced_logits`).
+        on_frames: called after each step (after ``on_step``) with the frames
+            complete so far and a reader of them (:data:`FramesHook`).
 
     Returns:
         Long tensor ``[B, K, T0 + new_frames]``: the prompt tokens, then the new ones.
@@ -111,7 +119,7 @@ def fast_decode(
         raise ValueError("these step graphs were prepared for another model")
     with torch.inference_mode():
         run = Run(loaded, inputs, new_frames, graphs)
-        return run.decode(sampling, gens, on_step, pick)
+        return run.decode(sampling, gens, on_step, pick, on_frames)
 
 
 class Run:
@@ -359,10 +367,11 @@ class Run:
         gens: Sequence[Any],
         on_step: StepHook | None,
         pick: Picker | None = None,
+        on_frames: FramesHook | None = None,
     ) -> Any:
         """Prefill (prefix, start token, prompt) in one pass, then one column a step."""
         try:
-            return self._decode(sampling, gens, on_step, pick)
+            return self._decode(sampling, gens, on_step, pick, on_frames)
         finally:
             if self.runner is not None:
                 self.runner.release()
@@ -373,6 +382,7 @@ class Run:
         gens: Sequence[Any],
         on_step: StepHook | None,
         pick: Picker | None,
+        on_frames: FramesHook | None = None,
     ) -> Any:
         logits = self.prefill()
         for column in range(1 + self.prompt_frames, self.columns):
@@ -382,11 +392,23 @@ class Run:
             self.place(column, picks)
             if on_step is not None:
                 on_step()
+            if on_frames is not None:
+                on_frames(self.complete_frames(column), self.read_frames)
             if column + 1 < self.columns:
                 logits = self.step(column)
         return undelay(
             self.tokens, self.channels, start=1, frames=self.prompt_frames + self.new_frames
         )
+
+    def complete_frames(self, column: int) -> int:
+        """Frames (prompt included) whose every codebook is placed once ``column`` is."""
+        depth = self.codebooks // self.channels  # the last codebook lags depth - 1 columns
+        made = min(column - depth + 1, self.prompt_frames + self.new_frames)
+        return max(self.prompt_frames, made)
+
+    def read_frames(self, start: int, stop: int) -> Any:
+        """Tokens ``[B, K, stop - start]`` of frames start..stop-1, without the delay."""
+        return undelay(self.tokens, self.channels, start=1 + start, frames=stop - start)
 
     def prefill(self) -> Any:
         """Run the prefix, the start token and the prompt in one pass; the logits after them."""
