@@ -414,11 +414,12 @@ REPLIES: dict[str, str] = {
     + "|".join(WARNING_CODES),
     f"{PREFIX}/done": "id path [path ...]  -- absolute paths of the WAVs written",
     f"{PREFIX}/error": "id code message  -- terminal for a generate; code is stable",
-    f"{PREFIX}/pong": "id version state model reason  -- reason: why no_model, else empty",
+    f"{PREFIX}/pong": "id version state model reason run  -- reason: why no_model, else empty; "
+    + "run: this engine run's id (12 hex digits, new at each start)",
     f"{PREFIX}/status": "id state model device running_job queued_jobs reason resident_count "
     + "[resident_model resident_device resident_dtype resident_load_s resident_mb ...] "
-    + "rss_mb gpu_allocated_mb gpu_free_mb  -- resident: least recently used first; "
-    + "memory in MiB, -1: not known here",
+    + "rss_mb gpu_allocated_mb gpu_free_mb run  -- resident: least recently used first; "
+    + "memory in MiB, -1: not known here; run as in pong",
     f"{PREFIX}/job": "id index count job state position progress elapsed_s eta_s waited_s "
     + "model prompt  -- with details 1: one per running or queued job, all before status; "
     + "state queued|loading|generating; eta_s -1: not known yet",
@@ -842,8 +843,12 @@ def error(request_id: str, code: str, message: str) -> Reply:
     return f"{PREFIX}/error", [request_id, code, message]
 
 
-def pong(request_id: str, version: str, state: EngineState, model: str, reason: str = "") -> Reply:
-    return f"{PREFIX}/pong", [request_id, version, state, model, reason]
+def pong(
+    request_id: str, version: str, state: EngineState, model: str, reason: str = "", run: str = ""
+) -> Reply:
+    """The ping reply; ``run`` is the engine run's id (a client that sees it change
+    while it follows a take knows the engine restarted and the take was lost)."""
+    return f"{PREFIX}/pong", [request_id, version, state, model, reason, run]
 
 
 def status(
@@ -856,6 +861,7 @@ def status(
     reason: str = "",
     resident: Sequence[tuple[str, str, str, float, int]] = (),
     memory: tuple[int | None, int | None, int | None] = (None, None, None),
+    run: str = "",
 ) -> Reply:
     """The status reply; ``resident`` is (model, device, dtype, load seconds, bytes) per model.
 
@@ -863,6 +869,7 @@ def status(
     memory (weights and buffers) goes out in MiB (float).  ``memory`` is the
     process's RSS, the GPU's allocated and its free bytes (None: not known
     here), appended after the resident list in MiB (float, -1: not known).
+    ``run``, the engine run's id as in :func:`pong`, is the last argument.
     """
     flat: list[Any] = []
     for model_id, on, dtype, load_s, size in resident:
@@ -878,6 +885,7 @@ def status(
         len(resident),
         *flat,
         *(_mib(size) for size in memory),
+        run,
     ]
 
 

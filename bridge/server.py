@@ -9,6 +9,7 @@ wrong with a request becomes an ``/musicgen/error`` reply and a log line.
 from __future__ import annotations
 
 import logging
+import secrets
 import socket
 import threading
 from collections.abc import Callable, Sequence
@@ -101,6 +102,9 @@ class OscServer:
             config.adapters_dir,
         )
         self._engine = engine
+        # This run's identity (docs/protocol.md, ping): a client following a
+        # take that sees it change knows the engine restarted and the take is lost.
+        self.run = secrets.token_hex(6)
         self._sock = sock
         # Replies leave from their own socket: on Linux an ICMP "port
         # unreachable" for a closed reply port would otherwise surface as an
@@ -232,7 +236,9 @@ class OscServer:
         (``details 1``: one entry per job or checkpoint, then the reply that ends them)."""
         now = self.jobs.snapshot()
         if request.kind == "ping":
-            return [protocol.pong(request.id, version(), now.state, now.model, now.reason)]
+            return [
+                protocol.pong(request.id, version(), now.state, now.model, now.reason, self.run)
+            ]
         if request.kind == "status":
             resident = [
                 (m.model_id, m.device, m.dtype, m.load_seconds, m.memory_bytes)
@@ -254,6 +260,7 @@ class OscServer:
                 now.reason,
                 resident,
                 memory,
+                self.run,
             )
             return [*details, reply]
         details = protocol.model_entries(request.id, self._catalog()) if request.details else []
