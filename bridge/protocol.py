@@ -530,10 +530,34 @@ def parse(address: str, args: list[Any], limits: Limits) -> Request:
     given = [key for key in args[: len(args) // 2 * 2 : 2] if key == "id"]
     if len(given) > 1 or len(request_id) > MAX_ID_CHARS or not _ID.fullmatch(request_id):
         request_id = ""
+    if limits.token is not None and not authenticated(args, limits.token):
+        # Checked before anything else, and said in as few words: a sender
+        # without the token learns nothing of the addresses or keys, and its
+        # reply is no bigger than its request.  Only a known address with a
+        # usable id gets one (the server drops the rest).
+        known = address in ADDRESSES
+        raise RequestRejected(
+            Unauthorized(UNAUTHORIZED_MESSAGE),
+            request_id if known else "",
+            reply_port if known else None,
+        )
     try:
         return _parse(address, args, limits)
     except (InvalidRequest, ModelNotAvailable) as exc:
         raise RequestRejected(exc, request_id, reply_port) from exc
+
+
+UNAUTHORIZED_MESSAGE = "This engine needs its token (serve --token)."
+
+
+def authenticated(args: list[Any], token: str) -> bool:
+    """Whether the key/value ``args`` carry ``token``, compared as values are read:
+    trimmed (``serve`` refuses a token with surrounding spaces), in constant time."""
+    keys = args[: len(args) // 2 * 2 : 2]
+    sent = [value for key, value in zip(keys, args[1::2], strict=False) if key == "token"]
+    if len(sent) != 1 or not isinstance(sent[0], str):
+        return False
+    return hmac.compare_digest(sent[0].strip().encode(), token.encode())
 
 
 def _parse(address: str, args: list[Any], limits: Limits) -> Request:
@@ -556,13 +580,6 @@ def _parse(address: str, args: list[Any], limits: Limits) -> Request:
         if key in values:
             raise InvalidRequest(f"Argument {key!r} was given twice.")
         values[key] = _check(arg, value)
-    if limits.token is not None and not hmac.compare_digest(
-        str(values.get("token", "")).encode(), limits.token.encode()
-    ):
-        raise Unauthorized(
-            "This engine needs its shared token: send 'token' with every request "
-            "(the engine's --token)."
-        )
     for arg in table:
         if arg.required and arg.name not in values:
             raise MissingArgument(f"{address} needs {arg.name!r} ({arg.help}).")

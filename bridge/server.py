@@ -183,14 +183,29 @@ class OscServer:
                 problem[:200],
             )
             return
+        token = self.limits.token
+        refused = False
         for address, args in messages:
+            if token is not None and not protocol.authenticated(args, token):
+                # One unauthorized per datagram at most: a bundle of a hundred
+                # messages without the token must not draw a hundred replies.
+                if refused:
+                    continue
+                refused = True
             self.handle_message(address, args, source)
 
     def handle_message(self, address: str, args: list[Any], source: tuple[str, int]) -> None:
-        """Validate and dispatch one message; every failure becomes an error reply."""
+        """Validate and dispatch one message; every failure becomes an error reply.
+
+        In token mode a message without the token gets at most a short
+        ``unauthorized``, and only if it has a usable id (else nothing).
+        """
         try:
             request = protocol.parse(address, args, self.limits)
         except RequestRejected as exc:
+            if exc.code == "unauthorized" and not exc.request_id:
+                log.info("dropped %s from %s: no token and no usable id", address[:64], source[0])
+                return
             port = exc.reply_port or source[1]
             log.info("refused %s from %s: %s (%s)", address, source[0], exc.code, exc.message)
             self.send((source[0], port), protocol.error(exc.request_id, exc.code, exc.message))
