@@ -487,6 +487,11 @@ def _cancel_on_interrupt(client: Any, request_id: str) -> str:
     except BridgeError as exc:
         if exc.code == "unknown_job":
             return f"cancelled ({request_id} had already ended in the engine)."
+        if exc.code == "too_late":
+            return (
+                f"too late to cancel: {request_id} had finished generating, so its take is "
+                "being written to the folder anyway."
+            )
         return f"interrupted; the engine could not be told to cancel {request_id}: {exc.message}"
     if was == "queued":
         return f"cancelled ({request_id} had not started; nothing was written)."

@@ -230,7 +230,11 @@ class OscServer:
     def _dispatch(self, request: Request, reply_to: tuple[str, int]) -> None:
         if isinstance(request, GenerateRequest):
             job = Job(request.id, request.spec, reply_to)
-            position = self.jobs.submit(job)
+
+            def say_queued(position: int) -> None:  # before the worker can see the job
+                self.send(reply_to, protocol.queued(request.id, position))
+
+            position = self.jobs.submit(job, say_queued)
             log.info(
                 "queued %s (%d ahead): %.2f s of %r",
                 request.id,
@@ -238,7 +242,6 @@ class OscServer:
                 request.spec.duration_seconds,
                 request.spec.prompt,
             )
-            self.send(reply_to, protocol.queued(request.id, position))
         elif isinstance(request, CancelRequest):
             was = self.jobs.cancel(request.job)
             self.send(reply_to, protocol.cancelled(request.id, request.job, was))
