@@ -698,7 +698,7 @@ def _spec(values: dict[str, Any], limits: Limits) -> GenerationSpec:
         if "melody_notes" in values
         else None,
         melody_length=values.get("melody_length"),
-        melody_midi=_input_file(values, "melody_midi", audio.MIDI_SUFFIXES),
+        melody_midi=_input_file(values, "melody_midi", audio.MIDI_SUFFIXES, melody.MAX_MIDI_BYTES),
         melody_audio=_input_file(values, "melody_audio", audio.AUDIO_SUFFIXES),
         continue_from=_input_file(values, "continue_from", audio.AUDIO_SUFFIXES),
         prompt_seconds=values.get("prompt_seconds", DEFAULT_PROMPT_SECONDS),
@@ -720,11 +720,16 @@ def _spec(values: dict[str, Any], limits: Limits) -> GenerationSpec:
     return spec
 
 
-def _input_file(values: dict[str, Any], name: str, suffixes: tuple[str, ...]) -> Path | None:
+def _input_file(
+    values: dict[str, Any],
+    name: str,
+    suffixes: tuple[str, ...],
+    max_bytes: int = audio.MAX_INPUT_BYTES,
+) -> Path | None:
     """A file the request asks the engine to read, checked against the read rules."""
     if name not in values:
         return None
-    return audio.check_input_file(values[name], what=name, suffixes=suffixes)
+    return audio.check_input_file(values[name], what=name, suffixes=suffixes, max_bytes=max_bytes)
 
 
 def _out_dir(value: str | None, limits: Limits) -> Path:

@@ -302,7 +302,8 @@ def _plan(loaded: LoadedModel, part: Part, index: int) -> _Plan:
     frames = _frames_needed(loaded, spec)
     prompt_codes = _prompt_codes(loaded, spec) if spec.continue_from is not None else None
     prompt_frames = 0 if prompt_codes is None else prompt_codes.shape[-1]
-    chroma = _melody_chroma(loaded, spec, frames / loaded.frame_rate) if spec.has_melody else None
+    seconds = frames / loaded.frame_rate
+    chroma = _melody_chroma(loaded, part, seconds) if spec.has_melody else None
     runs = _runs(loaded, prompt_frames, frames)
     steps = sum(steps_for(loaded, new) for _keep, new in runs)
     return _Plan(
@@ -472,10 +473,11 @@ def _read_part(path, spec: GenerationSpec) -> tuple[np.ndarray, int]:
     return part, rate
 
 
-def _melody_chroma(loaded: LoadedModel, spec: GenerationSpec, seconds: float) -> np.ndarray:
+def _melody_chroma(loaded: LoadedModel, part: Part, seconds: float) -> np.ndarray:
     """One-hot chroma ``[frames, 12]`` for the take's whole timeline."""
     from engine import melody
 
+    spec = part.spec
     params = melody.ChromaParams.from_preprocessor_config(loaded.features)
     if spec.melody_audio is not None:
         audio, rate = _read_part(spec.melody_audio, spec)
@@ -490,7 +492,8 @@ def _melody_chroma(loaded: LoadedModel, spec: GenerationSpec, seconds: float) ->
         beats = spec.melody_length or _whole_bars(spec)
         return melody.notes_to_chroma(notes, seconds, params, loop_s=beats * 60.0 / spec.bpm)
     assert spec.melody_midi is not None
-    return melody.notes_to_chroma(melody.read_midi(spec.melody_midi), seconds, params)
+    notes = melody.read_midi(spec.melody_midi, part.is_cancelled)  # a cancel stops the parse
+    return melody.notes_to_chroma(notes, seconds, params)
 
 
 def _whole_bars(spec: GenerationSpec) -> float:
