@@ -18,7 +18,7 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -263,7 +263,7 @@ GENERATE_ARGS = (
         "the melody clip's length in beats; it repeats every so many beats "
         "(default: its last note's end rounded up to a bar)",
         minimum=0.25,
-        maximum=4096,
+        maximum=melody.MAX_CLIP_BEATS,
         flag="--melody-length",
     ),
     Arg(
@@ -579,6 +579,14 @@ def _parse(address: str, args: list[Any], limits: Limits) -> Request:
             )
         if key in values:
             raise InvalidRequest(f"Argument {key!r} was given twice.")
+        if key == "variations":  # one limit, said one way: this engine's own
+            arg = replace(arg, maximum=min(MAX_VARIATIONS, limits.max_variations))
+            try:
+                values[key] = _check(arg, value)
+            except OutOfRange as exc:
+                said = exc.message.removesuffix(".")
+                raise OutOfRange(f"{said} (engine flag --max-variations).") from None
+            continue
         values[key] = _check(arg, value)
     for arg in table:
         if arg.required and arg.name not in values:
@@ -664,12 +672,7 @@ def _spec(values: dict[str, Any], limits: Limits) -> GenerationSpec:
         raise MissingArgument("melody_notes needs bpm (its notes are in beats).")
     if values.get("tempo_correct") and bpm is None:
         raise MissingArgument("tempo_correct needs bpm (the tempo to correct to).")
-    variations = values.get("variations", 1)
-    if variations > limits.max_variations:
-        raise OutOfRange(
-            f"variations is {variations}; this engine makes at most {limits.max_variations} "
-            "at once (engine flag --max-variations)."
-        )
+    variations = values.get("variations", 1)  # within this engine's limit (_parse)
     sample_rate = values.get("sample_rate")
     if sample_rate is not None and sample_rate not in SAMPLE_RATES:
         raise InvalidValue(
@@ -714,8 +717,8 @@ def _spec(values: dict[str, Any], limits: Limits) -> GenerationSpec:
     )
     if spec.duration_seconds > limits.max_seconds + 1e-9:
         raise OutOfRange(
-            f"That is {spec.duration_seconds:.2f} s; the most this engine makes in one take "
-            f"is {limits.max_seconds:g} s (engine flag --max-seconds)."
+            f"That is {_over(spec.duration_seconds, limits.max_seconds)} s; the most this "
+            f"engine makes in one take is {limits.max_seconds:g} s (engine flag --max-seconds)."
         )
     return spec
 
@@ -822,6 +825,16 @@ def _number(value: float) -> str:
     if float(value).is_integer() and abs(value) < 1e18:
         return str(int(value))
     return f"{value:.6g}"
+
+
+def _over(value: float, most: float) -> str:
+    """``value`` (over ``most``) in as few digits as show that it is over: 1e+308,
+    120.0001, 19.7938 (never 300 digits, never 120.00 for just over 120)."""
+    for digits in range(4, 18):
+        text = f"{value:.{digits}g}"
+        if float(text) > most:
+            return text
+    return repr(value)
 
 
 def _osc_type(value: Any) -> str:

@@ -28,6 +28,7 @@ import numpy as np
 
 from engine.errors import BadFile, InvalidValue, OutOfRange
 
+MAX_CLIP_BEATS = 4096  # a melody clip's longest (melody_length's most, too)
 MAX_NOTES = 4096  # per clip, sent over the wire (melody_notes) or in a file (melody_midi)
 # A .mid that holds MAX_NOTES notes takes some 50 KB (with controller data, a few
 # times that); a bigger one is refused on arrival.
@@ -191,6 +192,11 @@ def parse_notes(text: str) -> tuple[Note, ...]:
             )
         if length <= 0:
             raise OutOfRange(f"Note {number}: length {length_w} must be more than 0 beats.")
+        if start + length > MAX_CLIP_BEATS:
+            raise OutOfRange(
+                f"Note {number}: it ends after {MAX_CLIP_BEATS} beats (start {start_w}, "
+                f"length {length_w}); a melody clip is at most {MAX_CLIP_BEATS} beats long."
+            )
         if not 1 <= velocity <= 127:
             raise OutOfRange(f"Note {number}: velocity {velocity} must be between 1 and 127.")
         notes.append(Note(pitch, start, length, velocity))
