@@ -165,7 +165,8 @@ class Snapshot(NamedTuple):
 
     Attributes:
         state: loading, ready, busy, no_model or stopping.
-        model: the active model's id ("" when none).
+        model: the active model's id; with none yet, the startup model (loading or
+            missing; "" only without one).
         device: its device ("" when none).
         running: the running job ids, joined by spaces (ids have none).
         waiting: jobs queued behind them.
@@ -389,9 +390,11 @@ class JobQueue:
             )
         if state == "no_model" and not reason:
             reason = "No model is loaded yet: the next request loads one."
+        # While the startup model loads, or once it failed, name it (never blank).
+        model = info.model_id if info else (self._startup_model or "")
         return Snapshot(
             state,
-            info.model_id if info else "",
+            model,
             info.device if info else "",
             running,
             waiting,

@@ -297,7 +297,8 @@ def _plan(loaded: LoadedModel, part: Part, index: int) -> _Plan:
     if spec.has_melody and not loaded.is_melody:
         raise Unsupported(
             f"'{loaded.model_id}' has no melody conditioning. Use a melody checkpoint "
-            "(facebook/musicgen-melody, facebook/musicgen-stereo-melody) for melody takes."
+            "(facebook/musicgen-melody, facebook/musicgen-stereo-melody) for melody takes, "
+            "or offline the built-in debug-melody (random weights: it makes noise)."
         )
     frames = _frames_needed(loaded, spec)
     prompt_codes = _prompt_codes(loaded, spec) if spec.continue_from is not None else None

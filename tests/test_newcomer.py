@@ -1,0 +1,110 @@
+"""What a newcomer hit in their first hour (issue 27): a pipe closed early, a blank
+model name, help texts that did not say what the flags do, advice that did not work."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bridge import cli
+from bridge.jobs import JobQueue
+from tests.fakes import FakeEngine, Recorder
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _sidecars(folder: Path, count: int) -> None:
+    """``count`` minimal take sidecars, as `takes` lists them."""
+    for i in range(count):
+        stem = f"20261121-1015{i % 60:02d}_take-{i}_s{i}"
+        data = {
+            "format": "musicgen-bridge take",
+            "format_version": 2,
+            "prompt": f"take {i}",
+            "model": "debug",
+            "seed": i,
+            "params": {"prompt": f"take {i}", "seconds": 1.0},
+            "duration_seconds": 1.0,
+            "sample_rate": 32000,
+            "created": "2026-11-21T10:15:00+01:00",
+            "file": f"{stem}.wav",
+        }
+        (folder / f"{stem}.json").write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("count", [2, 400])  # flushed at the end, or while printing
+def test_a_pipe_closed_early_ends_the_cli_quietly(tmp_path, count):
+    """`musicgen-bridge takes DIR | head -1`: no BrokenPipeError traceback."""
+    _sidecars(tmp_path, count)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bridge.cli", "takes", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # as head -1 does after its line
+    err = proc.stderr.read().decode()
+    assert proc.wait(60) == 0
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_ping_and_status_name_the_model_while_it_loads():
+    engine = FakeEngine()
+    queue = JobQueue(engine, Recorder(), startup_model="facebook/musicgen-small")
+    now = queue.snapshot()  # not started: the startup model is loading
+    assert (now.state, now.model) == ("loading", "facebook/musicgen-small")
+
+
+def test_ping_and_status_name_the_model_that_is_missing():
+    engine = FakeEngine()
+    engine.missing = {"facebook/musicgen-small"}
+    queue = JobQueue(engine, Recorder(), startup_model="facebook/musicgen-small")
+    queue.start()
+    try:
+        for _ in range(200):
+            if queue.snapshot().state != "loading":
+                break
+            time.sleep(0.01)
+        now = queue.snapshot()
+        assert (now.state, now.model) == ("no_model", "facebook/musicgen-small")
+        assert "not on this machine" in now.reason
+    finally:
+        queue.shutdown(5)
+
+
+def _help(command: str, capsys) -> str:
+    with pytest.raises(SystemExit):
+        cli.main([command, "--help"])
+    return " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+
+
+def test_generate_help_says_what_the_flags_take_and_their_defaults(capsys):
+    text = _help("generate", capsys)
+    for flag in ("--loop", "--include-prompt", "--tempo-correct"):
+        assert f"{flag} 1:" not in text
+    assert "1: crossfade" not in text and "crossfade the end" in text
+    assert "absolute path of an existing folder" not in text  # --out takes a relative one
+    for default in ("(default 1)", "(default 250)", "(default 0)", "(default 3)"):
+        assert default in text, default  # temperature, top-k, top-p, guidance
+
+
+def test_the_melody_error_of_debug_names_debug_melody(debug_engine, tmp_path):
+    from engine.errors import Unsupported
+    from engine.melody import Note
+    from engine.spec import GenerationSpec
+
+    spec = GenerationSpec(
+        prompt="p", out_dir=tmp_path, seconds=1.0, bpm=120.0, melody_notes=(Note(60, 0, 1),)
+    )
+    with pytest.raises(Unsupported) as refused:
+        debug_engine.generate(spec)
+    assert "debug-melody" in refused.value.message, refused.value.message
