@@ -281,6 +281,7 @@ class _Plan:
     chroma: np.ndarray | None  # the take's whole melody timeline
     runs: list[tuple]
     progress: _Progress
+    warnings: list[Any] = field(default_factory=list)  # Conflicts its inputs raised
 
     @property
     def prompt_frames(self) -> int:
@@ -304,7 +305,8 @@ def _plan(loaded: LoadedModel, part: Part, index: int) -> _Plan:
     prompt_codes = _prompt_codes(loaded, spec) if spec.continue_from is not None else None
     prompt_frames = 0 if prompt_codes is None else prompt_codes.shape[-1]
     seconds = frames / loaded.frame_rate
-    chroma = _melody_chroma(loaded, part, seconds) if spec.has_melody else None
+    warnings: list[Any] = []
+    chroma = _melody_chroma(loaded, part, seconds, warnings) if spec.has_melody else None
     runs = _runs(loaded, prompt_frames, frames)
     steps = sum(steps_for(loaded, new) for _keep, new in runs)
     return _Plan(
@@ -316,6 +318,7 @@ def _plan(loaded: LoadedModel, part: Part, index: int) -> _Plan:
         chroma=chroma,
         runs=runs,
         progress=_Progress(steps, part.on_progress, part.is_cancelled),
+        warnings=warnings,
     )
 
 
@@ -389,6 +392,7 @@ def _finish_part(
         "prompt_seconds_used": prompt_frames / fr,
         "shared_run": run,
         "per_take": [],
+        "warnings": list(plan.warnings),
     }
     t2 = time.perf_counter()
     takes = []
@@ -474,8 +478,11 @@ def _read_part(path, spec: GenerationSpec) -> tuple[np.ndarray, int]:
     return part, rate
 
 
-def _melody_chroma(loaded: LoadedModel, part: Part, seconds: float) -> np.ndarray:
-    """One-hot chroma ``[frames, 12]`` for the take's whole timeline."""
+def _melody_chroma(
+    loaded: LoadedModel, part: Part, seconds: float, warnings: list[Any]
+) -> np.ndarray:
+    """One-hot chroma ``[frames, 12]`` for the take's whole timeline (a silent melody
+    adds its warning to ``warnings``)."""
     from engine import melody
 
     spec = part.spec
@@ -483,6 +490,7 @@ def _melody_chroma(loaded: LoadedModel, part: Part, seconds: float) -> np.ndarra
     if spec.melody_audio is not None:
         audio, rate = _read_part(spec.melody_audio, spec)
         audio = audio[:, : seconds_to_samples(seconds, rate)]  # the take needs no more
+        warnings += filter(None, [melody.silence_warning(audio, spec.melody_audio.name)])
         chroma = melody.audio_to_chroma(audio, rate, params)
         # The model tiles a melody shorter than its window; so does the timeline.
         frames = params.frames_for_seconds(seconds)

@@ -22,11 +22,14 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from engine.errors import BadFile, InvalidValue, OutOfRange
+
+if TYPE_CHECKING:
+    from engine.prompting import Conflict
 
 MAX_CLIP_BEATS = 4096  # a melody clip's longest (melody_length's most, too)
 MAX_NOTES = 4096  # per clip, sent over the wire (melody_notes) or in a file (melody_midi)
@@ -495,6 +498,30 @@ def notes_to_chroma(
         top = np.maximum(top, np.where(on, pitches[None, :], -1).max(axis=1))
     bins = np.where(top >= 0, top % params.num_chroma, 0)
     return _one_hot(bins, params.num_chroma)
+
+
+SILENT_MELODY = "silent_melody"  # a warning code (engine.prompting.WARNING_CODES)
+SILENCE_DBFS = -60.0  # a melody clip whose loudest sample is below this is silence
+
+
+def silence_warning(audio: np.ndarray, name: str) -> Conflict | None:
+    """A warning when melody audio ``[C, T]`` is silent, else None.
+
+    The model would hear its silence as a steady C (a zero spectrum's chroma
+    is bin 0), so a take would follow no melody the producer chose.
+    """
+    from engine.prompting import Conflict
+
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    if peak >= 10 ** (SILENCE_DBFS / 20):
+        return None
+    return Conflict(
+        SILENT_MELODY,
+        f"The melody audio {name} is silent (its loudest sample is below "
+        f"{SILENCE_DBFS:g} dBFS) where the take uses it, so the take follows no melody: the "
+        "model hears silence as a steady C. Choose a clip with the melody in it, or check "
+        "audio_start and audio_end.",
+    )
 
 
 def audio_to_chroma(audio: np.ndarray, sample_rate: int, params: ChromaParams) -> np.ndarray:

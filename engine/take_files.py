@@ -83,6 +83,7 @@ def write_request(
     from engine.output import limit_peak, take_stem, write_takes
 
     warnings = conflicts(spec.prompt, spec.bpm, spec.key, spec.timesig, bars=spec.bars)
+    warnings += rendered.details.get("warnings", [])  # what the inputs raised (silent melody)
     rate, subtype = rendered.sample_rate, SAMPLE_FORMATS[spec.sample_format]
     prepared = []  # (stem, audio [C, T], sidecar) per take
     for i, (take_seed, audio) in enumerate(zip(seeds, rendered.takes, strict=True)):

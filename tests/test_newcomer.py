@@ -108,3 +108,39 @@ def test_the_melody_error_of_debug_names_debug_melody(debug_engine, tmp_path):
     with pytest.raises(Unsupported) as refused:
         debug_engine.generate(spec)
     assert "debug-melody" in refused.value.message, refused.value.message
+
+
+@pytest.fixture(scope="module")
+def melody_engine(cache_dir):
+    from engine.api import Engine, EngineSettings
+
+    engine = Engine(EngineSettings(cache_dir=cache_dir, device="cpu", warmup=False))
+    engine.load("debug-melody")
+    return engine
+
+
+def _melody_take(engine, tmp_path: Path, signal) -> list[str]:
+    tmp_path.mkdir()
+    import soundfile as sf
+
+    from engine.spec import GenerationSpec
+
+    clip = tmp_path / "clip.wav"
+    sf.write(clip, signal, 32000)
+    out = tmp_path / "out"
+    out.mkdir()
+    spec = GenerationSpec(prompt="p", out_dir=out, seconds=1.0, melody_audio=clip, seed=1)
+    take = engine.generate(spec)
+    sidecar = json.loads(take.paths[0].with_suffix(".json").read_text())
+    assert [w["code"] for w in sidecar["warnings"]] == [w.code for w in take.warnings]
+    return [w.code for w in take.warnings]
+
+
+def test_a_silent_melody_wav_warns_and_a_sounding_one_does_not(melody_engine, tmp_path):
+    import numpy as np
+
+    assert _melody_take(melody_engine, tmp_path / "a", np.zeros(32000, np.float32)) == [
+        "silent_melody"
+    ]
+    tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(32000) / 32000).astype(np.float32)
+    assert _melody_take(melody_engine, tmp_path / "b", tone) == []
