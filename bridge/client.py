@@ -16,7 +16,7 @@ from typing import Any
 
 from pythonosc.osc_packet import OscPacket, ParseError
 
-from bridge import protocol
+from bridge import command, protocol
 from bridge.config import is_loopback
 from bridge.server import encode
 from engine.errors import BridgeError
@@ -338,7 +338,7 @@ class EngineClient:
     def _stopped_answering(self) -> EngineUnreachable:
         return EngineUnreachable(
             f"The engine at {self.engine[0]}:{self.engine[1]} stopped answering during "
-            "the take. Check its log; restart it with `musicgen-bridge serve`."
+            f"the take. Check its log; restart it with `{command()} serve`."
         )
 
     def _restarted(self) -> EngineRestarted:
@@ -351,7 +351,8 @@ class EngineClient:
         host, port = self.engine
         return EngineUnreachable(
             f"No answer from the engine at {host}:{port} within {self.timeout:g} s. Is it "
-            "running? Start it with `musicgen-bridge serve` (or `make serve`)."
+            f"running? Start it with `{command()} serve` (or, in a checkout, `make serve`) in "
+            "a terminal of its own: it runs until Ctrl-C."
         )
 
 

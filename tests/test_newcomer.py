@@ -144,3 +144,68 @@ def test_a_silent_melody_wav_warns_and_a_sounding_one_does_not(melody_engine, tm
     ]
     tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(32000) / 32000).astype(np.float32)
     assert _melody_take(melody_engine, tmp_path / "b", tone) == []
+
+
+# -- the CLI from a fresh clone: ./musicgen-bridge ------------------------------------
+
+
+def _checkout(tmp_path: Path, set_up: bool) -> Path:
+    """A copy of the root wrapper in a folder that is (or is not yet) set up."""
+    import shutil
+
+    folder = tmp_path / "clone"
+    folder.mkdir()
+    shutil.copy2(ROOT / "musicgen-bridge", folder / "musicgen-bridge")
+    if set_up:  # as `make setup` leaves it: .venv/bin/musicgen-bridge
+        (folder / ".venv" / "bin").mkdir(parents=True)
+        installed = Path(sys.executable).parent / "musicgen-bridge"
+        (folder / ".venv" / "bin" / "musicgen-bridge").symlink_to(installed)
+    return folder
+
+
+def test_the_root_wrapper_runs_the_cli_and_its_advice_works_as_written(tmp_path):
+    from tests.conftest import free_udp_port
+
+    folder = _checkout(tmp_path, set_up=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("MUSICGEN_BRIDGE_CLI", None)
+    port = str(free_udp_port())  # nothing listens there
+    done = subprocess.run(
+        ["./musicgen-bridge", "ping", "--port", port, "--timeout", "0.5"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == cli.EXIT_UNREACHABLE, done.stderr
+    assert "Start it with `./musicgen-bridge serve`" in done.stderr, done.stderr
+    version = subprocess.run(
+        ["./musicgen-bridge", "--version"], cwd=folder, env=env, capture_output=True, text=True
+    )
+    assert version.returncode == 0 and version.stdout.startswith("musicgen-bridge ")
+
+
+def test_the_root_wrapper_says_to_set_up_first(tmp_path):
+    folder = _checkout(tmp_path, set_up=False)
+    done = subprocess.run(
+        ["./musicgen-bridge", "ping"], cwd=folder, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 3 and "make setup" in done.stderr, done.stderr
+
+
+def test_the_advice_names_the_cli_by_its_path_when_it_is_not_on_path(tmp_path):
+    """.venv/bin/musicgen-bridge run by path: the advice gives that path, absolute."""
+    folder = _checkout(tmp_path, set_up=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    env.pop("MUSICGEN_BRIDGE_CLI", None)
+    done = subprocess.run(
+        [".venv/bin/musicgen-bridge", "ping", "--port", "9", "--timeout", "0.5"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    typed = folder / ".venv" / "bin" / "musicgen-bridge"
+    assert f"Start it with `{typed} serve`" in done.stderr, done.stderr
