@@ -175,6 +175,7 @@ class Snapshot(NamedTuple):
         resident: every resident model, least recently used first.
         jobs: the running jobs, then the queued ones in the order they run.
         memory: the engine's memory figures.
+        loaded: the active model's id, "" when none is loaded (what models says).
     """
 
     state: WorkerState
@@ -186,6 +187,7 @@ class Snapshot(NamedTuple):
     resident: tuple[ModelInfoLike, ...]
     jobs: tuple[JobView, ...]
     memory: MemoryLike
+    loaded: str = ""
 
 
 class JobListener(Protocol):
@@ -402,6 +404,7 @@ class JobQueue:
             resident,
             jobs,
             memory,
+            info.model_id if info else "",
         )
 
     def shutdown(self, timeout: float = 30.0) -> None:

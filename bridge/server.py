@@ -282,7 +282,7 @@ class OscServer:
             )
             return [*details, reply]
         details = protocol.model_entries(request.id, self._catalog()) if request.details else []
-        return [*details, protocol.models(request.id, now.model, self._available_models())]
+        return [*details, protocol.models(request.id, now.loaded, self._available_models())]
 
     def _available_models(self) -> list[str]:
         lister = getattr(self._engine, "available_models", None)

@@ -721,7 +721,7 @@ def test_valid_requests_from_the_table_are_accepted(out_dir, data):
             assert h.feed(osc_message("/musicgen/generate", queue))[0][1] == "/musicgen/queued"
         replies = h.feed(osc_message(address, args))
         run = h.server.run
-    state = ["loading", ""]  # the fake's startup model: the worker is never started
+    state = ["loading", "fake"]  # the fake's startup model: the worker is never started
     answers = {
         "/musicgen/generate": [(to, "/musicgen/queued", [request_id, 1])],
         "/musicgen/ping": [(to, "/musicgen/pong", [request_id, version(), *state, "", run])],

@@ -728,7 +728,7 @@ def test_status_with_details_sends_each_job_first_and_without_them_nothing_new(h
     assert first[6:9] == [0.0, 0.0, -1.0] and first[9] >= 0  # progress, elapsed, eta, waited
     assert first[10:] == ["fake", long_prompt.strip()]  # its model: the startup one
     assert second[:6] == ["s", 1, 2, "g2", "queued", 2] and second[10:] == ["debug", "b"]
-    assert status[:6] == ["s", "loading", "", "", "", 2]
+    assert status[:6] == ["s", "loading", "fake", "", "", 2]  # the startup model, loading
     plain = harness.message("/musicgen/status", "id", "t", "reply_port", 9001)
     assert [address for _, address, _ in plain] == ["/musicgen/status"]
     assert plain[0][2][1:] == status[1:]
