@@ -34,7 +34,10 @@ $(STAMP): pyproject.toml
 
 # --download-missing: a Hub id not in the Hugging Face cache is downloaded first
 # (one progress bar); offline, the engine starts anyway and ping/status say why.
+PORT_FLAG = $(if $(filter-out 9000,$(PORT)), --port $(PORT))
 serve: setup
+	@echo "serve: the engine runs in this terminal until Ctrl-C. In a second terminal, in $(CURDIR):"
+	@echo "         ./musicgen-bridge ping$(PORT_FLAG)        ./musicgen-bridge generate \"dusty drums\" --bars 4 --bpm 92 --out .$(PORT_FLAG)"
 	$(BIN)/musicgen-bridge serve --download-missing --model "$(MODEL)" --port $(PORT)
 
 # Debian packages for the Lua and JavaScript tests; installed when missing.

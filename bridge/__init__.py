@@ -24,3 +24,32 @@ def version() -> str:
         return metadata.version("musicgen-bridge")
     except metadata.PackageNotFoundError:
         return "0.0.0+source"
+
+
+def command() -> str:
+    """This CLI as the user can type it again, for advice such as "start it with
+    `<command> serve`".
+
+    The checkout's ``./musicgen-bridge`` wrapper says how it was typed
+    (``MUSICGEN_BRIDGE_CLI``); a ``musicgen-bridge`` found on PATH is called by
+    its name; one run by its path (``.venv/bin/musicgen-bridge``) by that path,
+    made absolute so it works from any folder.
+    """
+    import os
+    import shutil
+    import sys
+    from pathlib import Path
+
+    said = os.environ.get("MUSICGEN_BRIDGE_CLI", "").strip()
+    if said:
+        return said
+    me = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if me is None or me.name != "musicgen-bridge":
+        return "musicgen-bridge"  # python -m bridge.cli, or a test
+    found = shutil.which("musicgen-bridge")
+    try:
+        if found and Path(found).resolve() == me.resolve():
+            return "musicgen-bridge"
+        return os.path.abspath(me)
+    except OSError:
+        return "musicgen-bridge"

@@ -182,9 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("prompt", help="what the music should be")
     for arg in protocol.GENERATE_ARGS:
         if arg.flag and arg.kind == "bool":
-            gen.add_argument(arg.flag, dest=arg.name, action="store_const", const=1, help=arg.help)
+            help_ = arg.help.removeprefix("1: ")  # the flag alone sets it; it takes no value
+            gen.add_argument(arg.flag, dest=arg.name, action="store_const", const=1, help=help_)
         elif arg.flag:
-            gen.add_argument(arg.flag, dest=arg.name, type=_TYPES[arg.kind], help=arg.help)
+            gen.add_argument(arg.flag, dest=arg.name, type=_TYPES[arg.kind], help=_flag_help(arg))
     gen.add_argument("--id", help="request id (default: a fresh one); `cancel ID` uses it")
     gen.add_argument(
         "--result-file",
@@ -247,6 +248,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Flags whose paths the CLI makes absolute before sending (see _generate).
+_PATH_FLAGS = ("out_dir", "melody_midi", "melody_audio", "continue_from")
+
+
+def _flag_help(arg: protocol.Arg) -> str:
+    """A request key's help as its CLI flag: paths may be relative here, and the
+    default is said where the key's own help does not say it."""
+    text = arg.help
+    if arg.name in _PATH_FLAGS:
+        text = text.replace("absolute path of", "path of").replace("absolute path", "path")
+    if arg.default is not None and "default" not in text:
+        default = f"{arg.default:g}" if isinstance(arg.default, float) else arg.default
+        text += f" (default {default})"
+    return text.replace("%", "%%")  # argparse formats help with %
+
+
 def _client_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="the engine's address")
     parser.add_argument("--port", type=int, default=protocol.DEFAULT_PORT, help="the engine's port")
@@ -271,11 +288,27 @@ def _client(args: argparse.Namespace) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
-        return _COMMANDS[args.command](args)
+        args = build_parser().parse_args(argv)
+        code = _COMMANDS[args.command](args)
+        sys.stdout.flush()  # here, where a reader gone early is caught, not at exit
+        return code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return _reader_left()
+
+
+def _reader_left() -> int:
+    """stdout's reader is gone (``| head -1``): it had what it wanted, so end quietly.
+
+    Python would otherwise say so again when it flushes stdout at exit; stdout
+    goes to the null device first (as the Python docs advise for SIGPIPE).
+    """
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_OK
 
 
 def engine_settings(config: ServeConfig) -> EngineSettings:
@@ -392,7 +425,7 @@ def _generate(args: argparse.Namespace) -> int:
         if arg.flag and getattr(args, arg.name) is not None:
             fields[arg.name] = getattr(args, arg.name)
     # The protocol wants absolute paths; the CLI is in a shell.
-    for name in ("out_dir", "melody_midi", "melody_audio", "continue_from"):
+    for name in _PATH_FLAGS:
         if name in fields:
             fields[name] = str(Path(fields[name]).expanduser().resolve())
     adapter = fields.get("adapter")
@@ -523,6 +556,11 @@ def _cancel_on_interrupt(client: Any, request_id: str) -> str:
     except BridgeError as exc:
         if exc.code == "unknown_job":
             return f"cancelled ({request_id} had already ended in the engine)."
+        if exc.code == "too_late":
+            return (
+                f"too late to cancel: {request_id} had finished generating, so its take is "
+                "being written to the folder anyway."
+            )
         return f"interrupted; the engine could not be told to cancel {request_id}: {exc.message}"
     if was == "queued":
         return f"cancelled ({request_id} had not started; nothing was written)."

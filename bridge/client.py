@@ -10,12 +10,13 @@ from __future__ import annotations
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 from pythonosc.osc_packet import OscPacket, ParseError
 
-from bridge import protocol
+from bridge import command, protocol
 from bridge.config import is_loopback
 from bridge.server import encode
 from engine.errors import BridgeError
@@ -40,6 +41,12 @@ MEMORY_KEYS = ("rss_mb", "gpu_allocated_mb", "gpu_free_mb")
 
 class EngineUnreachable(BridgeError):
     code = "engine_unreachable"
+
+
+class EngineRestarted(BridgeError):
+    """The engine answering is a new run (it restarted): the take it had accepted is lost."""
+
+    code = "engine_restarted"
 
 
 class EngineReplyError(BridgeError):
@@ -76,6 +83,7 @@ class EngineClient:
         self.token = token
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.bind(("127.0.0.1" if is_loopback(host) else "0.0.0.0", 0))
+        self._unread: deque[tuple[str, list[Any]]] = deque()  # a bundle's other messages
 
     @property
     def reply_port(self) -> int:
@@ -107,29 +115,38 @@ class EngineClient:
         could not use: invalid, or already taken by a running job) is yielded
         too: this client has one request in flight on its socket.
         """
+        while (got := self._receive({request_id}, timeout)) is not None:
+            yield got[1], got[2]
+
+    def _receive(
+        self, request_ids: Collection[str], timeout: float
+    ) -> tuple[str, str, list[Any]] | None:
+        """The next reply naming one of ``request_ids`` (or an error with an empty
+        id) as (id, address, args after the id); None after ``timeout`` seconds
+        without one.  Replies naming other ids are dropped."""
         deadline = time.monotonic() + timeout
         while True:
+            while self._unread:
+                address, params = self._unread.popleft()
+                if params and (
+                    params[0] in request_ids or (params[0] == "" and address == f"{P}/error")
+                ):
+                    return str(params[0]), address, params[1:]
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return
+                return None
             self._sock.settimeout(remaining)
             try:
                 data, _ = self._sock.recvfrom(65535)
             except TimeoutError:
-                return
+                return None
             except (ConnectionResetError, ConnectionRefusedError):
                 continue  # an earlier datagram hit a closed port; keep listening
             try:
                 messages = [m.message for m in OscPacket(data).messages]
             except ParseError:
                 continue
-            for msg in messages:
-                params = list(msg.params)
-                if params and (
-                    params[0] == request_id or (params[0] == "" and msg.address == f"{P}/error")
-                ):
-                    deadline = time.monotonic() + timeout
-                    yield msg.address, params[1:]
+            self._unread.extend((msg.address, list(msg.params)) for msg in messages)
 
     def call(self, address: str, expect: str, **fields: Any) -> list[Any]:
         """Send a query and return its reply's arguments (after the id).
@@ -148,11 +165,18 @@ class EngineClient:
         raise self._unreachable()
 
     def ping(self) -> dict[str, str]:
-        """version, state, model and reason (why no_model; "" from older engines)."""
+        """version, state, model, reason (why no_model; "" from older engines) and run
+        (the engine run's id; "" from older engines)."""
         args = self.call(f"{P}/ping", f"{P}/pong")
         version, state, model = args[:3]
         reason = str(args[3]) if len(args) > 3 else ""
-        return {"version": version, "state": state, "model": model, "reason": reason}
+        return {
+            "version": version,
+            "state": state,
+            "model": model,
+            "reason": reason,
+            "run": _run(args, 4),
+        }
 
     def status(self) -> dict[str, Any]:
         """The status reply by name, with its ``/musicgen/job`` details.
@@ -263,47 +287,79 @@ class EngineClient:
         request_id = request_id or new_id()
         self.send(f"{P}/generate", request_id, **fields)
         accepted = False
+        run = ""  # the engine run that accepted the take, from its first pong ("": unknown)
+        ping_id = ""  # the ping in flight, if any
+        ping_deadline = heard = 0.0  # when its pong is overdue; the take's latest reply
         while True:
-            for reply, args in self.replies(
-                request_id, self.timeout if not accepted else ALIVE_CHECK_S
-            ):
-                if reply == f"{P}/queued":
-                    accepted = True
-                    if on_queued:
-                        on_queued(int(args[0]))
-                elif reply == f"{P}/progress":
-                    accepted = True
-                    if on_progress:
-                        on_progress(float(args[0]), str(args[1]))
-                elif reply == f"{P}/warning":
-                    if on_warning:
-                        on_warning(str(args[0]), str(args[1]))
-                elif reply == f"{P}/preview":
-                    accepted = True
-                    if on_preview:
-                        on_preview(str(args[0]), float(args[1]), int(args[2]), int(args[3]))
-                elif reply == f"{P}/done":
-                    return [str(a) for a in args]
-                elif reply == f"{P}/error":
-                    raise EngineReplyError(args[0], args[1])
-            if not accepted:
-                raise self._unreachable()
-            self._check_alive()  # silence mid-job: loading a big model, or a dead engine
+            wait = self.timeout if not accepted else ALIVE_CHECK_S
+            if ping_id:
+                wait = max(0.0, ping_deadline - time.monotonic())
+            got = self._receive({request_id, ping_id} - {""}, wait)
+            if got is None:
+                if not accepted:
+                    raise self._unreachable()
+                if ping_id and heard < ping_deadline - self.timeout:
+                    raise self._stopped_answering()  # no pong, and the take silent too
+                # Silence mid-job (loading a big model, or a dead or restarted
+                # engine), or a pong lost while the take still spoke: ask again.
+                ping_id, ping_deadline = self._send_ping()
+                continue
+            rid, reply, args = got
+            if rid == request_id:
+                heard = time.monotonic()
+            if ping_id and rid == ping_id:
+                if reply == f"{P}/pong":
+                    ping_id = ""
+                    seen = _run(args, 4)
+                    if run and seen and seen != run:
+                        raise self._restarted()
+                    run = run or seen
+                continue
+            if reply == f"{P}/queued":
+                if on_queued:
+                    on_queued(int(args[0]))
+            elif reply == f"{P}/progress":
+                if on_progress:
+                    on_progress(float(args[0]), str(args[1]))
+            elif reply == f"{P}/warning":
+                if on_warning:
+                    on_warning(str(args[0]), str(args[1]))
+            elif reply == f"{P}/preview":
+                if on_preview:
+                    on_preview(str(args[0]), float(args[1]), int(args[2]), int(args[3]))
+            elif reply == f"{P}/done":
+                return [str(a) for a in args]
+            elif reply == f"{P}/error":
+                raise EngineReplyError(args[0], args[1])
+            if reply in (f"{P}/queued", f"{P}/progress") and not accepted:
+                accepted = True
+                # Which run accepted it: a later pong from another run means a restart.
+                ping_id, ping_deadline = self._send_ping()
 
-    def _check_alive(self) -> None:
-        try:
-            self.ping()
-        except EngineUnreachable:
-            raise EngineUnreachable(
-                f"The engine at {self.engine[0]}:{self.engine[1]} stopped answering during "
-                "the take. Check its log; restart it with `musicgen-bridge serve`."
-            ) from None
+    def _send_ping(self) -> tuple[str, float]:
+        """Send a ping; (its id, when its pong is overdue)."""
+        ping_id = new_id("alive")
+        self.send(f"{P}/ping", ping_id)
+        return ping_id, time.monotonic() + self.timeout
+
+    def _stopped_answering(self) -> EngineUnreachable:
+        return EngineUnreachable(
+            f"The engine at {self.engine[0]}:{self.engine[1]} stopped answering during "
+            f"the take. Check its log; restart it with `{command()} serve`."
+        )
+
+    def _restarted(self) -> EngineRestarted:
+        return EngineRestarted(
+            f"the engine restarted; the take was lost (the engine at {self.engine[0]}:"
+            f"{self.engine[1]} is a new run, which never heard of it). Ask for the take again."
+        )
 
     def _unreachable(self) -> EngineUnreachable:
         host, port = self.engine
         return EngineUnreachable(
             f"No answer from the engine at {host}:{port} within {self.timeout:g} s. Is it "
-            "running? Start it with `musicgen-bridge serve` (or `make serve`)."
+            f"running? Start it with `{command()} serve` (or, in a checkout, `make serve`) in "
+            "a terminal of its own: it runs until Ctrl-C."
         )
 
 
@@ -327,7 +383,13 @@ def _status_fields(args: list[Any]) -> dict[str, Any]:
         "reason": reason,
         "resident": resident,
         **dict(zip(MEMORY_KEYS, (_decimal(float(m)) for m in memory), strict=True)),
+        "run": _run(args, 7 + 5 * count + len(MEMORY_KEYS)),
     }
+
+
+def _run(args: list[Any], index: int) -> str:
+    """The engine run's id at ``args[index]`` ("" from engines that predate it)."""
+    return str(args[index]) if len(args) > index else ""
 
 
 def _decimal(value: Any) -> Any:

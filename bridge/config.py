@@ -211,6 +211,12 @@ def listen_problem(config: ServeConfig) -> str | None:
     Loopback needs nothing.  Any other address (a studio sharing one GPU box)
     needs a shared token of at least MIN_TOKEN_CHARS characters.
     """
+    if config.token is not None and config.token != config.token.strip():
+        # Requests' values are read trimmed: such a token could never match.
+        return (
+            "--token begins or ends with spaces (or another blank), which no request can "
+            "match: requests are read trimmed. Pass the token without them."
+        )
     if config.token is not None and len(config.token) < MIN_TOKEN_CHARS:
         return f"--token must be at least {MIN_TOKEN_CHARS} characters."
     if not is_loopback(config.host) and config.token is None:

@@ -44,6 +44,7 @@ from engine.errors import (
     DuplicateId,
     GenerationFailed,
     ShuttingDown,
+    TooLate,
     UnknownJob,
 )
 from engine.preview import PreviewReady
@@ -165,7 +166,8 @@ class Snapshot(NamedTuple):
 
     Attributes:
         state: loading, ready, busy, no_model or stopping.
-        model: the active model's id ("" when none).
+        model: the active model's id; with none yet, the startup model (loading or
+            missing; "" only without one).
         device: its device ("" when none).
         running: the running job ids, joined by spaces (ids have none).
         waiting: jobs queued behind them.
@@ -174,6 +176,7 @@ class Snapshot(NamedTuple):
         resident: every resident model, least recently used first.
         jobs: the running jobs, then the queued ones in the order they run.
         memory: the engine's memory figures.
+        loaded: the active model's id, "" when none is loaded (what models says).
     """
 
     state: WorkerState
@@ -185,6 +188,7 @@ class Snapshot(NamedTuple):
     resident: tuple[ModelInfoLike, ...]
     jobs: tuple[JobView, ...]
     memory: MemoryLike
+    loaded: str = ""
 
 
 class JobListener(Protocol):
@@ -210,6 +214,8 @@ class Job:
         submitted: monotonic time of acceptance, seconds.
         cancel_requested: set by :meth:`JobQueue.cancel` (and shutdown).
         ended: its terminal event has been reported.
+        decoded: its last decode step is done (set under the queue's lock, before
+            its progress 1.0): from then on a cancel is answered too_late.
         progress_sent: the last progress fraction reported (1.0 always precedes done).
         started: monotonic time the worker took it (None: still queued).
         loading: its model is being loaded for it.
@@ -225,6 +231,7 @@ class Job:
     submitted: float = field(default_factory=time.monotonic)
     cancel_requested: threading.Event = field(default_factory=threading.Event)
     ended: bool = False
+    decoded: bool = False
     progress_sent: float = 0.0
     started: float | None = None
     loading: bool = False
@@ -295,8 +302,11 @@ class JobQueue:
     def start(self) -> None:
         self._thread.start()
 
-    def submit(self, job: Job) -> int:
+    def submit(self, job: Job, on_queued: Callable[[int], None] | None = None) -> int:
         """Queue ``job``; returns how many jobs are ahead of it.
+
+        ``on_queued`` is called with that count before the worker can see the
+        job, so the ``queued`` reply it sends precedes the job's first progress.
 
         Raises:
             Busy: the queue is full.  DuplicateId: that id is queued or running.
@@ -318,6 +328,8 @@ class JobQueue:
                     "one has finished."
                 )
             ahead = len(self._pending) + (1 if self._running or self._loading else 0)
+            if on_queued is not None:
+                on_queued(ahead)  # under the lock: the worker takes jobs under it too
             self._pending.append(job)
             self._lock.notify_all()
             return ahead
@@ -330,6 +342,8 @@ class JobQueue:
 
         Raises:
             UnknownJob: no such job is queued or running.
+            TooLate: the job's decoding has ended (its progress 1.0 went out): its
+                take is being written and will arrive.
         """
         with self._lock:
             for job in self._pending:
@@ -338,6 +352,11 @@ class JobQueue:
                     break
             else:
                 for running in self._running:
+                    if running.id == job_id and running.decoded:
+                        raise TooLate(
+                            f"Job {job_id!r} has finished generating and its take is being "
+                            "written: it can no longer be cancelled, and it will arrive."
+                        )
                     if running.id == job_id:
                         running.cancel_requested.set()
                         log.info("job %s: cancel asked; it stops at its next decode step", job_id)
@@ -379,9 +398,11 @@ class JobQueue:
             )
         if state == "no_model" and not reason:
             reason = "No model is loaded yet: the next request loads one."
+        # While the startup model loads, or once it failed, name it (never blank).
+        model = info.model_id if info else (self._startup_model or "")
         return Snapshot(
             state,
-            info.model_id if info else "",
+            model,
             info.device if info else "",
             running,
             waiting,
@@ -389,6 +410,7 @@ class JobQueue:
             resident,
             jobs,
             memory,
+            info.model_id if info else "",
         )
 
     def shutdown(self, timeout: float = 30.0) -> None:
@@ -580,6 +602,11 @@ class JobQueue:
                 job.first_step = step
             job.last_step = step
             final = done >= total  # the last step always goes out, once
+            if final and not job.decoded:
+                # A cancel set before this wins at the check that follows this
+                # step; one after it is answered too_late (never running, then done).
+                with self._lock:
+                    job.decoded = True
             if job.progress_sent < 1.0 and (final or now - last >= PROGRESS_INTERVAL_S):
                 last = now
                 self._progress(job, 1.0 if final else done / total)

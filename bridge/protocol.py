@@ -18,7 +18,7 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -263,7 +263,7 @@ GENERATE_ARGS = (
         "the melody clip's length in beats; it repeats every so many beats "
         "(default: its last note's end rounded up to a bar)",
         minimum=0.25,
-        maximum=4096,
+        maximum=melody.MAX_CLIP_BEATS,
         flag="--melody-length",
     ),
     Arg(
@@ -422,11 +422,12 @@ REPLIES: dict[str, str] = {
     + "|".join(WARNING_CODES),
     f"{PREFIX}/done": "id path [path ...]  -- absolute paths of the WAVs written",
     f"{PREFIX}/error": "id code message  -- terminal for a generate; code is stable",
-    f"{PREFIX}/pong": "id version state model reason  -- reason: why no_model, else empty",
+    f"{PREFIX}/pong": "id version state model reason run  -- reason: why no_model, else empty; "
+    + "run: this engine run's id (12 hex digits, new at each start)",
     f"{PREFIX}/status": "id state model device running_job queued_jobs reason resident_count "
     + "[resident_model resident_device resident_dtype resident_load_s resident_mb ...] "
-    + "rss_mb gpu_allocated_mb gpu_free_mb  -- resident: least recently used first; "
-    + "memory in MiB, -1: not known here",
+    + "rss_mb gpu_allocated_mb gpu_free_mb run  -- resident: least recently used first; "
+    + "memory in MiB, -1: not known here; run as in pong",
     f"{PREFIX}/job": "id index count job state position progress elapsed_s eta_s waited_s "
     + "model prompt  -- with details 1: one per running or queued job, all before status; "
     + "state queued|loading|generating; eta_s -1: not known yet",
@@ -545,10 +546,34 @@ def parse(address: str, args: list[Any], limits: Limits) -> Request:
     given = [key for key in args[: len(args) // 2 * 2 : 2] if key == "id"]
     if len(given) > 1 or len(request_id) > MAX_ID_CHARS or not _ID.fullmatch(request_id):
         request_id = ""
+    if limits.token is not None and not authenticated(args, limits.token):
+        # Checked before anything else, and said in as few words: a sender
+        # without the token learns nothing of the addresses or keys, and its
+        # reply is no bigger than its request.  Only a known address with a
+        # usable id gets one (the server drops the rest).
+        known = address in ADDRESSES
+        raise RequestRejected(
+            Unauthorized(UNAUTHORIZED_MESSAGE),
+            request_id if known else "",
+            reply_port if known else None,
+        )
     try:
         return _parse(address, args, limits)
     except (InvalidRequest, ModelNotAvailable) as exc:
         raise RequestRejected(exc, request_id, reply_port) from exc
+
+
+UNAUTHORIZED_MESSAGE = "This engine needs its token (serve --token)."
+
+
+def authenticated(args: list[Any], token: str) -> bool:
+    """Whether the key/value ``args`` carry ``token``, compared as values are read:
+    trimmed (``serve`` refuses a token with surrounding spaces), in constant time."""
+    keys = args[: len(args) // 2 * 2 : 2]
+    sent = [value for key, value in zip(keys, args[1::2], strict=False) if key == "token"]
+    if len(sent) != 1 or not isinstance(sent[0], str):
+        return False
+    return hmac.compare_digest(sent[0].strip().encode(), token.encode())
 
 
 def _parse(address: str, args: list[Any], limits: Limits) -> Request:
@@ -570,14 +595,15 @@ def _parse(address: str, args: list[Any], limits: Limits) -> Request:
             )
         if key in values:
             raise InvalidRequest(f"Argument {key!r} was given twice.")
+        if key == "variations":  # one limit, said one way: this engine's own
+            arg = replace(arg, maximum=min(MAX_VARIATIONS, limits.max_variations))
+            try:
+                values[key] = _check(arg, value)
+            except OutOfRange as exc:
+                said = exc.message.removesuffix(".")
+                raise OutOfRange(f"{said} (engine flag --max-variations).") from None
+            continue
         values[key] = _check(arg, value)
-    if limits.token is not None and not hmac.compare_digest(
-        str(values.get("token", "")).encode(), limits.token.encode()
-    ):
-        raise Unauthorized(
-            "This engine needs its shared token: send 'token' with every request "
-            "(the engine's --token)."
-        )
     for arg in table:
         if arg.required and arg.name not in values:
             raise MissingArgument(f"{address} needs {arg.name!r} ({arg.help}).")
@@ -665,12 +691,7 @@ def _spec(values: dict[str, Any], limits: Limits) -> GenerationSpec:
         raise MissingArgument("melody_notes needs bpm (its notes are in beats).")
     if values.get("tempo_correct") and bpm is None:
         raise MissingArgument("tempo_correct needs bpm (the tempo to correct to).")
-    variations = values.get("variations", 1)
-    if variations > limits.max_variations:
-        raise OutOfRange(
-            f"variations is {variations}; this engine makes at most {limits.max_variations} "
-            "at once (engine flag --max-variations)."
-        )
+    variations = values.get("variations", 1)  # within this engine's limit (_parse)
     sample_rate = values.get("sample_rate")
     if sample_rate is not None and sample_rate not in SAMPLE_RATES:
         raise InvalidValue(
@@ -699,7 +720,7 @@ def _spec(values: dict[str, Any], limits: Limits) -> GenerationSpec:
         if "melody_notes" in values
         else None,
         melody_length=values.get("melody_length"),
-        melody_midi=_input_file(values, "melody_midi", audio.MIDI_SUFFIXES),
+        melody_midi=_input_file(values, "melody_midi", audio.MIDI_SUFFIXES, melody.MAX_MIDI_BYTES),
         melody_audio=_input_file(values, "melody_audio", audio.AUDIO_SUFFIXES),
         continue_from=_input_file(values, "continue_from", audio.AUDIO_SUFFIXES),
         prompt_seconds=values.get("prompt_seconds", DEFAULT_PROMPT_SECONDS),
@@ -715,17 +736,22 @@ def _spec(values: dict[str, Any], limits: Limits) -> GenerationSpec:
     )
     if spec.duration_seconds > limits.max_seconds + 1e-9:
         raise OutOfRange(
-            f"That is {spec.duration_seconds:.2f} s; the most this engine makes in one take "
-            f"is {limits.max_seconds:g} s (engine flag --max-seconds)."
+            f"That is {_over(spec.duration_seconds, limits.max_seconds)} s; the most this "
+            f"engine makes in one take is {limits.max_seconds:g} s (engine flag --max-seconds)."
         )
     return spec
 
 
-def _input_file(values: dict[str, Any], name: str, suffixes: tuple[str, ...]) -> Path | None:
+def _input_file(
+    values: dict[str, Any],
+    name: str,
+    suffixes: tuple[str, ...],
+    max_bytes: int = audio.MAX_INPUT_BYTES,
+) -> Path | None:
     """A file the request asks the engine to read, checked against the read rules."""
     if name not in values:
         return None
-    return audio.check_input_file(values[name], what=name, suffixes=suffixes)
+    return audio.check_input_file(values[name], what=name, suffixes=suffixes, max_bytes=max_bytes)
 
 
 def _out_dir(value: str | None, limits: Limits) -> Path:
@@ -820,6 +846,16 @@ def _number(value: float) -> str:
     return f"{value:.6g}"
 
 
+def _over(value: float, most: float) -> str:
+    """``value`` (over ``most``) in as few digits as show that it is over: 1e+308,
+    120.0001, 19.7938 (never 300 digits, never 120.00 for just over 120)."""
+    for digits in range(4, 18):
+        text = f"{value:.{digits}g}"
+        if float(text) > most:
+            return text
+    return repr(value)
+
+
 def _osc_type(value: Any) -> str:
     """What an argument is, in OSC's words, for wrong_type messages."""
     if isinstance(value, osc.Unusable):
@@ -866,8 +902,12 @@ def error(request_id: str, code: str, message: str) -> Reply:
     return f"{PREFIX}/error", [request_id, code, message]
 
 
-def pong(request_id: str, version: str, state: EngineState, model: str, reason: str = "") -> Reply:
-    return f"{PREFIX}/pong", [request_id, version, state, model, reason]
+def pong(
+    request_id: str, version: str, state: EngineState, model: str, reason: str = "", run: str = ""
+) -> Reply:
+    """The ping reply; ``run`` is the engine run's id (a client that sees it change
+    while it follows a take knows the engine restarted and the take was lost)."""
+    return f"{PREFIX}/pong", [request_id, version, state, model, reason, run]
 
 
 def status(
@@ -880,6 +920,7 @@ def status(
     reason: str = "",
     resident: Sequence[tuple[str, str, str, float, int]] = (),
     memory: tuple[int | None, int | None, int | None] = (None, None, None),
+    run: str = "",
 ) -> Reply:
     """The status reply; ``resident`` is (model, device, dtype, load seconds, bytes) per model.
 
@@ -887,6 +928,7 @@ def status(
     memory (weights and buffers) goes out in MiB (float).  ``memory`` is the
     process's RSS, the GPU's allocated and its free bytes (None: not known
     here), appended after the resident list in MiB (float, -1: not known).
+    ``run``, the engine run's id as in :func:`pong`, is the last argument.
     """
     flat: list[Any] = []
     for model_id, on, dtype, load_s, size in resident:
@@ -902,6 +944,7 @@ def status(
         len(resident),
         *flat,
         *(_mib(size) for size in memory),
+        run,
     ]
 
 

@@ -9,6 +9,7 @@ wrong with a request becomes an ``/musicgen/error`` reply and a log line.
 from __future__ import annotations
 
 import logging
+import secrets
 import socket
 import threading
 from collections.abc import Callable, Sequence
@@ -101,6 +102,9 @@ class OscServer:
             config.adapters_dir,
         )
         self._engine = engine
+        # This run's identity (docs/protocol.md, ping): a client following a
+        # take that sees it change knows the engine restarted and the take is lost.
+        self.run = secrets.token_hex(6)
         self._sock = sock
         # Replies leave from their own socket: on Linux an ICMP "port
         # unreachable" for a closed reply port would otherwise surface as an
@@ -179,14 +183,29 @@ class OscServer:
                 problem[:200],
             )
             return
+        token = self.limits.token
+        refused = False
         for address, args in messages:
+            if token is not None and not protocol.authenticated(args, token):
+                # One unauthorized per datagram at most: a bundle of a hundred
+                # messages without the token must not draw a hundred replies.
+                if refused:
+                    continue
+                refused = True
             self.handle_message(address, args, source)
 
     def handle_message(self, address: str, args: list[Any], source: tuple[str, int]) -> None:
-        """Validate and dispatch one message; every failure becomes an error reply."""
+        """Validate and dispatch one message; every failure becomes an error reply.
+
+        In token mode a message without the token gets at most a short
+        ``unauthorized``, and only if it has a usable id (else nothing).
+        """
         try:
             request = protocol.parse(address, args, self.limits)
         except RequestRejected as exc:
+            if exc.code == "unauthorized" and not exc.request_id:
+                log.info("dropped %s from %s: no token and no usable id", address[:64], source[0])
+                return
             port = exc.reply_port or source[1]
             log.info("refused %s from %s: %s (%s)", address, source[0], exc.code, exc.message)
             self.send((source[0], port), protocol.error(exc.request_id, exc.code, exc.message))
@@ -211,7 +230,11 @@ class OscServer:
     def _dispatch(self, request: Request, reply_to: tuple[str, int]) -> None:
         if isinstance(request, GenerateRequest):
             job = Job(request.id, request.spec, reply_to, preview=request.preview)
-            position = self.jobs.submit(job)
+
+            def say_queued(position: int) -> None:  # before the worker can see the job
+                self.send(reply_to, protocol.queued(request.id, position))
+
+            position = self.jobs.submit(job, say_queued)
             log.info(
                 "queued %s (%d ahead): %.2f s of %r",
                 request.id,
@@ -219,7 +242,6 @@ class OscServer:
                 request.spec.duration_seconds,
                 request.spec.prompt,
             )
-            self.send(reply_to, protocol.queued(request.id, position))
         elif isinstance(request, CancelRequest):
             was = self.jobs.cancel(request.job)
             self.send(reply_to, protocol.cancelled(request.id, request.job, was))
@@ -232,7 +254,9 @@ class OscServer:
         (``details 1``: one entry per job or checkpoint, then the reply that ends them)."""
         now = self.jobs.snapshot()
         if request.kind == "ping":
-            return [protocol.pong(request.id, version(), now.state, now.model, now.reason)]
+            return [
+                protocol.pong(request.id, version(), now.state, now.model, now.reason, self.run)
+            ]
         if request.kind == "status":
             resident = [
                 (m.model_id, m.device, m.dtype, m.load_seconds, m.memory_bytes)
@@ -254,10 +278,11 @@ class OscServer:
                 now.reason,
                 resident,
                 memory,
+                self.run,
             )
             return [*details, reply]
         details = protocol.model_entries(request.id, self._catalog()) if request.details else []
-        return [*details, protocol.models(request.id, now.model, self._available_models())]
+        return [*details, protocol.models(request.id, now.loaded, self._available_models())]
 
     def _available_models(self) -> list[str]:
         lister = getattr(self._engine, "available_models", None)

@@ -88,22 +88,72 @@ def check_input_file(
     return path
 
 
-def read_audio(path: Path) -> tuple[np.ndarray, int]:
-    """Decode an audio file.
+def read_input_bytes(path: Path, *, what: str, max_bytes: int = MAX_INPUT_BYTES) -> bytes:
+    """The whole of an input file, read under the read rules where it is read.
+
+    The request's path was checked on arrival (:func:`check_input_file`), but the
+    file may have been swapped since: it is opened without blocking (a FIFO put
+    there must not hold the worker for good), checked on the open descriptor to
+    be a regular file, and read no further than ``max_bytes``.
+
+    Raises:
+        BadPath: gone, not reachable, or not a regular file any more.
+        BadFile: over ``max_bytes``.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise BadPath(f"{what}: {path} no longer exists. Check the file is still there.") from None
+    except OSError as exc:
+        raise BadPath(f"{what}: cannot open {path}: {exc.strerror or exc}.") from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise BadPath(
+                f"{what}: {path} is no longer a regular file (it was replaced after the "
+                "request was accepted); name an ordinary file."
+            )
+        too_big = BadFile(
+            f"{what}: {path.name} is over the {max_bytes / 1_048_576:.1f} MB limit. "
+            "Use a shorter file."
+        )
+        if info.st_size > max_bytes:
+            raise too_big
+        chunks, size = [], 0
+        while chunk := os.read(fd, min(1 << 20, max_bytes + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > max_bytes:
+                raise too_big  # it grew since fstat
+    except OSError as exc:
+        raise BadPath(f"{what}: cannot read {path}: {exc.strerror or exc}.") from exc
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+def read_audio(path: Path, *, what: str = "audio") -> tuple[np.ndarray, int]:
+    """Decode an audio file, read with :func:`read_input_bytes`.
 
     Args:
         path: a WAV, AIFF or FLAC file (already checked with :func:`check_input_file`).
+        what: the request key that named it, for messages.
 
     Returns:
         (float32 ``[C, T]``, sample rate in Hz).
 
     Raises:
-        BadFile: not decodable, or no audio in it.
+        BadPath: the file was swapped for something that is not a regular file.
+        BadFile: not decodable, too big, or no audio in it.
     """
+    import io
+
     import soundfile as sf
 
+    raw = read_input_bytes(path, what=what)
     try:
-        data, rate = sf.read(path, always_2d=True, dtype="float32")
+        data, rate = sf.read(io.BytesIO(raw), always_2d=True, dtype="float32")
     except (sf.SoundFileError, OSError, RuntimeError, TypeError, ValueError) as exc:
         raise BadFile(
             f"{path.name} is not a WAV, AIFF or FLAC file that can be read (its contents are "

@@ -17,9 +17,11 @@ musicgen-small), ``debug-melody`` (chroma-conditioned, as musicgen-melody) and
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -28,7 +30,7 @@ DEBUG_MODEL_ID = "debug"
 #: Model id -> variant built for it.
 DEBUG_MODELS = {"debug": "mono", "debug-melody": "melody", "debug-stereo": "stereo"}
 # Bump when the builder changes so stale cached copies are rebuilt.
-DEBUG_CHECKPOINT_VERSION = 3
+DEBUG_CHECKPOINT_VERSION = 4
 _CODEBOOK_SIZE = 2048
 # As facebook/musicgen-melody's preprocessor_config.json: 7.8125 chroma frames a second.
 MELODY_FEATURES = {
@@ -68,6 +70,34 @@ def build_debug_checkpoint(
     Returns:
         ``folder``.
     """
+    with _quiet_transformers():
+        return _build(folder, seed, stereo, melody, max_positions)
+
+
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """transformers' own warnings and bars, kept out of a debug build's output.
+
+    The debug checkpoints set pad/bos to the codebook size (2048), as the real
+    ones do, which transformers' config validation warns about twice per
+    model ("pad_token_id must be None or an integer within the vocabulary");
+    saving draws a progress bar.  Neither says anything to a producer.
+    """
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def _build(folder: Path, seed: int, stereo: bool, melody: bool, max_positions: int) -> Path:
     import json
 
     import torch
@@ -105,13 +135,7 @@ def build_debug_checkpoint(
         MusicgenMelodyForConditionalGeneration if melody else MusicgenForConditionalGeneration
     )
     model = model_cls(config)
-    # EnCodec initialises its codebooks to zeros (real ones are learned), which
-    # would decode every token to the same sound: give each code its own vector.
-    with torch.no_grad():
-        for layer in model.audio_encoder.quantizer.layers:
-            layer.codebook.embed.normal_()
-            layer.codebook.embed_avg.copy_(layer.codebook.embed)
-            layer.codebook.cluster_size.fill_(1.0)
+    _make_audible(model)
     gen = model.generation_config
     use_real_special_tokens(gen, max_positions)
     gen.do_sample = True
@@ -131,6 +155,35 @@ def build_debug_checkpoint(
             feature_extractor=EncodecFeatureExtractor(sampling_rate=32000), tokenizer=_tokenizer()
         ).save_pretrained(folder)
     return folder
+
+
+# The codebook vectors' size (issue 27): the codes, not only the codec's biases, are heard.
+_CODE_SCALE = 20.0
+
+
+def _make_audible(model) -> None:
+    """Give each code its own vector, big enough that the codes are heard.
+
+    EnCodec starts its codebooks at zero, which would decode every token to
+    the same sound; vectors of the normal's size were still drowned by the
+    buzz the codec's biases make, so every take sounded alike (the largest
+    sample difference between seeds 0.01 of a 0.2 peak).  Twenty times that,
+    the run of codes a seed or a prompt draws is heard as its own noise over
+    the buzz: on 4 s takes of four seeds and two other prompts, the largest
+    sample difference from the first take is 0.085 to 0.10 of a 0.25 peak.
+    The buzz still sets the loudness (the takes' spread is 0.03 LU), because
+    a louder noise part raises the takes' peak-to-loudness ratio past the
+    13 dB a -14 LUFS target needs under the -1 dBTP ceiling, which the
+    loudness tests ask of the debug takes.  Still random weights.
+    """
+    import torch
+
+    with torch.no_grad():
+        for layer in model.audio_encoder.quantizer.layers:
+            book = layer.codebook
+            book.embed.normal_().mul_(_CODE_SCALE)
+            book.embed_avg.copy_(book.embed)
+            book.cluster_size.fill_(1.0)
 
 
 def musicgen_config(

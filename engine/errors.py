@@ -89,6 +89,12 @@ class UnknownJob(InvalidRequest):
     code = "unknown_job"
 
 
+class TooLate(BridgeError):
+    """A cancel that came once the job's decoding had ended: its take will arrive."""
+
+    code = "too_late"
+
+
 class Busy(BridgeError):
     """The queue is full; try again when a take has finished."""
 

@@ -307,6 +307,7 @@ class _Plan:
     runs: list[tuple]
     progress: _Progress
     previews: TakePreviews | None = None
+    warnings: list[Any] = field(default_factory=list)  # Conflicts its inputs raised
 
     @property
     def prompt_frames(self) -> int:
@@ -323,12 +324,15 @@ def _plan(loaded: LoadedModel, part: Part, index: int) -> _Plan:
     if spec.has_melody and not loaded.is_melody:
         raise Unsupported(
             f"'{loaded.model_id}' has no melody conditioning. Use a melody checkpoint "
-            "(facebook/musicgen-melody, facebook/musicgen-stereo-melody) for melody takes."
+            "(facebook/musicgen-melody, facebook/musicgen-stereo-melody) for melody takes, "
+            "or offline the built-in debug-melody (random weights: it makes noise)."
         )
     frames = _frames_needed(loaded, spec)
     prompt_codes = _prompt_codes(loaded, spec) if spec.continue_from is not None else None
     prompt_frames = 0 if prompt_codes is None else prompt_codes.shape[-1]
-    chroma = _melody_chroma(loaded, spec, frames / loaded.frame_rate) if spec.has_melody else None
+    seconds = frames / loaded.frame_rate
+    warnings: list[Any] = []
+    chroma = _melody_chroma(loaded, part, seconds, warnings) if spec.has_melody else None
     runs = _runs(loaded, prompt_frames, frames)
     steps = sum(steps_for(loaded, new) for _keep, new in runs)
     return _Plan(
@@ -340,6 +344,7 @@ def _plan(loaded: LoadedModel, part: Part, index: int) -> _Plan:
         chroma=chroma,
         runs=runs,
         progress=_Progress(steps, part.on_progress, part.is_cancelled),
+        warnings=warnings,
     )
 
 
@@ -470,6 +475,7 @@ def _finish_part(
         "prompt_seconds_used": prompt_frames / fr,
         "shared_run": run,
         "per_take": [],
+        "warnings": list(plan.warnings),
     }
     t2 = time.perf_counter()
     takes = []
@@ -557,14 +563,19 @@ def _read_part(path, spec: GenerationSpec) -> tuple[np.ndarray, int]:
     return part, rate
 
 
-def _melody_chroma(loaded: LoadedModel, spec: GenerationSpec, seconds: float) -> np.ndarray:
-    """One-hot chroma ``[frames, 12]`` for the take's whole timeline."""
+def _melody_chroma(
+    loaded: LoadedModel, part: Part, seconds: float, warnings: list[Any]
+) -> np.ndarray:
+    """One-hot chroma ``[frames, 12]`` for the take's whole timeline (a silent melody
+    adds its warning to ``warnings``)."""
     from engine import melody
 
+    spec = part.spec
     params = melody.ChromaParams.from_preprocessor_config(loaded.features)
     if spec.melody_audio is not None:
         audio, rate = _read_part(spec.melody_audio, spec)
         audio = audio[:, : seconds_to_samples(seconds, rate)]  # the take needs no more
+        warnings += filter(None, [melody.silence_warning(audio, spec.melody_audio.name)])
         chroma = melody.audio_to_chroma(audio, rate, params)
         # The model tiles a melody shorter than its window; so does the timeline.
         frames = params.frames_for_seconds(seconds)
@@ -575,7 +586,8 @@ def _melody_chroma(loaded: LoadedModel, spec: GenerationSpec, seconds: float) ->
         beats = spec.melody_length or _whole_bars(spec)
         return melody.notes_to_chroma(notes, seconds, params, loop_s=beats * 60.0 / spec.bpm)
     assert spec.melody_midi is not None
-    return melody.notes_to_chroma(melody.read_midi(spec.melody_midi), seconds, params)
+    notes = melody.read_midi(spec.melody_midi, part.is_cancelled)  # a cancel stops the parse
+    return melody.notes_to_chroma(notes, seconds, params)
 
 
 def _whole_bars(spec: GenerationSpec) -> float:

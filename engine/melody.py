@@ -19,16 +19,23 @@ Units are in every name: ``seconds``/``_s``, ``beats`` (quarter notes), ``bpm``
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from engine.errors import BadFile, InvalidValue, OutOfRange
 
-MAX_NOTES = 4096  # per clip sent over the wire
+if TYPE_CHECKING:
+    from engine.prompting import Conflict
+
+MAX_CLIP_BEATS = 4096  # a melody clip's longest (melody_length's most, too)
+MAX_NOTES = 4096  # per clip, sent over the wire (melody_notes) or in a file (melody_midi)
+# A .mid that holds MAX_NOTES notes takes some 50 KB (with controller data, a few
+# times that); a bigger one is refused on arrival.
+MAX_MIDI_BYTES = 1024 * 1024
 DRUM_CHANNEL = 9  # MIDI channel 10, counted from 0
 _NOTE_BLOCK = 1024  # notes per vectorised block in notes_to_chroma
 
@@ -188,6 +195,11 @@ def parse_notes(text: str) -> tuple[Note, ...]:
             )
         if length <= 0:
             raise OutOfRange(f"Note {number}: length {length_w} must be more than 0 beats.")
+        if start + length > MAX_CLIP_BEATS:
+            raise OutOfRange(
+                f"Note {number}: it ends after {MAX_CLIP_BEATS} beats (start {start_w}, "
+                f"length {length_w}); a melody clip is at most {MAX_CLIP_BEATS} beats long."
+            )
         if not 1 <= velocity <= 127:
             raise OutOfRange(f"Note {number}: velocity {velocity} must be between 1 and 127.")
         notes.append(Note(pitch, start, length, velocity))
@@ -252,58 +264,70 @@ def notes_to_seconds(notes: Sequence[Note], bpm: float) -> tuple[TimedNote, ...]
     )
 
 
-def read_midi(path: Path) -> tuple[TimedNote, ...]:
+def read_midi(path: Path, is_cancelled: Callable[[], bool] | None = None) -> tuple[TimedNote, ...]:
     """Read the notes of a standard MIDI file, following its tempo map.
 
     Tracks are merged; ticks become seconds with the tempo in force at each
     point (``set_tempo`` events on any track).  A note-on with velocity 0 ends a
     note, the drum channel (10) is skipped, and notes never ended stop at the
-    end of the file.  The caller checks the path first (``check_input_file``).
+    end of the file.  The caller checks the path first (``check_input_file``);
+    the file is read here under the read rules (:func:`engine.audio.read_input_bytes`,
+    at most ``MAX_MIDI_BYTES``), and a file of more than ``MAX_NOTES`` notes is
+    refused as soon as the one past the cap is read, so it costs no more than
+    a clip at the cap.
 
     Args:
         path: a type 0 or type 1 ``.mid`` file.
+        is_cancelled: polled while the file is parsed; True stops it (Cancelled).
 
     Returns:
         The notes, sorted by start time then pitch.
 
     Raises:
-        BadFile: not a MIDI file, unreadable, or type 2 (independent patterns).
+        BadPath: the file was swapped for something that is not a regular file.
+        BadFile: not a MIDI file, unreadable, too big, or type 2 (independent patterns).
         InvalidValue: the file has no notes outside the drum channel.
+        OutOfRange: more than ``MAX_NOTES`` notes.
+        Cancelled: ``is_cancelled`` said so.
     """
-    import mido
+    from engine.audio import read_input_bytes
 
+    data = read_input_bytes(path, what="melody_midi", max_bytes=MAX_MIDI_BYTES)
     try:
-        midi = mido.MidiFile(path)
-    except Exception as exc:  # mido raises many kinds (OSError, EOFError, ValueError...)
+        kind, tpb, tracks = _smf_tracks(data)
+        events = _merged_events(tracks, path.name, is_cancelled)
+    except (_SmfError, IndexError) as exc:
         raise BadFile(
             f"{path.name} is not a MIDI file that can be read (its contents are damaged or "
             "of another kind). Export the clip again as a standard MIDI file (.mid)."
         ) from exc
-    if midi.type == 2:
+    if kind == 2:
         raise BadFile(
             f"{path.name} is a type 2 MIDI file (separate patterns), which has no single "
             "timeline. Export it as a type 0 or type 1 MIDI file."
         )
-    tpb = midi.ticks_per_beat
     if tpb <= 0:
         raise BadFile(f"{path.name} has no usable timing (ticks per beat is {tpb}).")
 
     tempo = 500_000  # microseconds per quarter note: 120 bpm until told otherwise
-    now = 0.0
+    now, last_tick = 0.0, 0
     sounding: dict[tuple[int, int], list[tuple[float, int]]] = {}
     notes: list[TimedNote] = []
-    for msg in mido.merge_tracks(midi.tracks):
-        if msg.time:
-            now += msg.time * tempo / (1_000_000 * tpb)
-        if msg.type == "set_tempo":
-            tempo = msg.tempo
-        elif msg.type in ("note_on", "note_off") and msg.channel != DRUM_CHANNEL:
-            key = (msg.channel, msg.note)
-            if msg.type == "note_on" and msg.velocity > 0:
-                sounding.setdefault(key, []).append((now, msg.velocity))
-            elif sounding.get(key):
-                start, velocity = sounding[key].pop(0)  # the oldest of that pitch ends first
-                notes.append(TimedNote(msg.note, start, now, velocity))
+    for tick, event in events:
+        if tick > last_tick:
+            now += (tick - last_tick) * tempo / (1_000_000 * tpb)
+            last_tick = tick
+        if event[0] == "tempo":
+            tempo = event[1]
+        if event[0] != "note":
+            continue
+        _, channel, pitch, velocity, on = event
+        key = (channel, pitch)
+        if on:
+            sounding.setdefault(key, []).append((now, velocity))
+        elif sounding.get(key):
+            start, held = sounding[key].pop(0)  # the oldest of that pitch ends first
+            notes.append(TimedNote(pitch, start, now, held))
     for (_, pitch), started in sounding.items():
         notes.extend(TimedNote(pitch, start, now, velocity) for start, velocity in started)
     notes = [n for n in notes if n.end_s > n.start_s]
@@ -314,6 +338,115 @@ def read_midi(path: Path) -> tuple[TimedNote, ...]:
         )
     notes.sort(key=lambda n: (n.start_s, n.pitch))
     return tuple(notes)
+
+
+class _SmfError(ValueError):
+    """The bytes are not a standard MIDI file."""
+
+
+# Data bytes after a status byte, for channel and system common messages.
+_DATA_BYTES = {0x8: 2, 0x9: 2, 0xA: 2, 0xB: 2, 0xC: 1, 0xD: 1, 0xE: 2}
+_SYSTEM_DATA_BYTES = {0xF1: 1, 0xF2: 2, 0xF3: 1}
+
+
+def _smf_tracks(data: bytes) -> tuple[int, int, list[bytes]]:
+    """(format, ticks per beat, each MTrk chunk's bytes) of a standard MIDI file."""
+    if data[:4] != b"MThd":
+        raise _SmfError("no MThd header")
+    size = int.from_bytes(data[4:8], "big")
+    if size < 6 or 8 + size > len(data):
+        raise _SmfError("short header")
+    kind = int.from_bytes(data[8:10], "big")
+    tpb = int.from_bytes(data[12:14], "big", signed=True)  # negative: SMPTE timing
+    tracks, offset = [], 8 + size
+    while offset + 8 <= len(data):
+        name, length = (
+            data[offset : offset + 4],
+            int.from_bytes(data[offset + 4 : offset + 8], "big"),
+        )
+        offset += 8
+        if offset + length > len(data):
+            raise _SmfError("a chunk runs past the end of the file")
+        if name == b"MTrk":
+            tracks.append(data[offset : offset + length])
+        offset += length
+    if offset != len(data) and not tracks:
+        raise _SmfError("no track")
+    return kind, tpb, tracks
+
+
+def _merged_events(
+    tracks: list[bytes], name: str, is_cancelled: Callable[[], bool] | None
+) -> list[tuple[int, tuple]]:
+    """Every tempo change and melodic note on/off of all tracks, by absolute tick
+    (ties in track order, as mido merges tracks).  Stops with OutOfRange once more
+    than ``MAX_NOTES`` notes have started, and polls ``is_cancelled``."""
+    from engine.errors import Cancelled
+
+    events: list[tuple[int, int, tuple]] = []
+    started = 0
+    for track_index, track in enumerate(tracks):
+        offset, tick, running = 0, 0, 0
+        while offset < len(track):
+            if len(events) % 4096 == 0 and is_cancelled is not None and is_cancelled():
+                raise Cancelled("Cancelled.")
+            delta, offset = _vlq(track, offset)
+            tick += delta
+            status = track[offset]
+            if status < 0x80:
+                if not running:
+                    raise _SmfError("running status without a status")
+                status = running
+            else:
+                offset += 1
+                if status != 0xFF:
+                    running = status  # meta events leave running status alone (as mido)
+            if status == 0xFF:
+                meta = track[offset]
+                length, offset = _vlq(track, offset + 1)
+                body = track[offset : offset + length]
+                if len(body) != length:
+                    raise _SmfError("a meta event runs past its track")
+                offset += length
+                if meta == 0x51 and length == 3:
+                    events.append((tick, track_index, ("tempo", int.from_bytes(body, "big"))))
+                continue
+            if status in (0xF0, 0xF7):
+                length, offset = _vlq(track, offset)
+                offset += length
+                if offset > len(track):
+                    raise _SmfError("a sysex runs past its track")
+                continue
+            size = _DATA_BYTES.get(status >> 4, _SYSTEM_DATA_BYTES.get(status, 0))
+            body = track[offset : offset + size]
+            if len(body) != size or any(b > 0x7F for b in body):
+                raise _SmfError("a message's data is cut short or not data")
+            offset += size
+            kind, channel = status >> 4, status & 0x0F
+            if kind in (0x8, 0x9) and channel != DRUM_CHANNEL:
+                on = kind == 0x9 and body[1] > 0
+                if on:
+                    started += 1
+                    if started > MAX_NOTES:
+                        raise OutOfRange(
+                            f"The MIDI file {name} has more than {MAX_NOTES} notes; at most "
+                            f"{MAX_NOTES} can be used. Use a shorter or simpler clip."
+                        )
+                events.append((tick, track_index, ("note", channel, body[0], body[1], on)))
+        events.append((tick, track_index, ("end",)))  # where the track ends: the file's length
+    events.sort(key=lambda e: (e[0], e[1]))  # stable: each track's own order kept
+    return [(tick, event) for tick, _, event in events]
+
+
+def _vlq(data: bytes, offset: int) -> tuple[int, int]:
+    """A MIDI variable-length quantity at ``offset``: (value, next offset)."""
+    value = 0
+    for i in range(4):
+        byte = data[offset + i]
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            return value, offset + i + 1
+    raise _SmfError("a variable-length number longer than 4 bytes")
 
 
 # -- chroma ----------------------------------------------------------------------
@@ -365,6 +498,30 @@ def notes_to_chroma(
         top = np.maximum(top, np.where(on, pitches[None, :], -1).max(axis=1))
     bins = np.where(top >= 0, top % params.num_chroma, 0)
     return _one_hot(bins, params.num_chroma)
+
+
+SILENT_MELODY = "silent_melody"  # a warning code (engine.prompting.WARNING_CODES)
+SILENCE_DBFS = -60.0  # a melody clip whose loudest sample is below this is silence
+
+
+def silence_warning(audio: np.ndarray, name: str) -> Conflict | None:
+    """A warning when melody audio ``[C, T]`` is silent, else None.
+
+    The model would hear its silence as a steady C (a zero spectrum's chroma
+    is bin 0), so a take would follow no melody the producer chose.
+    """
+    from engine.prompting import Conflict
+
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    if peak >= 10 ** (SILENCE_DBFS / 20):
+        return None
+    return Conflict(
+        SILENT_MELODY,
+        f"The melody audio {name} is silent (its loudest sample is below "
+        f"{SILENCE_DBFS:g} dBFS) where the take uses it, so the take follows no melody: the "
+        "model hears silence as a steady C. Choose a clip with the melody in it, or check "
+        "audio_start and audio_end.",
+    )
 
 
 def audio_to_chroma(audio: np.ndarray, sample_rate: int, params: ChromaParams) -> np.ndarray:

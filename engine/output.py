@@ -1,13 +1,16 @@
 """Writing takes: WAV plus JSON sidecar, atomically, never overwriting.
 
-A take is written under a temporary hidden name in the destination folder,
-flushed to disk, then linked to its final name, which fails rather than
-replace an existing file.  A crash therefore leaves at most a hidden
-``.{stem}.{pid}.partial.wav`` file, never a truncated WAV under a real name;
-such a file whose process is gone is removed the next time the engine writes
-to that folder (:func:`remove_stale_partials`).  A write that fails (disk
-full, read-only disk, permission denied, the folder gone) leaves nothing of
-the take behind and raises :class:`WriteFailed` with the reason in words.
+A request's files are each written whole under a hidden temporary name in the
+destination folder (``.{name}.{pid}.partial.wav|json``) and flushed to disk;
+then a hidden journal (``.{name}.{pid}.partial.publish``) lists the final
+names, each file is linked to its final name (which fails rather than replace
+anything there, file or symlink), and the journal goes.  So a crash, SIGKILL
+included, leaves either all of a request's takes or none of them under final
+names, plus hidden files: the next time the engine writes to that folder it
+removes those whose process is gone, and what a journal names
+(:func:`remove_stale_partials`).  A write that fails (disk full, read-only
+disk, permission denied, the folder gone) leaves nothing of the takes behind
+and raises :class:`WriteFailed` with the reason in words.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ import json
 import logging
 import os
 import re
+import stat
 import unicodedata
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -34,7 +39,9 @@ SLUG_MAX = 40
 SUBTYPE = "PCM_24"  # what every DAW imports; headroom is kept by peak-limiting below
 PEAK_LIMIT = 0.999  # linear; keeps 24-bit PCM from clipping
 # The engine's own temporary names: ".{take_stem}[-n].{pid}.partial.wav|json".
-_PARTIAL = re.compile(r"\.\d{8}-\d{6}_[a-z0-9-]*_s\d+(?:-\d+)?\.(\d+)\.partial\.(?:wav|json)")
+_PARTIAL = re.compile(r"\.\d{8}-\d{6}_[a-z0-9-]*_s\d+(?:-\d+)?\.(\d+)\.partial\.(wav|json|publish)")
+_FINAL = re.compile(r"\d{8}-\d{6}_[a-z0-9-]*_s\d+(?:-\d+)?\.(?:wav|json)")
+MAX_JOURNAL_BYTES = 1 << 20
 # What an OSError means for a producer, by errno.
 _REASONS = {
     errno.ENOSPC: "the disk is full; free some space",
@@ -79,20 +86,38 @@ def write_take(
     sidecar: dict[str, Any],
     subtype: str = SUBTYPE,
 ) -> Path:
-    """Write ``audio`` as ``out_dir/stem.wav`` and its sidecar ``stem.json``.
+    """Write one take; :func:`write_takes` for a request of one.  Returns the WAV's path."""
+    [wav] = write_takes([(stem, audio, sidecar)], sample_rate, out_dir, subtype)
+    return wav
 
-    If either name is taken, ``stem-2``, ``stem-3``... is used instead.
+
+def write_takes(
+    takes: Sequence[tuple[str, np.ndarray, dict[str, Any]]],
+    sample_rate: int,
+    out_dir: Path,
+    subtype: str = SUBTYPE,
+) -> list[Path]:
+    """Write a request's takes, each as ``out_dir/stem.wav`` and its sidecar ``stem.json``,
+    all of them published together once every file is written.
+
+    If a name is taken (by anything: a file, a folder, a symlink, even a
+    dangling one), ``stem-2``, ``stem-3``... is used instead.  Every file is
+    first written whole under a hidden temporary name and flushed; then a
+    hidden journal naming the final names is written, the final names are
+    linked, and the journal is removed.  A crash before that leaves only
+    hidden files; a crash while linking leaves the journal, and the next write
+    to the folder removes what it names (:func:`remove_stale_partials`): a
+    request's takes are there all together, or not at all.
 
     Args:
-        audio: float array ``[C, T]`` in [-1, 1].
+        takes: (stem, float audio ``[C, T]`` in [-1, 1], JSON-ready sidecar)
+            per take; ``file`` is added to each sidecar.
         sample_rate: Hz.
         out_dir: an existing folder.
-        stem: file name without extension.
-        sidecar: JSON-ready description; ``file`` is added.
         subtype: soundfile subtype: "PCM_16", "PCM_24" or "FLOAT".
 
     Returns:
-        Absolute path of the WAV.
+        Absolute paths of the WAVs, in order.
 
     Raises:
         WriteFailed: the folder vanished, the disk is full, permission denied...
@@ -105,30 +130,134 @@ def write_take(
     # writes to a file into a bare AssertionError (a full disk answered
     # "Internal error: "), so the disk is touched only with the bytes in hand,
     # where a failure is an OSError that says why.
-    encoded = io.BytesIO()
-    sf.write(encoded, audio.T, sample_rate, subtype=subtype, format="WAV")
-    tmp = out_dir / f".{stem}.{os.getpid()}.partial.wav"
-    try:
-        with open(tmp, "xb") as fh:
-            fh.write(encoded.getbuffer())
+    encoded = []
+    for _, audio, _ in takes:
+        buffer = io.BytesIO()
+        sf.write(buffer, audio.T, sample_rate, subtype=subtype, format="WAV")
+        encoded.append(buffer.getvalue())
+    for _ in range(_PUBLISH_TRIES):
+        staged: list[Path] = []
+        what = "the take"  # what was being written, for the error
+        try:
+            names = _free_names(out_dir, [stem for stem, _, _ in takes])
+            files = []  # (hidden, final) per file, WAV then sidecar per take
+            for name, data, (_, _, meta) in zip(names, encoded, takes, strict=True):
+                sidecar = json.dumps(dict(meta, file=f"{name}.wav"), indent=2, ensure_ascii=False)
+                for suffix, body in ((".wav", data), (".json", (sidecar + "\n").encode())):
+                    hidden = out_dir / f".{name}.{os.getpid()}.partial{suffix}"
+                    what = "the take's sidecar" if suffix == ".json" else "the take"
+                    _write_new(hidden, body)
+                    staged.append(hidden)
+                    files.append((hidden, out_dir / f"{name}{suffix}"))
+            what = "the take"
+            journal = out_dir / f".{names[0]}.{os.getpid()}.partial.publish"
+            entries = [[final.name, os.stat(hidden).st_ino] for hidden, final in files]
+            _write_new(journal, json.dumps(entries).encode())
+            staged.append(journal)
+            published: list[tuple[Path, int]] = []
+            try:
+                for (hidden, final), (_, inode) in zip(files, entries, strict=True):
+                    _publish(hidden, final)
+                    published.append((final, inode))
+            except FileExistsError:  # a name taken since it was chosen: choose again
+                _unpublish(published)
+                continue
+            except BaseException:
+                _unpublish(published)
+                raise
+            _sync_folder(out_dir)
+            _remove(journal)  # from here on the takes are published
+            return [final for _, final in files[::2]]
+        except OSError as exc:
+            raise WriteFailed(f"Could not write {what} into {out_dir}: {reason(exc)}.") from exc
+        finally:
+            for path in staged:
+                _remove(path)
+    raise WriteFailed(
+        f"Could not write the take into {out_dir}: its names kept being taken by other "
+        "files while it was written. Try again."
+    )
+
+
+_PUBLISH_TRIES = 3
+
+
+def _free_names(out_dir: Path, stems: Sequence[str]) -> list[str]:
+    """For each stem, the first of stem, stem-2, ... whose WAV and sidecar names are
+    both free (nothing there, not even a dangling symlink), distinct in the request."""
+    names: list[str] = []
+    for stem in stems:
+        for n in range(1, 1000):
+            name = stem if n == 1 else f"{stem}-{n}"
+            if name in names:
+                continue
+            if not any(os.path.lexists(out_dir / f"{name}{s}") for s in (".wav", ".json")):
+                names.append(name)
+                break
+        else:
+            raise FileExistsError(errno.EEXIST, f"no free name for {stem} in {out_dir}")
+    return names
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Create ``path`` (never through an existing name or link), write, flush to disk."""
+    with open(path, "xb") as fh:
+        try:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        wav = _claim(tmp, out_dir, stem)
-    except OSError as exc:
-        _remove(tmp)
-        raise WriteFailed(f"Could not write the take into {out_dir}: {reason(exc)}.") from exc
-    except BaseException:
-        _remove(tmp)
-        raise
-    meta = dict(sidecar, file=wav.name)
+        except BaseException:
+            _remove(path)  # made here, so ours to remove
+            raise
+
+
+def _publish(hidden: Path, final: Path) -> None:
+    """Give the written file ``hidden`` the name ``final``, which must not exist.
+
+    A hard link is atomic and fails on any existing name.  Filesystems without
+    hard links (FAT, some network shares): reserve the name exclusively, then
+    move the file over it (the hidden name goes; the journal still names it).
+    """
     try:
-        _write_json_exclusive(wav.with_suffix(".json"), meta)
-    except OSError as exc:
-        _remove(wav)  # a take without its sidecar does not stay behind
-        raise WriteFailed(
-            f"Could not write the take's sidecar into {out_dir}: {reason(exc)}."
-        ) from exc
-    return wav
+        os.link(hidden, final)
+        return
+    except FileExistsError:
+        raise
+    except OSError:
+        pass
+    os.close(os.open(final, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    try:
+        os.replace(hidden, final)
+    except OSError:
+        _remove(final)  # our empty placeholder must not outlive the failure
+        raise
+
+
+def _unpublish(published: Sequence[tuple[Path, int]]) -> None:
+    """Remove the final names this request already published (never raises)."""
+    for final, inode in published:
+        if _is_ours(final, inode):
+            _remove(final)
+
+
+def _is_ours(final: Path, inode: int) -> bool:
+    """Whether ``final`` is the file published under the journal's inode, or the
+    empty placeholder that reserved it."""
+    try:
+        info = os.lstat(final)
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and (info.st_ino == inode or info.st_size == 0)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Flush the folder's entries to disk where the system allows (POSIX)."""
+    with contextlib.suppress(OSError, AttributeError):
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def reason(exc: OSError) -> str:
@@ -168,11 +297,54 @@ def remove_stale_partials(folder: Path) -> list[str]:
             continue
         if _process_exists(int(match.group(1))):
             continue
+        if match.group(2) == "publish":
+            removed += _undo_publishing(Path(entry.path))
         if _remove(Path(entry.path)):
             removed.append(entry.name)
     if removed:
         log.info("removed stale partial file(s) in %s: %s", folder, ", ".join(removed))
     return removed
+
+
+def _undo_publishing(journal: Path) -> list[str]:
+    """Remove what a publishing cut short (its journal left behind) had published.
+
+    Only the journal's own names in its folder, and only files that are the
+    very ones it published (the inode it recorded) or its empty placeholders.
+    """
+    removed = []
+    try:
+        data = _read_own_file(journal, MAX_JOURNAL_BYTES)
+        entries = json.loads(data)
+    except (OSError, ValueError):
+        return removed
+    if not isinstance(entries, list):
+        return removed
+    for entry in entries:
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)):
+            continue
+        name, inode = entry
+        if not _FINAL.fullmatch(name) or not isinstance(inode, int):
+            continue
+        final = journal.parent / name
+        if _is_ours(final, inode) and _remove(final):
+            removed.append(name)
+    return removed
+
+
+def _read_own_file(path: Path, limit: int) -> bytes:
+    """Read a small file of the engine's own, never through a link or a FIFO."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        data = os.read(fd, limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise ValueError("journal too long")
+    return data
 
 
 def _process_exists(pid: int) -> bool:
@@ -188,48 +360,6 @@ def _process_exists(pid: int) -> bool:
     except OSError:  # EPERM: it exists, under another user
         return True
     return True
-
-
-def _claim(tmp: Path, out_dir: Path, stem: str) -> Path:
-    """Give ``tmp`` the first free final name; never replaces an existing file."""
-    for n in range(1, 1000):
-        name = stem if n == 1 else f"{stem}-{n}"
-        wav = out_dir / f"{name}.wav"
-        if wav.with_suffix(".json").exists():
-            continue
-        try:
-            os.link(tmp, wav)  # atomic, and fails if the name exists
-        except FileExistsError:
-            continue
-        except OSError:
-            # Filesystems without hard links (FAT, some network shares): reserve
-            # the name exclusively, then move the finished file over it.
-            try:
-                os.close(os.open(wav, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-            except FileExistsError:
-                continue
-            try:
-                os.replace(tmp, wav)
-            except OSError:
-                _remove(wav)  # our empty placeholder must not outlive the failure
-                raise
-            return wav
-        _remove(tmp)
-        return wav
-    raise FileExistsError(f"no free name for {stem} in {out_dir}")
-
-
-def _write_json_exclusive(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.partial.json")
-    try:
-        with open(tmp, "x", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, ensure_ascii=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)  # the name was kept free together with the WAV's
-    finally:
-        _remove(tmp)
 
 
 def _remove(path: Path) -> bool:

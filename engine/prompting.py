@@ -24,7 +24,8 @@ from engine.timing import ALLOWED_DENOMINATORS, TimeSignature
 TEMPO_CONFLICT = "tempo_conflict"
 KEY_CONFLICT = "key_conflict"
 TIMESIG_CONFLICT = "timesig_conflict"
-WARNING_CODES = (TEMPO_CONFLICT, KEY_CONFLICT, TIMESIG_CONFLICT)
+# silent_melody: engine.melody.silence_warning (the melody audio is silent).
+WARNING_CODES = (TEMPO_CONFLICT, KEY_CONFLICT, TIMESIG_CONFLICT, "silent_melody")
 TEMPO_TOLERANCE_BPM = 0.5  # "92 bpm" in the prompt agrees with a project at 92.3
 
 _NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")

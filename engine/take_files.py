@@ -3,8 +3,8 @@
 Each take, once: brought to the asked loudness (:mod:`engine.loudness`),
 kept from clipping (:func:`engine.output.limit_peak`), measured, and described
 in its sidecar (how it was made, by which weights, what the prompt and the
-request disagreed on).  Then all of a request's takes land in its folder
-(:func:`engine.output.write_take`); if that folder fails, none of them stays
+request disagreed on).  Then all of a request's takes land in its folder together
+(:func:`engine.output.write_takes`); if that folder fails, none of them stays
 there and all are saved to the engine's own folder, and the error says where.
 
 Audio arrays are float32 ``[channels, samples]``.
@@ -80,9 +80,10 @@ def write_request(
             were saved instead, or that nothing was kept.
     """
     from engine.loudness import measure
-    from engine.output import discard_take, limit_peak, take_stem, write_take
+    from engine.output import limit_peak, take_stem, write_takes
 
     warnings = conflicts(spec.prompt, spec.bpm, spec.key, spec.timesig, bars=spec.bars)
+    warnings += rendered.details.get("warnings", [])  # what the inputs raised (silent melody)
     rate, subtype = rendered.sample_rate, SAMPLE_FORMATS[spec.sample_format]
     prepared = []  # (stem, audio [C, T], sidecar) per take
     for i, (take_seed, audio) in enumerate(zip(seeds, rendered.takes, strict=True)):
@@ -98,15 +99,7 @@ def write_request(
         prepared.append((take_stem(spec.prompt, take_seed, started), audio, meta))
 
     def write_into(folder: Path) -> list[Path]:
-        paths: list[Path] = []
-        try:
-            for stem, audio, meta in prepared:
-                paths.append(write_take(audio, rate, folder, stem, meta, subtype=subtype))
-        except BaseException:
-            for path in paths:
-                discard_take(path)
-            raise
-        return paths
+        return write_takes(prepared, rate, folder, subtype)  # all of them, or none
 
     try:
         return write_into(spec.out_dir), warnings

@@ -720,12 +720,17 @@ def test_valid_requests_from_the_table_are_accepted(out_dir, data):
             queue = ["id", job, "reply_port", 7000, "prompt", "p", "out_dir", str(out_dir)]
             assert h.feed(osc_message("/musicgen/generate", queue))[0][1] == "/musicgen/queued"
         replies = h.feed(osc_message(address, args))
-    state = ["loading", ""]  # the fake's startup model: the worker is never started
+        run = h.server.run
+    state = ["loading", "fake"]  # the fake's startup model: the worker is never started
     answers = {
         "/musicgen/generate": [(to, "/musicgen/queued", [request_id, 1])],
-        "/musicgen/ping": [(to, "/musicgen/pong", [request_id, version(), *state, ""])],
+        "/musicgen/ping": [(to, "/musicgen/pong", [request_id, version(), *state, "", run])],
         "/musicgen/status": [
-            (to, "/musicgen/status", [request_id, *state, "", "", 0, "", 0, 64.0, -1.0, -1.0])
+            (
+                to,
+                "/musicgen/status",
+                [request_id, *state, "", "", 0, "", 0, 64.0, -1.0, -1.0, run],
+            )
         ],
         "/musicgen/models": [(to, "/musicgen/models", [request_id, "", "fake", "debug"])],
     }

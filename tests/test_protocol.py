@@ -385,8 +385,8 @@ def test_status_and_models_replies(harness):
     [(_, address, args)] = harness.message("/musicgen/status", "id", "s", "reply_port", 9001)
     assert address == "/musicgen/status" and args[0] == "s"
     # reason (only for no_model), no model resident yet, then the fake's memory:
-    # 64 MiB resident, no GPU in use (-1: not known).
-    assert args[6:] == ["", 0, 64.0, -1.0, -1.0]
+    # 64 MiB resident, no GPU in use (-1: not known); last, the engine run's id.
+    assert args[6:] == ["", 0, 64.0, -1.0, -1.0, harness.server.run]
     [(_, address, args)] = harness.message("/musicgen/models", "id", "m", "reply_port", 9001)
     assert address == "/musicgen/models" and args[0] == "m" and "debug" in args
 
@@ -619,11 +619,13 @@ def test_status_and_pong_append_their_new_arguments_at_the_end():
     assert args[6:8] == ["", 2]
     assert args[8:13] == ["debug", "cpu", "float32", 0.412, 3.0]
     assert args[13:18] == ["debug-stereo", "cpu", "float32", 0.5, 0.5]
-    assert args[18:] == [-1.0, -1.0, -1.0]  # memory: not given, so not known
-    address, args = protocol.pong("p", "0.1.0", "no_model", "", "Model 'x' is not here.")
+    assert args[18:] == [-1.0, -1.0, -1.0, ""]  # memory: not given, so not known; run
+    address, args = protocol.pong(
+        "p", "0.1.0", "no_model", "", "Model 'x' is not here.", "0123456789ab"
+    )
     assert (address, args) == (
         "/musicgen/pong",
-        ["p", "0.1.0", "no_model", "", "Model 'x' is not here."],
+        ["p", "0.1.0", "no_model", "", "Model 'x' is not here.", "0123456789ab"],
     )
 
 
@@ -636,10 +638,10 @@ STATUS_BEFORE = ["s", "busy", "debug", "cpu", "a", 1, "", 1, "debug", "cpu", "fl
 def test_status_memory_comes_after_the_resident_list_and_the_first_arguments_stay():
     resident = [("debug", "cpu", "float32", 0.4123, 3 * 2**20)]
     memory = (812 * 2**20 + 2**19, 3 * 2**30, None)  # RSS, GPU allocated, GPU free unknown
-    reply = protocol.status("s", "busy", "debug", "cpu", "a", 1, "", resident, memory)
+    reply = protocol.status("s", "busy", "debug", "cpu", "a", 1, "", resident, memory, "0123abcd")
     address, args = reply
     assert args[: len(STATUS_BEFORE)] == STATUS_BEFORE  # what older clients read
-    assert args[len(STATUS_BEFORE) :] == [812.5, 3072.0, -1.0]
+    assert args[len(STATUS_BEFORE) :] == [812.5, 3072.0, -1.0, "0123abcd"]  # then the run
     [(decoded_address, decoded)] = osc.decode(encode(reply))
     assert decoded_address == address
     assert decoded[:7] == args[:7] and decoded[7] == 1  # ints stay ints on the wire
@@ -650,6 +652,7 @@ def test_status_memory_comes_after_the_resident_list_and_the_first_arguments_sta
         3072.0,
         -1.0,
     )
+    assert fields["run"] == "0123abcd"
 
 
 def test_a_client_reads_a_status_from_an_engine_without_memory_figures():
@@ -725,7 +728,7 @@ def test_status_with_details_sends_each_job_first_and_without_them_nothing_new(h
     assert first[6:9] == [0.0, 0.0, -1.0] and first[9] >= 0  # progress, elapsed, eta, waited
     assert first[10:] == ["fake", long_prompt.strip()]  # its model: the startup one
     assert second[:6] == ["s", 1, 2, "g2", "queued", 2] and second[10:] == ["debug", "b"]
-    assert status[:6] == ["s", "loading", "", "", "", 2]
+    assert status[:6] == ["s", "loading", "fake", "", "", 2]  # the startup model, loading
     plain = harness.message("/musicgen/status", "id", "t", "reply_port", 9001)
     assert [address for _, address, _ in plain] == ["/musicgen/status"]
     assert plain[0][2][1:] == status[1:]
