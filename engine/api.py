@@ -13,6 +13,7 @@ import random
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -261,6 +262,11 @@ class Engine:
         )
         self._set_cpu_precision(loaded)
         kernel = self._set_kernel(loaded)
+        # Hashed (first load only) while the graphs are captured and the warm-up runs:
+        # hashlib lets go of the GIL.  After the kernel choice, which it would disturb.
+        hashing = ThreadPoolExecutor(1, thread_name_prefix="weights-sha256")
+        described = hashing.submit(self._provenance, loaded)
+        hashing.shutdown(wait=False)
         graphs = None
         if self.settings.decoder == "fast" and self.settings.cuda_graphs:
             from engine.decoders.step_graph import prepare_step_graphs
@@ -281,7 +287,7 @@ class Engine:
             melody=loaded.is_melody,
             is_debug=loaded.is_debug,
             load_seconds=time.perf_counter() - start,
-            checkpoint=self._provenance(loaded),
+            checkpoint=described.result(),
             base_model=loaded.base_id,
             adapter=self._adapter(loaded),
             memory_bytes=_memory_bytes(loaded.model),
