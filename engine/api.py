@@ -59,6 +59,9 @@ class EngineSettings:
             else float32.
         cuda_graphs: on CUDA, capture the fast decoder's step as CUDA graphs at
             load (engine.decoders.step_graph), each checked against the eager step.
+        graph_capture: "now" (during the load) or "background" (after the
+            engine is ready, runs decoding eagerly until each is captured;
+            engine.decoders.background_capture).
         max_takes: the most takes one decoder run holds (the bridge's
             max_batch and max_variations): graphs are captured for 1..max_takes.
         true_peak: the true-peak ceiling in dBTP that loudness normalisation
@@ -90,6 +93,7 @@ class EngineSettings:
     cpu_precision: str = "auto"
     cuda_graphs: bool = True
     max_takes: int = 8
+    graph_capture: str = "now"
     true_peak: float = DEFAULT_TRUE_PEAK
     out_dir: Path | None = None
     cpu_kernel: str = "auto"
@@ -236,6 +240,8 @@ class Engine:
 
     def _drop(self, model_id: str) -> None:
         gone = self._resident.pop(model_id)
+        if gone.graphs is not None:
+            gone.graphs.stop()  # a background capture still going
         if self._info is not None and self._info.model_id == model_id:
             self._loaded, self._info, self._graphs = None, None, None
         self._infos = tuple(r.info for r in self._resident.values())
@@ -272,11 +278,15 @@ class Engine:
             from engine.decoders.step_graph import prepare_step_graphs
 
             takes = range(1, self.settings.max_takes + 1)
-            graphs = prepare_step_graphs(loaded, takes)  # None off CUDA
+            background = self.settings.graph_capture == "background"
+            graphs = prepare_step_graphs(loaded, takes, background=background)  # None off CUDA
         if self.settings.warmup:
             self._warm_up(loaded, graphs)
+        if graphs is not None:
+            graphs.start()  # a background capture (none pending: nothing to do)
         from engine.generate import window_frames
 
+        described_checkpoint = described.result()  # before load_seconds: the load waited for it
         info = ModelInfo(
             model_id=model_id,
             device=loaded.device,
@@ -287,7 +297,7 @@ class Engine:
             melody=loaded.is_melody,
             is_debug=loaded.is_debug,
             load_seconds=time.perf_counter() - start,
-            checkpoint=described.result(),
+            checkpoint=described_checkpoint,
             base_model=loaded.base_id,
             adapter=self._adapter(loaded),
             memory_bytes=_memory_bytes(loaded.model),

@@ -334,7 +334,7 @@ def test_engine_prepares_steps_at_load_and_decodes_through_them(
 
     prepared, claims = [], []
 
-    def prepare(loaded, takes):
+    def prepare(loaded, takes, **options):
         assert list(takes) == [1, 2, 3]  # every take count up to the settings' max_takes
         graphs = build_step_graphs(loaded, (1,), frames=64, text_tokens=16)
         claim = graphs.claim

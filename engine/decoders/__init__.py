@@ -42,12 +42,16 @@ DECODERS = ("fast", "reference")
 #: ``"onednn"`` the weights prepacked for oneDNN.  Here so that the bridge can check
 #: ``serve --cpu-kernel`` without importing torch.
 KERNELS = ("module", "onednn")
+#: When the CUDA graphs are captured (``EngineSettings.graph_capture``,
+#: ``serve --graph-capture``): during the load, or after the engine is ready.
+GRAPH_CAPTURES = ("now", "background")
 #: What ``EngineSettings.cpu_kernel`` / ``serve --cpu-kernel`` may be: a kernel, or
 #: "auto" (measured at load, ``kernels.choose_kernel``).
 KERNEL_CHOICES = ("auto", *KERNELS)
 
 __all__ = [
     "DECODERS",
+    "GRAPH_CAPTURES",
     "KERNELS",
     "KERNEL_CHOICES",
     "DecodeInputs",
