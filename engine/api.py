@@ -35,8 +35,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Engine", "EngineSettings", "ModelInfo", "Take", "device_problem", "versions"]
 
-WARMUP_SECONDS = 0.2
-
 
 @dataclass(frozen=True)
 class EngineSettings:
@@ -171,6 +169,7 @@ class Engine:
         self._info: ModelInfo | None = None
         self._graphs: Any = None  # engine.decoders.step_graph.StepGraphs of the active checkpoint
         self._catalog = Catalog(settings.cache_dir, settings.models_dir, settings.adapters_folder)
+        self._first_run: set[str] = set()  # loaded, no run yet: its figures go in the log
         if settings.out_dir is not None:
             from engine.output import remove_stale_partials
 
@@ -209,6 +208,7 @@ class Engine:
             assert self._info is not None
             return self._info
         self._resident[model_id] = self._load_new(model_id)
+        self._first_run.add(model_id)
         self._activate(model_id)
         self._evict()
         assert self._info is not None
@@ -465,6 +465,7 @@ class Engine:
         t0 = time.perf_counter()
         rendered = render_many(loaded, parts, self._decoder(self._graphs))
         t1 = time.perf_counter()
+        self._log_first_run(rendered)
         results: list[Take | BridgeError] = []
         for part, made in zip(parts, rendered, strict=True):
             if isinstance(made, BridgeError):
@@ -508,6 +509,24 @@ class Engine:
             warnings=tuple(warnings),
         )
 
+    def _log_first_run(self, rendered: Sequence[Any]) -> None:
+        """The first run after a load, in the log beside the warm-up's parts (issue 28)."""
+        assert self._info is not None
+        if self._info.model_id not in self._first_run:
+            return
+        self._first_run.discard(self._info.model_id)
+        made = next((r for r in rendered if isinstance(r, Rendered)), None)
+        if made is not None:
+            timings = made.details.get("timings", {})
+            log.info(
+                "first run after loading %s: %d decode steps in %.2f s, codec %.2f s "
+                "(set them beside the warm-up's parts above)",
+                self._info.model_id,
+                made.details.get("decode_steps", 0),
+                timings.get("decode_s", 0.0),
+                timings.get("codec_s", 0.0),
+            )
+
     def _decoder(self, graphs: Any):
         """The decode function for a checkpoint with these CUDA graphs (None: none)."""
         from engine.decoders import decoder
@@ -545,12 +564,10 @@ class Engine:
         return self._catalog.entries(checkpoint.hf_cache_dir(), frozenset(keys))
 
     def _warm_up(self, loaded: checkpoint.LoadedModel, graphs: Any) -> None:
-        from engine.generate import render
+        """The shapes a first take meets, each part timed in the log (engine.warm_up)."""
+        from engine.warm_up import plan_for, warm_up
 
-        spec = GenerationSpec(prompt="warm up", out_dir=Path("."), seconds=WARMUP_SECONDS)
-        t0 = time.perf_counter()
-        render(loaded, spec, [0], self._decoder(graphs))
-        log.info("warm-up generation took %.2f s", time.perf_counter() - t0)
+        warm_up(loaded, self._decoder(graphs), plan_for(loaded.device, self.settings.max_takes))
 
 
 def _memory_bytes(model: Any) -> int:
