@@ -166,6 +166,15 @@ def build_parser() -> argparse.ArgumentParser:
         "(default now)",
     )
     serve.add_argument(
+        "--fused-step",
+        dest="fused_step",
+        action="store_const",
+        const=True,
+        help="on CUDA, decode with the fused step in Triton kernels (needs triton; checked "
+        "against the eager step at load and dropped with a warning if it disagrees; "
+        "experimental: not yet measured on a GPU)",
+    )
+    serve.add_argument(
         "--cpu-precision",
         choices=CPU_PRECISIONS,
         help="on the CPU: auto (bfloat16 where the CPU has native bf16, AVX512_BF16 or AMX; "
@@ -308,6 +317,7 @@ def engine_settings(config: ServeConfig) -> EngineSettings:
         max(config.max_batch, config.max_variations),
         cpu_kernel=config.cpu_kernel,
         graph_capture=config.graph_capture,
+        fused_step=config.fused_step,
         true_peak=config.true_peak,
         out_dir=config.out_dir,
         keep_models=config.keep_models,

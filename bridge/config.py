@@ -74,6 +74,8 @@ class ServeConfig:
         cuda_graphs: on CUDA, capture the decode step as CUDA graphs at load.
         graph_capture: "now" (during the load) or "background" (after the
             engine says it is ready; takes decode eagerly until then).
+        fused_step: on CUDA, the decode step in Triton kernels where it agrees
+            with the eager step (off until a GPU has measured it).
         true_peak: the true-peak ceiling in dBTP that a request's loudness
             target never crosses (TRUE_PEAK_RANGE).
         keep_models: most checkpoints kept resident at once (at least 1); a
@@ -109,6 +111,7 @@ class ServeConfig:
     cpu_kernel: str = "auto"
     cuda_graphs: bool = True
     graph_capture: str = "now"
+    fused_step: bool = False
     true_peak: float = -1.0
     keep_models: int = 2
     memory_budget: float = 0.0

@@ -60,6 +60,9 @@ class EngineSettings:
         graph_capture: "now" (during the load) or "background" (after the
             engine is ready, runs decoding eagerly until each is captured;
             engine.decoders.background_capture).
+        fused_step: on CUDA, decode with the step in Triton kernels
+            (engine.decoders.fused_step) where it agrees with the eager step;
+            off until a GPU has measured it.
         max_takes: the most takes one decoder run holds (the bridge's
             max_batch and max_variations): graphs are captured for 1..max_takes.
         true_peak: the true-peak ceiling in dBTP that loudness normalisation
@@ -92,6 +95,7 @@ class EngineSettings:
     cuda_graphs: bool = True
     max_takes: int = 8
     graph_capture: str = "now"
+    fused_step: bool = False
     true_peak: float = DEFAULT_TRUE_PEAK
     out_dir: Path | None = None
     cpu_kernel: str = "auto"
@@ -279,7 +283,9 @@ class Engine:
 
             takes = range(1, self.settings.max_takes + 1)
             background = self.settings.graph_capture == "background"
-            graphs = prepare_step_graphs(loaded, takes, background=background)  # None off CUDA
+            graphs = prepare_step_graphs(  # None off CUDA
+                loaded, takes, background=background, fused=self.settings.fused_step
+            )
         if self.settings.warmup:
             self._warm_up(loaded, graphs)
         if graphs is not None:

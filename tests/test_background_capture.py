@@ -229,7 +229,7 @@ def test_the_engine_is_ready_before_the_capture_ends(tmp_path: Path, monkeypatch
     made: list = []
 
     def prepare(loaded, takes, **options):
-        assert options == {"background": True}
+        assert options == {"background": True, "fused": False}
         graphs = real(loaded, takes, capturer=fake, **options)
         made.append(graphs)
         return graphs

@@ -35,10 +35,13 @@ log = logging.getLogger(__name__)
 class BackgroundCapture:
     """The thread that checks and captures a :class:`StepGraphs`' steps (see the module)."""
 
-    def __init__(self, loaded: Any, graphs: Any, lock: Any, pool: Any, capturer: Any) -> None:
+    def __init__(
+        self, loaded: Any, graphs: Any, lock: Any, pool: Any, capturer: Any, fused: bool = False
+    ) -> None:
         self.loaded = loaded
         self.graphs = graphs
         self.capturer = capturer  # None: check the static steps only (nothing to capture)
+        self.fused = fused  # the step in Triton kernels where it agrees (step_graph._prepare)
         self._lock = lock
         self._pool = pool
         self._stop = threading.Event()
@@ -91,7 +94,7 @@ class BackgroundCapture:
                     ", ".join(map(str, sorted(self.graphs.runners))),
                     checked,
                 )
-                if self.capturer is None:
+                if self.capturer is None and not self.fused:
                     return
                 for rows in sorted(self.graphs.runners, reverse=True):
                     if self._stop.is_set():
@@ -99,7 +102,7 @@ class BackgroundCapture:
                     runner = self.graphs.runners[rows]
                     with self._lock:
                         try:
-                            _prepare(self.loaded, runner, self._pool, self.capturer)
+                            _prepare(self.loaded, runner, self._pool, self.capturer, self.fused)
                         except Exception as exc:
                             _left_out(rows, exc)
                             self.graphs.drop(rows)

@@ -231,6 +231,8 @@ class StepRunner:
         self.graph: Any = None  # a torch.cuda.CUDAGraph once captured (or a capturer's stand-in)
         #: Checked against the eager step: runs may claim it (set under the lock).
         self.ready = False
+        #: The step in Triton kernels (engine.decoders.fused_step), where asked for and checked.
+        self.fused: Any = None
         self._lock = lock
 
     @property
@@ -238,8 +240,11 @@ class StepRunner:
         return self.graph is not None
 
     def run_eager(self) -> None:
-        """The step itself, over the buffers (what the graph replays)."""
-        static_step(self.stack, self.buffers)
+        """The step itself, over the buffers (what the graph replays): fused, or today's."""
+        if self.fused is not None:
+            self.fused()
+        else:
+            static_step(self.stack, self.buffers)
 
     def run(self) -> None:
         """One step: the graph's replay where there is one, else the eager static step."""
@@ -462,6 +467,7 @@ def build_step_graphs(
     capture: bool | None = None,
     background: bool = False,
     capturer: Capturer | None = None,
+    fused: bool = False,
 ) -> StepGraphs:
     """Allocate, capture (on CUDA) and verify a static step per take count.
 
@@ -480,6 +486,8 @@ def build_step_graphs(
             does it on a thread of its own, runs decoding eagerly meanwhile.
         capturer: what captures a step (default :func:`capture_cuda_graph`);
             a stand-in lets the CPU tests exercise capture and switch-over.
+        fused: take the step in Triton kernels (engine.decoders.fused_step)
+            where it agrees with the eager static step; else today's step.
 
     Returns:
         The prepared steps; ``runners`` may be empty.
@@ -521,7 +529,7 @@ def build_step_graphs(
             if not background:
                 try:
                     with lock:
-                        _prepare(loaded, runner, pool, capturer)
+                        _prepare(loaded, runner, pool, capturer, fused)
                 except Exception as exc:  # any failure leaves this row count to the eager loop
                     _left_out(rows, exc)
                     continue
@@ -533,7 +541,7 @@ def build_step_graphs(
     if background:
         from engine.decoders.background_capture import BackgroundCapture
 
-        graphs.background = BackgroundCapture(loaded, graphs, lock, pool, capturer)
+        graphs.background = BackgroundCapture(loaded, graphs, lock, pool, capturer, fused)
     return graphs
 
 
@@ -553,6 +561,7 @@ def prepare_step_graphs(
     text_tokens: int = DEFAULT_TEXT_TOKENS,
     background: bool = False,
     capturer: Capturer | None = None,
+    fused: bool = False,
 ) -> StepGraphs | None:
     """Capture CUDA graphs of the decode step at model load; None where there are none.
 
@@ -568,6 +577,8 @@ def prepare_step_graphs(
             on a thread of its own; runs decode eagerly until each is ready.
         capturer: what captures a step (default :func:`capture_cuda_graph`);
             given, it serves any device (the CPU tests' stand-in).
+        fused: the step in Triton kernels where it agrees with the eager one
+            (engine.decoders.fused_step; ``serve --fused-step``).
 
     Returns:
         The captured steps, or None: on a device other than CUDA (logged), or
@@ -589,6 +600,7 @@ def prepare_step_graphs(
             capture=True,
             background=background,
             capturer=capturer,
+            fused=fused,
         )
     except Exception as exc:  # out of memory, a capture error: the eager loop still works
         log.warning("CUDA graphs not prepared (%s: %s): decoding eagerly", type(exc).__name__, exc)
@@ -619,16 +631,40 @@ def prepare_step_graphs(
 # -- verification --------------------------------------------------------------
 
 
-def _prepare(loaded: LoadedModel, runner: StepRunner, pool: Any, capturer: Any) -> None:
+def _prepare(
+    loaded: LoadedModel, runner: StepRunner, pool: Any, capturer: Any, fused: bool = False
+) -> None:
     """Capture ``runner`` (with ``capturer``, unless None) and check it.
 
-    Called with the steps' lock held.  On failure the runner is left without
-    its graph.
+    With ``fused``, the fused step first (checked against the eager static
+    step, then captured and checked as today's); if any of that fails, a
+    warning, and today's step is prepared instead.  Called with the steps'
+    lock held.  On failure the runner is left without its graph.
 
     Raises:
         GraphMismatch: it disagrees with the eager step (or any capture error).
     """
     tolerance = TOLERANCE.get(str(runner.stack.dtype).removeprefix("torch."), 1e-2)
+    if fused:
+        from engine.decoders.fused_step import make_fused_step
+
+        try:
+            runner.fused = make_fused_step(runner, tolerance)
+            _prepare(loaded, runner, pool, capturer)
+            log.info(
+                "fused decode step for %d rows: %d kernels a step",
+                runner.buffers.rows,
+                runner.fused.kernels_per_step,
+            )
+            return
+        except Exception as exc:  # Triton missing, a kernel that disagrees: today's step
+            runner.fused = None
+            log.warning(
+                "fused decode step for %d rows dropped (%s: %s): today's step instead",
+                runner.buffers.rows,
+                type(exc).__name__,
+                exc,
+            )
     try:
         if capturer is not None:
             fill_probe(runner.buffers, runner.stack)
