@@ -1,6 +1,6 @@
 """The fused decode step's Triton kernels, run on the CPU by Triton's interpreter.
 
-``TRITON_INTERPRET=1`` is set here before the kernels' module is imported
+``TRITON_INTERPRET=1`` is set here while the kernels' module is imported
 (Triton decides per kernel when it is defined), so every kernel runs in numpy
 over CPU tensors: each is compared with torch's own computation on small
 shapes, with tiles smaller than the shapes so that the loops and their masks
@@ -14,29 +14,46 @@ fast on a GPU is a measurement for a CUDA machine (docs/performance.md).
 
 from __future__ import annotations
 
-import os
-
-os.environ["TRITON_INTERPRET"] = "1"  # before engine.decoders.triton_kernels is imported
-
 import logging
+import os
+import subprocess
 import sys
+import textwrap
 from functools import partial
 from pathlib import Path
 
 import pytest
 
 torch = pytest.importorskip("torch")
-pytest.importorskip("triton", reason="Triton is not installed (its wheels are for Linux only)")
+
+# Triton decides per kernel, when it is defined, whether the interpreter runs it, and
+# checks the setting again as it launches one: TRITON_INTERPRET is set for the kernels'
+# import and for this module's tests (below), not for the rest of the session.
+_before = os.environ.get("TRITON_INTERPRET")
+os.environ["TRITON_INTERPRET"] = "1"
+try:
+    pytest.importorskip("triton", reason="Triton is not installed (its wheels are for Linux only)")
+    from engine.decoders import fused_step, triton_kernels
+finally:
+    if _before is None:
+        del os.environ["TRITON_INTERPRET"]
+    else:
+        os.environ["TRITON_INTERPRET"] = _before
 
 import torch.nn.functional as F  # noqa: E402
 
 from engine import checkpoint  # noqa: E402
-from engine.decoders import fused_step, triton_kernels  # noqa: E402
 from engine.decoders.contract import DecodeInputs, forced_logits  # noqa: E402
 from engine.decoders.loop import fast_decode  # noqa: E402
 from engine.decoders.step_graph import build_step_graphs, fill_probe, static_step  # noqa: E402
 from engine.sampling import Sampling  # noqa: E402
 from tests.agreement import assert_logits_close, recorded_run  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def interpreted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+
 
 TOLERANCE = {torch.float32: 1e-5, torch.float16: 1e-2}
 
@@ -256,7 +273,7 @@ def test_prepared_steps_take_the_fused_step_where_it_agrees(cache: Path, caplog)
     tok = loaded.tokenizer(["warm funk drums"], return_tensors="pt")
     inputs = DecodeInputs(tok.input_ids, tok.attention_mask, guidance=3.0)
     greedy = Sampling(greedy=True)
-    eager, record = recorded_run(fast_decode, loaded, inputs, 4, greedy, (0,))
+    eager, record = recorded_run(fast_decode, loaded, inputs, 2, greedy, (0,))
     forced = forced_logits(partial(fast_decode, graphs=graphs), loaded, inputs, eager)
     assert_logits_close(forced, torch.stack(record.logits), "fused step")
 
@@ -287,3 +304,40 @@ def test_without_triton_todays_step_is_kept(cache: Path, monkeypatch, caplog) ->
     assert graphs.runners[2].fused is None and graphs.runners[2].ready
     assert "fused decode step for 2 rows dropped" in caplog.text
     assert "triton_kernels" in caplog.text  # the import that failed, named
+
+
+# -- CUDA --------------------------------------------------------------------------
+
+CUDA_CHECK = """
+import logging, sys
+import torch
+from pathlib import Path
+from engine import checkpoint
+from engine.decoders import triton_kernels
+from engine.decoders.step_graph import prepare_step_graphs
+logging.basicConfig(level=logging.INFO)
+assert not triton_kernels.INTERPRETED
+for dtype in ("float32", "float16"):
+    loaded = checkpoint.load("debug", Path(sys.argv[1]), device="cuda", dtype=dtype)
+    graphs = prepare_step_graphs(loaded, (1, 2), fused=True)
+    assert graphs is not None and graphs.graphed, dtype
+    kept = {rows: runner.fused is not None for rows, runner in graphs.runners.items()}
+    assert all(kept.values()), (dtype, kept)
+print("fused step kept on CUDA")
+"""
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_the_fused_step_compiles_captures_and_agrees_on_cuda(tmp_path: Path) -> None:
+    """Compiled for the GPU (a process of its own: no interpreter), captured, checked, kept."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(CUDA_CHECK), str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "fused step kept on CUDA" in done.stdout

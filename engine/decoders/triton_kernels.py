@@ -40,11 +40,14 @@ ACTIVATIONS = {None: 0, "gelu": 1, "relu": 2}
 #: Kernels run by Triton's interpreter (``TRITON_INTERPRET=1``, on the CPU), as decided
 #: when this module is imported (that is when Triton decides it too).
 INTERPRETED = os.environ.get("TRITON_INTERPRET", "0").lower() in ("1", "true", "on")
-# Output columns, input columns and cache slots a program takes at a time.  The
-# interpreter runs each program in numpy: wider tiles make fewer, faster programs.
-_BLOCK_N = 2048 if INTERPRETED else 64
-_BLOCK_K = 64
-_BLOCK_L = 256 if INTERPRETED else 64
+# Output columns, input columns and cache slots a program takes at a time.  On a GPU
+# (not measured yet: benchmarks/fused_step.py is for that): narrow column tiles, so
+# that a decode step's products (a few rows, weights read once) spread over many
+# programs, since they are bound by reading the weights.  The interpreter runs each
+# program in numpy: wide tiles make fewer, faster programs.
+_BLOCK_N = 2048 if INTERPRETED else 16
+_BLOCK_K = 64 if INTERPRETED else 128
+_BLOCK_L = 256 if INTERPRETED else 128
 
 
 def _pow2(n: int, least: int = 16) -> int:
