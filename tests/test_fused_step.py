@@ -1,7 +1,7 @@
 """The fused decode step's Triton kernels, run on the CPU by Triton's interpreter.
 
-``TRITON_INTERPRET=1`` is set here while the kernels' module is imported
-(Triton decides per kernel when it is defined), so every kernel runs in numpy
+``TRITON_INTERPRET=1`` is set by tests/conftest.py before Triton is first
+imported (Triton decides then, and per kernel), so every kernel runs in numpy
 over CPU tensors: each is compared with torch's own computation on small
 shapes, with tiles smaller than the shapes so that the loops and their masks
 are exercised; then the whole fused step with the eager static step
@@ -26,19 +26,18 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-# Triton decides per kernel, when it is defined, whether the interpreter runs it, and
-# checks the setting again as it launches one: TRITON_INTERPRET is set for the kernels'
-# import and for this module's tests (below), not for the rest of the session.
-_before = os.environ.get("TRITON_INTERPRET")
-os.environ["TRITON_INTERPRET"] = "1"
-try:
-    pytest.importorskip("triton", reason="Triton is not installed (its wheels are for Linux only)")
-    from engine.decoders import fused_step, triton_kernels
-finally:
-    if _before is None:
-        del os.environ["TRITON_INTERPRET"]
-    else:
-        os.environ["TRITON_INTERPRET"] = _before
+# tests/conftest.py sets TRITON_INTERPRET=1 before Triton is first imported: Triton
+# decides then, and per kernel when it is defined, whether its interpreter runs it.
+pytest.importorskip("triton", reason="Triton is not installed (its wheels are for Linux only)")
+
+from engine.decoders import fused_step, triton_kernels  # noqa: E402
+
+if os.environ.get("TRITON_INTERPRET") != "1":
+    pytest.skip(
+        "TRITON_INTERPRET is not 1 (set to another value before the tests): the kernels "
+        "would need a GPU",
+        allow_module_level=True,
+    )
 
 import torch.nn.functional as F  # noqa: E402
 
@@ -49,18 +48,16 @@ from engine.decoders.step_graph import build_step_graphs, fill_probe, static_ste
 from engine.sampling import Sampling  # noqa: E402
 from tests.agreement import assert_logits_close, recorded_run  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def interpreted(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TRITON_INTERPRET", "1")
-
-
 TOLERANCE = {torch.float32: 1e-5, torch.float16: 1e-2}
 
 
 def test_the_kernels_run_in_the_interpreter() -> None:
-    """Else they would need a GPU, and these tests would test nothing."""
+    """Triton's own library functions too (else a launch fails inside them)."""
+    import triton.language as tl
+    from triton.runtime.jit import JITFunction
+
     assert triton_kernels.INTERPRETED
+    assert not isinstance(tl.zeros, JITFunction), "Triton was imported before TRITON_INTERPRET"
 
 
 def close(got, want, dtype, what: str = "") -> None:
