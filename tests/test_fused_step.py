@@ -259,6 +259,20 @@ def test_kernels_per_step(cache: Path, monkeypatch, name: str, per_layer: int) -
     assert fused_step.KERNELS_PER_LAYER["melody" if name == "debug-melody" else "text"] == per_layer
 
 
+def test_row_counts_share_the_stacked_weights(cache: Path) -> None:
+    """One stack of q/k/v, heads and embeddings for all; the modules' weights are views of it."""
+    loaded = checkpoint.load("debug", cache, device="cpu")
+    graphs = build_step_graphs(loaded, (1, 2), frames=16, text_tokens=16)
+    two, four = (fused_step.FusedStep(r.stack, r.buffers) for r in graphs.runners.values())
+    for a, b in ((two.heads, four.heads), (two.table, four.table)):
+        assert a.data_ptr() == b.data_ptr()
+    assert two.layers[1].qkv.data_ptr() == four.layers[1].qkv.data_ptr()
+    attn = two.stack.layers[1].self_attn
+    assert attn.k_proj.weight.data_ptr() == two.layers[1].qkv[attn.q_proj.out_features :].data_ptr()
+    heads = two.stack.lm.lm_heads
+    assert heads[3].weight.data_ptr() == two.heads[3 * heads[0].out_features :].data_ptr()
+
+
 def test_prepared_steps_take_the_fused_step_where_it_agrees(cache: Path, caplog) -> None:
     """Kept after its checks; a run through it has the eager loop's logits on the same tokens."""
     loaded = checkpoint.load("debug", cache, device="cpu")

@@ -32,7 +32,7 @@ stay outside the step, in engine.decoders.loop, as for today's step.
 Its weights are the checkpoint's own, but for two stacks made once: q/k/v's
 weights per layer (the layer's q/k/v weights then become views of it, so the
 memory is not doubled) and the heads' (likewise).  The codebooks' embeddings
-are stacked too (a copy: small).
+are stacked too (a copy: small).  Every row count's fused step shares them.
 """
 
 from __future__ import annotations
@@ -78,11 +78,19 @@ def _norm(module: Any) -> tuple[Any, Any, float]:
     return (module.weight, module.bias, float(module.eps))
 
 
-def _stacked(modules: list[Any]) -> Any:
-    """The modules' weights stacked in one tensor, each module's weight made a view of it."""
+def _stacked(modules: list[Any], shared: dict[Any, Any]) -> Any:
+    """The modules' weights stacked in one tensor, each module's weight made a view of it.
+
+    Made once per :class:`LayerStack` (``shared``): every row count's fused
+    step reads the same stack.
+    """
     import torch
 
+    key = tuple(id(m) for m in modules)
+    if key in shared:
+        return shared[key]
     stack = torch.cat([m.weight.detach() for m in modules], dim=0).contiguous()
+    shared[key] = stack
     start = 0
     for module in modules:
         rows = module.weight.shape[0]
@@ -112,6 +120,8 @@ class FusedStep:
         self.stack = stack
         self.buffers = buffers
         self.melody = buffers.cross_keys is None
+        # Stacks shared by every row count's fused step of this LayerStack.
+        shared = stack.__dict__.setdefault("fused_weights", {})
         layers = []
         for layer in stack.layers:
             attn, cross = layer.self_attn, getattr(layer, "encoder_attn", None)
@@ -121,7 +131,7 @@ class FusedStep:
             layers.append(
                 _Layer(
                     norm1=_norm(layer.self_attn_layer_norm),
-                    qkv=_stacked([attn.q_proj, attn.k_proj, attn.v_proj]),
+                    qkv=_stacked([attn.q_proj, attn.k_proj, attn.v_proj], shared),
                     out=attn.out_proj.weight,
                     out_bias=attn.out_proj.bias,
                     cross_norm=None if self.melody else _norm(layer.encoder_attn_layer_norm),
@@ -138,10 +148,12 @@ class FusedStep:
             )
         self.layers = layers
         self.final_norm = _norm(stack.core.layer_norm)
-        self.heads = _stacked(list(stack.lm.lm_heads))
+        self.heads = _stacked(list(stack.lm.lm_heads), shared)
         if any(head.bias is not None for head in stack.lm.lm_heads):
             raise FusedUnsupported("lm heads with a bias")
-        self.table = torch.stack([e.weight.detach() for e in stack.core.embed_tokens]).contiguous()
+        if "table" not in shared:  # a copy (the codebooks' embeddings are small)
+            shared["table"] = torch.stack([e.weight.detach() for e in stack.core.embed_tokens])
+        self.table = shared["table"]
         rows, width = buffers.rows, stack.heads * stack.head_dim
         ffn = stack.layers[0].fc1.out_features
         device, dtype = stack.device, stack.dtype
