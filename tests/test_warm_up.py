@@ -9,6 +9,7 @@ codec) and the log lines are checked, on the CPU with the debug checkpoint.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -33,14 +34,14 @@ def debug(tmp_path_factory: pytest.TempPathFactory) -> checkpoint.LoadedModel:
     return checkpoint.load("debug", tmp_path_factory.mktemp("cache"), device="cpu")
 
 
-def test_the_cpu_warms_up_with_one_short_take() -> None:
-    assert plan_for("cpu", 8) == WarmUpPlan(TAKE_SECONDS, (), (), ())
+def test_the_cpu_warms_up_with_one_short_take_and_its_files() -> None:
+    assert plan_for("cpu", 8) == WarmUpPlan(TAKE_SECONDS, True, (), (), ())
     assert plan_for("mps", 8) == WarmUpPlan()
 
 
 def test_cuda_warms_up_prompt_lengths_take_counts_and_codec_lengths() -> None:
     plan = plan_for("cuda", 8)
-    assert plan.take_seconds == TAKE_SECONDS
+    assert plan.take_seconds == TAKE_SECONDS and plan.files
     assert plan.text_tokens == CUDA_TEXT_TOKENS
     assert plan.batches == (1, 2, 4, 8)
     assert plan.codec_seconds == CUDA_CODEC_SECONDS
@@ -69,7 +70,7 @@ def test_every_part_runs_and_is_logged(debug, monkeypatch, caplog) -> None:
         "decode_audio",
         lambda loaded, codes: decoded.append(codes.shape) or real(loaded, codes),
     )
-    plan = WarmUpPlan(0.1, (8, 16), (1, 2), (0.5,))
+    plan = WarmUpPlan(0.1, False, (8, 16), (1, 2), (0.5,))
     with caplog.at_level(logging.INFO, logger="engine.warm_up"):
         parts = warm_up(debug, decoder, plan)
     assert list(parts) == [
@@ -92,6 +93,32 @@ def test_every_part_runs_and_is_logged(debug, monkeypatch, caplog) -> None:
         assert name in line
 
 
+def test_the_files_part_does_what_writing_a_take_does(debug, monkeypatch) -> None:
+    """Loudness measured, a WAV and sidecar written (first use of pyloudnorm, soxr, soundfile)."""
+    from engine import loudness, output
+
+    measured, written = [], []
+    real_measure, real_write = loudness.measure, output.write_take
+
+    def measure(audio, rate, **kw):
+        measured.append((audio.shape, rate))
+        return real_measure(audio, rate, **kw)
+
+    def write(audio, rate, folder, stem, sidecar, **kw):
+        path = real_write(audio, rate, folder, stem, sidecar, **kw)
+        written.append(path)
+        assert path.is_file() and path.with_suffix(".json").is_file()
+        return path
+
+    monkeypatch.setattr(loudness, "measure", measure)
+    monkeypatch.setattr(output, "write_take", write)
+    parts = warm_up(debug, partial(fast_decode), WarmUpPlan(0.1, True))
+    assert list(parts) == ["take 0.1 s", "files"]
+    assert measured == [((1, 3200), 32000)]  # the warm-up take's own audio
+    [path] = written
+    assert not path.parent.exists()  # the temporary folder is gone
+
+
 def test_the_engine_logs_its_warm_up_and_its_first_run(tmp_path: Path, caplog) -> None:
     from engine.api import Engine, EngineSettings
     from engine.spec import GenerationSpec
@@ -103,5 +130,5 @@ def test_the_engine_logs_its_warm_up_and_its_first_run(tmp_path: Path, caplog) -
         engine.generate(spec)
         engine.generate(spec)
     text = caplog.text
-    assert "warm-up took" in text and "take 0.2 s" in text
+    assert "warm-up took" in text and "take 0.2 s" in text and "files" in text
     assert text.count("first run after loading debug") == 1
