@@ -59,8 +59,8 @@ class WarmUpPlan:
     Attributes:
         take_seconds: one whole take of this length (0: none).
         files: put the take through what writing a take does (peak limit,
-            loudness measurement, resampling to 48 kHz, a WAV and its sidecar
-            written into a temporary folder, then removed).
+            loudness measurement, resampling to 48 kHz, the WAV and its sidecar
+            encoded, in memory: nothing is written to disk).
         text_tokens: prompt lengths (tokens) the text encoder and a decoder
             run's cross-attention projections are run at.
         batches: take counts a short decoder run is made with (prefill,
@@ -145,19 +145,25 @@ def warm_up(loaded: LoadedModel, decoder: Decoder, plan: WarmUpPlan) -> dict[str
 
 
 def _files(audio: Any, sample_rate: int) -> None:
-    """What writing a take does to its audio, into a temporary folder that is then removed."""
-    import tempfile
+    """What writing a take does to its audio, the WAV and its sidecar encoded in memory.
+
+    Nothing is written to disk: the engine writes only where it is asked to.
+    """
+    import io
+    import json
+
+    import soundfile
 
     from engine.audio import resample
     from engine.loudness import measure
-    from engine.output import limit_peak, write_take
+    from engine.output import SUBTYPE, limit_peak
     from engine.take_files import versions
 
     audio, _ = limit_peak(np.asarray(audio, dtype=np.float32))
     facts = measure(audio, sample_rate)
     resample(audio, sample_rate, 48000)
-    with tempfile.TemporaryDirectory(prefix="musicgen-warm-up-") as folder:
-        write_take(audio, sample_rate, Path(folder), "warm-up", {"loudness": facts, **versions()})
+    soundfile.write(io.BytesIO(), audio.T, sample_rate, format="WAV", subtype=SUBTYPE)
+    json.dumps({"loudness": facts, "versions": versions()})
 
 
 def _inputs(loaded: LoadedModel, batch: int, tokens: int, guidance: float) -> DecodeInputs:

@@ -93,30 +93,34 @@ def test_every_part_runs_and_is_logged(debug, monkeypatch, caplog) -> None:
         assert name in line
 
 
-def test_the_files_part_does_what_writing_a_take_does(debug, monkeypatch) -> None:
-    """Loudness measured, a WAV and sidecar written (first use of pyloudnorm, soxr, soundfile)."""
-    from engine import loudness, output
+def test_the_files_part_does_what_writing_a_take_does(debug, monkeypatch, tmp_path) -> None:
+    """Loudness measured, a WAV encoded (first use of pyloudnorm, soxr, soundfile); in memory."""
+    import io
 
-    measured, written = [], []
-    real_measure, real_write = loudness.measure, output.write_take
+    import soundfile
+
+    from engine import loudness
+
+    measured, encoded = [], []
+    real_measure, real_write = loudness.measure, soundfile.write
 
     def measure(audio, rate, **kw):
         measured.append((audio.shape, rate))
         return real_measure(audio, rate, **kw)
 
-    def write(audio, rate, folder, stem, sidecar, **kw):
-        path = real_write(audio, rate, folder, stem, sidecar, **kw)
-        written.append(path)
-        assert path.is_file() and path.with_suffix(".json").is_file()
-        return path
+    def write(file, data, rate, **kw):
+        encoded.append(file)
+        return real_write(file, data, rate, **kw)
 
     monkeypatch.setattr(loudness, "measure", measure)
-    monkeypatch.setattr(output, "write_take", write)
+    monkeypatch.setattr(soundfile, "write", write)
+    monkeypatch.chdir(tmp_path)
     parts = warm_up(debug, partial(fast_decode), WarmUpPlan(0.1, True))
     assert list(parts) == ["take 0.1 s", "files"]
     assert measured == [((1, 3200), 32000)]  # the warm-up take's own audio
-    [path] = written
-    assert not path.parent.exists()  # the temporary folder is gone
+    [target] = encoded
+    assert isinstance(target, io.BytesIO) and target.getvalue()[:4] == b"RIFF"
+    assert list(tmp_path.iterdir()) == []  # nothing written to disk
 
 
 def test_the_engine_logs_its_warm_up_and_its_first_run(tmp_path: Path, caplog) -> None:
