@@ -44,7 +44,8 @@ import torch.nn.functional as F  # noqa: E402
 from engine import checkpoint  # noqa: E402
 from engine.decoders.contract import DecodeInputs, forced_logits  # noqa: E402
 from engine.decoders.loop import fast_decode  # noqa: E402
-from engine.decoders.step_graph import build_step_graphs, fill_probe, static_step  # noqa: E402
+from engine.decoders.step_checks import fill_probe  # noqa: E402
+from engine.decoders.step_graph import build_step_graphs, static_step  # noqa: E402
 from engine.sampling import Sampling  # noqa: E402
 from tests.agreement import assert_logits_close, recorded_run  # noqa: E402
 

@@ -20,12 +20,10 @@ torch = pytest.importorskip("torch")
 from engine import checkpoint  # noqa: E402
 from engine.decoders.contract import DecodeInputs  # noqa: E402
 from engine.decoders.loop import Run, fast_decode  # noqa: E402
+from engine.decoders.step_checks import GraphMismatch, check_replay, fill_probe  # noqa: E402
 from engine.decoders.step_graph import (  # noqa: E402
-    GraphMismatch,
     StepRunner,
     build_step_graphs,
-    check_replay,
-    fill_probe,
     prepare_step_graphs,
 )
 from engine.sampling import Sampling, generators  # noqa: E402

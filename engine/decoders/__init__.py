@@ -15,6 +15,11 @@ setting names.  What each module holds:
   (``FoldedCross``);
 - ``step_graph``: the static step with every shape fixed, captured as CUDA
   graphs at load (``prepare_step_graphs``);
+- ``step_checks``: the checks a prepared step passes before runs use it;
+- ``background_capture``: the graphs checked and captured after the engine
+  is ready (``serve --graph-capture background``);
+- ``fused_step``, ``triton_kernels``: the static step in Triton kernels
+  (``serve --fused-step``, off by default);
 - ``kernels``: the CPU kernels chosen per machine at load (cached, logged);
 - ``kernel_timing``: the candidates timed on the model's own weights;
 - ``linears``: what the decoder's Linear layers become (oneDNN-prepacked,

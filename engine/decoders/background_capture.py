@@ -6,10 +6,10 @@ and :class:`BackgroundCapture` prepares the steps of
 :mod:`engine.decoders.step_graph` on a thread of its own, in two passes:
 
 1. each row count's static step is checked against the eager step (a short
-   probe run, :func:`~engine.decoders.step_graph.check_run`); from then on runs
+   probe run, :func:`~engine.decoders.step_checks.check_run`); from then on runs
    of that shape take it, eagerly;
 2. each row count's step is captured as a CUDA graph and checked again
-   (:func:`~engine.decoders.step_graph.check_replay`, then the probe run);
+   (:func:`~engine.decoders.step_checks.check_replay`, then the probe run);
    from then on its runs replay the graph.  One whose capture or check fails
    is left out with a warning, as at load: its runs decode with the eager loop.
 
@@ -70,7 +70,8 @@ class BackgroundCapture:
     def _run(self) -> None:
         import torch
 
-        from engine.decoders.step_graph import TOLERANCE, _left_out, _prepare, check_run
+        from engine.decoders.step_checks import TOLERANCE, check_run
+        from engine.decoders.step_graph import _left_out, _prepare
 
         start = time.perf_counter()
         try:

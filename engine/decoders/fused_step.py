@@ -229,14 +229,15 @@ def make_fused_step(runner: Any, tolerance: float) -> FusedStep:
 
     Called with the steps' lock held, before the runner's capture.  Compares
     the logits at two positions of a random probe (as
-    :func:`engine.decoders.step_graph.check_replay` does for a graph).
+    :func:`engine.decoders.step_checks.check_replay` does for a graph).
 
     Raises:
         FusedUnsupported: the checkpoint has what the kernels do not do.
         GraphMismatch: the fused step's logits differ from the eager step's.
         ImportError: Triton is not installed.
     """
-    from engine.decoders.step_graph import check_replay, fill_probe, static_step
+    from engine.decoders.step_checks import check_replay, fill_probe
+    from engine.decoders.step_graph import static_step
 
     fused = FusedStep(runner.stack, runner.buffers)
     fill_probe(runner.buffers, runner.stack)
