@@ -256,3 +256,29 @@ def test_the_engine_is_ready_before_the_capture_ends(tmp_path: Path, monkeypatch
     assert engine.generate(spec).paths
     assert fake.replays > 0
     engine.unload()
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_real_background_capture_beside_eager_runs_on_cuda(tmp_path: Path) -> None:
+    """On a GPU: captured on its thread (thread_local mode) while takes decode on this one."""
+    from engine.decoders.step_graph import prepare_step_graphs
+
+    loaded = checkpoint.load("debug", tmp_path, device="cuda", dtype="float16")
+    graphs = prepare_step_graphs(loaded, (1, 2, 3, 4), background=True)
+    assert graphs is not None and not graphs.graphed
+    tok = loaded.tokenizer(["warm funk drums"], return_tensors="pt").to("cuda")
+    inputs = DecodeInputs(tok.input_ids, tok.attention_mask, guidance=3.0)
+    graphs.start()
+    made = 0
+    while not graphs.wait(0):  # takes beside the capture, as a served engine makes them
+        tokens = fast_decode(
+            loaded, inputs, 8, Sampling(), generators([made], "cuda"), graphs=graphs
+        )
+        assert tokens.shape == (1, 4, 8)
+        made += 1
+    assert graphs.wait(WAIT) and graphs.graphed
+    assert sorted(graphs.runners) == [2, 4, 6, 8]
+    eager, record = recorded_run(fast_decode, loaded, inputs, 8, GREEDY, (0,))
+    forced = forced_logits(partial(fast_decode, graphs=graphs), loaded, inputs, eager)
+    assert_logits_close(forced, torch.stack(record.logits), "replayed step", dtype=torch.float16)
