@@ -481,3 +481,92 @@ def _uint8() -> Any:
     import torch
 
     return torch.uint8
+
+
+# -- compiled ahead, without a GPU ---------------------------------------------------
+
+
+def variants(dtype: str) -> list[tuple[str, Any, dict[str, Any], dict[str, str]]]:
+    """Every kernel variant the fused step launches, as Triton compiles it.
+
+    Args:
+        dtype: the model's, in Triton's spelling ("fp16", "bf16", "fp32").
+
+    Returns:
+        ``(name, kernel, constexprs, signature)`` per variant: out projection /
+        fc2 (residual), cross-attention query (norm), fc1 (norm, GELU), heads
+        (norm, float32 out), a variant with every option, q/k/v, self- and
+        cross-attention, embeddings; at this module's tile sizes, for a head
+        size of 64 and a width of 1024 (musicgen-small's).
+    """
+    tiles = {"BLOCK_R": 16, "BLOCK_N": _BLOCK_N, "BLOCK_K": _BLOCK_K}
+    out = []
+    for name, ln, bias, act, res, out_dtype in (
+        ("linear: residual", False, False, 0, True, dtype),
+        ("linear: norm", True, False, 0, False, dtype),
+        ("linear: norm, gelu", True, False, 1, False, dtype),
+        ("linear: norm, float32 out", True, False, 0, False, "fp32"),
+        ("linear: all options", True, True, 2, True, dtype),
+    ):
+        flags = {"HAS_LN": ln, "HAS_BIAS": bias, "ACT": act, "HAS_RES": res}
+        out.append(
+            (name, _linear_kernel, {**flags, **tiles}, _signature(_linear_kernel, dtype, out_dtype))
+        )
+    out.append(("qkv", _qkv_kernel, dict(tiles), _signature(_qkv_kernel, dtype)))
+    for name, self_attention in (("attention: self", True), ("attention: cross", False)):
+        flags = {"UP_TO_POSITION": self_attention, "HAS_MASK": not self_attention}
+        constants = {**flags, "BLOCK_D": 64, "BLOCK_L": _BLOCK_L}
+        out.append((name, _attention_kernel, constants, _signature(_attention_kernel, dtype)))
+    out.append(("embed", _embed_kernel, {"BLOCK_D": 1024}, _signature(_embed_kernel, dtype)))
+    return out
+
+
+def compile_variants(arch: int, dtype: str) -> list[tuple[str, Any]]:
+    """Compile :func:`variants` for CUDA architecture ``arch`` (90: Hopper) down to the binary.
+
+    Needs no GPU (Triton's compiler and the ptxas it ships), but kernels defined
+    outside the interpreter (``TRITON_INTERPRET`` unset when this module was imported).
+
+    Returns:
+        ``(name, compiled kernel)`` per variant (``.asm["ptx"]``, ``.asm["cubin"]``).
+    """
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    if INTERPRETED:
+        raise RuntimeError(
+            "these kernels were defined for Triton's interpreter: nothing to compile"
+        )
+    target = GPUTarget("cuda", arch, 32)
+    return [
+        (
+            name,
+            triton.compile(
+                ASTSource(fn=kernel, signature=sig, constexprs=constants), target=target
+            ),
+        )
+        for name, kernel, constants, sig in variants(dtype)
+    ]
+
+
+def _signature(kernel: Any, dtype: str, out_dtype: str | None = None) -> dict[str, str]:
+    """Triton's type of each argument, from this module's naming of them."""
+    signature = {}
+    for param in kernel.params:
+        name = param.name
+        if param.is_constexpr:
+            kind = "constexpr"
+        elif name in ("ids_ptr", "pos_ptr"):
+            kind = "*i64"
+        elif name == "mask_ptr":
+            kind = "*u8"
+        elif name == "out_ptr":
+            kind = "*" + (out_dtype or dtype)
+        elif name.endswith("_ptr"):
+            kind = "*" + dtype
+        elif name in ("eps", "scale"):
+            kind = "fp32"
+        else:
+            kind = "i32"
+        signature[name] = kind
+    return signature
