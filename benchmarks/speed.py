@@ -31,7 +31,9 @@ Paths: ``reference`` = transformers generate; ``fast`` = the engine's loop
 with its eager step; ``static`` = the engine's loop through the static step of
 ``engine.decoders.step_graph``, run eagerly (any device); ``graphed`` = the same step
 replayed as a CUDA graph, prepared as the engine prepares it at load (CUDA
-only: elsewhere the path is skipped with a note).  Both take the engine's
+only: elsewhere the path is skipped with a note); ``fused`` = the fused step in
+Triton kernels (engine.decoders.fused_step), replayed as a CUDA graph (CUDA
+only; dropped, with the log's warning, where it disagrees).  All take the engine's
 30 s window cache unless ``--graph-frames`` says otherwise; preparing (and
 capturing) is done before timing, as the engine does it at load.
 
@@ -365,11 +367,15 @@ def path_decoder(path: str, loaded: Any, batch: int, graph_frames: int) -> Any:
         return reference_decode
     if path == "fast":
         return fast_decode
-    graphed = path == "graphed"
+    graphed = path in ("graphed", "fused")
     if graphed and not loaded.device.startswith("cuda"):
         return None
     frames = graph_frames or None  # None: the engine's window
-    graphs = build_step_graphs(loaded, (batch,), frames=frames, capture=graphed)
+    fused = path == "fused"
+    graphs = build_step_graphs(loaded, (batch,), frames=frames, capture=graphed, fused=fused)
+    if fused and not any(runner.fused for runner in graphs.runners.values()):
+        print(f"# fused, batch {batch}: the fused step was dropped (see the log); skipped")
+        return None
     if not graphs.runners:
         print(f"# {path}: the prepared step failed its checks (see the log); skipped")
         return None
@@ -393,8 +399,9 @@ def speed_table(args: argparse.Namespace, device: str, dtypes: list[str]) -> Non
     steps = min(args.steps, full_steps) if args.steps > 0 else full_steps
     paths = args.paths.split(",")
     kernels = args.kernels.split(",") if device == "cpu" else ["module"]
-    if "graphed" in paths and not device.startswith("cuda"):
-        print("# graphed: CUDA graphs need a CUDA device; skipped")
+    for cuda_only in ("graphed", "fused"):
+        if cuda_only in paths and not device.startswith("cuda"):
+            print(f"# {cuda_only}: CUDA graphs need a CUDA device; skipped")
     bandwidth = [read_bandwidth(device)]
     print(f"# read bandwidth at the start: {bandwidth[0]:.1f} GB/s", flush=True)
     print(
@@ -565,7 +572,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", default="1,4,8", help="takes decoded together")
     parser.add_argument("--steps", type=int, default=0, help="time only N steps, extrapolate")
     parser.add_argument(
-        "--paths", default="reference,fast", help="reference,fast,static,graphed (see above)"
+        "--paths", default="reference,fast", help="reference,fast,static,graphed,fused (see above)"
     )
     parser.add_argument(
         "--graph-frames",

@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bridge import protocol, version
-from bridge.config import CPU_KERNELS, CPU_PRECISIONS, DECODERS, DTYPES, ServeConfig
+from bridge.config import (
+    CPU_KERNELS,
+    CPU_PRECISIONS,
+    DECODERS,
+    DTYPES,
+    GRAPH_CAPTURES,
+    ServeConfig,
+)
 from bridge.model_list import catalog_json, format_catalog
 from engine.errors import BridgeError, ShuttingDown
 
@@ -150,6 +157,22 @@ def build_parser() -> argparse.ArgumentParser:
         const=False,
         help="on CUDA, decode without capturing CUDA graphs at load (they are checked against "
         "the eager step at capture and dropped if they disagree)",
+    )
+    serve.add_argument(
+        "--graph-capture",
+        choices=GRAPH_CAPTURES,
+        help="on CUDA, when the CUDA graphs are captured: now (during the load) or background "
+        "(after the engine says it is ready; takes decode eagerly until each is captured) "
+        "(default now)",
+    )
+    serve.add_argument(
+        "--fused-step",
+        dest="fused_step",
+        action="store_const",
+        const=True,
+        help="on CUDA, decode with the fused step in Triton kernels (needs triton; checked "
+        "against the eager step at load and dropped with a warning if it disagrees; "
+        "experimental: not yet measured on a GPU)",
     )
     serve.add_argument(
         "--cpu-precision",
@@ -327,6 +350,8 @@ def engine_settings(config: ServeConfig) -> EngineSettings:
         config.cuda_graphs,
         max(config.max_batch, config.max_variations),
         cpu_kernel=config.cpu_kernel,
+        graph_capture=config.graph_capture,
+        fused_step=config.fused_step,
         true_peak=config.true_peak,
         out_dir=config.out_dir,
         keep_models=config.keep_models,

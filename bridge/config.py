@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from engine import adapters
-from engine.decoders import DECODERS
+from engine.decoders import DECODERS, GRAPH_CAPTURES
 from engine.decoders import KERNEL_CHOICES as CPU_KERNELS
 from engine.decoders.precision import CPU_MODES as CPU_PRECISIONS
 
@@ -72,6 +72,10 @@ class ServeConfig:
             the first load on a machine for one take's rows, and cached),
             "module" or "onednn" (that one, nothing timed).
         cuda_graphs: on CUDA, capture the decode step as CUDA graphs at load.
+        graph_capture: "now" (during the load) or "background" (after the
+            engine says it is ready; takes decode eagerly until then).
+        fused_step: on CUDA, the decode step in Triton kernels where it agrees
+            with the eager step (off until a GPU has measured it).
         true_peak: the true-peak ceiling in dBTP that a request's loudness
             target never crosses (TRUE_PEAK_RANGE).
         keep_models: most checkpoints kept resident at once (at least 1); a
@@ -106,6 +110,8 @@ class ServeConfig:
     cpu_precision: str = "auto"
     cpu_kernel: str = "auto"
     cuda_graphs: bool = True
+    graph_capture: str = "now"
+    fused_step: bool = False
     true_peak: float = -1.0
     keep_models: int = 2
     memory_budget: float = 0.0
@@ -137,6 +143,11 @@ class ServeConfig:
         if self.cpu_kernel not in CPU_KERNELS:
             raise ValueError(
                 f"cpu_kernel must be one of {', '.join(CPU_KERNELS)}, not {self.cpu_kernel!r}"
+            )
+        if self.graph_capture not in GRAPH_CAPTURES:
+            raise ValueError(
+                f"graph_capture must be one of {', '.join(GRAPH_CAPTURES)}, "
+                f"not {self.graph_capture!r}"
             )
         if self.max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, not {self.max_batch}")

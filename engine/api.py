@@ -13,6 +13,7 @@ import random
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -33,8 +34,6 @@ from engine.take_files import versions
 log = logging.getLogger(__name__)
 
 __all__ = ["Engine", "EngineSettings", "ModelInfo", "Take", "device_problem", "versions"]
-
-WARMUP_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -58,6 +57,12 @@ class EngineSettings:
             else float32.
         cuda_graphs: on CUDA, capture the fast decoder's step as CUDA graphs at
             load (engine.decoders.step_graph), each checked against the eager step.
+        graph_capture: "now" (during the load) or "background" (after the
+            engine is ready, runs decoding eagerly until each is captured;
+            engine.decoders.background_capture).
+        fused_step: on CUDA, decode with the step in Triton kernels
+            (engine.decoders.fused_step) where it agrees with the eager step;
+            off until a GPU has measured it.
         max_takes: the most takes one decoder run holds (the bridge's
             max_batch and max_variations): graphs are captured for 1..max_takes.
         true_peak: the true-peak ceiling in dBTP that loudness normalisation
@@ -89,6 +94,8 @@ class EngineSettings:
     cpu_precision: str = "auto"
     cuda_graphs: bool = True
     max_takes: int = 8
+    graph_capture: str = "now"
+    fused_step: bool = False
     true_peak: float = DEFAULT_TRUE_PEAK
     out_dir: Path | None = None
     cpu_kernel: str = "auto"
@@ -169,6 +176,7 @@ class Engine:
         from engine.preview import preview_dir, remove_orphans
 
         remove_orphans(preview_dir(settings.cache_dir))
+        self._first_run: set[str] = set()  # loaded, no run yet: its figures go in the log
         if settings.out_dir is not None:
             from engine.output import remove_stale_partials
 
@@ -207,6 +215,7 @@ class Engine:
             assert self._info is not None
             return self._info
         self._resident[model_id] = self._load_new(model_id)
+        self._first_run.add(model_id)
         self._activate(model_id)
         self._evict()
         assert self._info is not None
@@ -238,6 +247,8 @@ class Engine:
 
     def _drop(self, model_id: str) -> None:
         gone = self._resident.pop(model_id)
+        if gone.graphs is not None:
+            gone.graphs.stop()  # a background capture still going
         if self._info is not None and self._info.model_id == model_id:
             self._loaded, self._info, self._graphs = None, None, None
         self._infos = tuple(r.info for r in self._resident.values())
@@ -264,16 +275,27 @@ class Engine:
         )
         self._set_cpu_precision(loaded)
         kernel = self._set_kernel(loaded)
+        # Hashed (first load only) while the graphs are captured and the warm-up runs:
+        # hashlib lets go of the GIL.  After the kernel choice, which it would disturb.
+        hashing = ThreadPoolExecutor(1, thread_name_prefix="weights-sha256")
+        described = hashing.submit(self._provenance, loaded)
+        hashing.shutdown(wait=False)
         graphs = None
         if self.settings.decoder == "fast" and self.settings.cuda_graphs:
             from engine.decoders.step_graph import prepare_step_graphs
 
             takes = range(1, self.settings.max_takes + 1)
-            graphs = prepare_step_graphs(loaded, takes)  # None off CUDA
+            background = self.settings.graph_capture == "background"
+            graphs = prepare_step_graphs(  # None off CUDA
+                loaded, takes, background=background, fused=self.settings.fused_step
+            )
         if self.settings.warmup:
             self._warm_up(loaded, graphs)
+        if graphs is not None:
+            graphs.start()  # a background capture (none pending: nothing to do)
         from engine.generate import window_frames
 
+        described_checkpoint = described.result()  # before load_seconds: the load waited for it
         info = ModelInfo(
             model_id=model_id,
             device=loaded.device,
@@ -284,7 +306,7 @@ class Engine:
             melody=loaded.is_melody,
             is_debug=loaded.is_debug,
             load_seconds=time.perf_counter() - start,
-            checkpoint=self._provenance(loaded),
+            checkpoint=described_checkpoint,
             base_model=loaded.base_id,
             adapter=self._adapter(loaded),
             memory_bytes=_memory_bytes(loaded.model),
@@ -462,6 +484,7 @@ class Engine:
         t0 = time.perf_counter()
         rendered = render_many(loaded, parts, self._decoder(self._graphs))
         t1 = time.perf_counter()
+        self._log_first_run(rendered)
         results: list[Take | BridgeError] = []
         for part, made in zip(parts, rendered, strict=True):
             if isinstance(made, BridgeError):
@@ -521,6 +544,24 @@ class Engine:
             warnings=tuple(warnings),
         )
 
+    def _log_first_run(self, rendered: Sequence[Any]) -> None:
+        """The first run after a load, in the log beside the warm-up's parts (issue 28)."""
+        assert self._info is not None
+        if self._info.model_id not in self._first_run:
+            return
+        self._first_run.discard(self._info.model_id)
+        made = next((r for r in rendered if isinstance(r, Rendered)), None)
+        if made is not None:
+            timings = made.details.get("timings", {})
+            log.info(
+                "first run after loading %s: %d decode steps in %.2f s, codec %.2f s "
+                "(set them beside the warm-up's parts above)",
+                self._info.model_id,
+                made.details.get("decode_steps", 0),
+                timings.get("decode_s", 0.0),
+                timings.get("codec_s", 0.0),
+            )
+
     def _decoder(self, graphs: Any):
         """The decode function for a checkpoint with these CUDA graphs (None: none)."""
         from engine.decoders import decoder
@@ -558,12 +599,10 @@ class Engine:
         return self._catalog.entries(checkpoint.hf_cache_dir(), frozenset(keys))
 
     def _warm_up(self, loaded: checkpoint.LoadedModel, graphs: Any) -> None:
-        from engine.generate import render
+        """The shapes a first take meets, each part timed in the log (engine.warm_up)."""
+        from engine.warm_up import plan_for, warm_up
 
-        spec = GenerationSpec(prompt="warm up", out_dir=Path("."), seconds=WARMUP_SECONDS)
-        t0 = time.perf_counter()
-        render(loaded, spec, [0], self._decoder(graphs))
-        log.info("warm-up generation took %.2f s", time.perf_counter() - t0)
+        warm_up(loaded, self._decoder(graphs), plan_for(loaded.device, self.settings.max_takes))
 
 
 def _memory_bytes(model: Any) -> int:

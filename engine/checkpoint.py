@@ -235,11 +235,17 @@ def load(
         from transformers import AutoTokenizer
 
         model = model_cls.from_pretrained(
-            folder, dtype=getattr(torch, dtype), local_files_only=True, use_safetensors=True
+            folder,
+            dtype=getattr(torch, dtype),
+            local_files_only=True,
+            use_safetensors=True,
+            # Straight to the device: safetensors reads each tensor onto it, with
+            # no full copy in host memory first (one device: no accelerate hooks).
+            device_map={"": device},
         )
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
         features = _read_json(folder / "preprocessor_config.json") or {}
-        model.to(device).eval()
+        model.to(device).eval()  # a no-op where the loader placed it all
     except Exception as exc:  # any loader failure is one condition for the user
         raise ModelLoadFailed(
             f"Could not load '{base_id}' from {folder}: {type(exc).__name__}: {exc}"

@@ -22,6 +22,11 @@ import pytest
 
 from bridge.client import EngineClient, EngineUnreachable
 
+# Triton's interpreter runs the engine's Triton kernels on the CPU (tests/test_fused_step.py).
+# Triton reads this when it is first imported, and transformers imports it, so it is set
+# here, before any test module loads; a test of compiled kernels runs in its own process.
+os.environ.setdefault("TRITON_INTERPRET", "1")
+
 ENGINE_START_TIMEOUT_S = 120
 
 

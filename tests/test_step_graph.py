@@ -20,12 +20,10 @@ torch = pytest.importorskip("torch")
 from engine import checkpoint  # noqa: E402
 from engine.decoders.contract import DecodeInputs  # noqa: E402
 from engine.decoders.loop import Run, fast_decode  # noqa: E402
+from engine.decoders.step_checks import GraphMismatch, check_replay, fill_probe  # noqa: E402
 from engine.decoders.step_graph import (  # noqa: E402
-    GraphMismatch,
     StepRunner,
     build_step_graphs,
-    check_replay,
-    fill_probe,
     prepare_step_graphs,
 )
 from engine.sampling import Sampling, generators  # noqa: E402
@@ -334,7 +332,7 @@ def test_engine_prepares_steps_at_load_and_decodes_through_them(
 
     prepared, claims = [], []
 
-    def prepare(loaded, takes):
+    def prepare(loaded, takes, **options):
         assert list(takes) == [1, 2, 3]  # every take count up to the settings' max_takes
         graphs = build_step_graphs(loaded, (1,), frames=64, text_tokens=16)
         claim = graphs.claim

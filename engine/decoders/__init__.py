@@ -15,6 +15,11 @@ setting names.  What each module holds:
   (``FoldedCross``);
 - ``step_graph``: the static step with every shape fixed, captured as CUDA
   graphs at load (``prepare_step_graphs``);
+- ``step_checks``: the checks a prepared step passes before runs use it;
+- ``background_capture``: the graphs checked and captured after the engine
+  is ready (``serve --graph-capture background``);
+- ``fused_step``, ``triton_kernels``: the static step in Triton kernels
+  (``serve --fused-step``, off by default);
 - ``kernels``: the CPU kernels chosen per machine at load (cached, logged);
 - ``kernel_timing``: the candidates timed on the model's own weights;
 - ``linears``: what the decoder's Linear layers become (oneDNN-prepacked,
@@ -42,12 +47,16 @@ DECODERS = ("fast", "reference")
 #: ``"onednn"`` the weights prepacked for oneDNN.  Here so that the bridge can check
 #: ``serve --cpu-kernel`` without importing torch.
 KERNELS = ("module", "onednn")
+#: When the CUDA graphs are captured (``EngineSettings.graph_capture``,
+#: ``serve --graph-capture``): during the load, or after the engine is ready.
+GRAPH_CAPTURES = ("now", "background")
 #: What ``EngineSettings.cpu_kernel`` / ``serve --cpu-kernel`` may be: a kernel, or
 #: "auto" (measured at load, ``kernels.choose_kernel``).
 KERNEL_CHOICES = ("auto", *KERNELS)
 
 __all__ = [
     "DECODERS",
+    "GRAPH_CAPTURES",
     "KERNELS",
     "KERNEL_CHOICES",
     "DecodeInputs",
