@@ -284,19 +284,7 @@ def remove_stale_partials(folder: Path) -> list[str]:
         The names removed.
     """
     removed = []
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return removed  # the write that follows says what is wrong with the folder
-    for entry in entries:
-        match = _PARTIAL.fullmatch(entry.name)
-        try:
-            if match is None or not entry.is_file(follow_symlinks=False):
-                continue
-        except OSError:
-            continue
-        if _process_exists(int(match.group(1))):
-            continue
+    for entry, match in dead_process_files(folder, _PARTIAL):
         if match.group(2) == "publish":
             removed += _undo_publishing(Path(entry.path))
         if _remove(Path(entry.path)):
@@ -304,6 +292,33 @@ def remove_stale_partials(folder: Path) -> list[str]:
     if removed:
         log.info("removed stale partial file(s) in %s: %s", folder, ", ".join(removed))
     return removed
+
+
+def dead_process_files(folder: Path, names: re.Pattern[str]) -> list[tuple[os.DirEntry, re.Match]]:
+    """The regular files in ``folder`` named by ``names`` whose process is gone.
+
+    Args:
+        folder: where to look; an unreadable folder has none (never raises).
+        names: the whole name's pattern; its first group is the writing process's pid.
+
+    Returns:
+        (entry, match) for each such file; a live process's files are left out.
+    """
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []  # the write that follows says what is wrong with the folder
+    found = []
+    for entry in entries:
+        match = names.fullmatch(entry.name)
+        try:
+            if match is None or not entry.is_file(follow_symlinks=False):
+                continue
+        except OSError:
+            continue
+        if not _process_exists(int(match.group(1))):
+            found.append((entry, match))
+    return found
 
 
 def _undo_publishing(journal: Path) -> list[str]:

@@ -116,23 +116,15 @@ def remove_orphans(folder: Path) -> list[str]:
     Returns:
         The names removed.
     """
-    from engine.output import _process_exists
+    from engine.output import dead_process_files
 
     removed = []
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return removed
-    for entry in entries:
-        match = _NAME.fullmatch(entry.name)
-        if match is None or _process_exists(int(match.group(1))):
-            continue
+    for entry, _ in dead_process_files(folder, _NAME):
         try:
-            if entry.is_file(follow_symlinks=False):
-                os.unlink(entry.path)
-                removed.append(entry.name)
+            os.unlink(entry.path)
         except OSError:
             continue
+        removed.append(entry.name)
     if removed:
         log.info("removed orphan preview file(s) in %s: %s", folder, ", ".join(removed))
     return removed
