@@ -11,10 +11,12 @@ MODEL  ?= facebook/musicgen-small
 PORT   ?= 9000
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: setup serve test test-python test-js test-lua test-plugin plugin lint system-deps clean
+.PHONY: setup setup-dev serve test test-python test-js test-lua test-plugin plugin lint system-deps clean
 
 setup: $(STAMP)
+setup-dev: $(DEV_STAMP)
 
 # Each step says what it installs and why before pip starts, and pip shows
 # what it fetches (sizes measured for torch 2.13.0 CPU, Python 3.11, x86-64).
@@ -27,10 +29,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --disable-pip-version-check "$(TORCH)"
 	@echo "setup: 2/2 musicgen-bridge itself (editable) and what it needs: transformers, huggingface_hub, safetensors and tokenizers"
 	@echo "       (MusicGen and its files), python-osc (the DAW protocol), numpy, soundfile, soxr, librosa, pyloudnorm, mido (audio,"
-	@echo "       tempo, loudness, MIDI), and the dev tools pytest, hypothesis, ruff, mypy (tests and lint): about 930 MB installed"
-	$(BIN)/python -m pip install --disable-pip-version-check -e ".[dev]"
+	@echo "       tempo, loudness, MIDI): about 850 MB installed"
+	$(BIN)/python -m pip install --disable-pip-version-check -e .
 	@touch $@
 	@echo "setup: done ($(VENV) is ready; it is redone only when pyproject.toml changes)"
+
+# What only the tests and lint need, on top of setup (make serve never installs it).
+$(DEV_STAMP): $(STAMP)
+	@echo "setup-dev: the test and lint tools: pytest, hypothesis, ruff, mypy; pedalboard and DawDreamer (real VST3 hosts that"
+	@echo "       load the built plugin); on Linux Triton, whose CPU interpreter tests the GPU's fused kernels (about 1 GB of the"
+	@echo "       1.25 GB these take installed)"
+	$(BIN)/python -m pip install --disable-pip-version-check -e ".[dev]"
+	@touch $@
 
 # --download-missing: a Hub id not in the Hugging Face cache is downloaded first
 # (one progress bar); offline, the engine starts anyway and ping/status say why.
@@ -66,12 +76,12 @@ system-deps:
 	  else echo "please install:$$missing (Debian/Ubuntu: sudo apt-get install$$missing)"; exit 1; fi; \
 	fi
 
-lint: setup
+lint: setup-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test-python: setup plugin
+test-python: setup-dev plugin
 	$(BIN)/python -m pytest
 
 test-js: system-deps
