@@ -211,7 +211,7 @@ void MusicGenBridgeEditor::refresh()
     takeLine.setText (take, juce::dontSendNotification);
     progressValue = processor.takeActive() ? juce::jmax (0.0, processor.takeProgress()) : 0.0;
     generateButton.setEnabled (! processor.takeActive());
-    cancelButton.setEnabled (processor.takeActive());
+    cancelButton.setEnabled (processor.takeCancellable());
     noticeLine.setText (processor.noticeLine(), juce::dontSendNotification);
     melodyLine.setText (processor.melodyLine(), juce::dontSendNotification);
     const auto folder = processor.outDir();
