@@ -2,7 +2,7 @@
 // follows the take until the engine answers it.  A cancel after the take's last
 // decode step is answered `too_late` and the take's `done` follows: that take must
 // reach the takes list, as any other (docs/protocol.md, /musicgen/cancel).
-#include "PluginProcessor.h"
+#include "ProcessorFixture.h"
 #include "WavFiles.h"
 
 #include <catch2/catch.hpp>
@@ -86,72 +86,71 @@ namespace
         std::mutex lock;
         std::vector<juce::OSCMessage> got;
     };
+
+    /** The processor aimed at a stand-in engine, with a take asked for and queued there. */
+    struct TakeInFlight
+    {
+        StandInEngine engine;
+        MusicGenBridgeProcessor p;
+        juce::TemporaryFile folder;
+        juce::String id;
+        int replyPort = 0;
+
+        TakeInFlight()
+        {
+            REQUIRE (folder.getFile().createDirectory());
+            mgb_test::aimAt (p, engine.port(), folder.getFile(), "drums");
+            p.generate();
+            REQUIRE (p.takeActive());
+            REQUIRE (pumpUntil ([&] { return engine.value ("/musicgen/generate", "id").isNotEmpty(); }));
+            id = engine.value ("/musicgen/generate", "id");
+            replyPort = engine.value ("/musicgen/generate", "reply_port").getIntValue();
+            engine.reply (replyPort, "queued", { id, 0 });
+        }
+        ~TakeInFlight() { folder.getFile().deleteRecursively(); }
+
+        /** Presses Cancel; the id of the cancel the engine received. */
+        juce::String cancel()
+        {
+            p.cancel();
+            REQUIRE (pumpUntil ([&] { return engine.value ("/musicgen/cancel", "job") == id; }));
+            return engine.value ("/musicgen/cancel", "id");
+        }
+    };
 }
 
 TEST_CASE ("a cancel answered too_late keeps following the take, and its done reaches the takes list", "[processor][cancel]")
 {
-    StandInEngine engine;
-    MusicGenBridgeProcessor p;
-    p.settings.port = engine.port();
-    p.reconnect();
-    juce::TemporaryFile folder;
-    REQUIRE (folder.getFile().createDirectory());
-    p.settings.outDir = folder.getFile().getFullPathName();
-    p.settings.prompt = "drums";
+    TakeInFlight t;
+    t.engine.reply (t.replyPort, "progress", { t.id, 1.0f, juce::String ("generating") });
+    REQUIRE (pumpUntil ([&] { return t.p.takeLine().startsWith ("Generating: 100%"); }));
 
-    p.generate();
-    REQUIRE (p.takeActive());
-    REQUIRE (pumpUntil ([&] { return engine.value ("/musicgen/generate", "id").isNotEmpty(); }));
-    const auto id = engine.value ("/musicgen/generate", "id");
-    const int replyPort = engine.value ("/musicgen/generate", "reply_port").getIntValue();
-    engine.reply (replyPort, "queued", { id, 0 });
-    engine.reply (replyPort, "progress", { id, 1.0f, juce::String ("generating") });
-    REQUIRE (pumpUntil ([&] { return p.takeLine().startsWith ("Generating: 100%"); }));
+    const auto cancelId = t.cancel();
+    CHECK (cancelId != t.id);
+    CHECK (t.p.takeActive());
+    CHECK (t.p.takeLine() == "Cancelling...");
+    t.engine.reply (t.replyPort, "error", { cancelId, juce::String ("too_late"),
+                                            juce::String ("Job has finished generating and its take is being written") });
+    REQUIRE (pumpUntil ([&] { return t.p.takeLine().startsWith ("Too late to cancel"); }));
+    CHECK (t.p.takeActive());
 
-    p.cancel();
-    CHECK (p.takeActive());
-    CHECK (p.takeLine() == "Cancelling...");
-    REQUIRE (pumpUntil ([&] { return engine.value ("/musicgen/cancel", "job") == id; }));
-    const auto cancelId = engine.value ("/musicgen/cancel", "id");
-    CHECK (cancelId != id);
-    engine.reply (replyPort, "error", { cancelId, juce::String ("too_late"),
-                                        juce::String ("Job has finished generating and its take is being written") });
-    REQUIRE (pumpUntil ([&] { return p.takeLine().startsWith ("Too late to cancel"); }));
-    CHECK (p.takeActive());
-
-    const auto take = folder.getFile().getChildFile ("take.wav");
+    const auto take = t.folder.getFile().getChildFile ("take.wav");
     mgb_test::writeWav (take, std::vector<float> (4800, 0.25f), 1, 48000, 16);
-    engine.reply (replyPort, "done", { id, take.getFullPathName() });
-    REQUIRE (pumpUntil ([&] { return p.settings.takes.size() == 1; }));
-    CHECK (p.settings.takes[0].path == take.getFullPathName());
-    CHECK (p.settings.takes[0].prompt == "drums");
-    CHECK_FALSE (p.takeActive());
-    CHECK (p.takeLine() == "Done.");
-    folder.getFile().deleteRecursively();
+    t.engine.reply (t.replyPort, "done", { t.id, take.getFullPathName() });
+    REQUIRE (pumpUntil ([&] { return t.p.settings.takes.size() == 1; }));
+    CHECK (t.p.settings.takes[0].path == take.getFullPathName());
+    CHECK (t.p.settings.takes[0].prompt == "drums");
+    CHECK_FALSE (t.p.takeActive());
+    CHECK (t.p.takeLine() == "Done.");
 }
 
 TEST_CASE ("a cancel the engine answers `was` ends the take as cancelled, with nothing added", "[processor][cancel]")
 {
-    StandInEngine engine;
-    MusicGenBridgeProcessor p;
-    p.settings.port = engine.port();
-    p.reconnect();
-    juce::TemporaryFile folder;
-    REQUIRE (folder.getFile().createDirectory());
-    p.settings.outDir = folder.getFile().getFullPathName();
-    p.settings.prompt = "drums";
-
-    p.generate();
-    REQUIRE (pumpUntil ([&] { return engine.value ("/musicgen/generate", "id").isNotEmpty(); }));
-    const auto id = engine.value ("/musicgen/generate", "id");
-    const int replyPort = engine.value ("/musicgen/generate", "reply_port").getIntValue();
-    engine.reply (replyPort, "queued", { id, 0 });
-    p.cancel();
-    REQUIRE (pumpUntil ([&] { return engine.value ("/musicgen/cancel", "job") == id; }));
-    engine.reply (replyPort, "cancel", { engine.value ("/musicgen/cancel", "id"), id, juce::String ("running") });
-    REQUIRE (pumpUntil ([&] { return ! p.takeActive(); }));
-    CHECK (p.takeLine() == "Cancelled.");
-    CHECK (p.settings.takes.empty());
-    folder.getFile().deleteRecursively();
+    TakeInFlight t;
+    const auto cancelId = t.cancel();
+    t.engine.reply (t.replyPort, "cancel", { cancelId, t.id, juce::String ("running") });
+    REQUIRE (pumpUntil ([&] { return ! t.p.takeActive(); }));
+    CHECK (t.p.takeLine() == "Cancelled.");
+    CHECK (t.p.settings.takes.empty());
 }
 #endif

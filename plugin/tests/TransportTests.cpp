@@ -147,6 +147,14 @@ namespace
         f.cancelSent ("c-1", 1.5);
         return f;
     }
+    /** The engine's `/musicgen/cancel <cancelId> <job> <was>`. */
+    Reply cancelAnswer (const std::string& cancelId, const std::string& job, const std::string& was)
+    {
+        auto r = reply (Reply::Kind::Cancel, cancelId);
+        r.job = job;
+        r.was = was;
+        return r;
+    }
     Reply error (const std::string& id, const std::string& code, const std::string& message)
     {
         auto r = reply (Reply::Kind::Error, id);
@@ -184,10 +192,7 @@ TEST_CASE ("a cancel the engine accepts ends the take as cancelled", "[session][
     SECTION ("its /musicgen/cancel reply (running)")
     {
         auto f = cancelledAtTheEnd();
-        auto answer = reply (Reply::Kind::Cancel, "c-1");
-        answer.job = "g-1";
-        answer.was = "running";
-        CHECK (f.reply (answer, 1.6));
+        CHECK (f.reply (cancelAnswer ("c-1", "g-1", "running"), 1.6));
         CHECK (f.state() == TakeFollower::State::Failed);
         CHECK (f.errorCode() == "cancelled");
         CHECK (f.describe (1.6) == "Cancelled.");
@@ -204,10 +209,7 @@ TEST_CASE ("a cancel the engine accepts ends the take as cancelled", "[session][
     SECTION ("a reply for another take's cancel is not ours")
     {
         auto f = cancelledAtTheEnd();
-        auto answer = reply (Reply::Kind::Cancel, "c-9");
-        answer.job = "g-9";
-        answer.was = "running";
-        CHECK_FALSE (f.reply (answer, 1.6));
+        CHECK_FALSE (f.reply (cancelAnswer ("c-9", "g-9", "running"), 1.6));
         CHECK (f.cancelling());
     }
 }
