@@ -293,6 +293,55 @@ def _dd_load(synth, state: PluginState, tmp_path: Path) -> None:
     synth.load_state(str(path))
 
 
+def _dawdreamer_aimed(
+    rate: int, bpm: float, port: int, tmp_path: Path, prompt: str, **settings: str
+):
+    """DawDreamer hosting the plugin aimed at the engine on `port`, writing into `tmp_path`, with
+    this prompt (and any other settings); the plugin's parameters by name."""
+    engine, synth = _dawdreamer_engine(rate, bpm)
+    engine.render(0.1)
+    state = _dd_state(synth, tmp_path)
+    for key, value in {
+        "prompt": prompt,
+        "port": str(port),
+        "outDir": str(tmp_path),
+        **settings,
+    }.items():
+        state.settings.set(key, value)
+    _dd_load(synth, state, tmp_path)
+    names = {synth.get_parameter_name(i): i for i in range(synth.get_plugin_parameter_size())}
+    return engine, synth, names
+
+
+def _generate(engine, synth, names: dict[str, int]) -> None:
+    """A rise of *Generate (on rise)*, as host automation would give it."""
+    synth.set_parameter(names["Generate (on rise)"], 1.0)
+    engine.render(0.1)
+    synth.set_parameter(names["Generate (on rise)"], 0.0)
+
+
+def _start_long_take(engine, synth, names: dict[str, int], tmp_path: Path) -> None:
+    """Asks for 28 bars (112 s at 60 bpm: long enough to be running); waits until it generates."""
+    synth.set_parameter(names["Bars"], (28 - 1) / 63)
+    _generate(engine, synth, names)
+    running = _wait_for_state(
+        lambda: _dd_state(synth, tmp_path),
+        lambda s: "Generating" in s.status().get("take", ""),
+        60,
+    )
+    assert "Generating" in running.status()["take"], running.status()
+
+
+def stop_process(process: subprocess.Popen, sig: int, wait_s: float) -> None:
+    """Asks a process to end with `sig`; kills it when it has not within `wait_s`."""
+    process.send_signal(sig)
+    try:
+        process.wait(wait_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def test_dawdreamer_tempo_reaches_the_plugin(tmp_path) -> None:
     engine, synth = _dawdreamer_engine(48000, 128.0)
     engine.render(1.0)
@@ -310,24 +359,14 @@ def test_dawdreamer_take_is_n_bars_and_plays_from_its_anchor_sample_exact(
     engine_process, tmp_path
 ) -> None:
     rate, bpm, bars, anchor_bar = 48000, 128.0, 2, 2
-    engine, synth = _dawdreamer_engine(rate, bpm)
-    engine.render(0.1)
-    state = _dd_state(synth, tmp_path)
-    s = state.settings
-    s.set("prompt", "plugin test drums")
-    s.set("port", str(engine_process.port))
-    s.set("outDir", str(tmp_path))
-    s.set("seed", "3")
-    _dd_load(synth, state, tmp_path)
-
-    names = {synth.get_parameter_name(i): i for i in range(synth.get_plugin_parameter_size())}
+    engine, synth, names = _dawdreamer_aimed(
+        rate, bpm, engine_process.port, tmp_path, "plugin test drums", seed="3"
+    )
     synth.set_parameter(names["Bars"], (bars - 1) / 63)
     synth.set_parameter(names["Anchor bar"], (anchor_bar - 1) / 998)
     synth.set_parameter(names["Loop"], 0.0)
     synth.set_parameter(names["Play in sync"], 1.0)
-    synth.set_parameter(names["Generate (on rise)"], 1.0)  # as host automation would
-    engine.render(0.1)
-    synth.set_parameter(names["Generate (on rise)"], 0.0)
+    _generate(engine, synth, names)
 
     deadline = time.monotonic() + TAKE_TIMEOUT_S
     takes: list[dict[str, str]] = []
@@ -366,25 +405,10 @@ def test_dawdreamer_take_is_n_bars_and_plays_from_its_anchor_sample_exact(
 def test_engine_gone_mid_take_fails_the_take_within_seconds_in_words(cache_dir, tmp_path) -> None:
     engine_process = start_engine(cache_dir, tmp_path)
     try:
-        engine, synth = _dawdreamer_engine(48000, 60.0)
-        engine.render(0.1)
-        state = _dd_state(synth, tmp_path)
-        state.settings.set("prompt", "a long take to be cut short")
-        state.settings.set("port", str(engine_process.port))
-        state.settings.set("outDir", str(tmp_path))
-        _dd_load(synth, state, tmp_path)
-        names = {synth.get_parameter_name(i): i for i in range(synth.get_plugin_parameter_size())}
-        synth.set_parameter(
-            names["Bars"], (28 - 1) / 63
-        )  # 112 s at 60 bpm: long enough to be running
-        synth.set_parameter(names["Generate (on rise)"], 1.0)
-        engine.render(0.1)
-        running = _wait_for_state(
-            lambda: _dd_state(synth, tmp_path),
-            lambda s: "Generating" in s.status().get("take", ""),
-            60,
+        engine, synth, names = _dawdreamer_aimed(
+            48000, 60.0, engine_process.port, tmp_path, "a long take to be cut short"
         )
-        assert "Generating" in running.status()["take"], running.status()
+        _start_long_take(engine, synth, names, tmp_path)
     finally:
         engine_process.process.kill()  # the engine dies mid-take
         engine_process.process.wait()
@@ -412,18 +436,11 @@ def test_preview_plays_while_the_take_renders_then_the_final_take(engine_process
     if not _engine_has_preview():
         pytest.skip("this engine has no preview stream yet (issue 25, contract B)")
     rate, bpm, bars = 48000, 60.0, 16
-    engine, synth = _dawdreamer_engine(rate, bpm)
-    engine.render(0.1)
-    state = _dd_state(synth, tmp_path)
-    state.settings.set("prompt", "preview test")
-    state.settings.set("port", str(engine_process.port))
-    state.settings.set("outDir", str(tmp_path))
-    _dd_load(synth, state, tmp_path)
-    names = {synth.get_parameter_name(i): i for i in range(synth.get_plugin_parameter_size())}
+    engine, synth, names = _dawdreamer_aimed(
+        rate, bpm, engine_process.port, tmp_path, "preview test"
+    )
     synth.set_parameter(names["Bars"], (bars - 1) / 63)
-    synth.set_parameter(names["Generate (on rise)"], 1.0)
-    engine.render(0.1)
-    synth.set_parameter(names["Generate (on rise)"], 0.0)
+    _generate(engine, synth, names)
 
     readies: list[int] = []
     deadline = time.monotonic() + TAKE_TIMEOUT_S
@@ -465,23 +482,10 @@ def test_engine_restarted_mid_take_fails_the_take_in_words(cache_dir, tmp_path) 
     port = first.port
     restarted = None
     try:
-        engine, synth = _dawdreamer_engine(48000, 60.0)
-        engine.render(0.1)
-        state = _dd_state(synth, tmp_path)
-        state.settings.set("prompt", "a take the restart loses")
-        state.settings.set("port", str(port))
-        state.settings.set("outDir", str(tmp_path))
-        _dd_load(synth, state, tmp_path)
-        names = {synth.get_parameter_name(i): i for i in range(synth.get_plugin_parameter_size())}
-        synth.set_parameter(names["Bars"], (28 - 1) / 63)
-        synth.set_parameter(names["Generate (on rise)"], 1.0)
-        engine.render(0.1)
-        running = _wait_for_state(
-            lambda: _dd_state(synth, tmp_path),
-            lambda s: "Generating" in s.status().get("take", ""),
-            60,
+        engine, synth, names = _dawdreamer_aimed(
+            48000, 60.0, port, tmp_path, "a take the restart loses"
         )
-        assert "Generating" in running.status()["take"], running.status()
+        _start_long_take(engine, synth, names, tmp_path)
         first.process.kill()
         first.process.wait()
         # A new engine on the same port: it answers ping while it loads, with a new run.
@@ -499,9 +503,4 @@ def test_engine_restarted_mid_take_fails_the_take_in_words(cache_dir, tmp_path) 
     finally:
         stop_engine(first)
         if restarted is not None:
-            restarted.send_signal(signal.SIGINT)
-            try:
-                restarted.wait(30)
-            except subprocess.TimeoutExpired:
-                restarted.kill()
-                restarted.wait()
+            stop_process(restarted, signal.SIGINT, 30)

@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.test_plugin import stop_process
+
 REPO = Path(__file__).resolve().parent.parent
 STANDALONE = (
     REPO
@@ -130,11 +132,6 @@ def test_the_editor_renders_under_xvfb(tmp_path: Path) -> None:
         if out:
             shutil.copyfile(shot, out)
     finally:
-        app.send_signal(signal.SIGTERM)
-        try:
-            app.wait(10)
-        except subprocess.TimeoutExpired:
-            app.kill()
-            app.wait()
+        stop_process(app, signal.SIGTERM, 10)
         xvfb.terminate()
         xvfb.wait(10)

@@ -12,6 +12,20 @@ namespace
         l.setColour (juce::Label::textColourId, colour);
         l.setJustificationType (juce::Justification::centredLeft);
     }
+
+    /** One place along a row: a component (none: a gap) `width` wide, inset by `inset` on its left and right. */
+    struct Slot { juce::Component* component; int width; int inset = 0; };
+
+    /** Lays the slots out along `row` from its left (or its right), taking their widths from it. */
+    void layOut (juce::Rectangle<int>& row, std::initializer_list<Slot> slots, bool fromRight = false)
+    {
+        for (const auto& s : slots)
+        {
+            const auto r = fromRight ? row.removeFromRight (s.width) : row.removeFromLeft (s.width);
+            if (s.component != nullptr)
+                s.component->setBounds (r.reduced (s.inset, 0));
+        }
+    }
 }
 
 MusicGenBridgeEditor::MusicGenBridgeEditor (MusicGenBridgeProcessor& p)
@@ -211,7 +225,7 @@ void MusicGenBridgeEditor::refresh()
     takeLine.setText (take, juce::dontSendNotification);
     progressValue = processor.takeActive() ? juce::jmax (0.0, processor.takeProgress()) : 0.0;
     generateButton.setEnabled (! processor.takeActive());
-    cancelButton.setEnabled (processor.takeActive());
+    cancelButton.setEnabled (processor.takeCancellable());
     noticeLine.setText (processor.noticeLine(), juce::dontSendNotification);
     melodyLine.setText (processor.melodyLine(), juce::dontSendNotification);
     const auto folder = processor.outDir();
@@ -237,11 +251,8 @@ void MusicGenBridgeEditor::resized()
 
     auto top = row (30);
     title.setBounds (top.removeFromLeft (200));
-    connectButton.setBounds (top.removeFromRight (80));
-    tokenField.setBounds (top.removeFromRight (150).reduced (4, 0));
-    portField.setBounds (top.removeFromRight (60).reduced (4, 0));
-    hostField.setBounds (top.removeFromRight (110).reduced (4, 0));
-    connectLabel.setBounds (top.removeFromRight (60));
+    layOut (top, { { &connectButton, 80 }, { &tokenField, 150, 4 }, { &portField, 60, 4 }, { &hostField, 110, 4 },
+                   { &connectLabel, 60 } }, true);
     engineLine.setBounds (row (36));
 
     auto p = row (56);
@@ -249,46 +260,27 @@ void MusicGenBridgeEditor::resized()
     prompt.setBounds (p);
 
     auto r1 = row (26);
-    barsLabel.setBounds (r1.removeFromLeft (80));
-    bars.setBounds (r1.removeFromLeft (120));
-    r1.removeFromLeft (16);
-    variationsLabel.setBounds (r1.removeFromLeft (80));
-    variations.setBounds (r1.removeFromLeft (120));
-    r1.removeFromLeft (16);
-    seedLabel.setBounds (r1.removeFromLeft (40));
-    seed.setBounds (r1.removeFromLeft (110));
-    dice.setBounds (r1.removeFromLeft (50).reduced (2, 0));
+    layOut (r1, { { &barsLabel, 80 }, { &bars, 120 }, { nullptr, 16 }, { &variationsLabel, 80 }, { &variations, 120 },
+                  { nullptr, 16 }, { &seedLabel, 40 }, { &seed, 110 }, { &dice, 50, 2 } });
 
     auto r2 = row (26);
-    loudnessLabel.setBounds (r2.removeFromLeft (80));
-    loudness.setBounds (r2.removeFromLeft (190));
-    r2.removeFromLeft (16);
-    modelLabel.setBounds (r2.removeFromLeft (50));
+    layOut (r2, { { &loudnessLabel, 80 }, { &loudness, 190 }, { nullptr, 16 }, { &modelLabel, 50 } });
     modelsButton.setBounds (r2.removeFromRight (70));
     model.setBounds (r2.reduced (2, 0));
 
     auto r3 = row (26);
-    bpmLabel.setBounds (r3.removeFromLeft (80));
-    bpmField.setBounds (r3.removeFromLeft (70));
-    timesigField.setBounds (r3.removeFromLeft (50).reduced (4, 0));
+    layOut (r3, { { &bpmLabel, 80 }, { &bpmField, 70 }, { &timesigField, 50, 4 } });
     hostLine.setBounds (r3.reduced (6, 0));
 
     auto r4 = row (30);
-    generateButton.setBounds (r4.removeFromLeft (120));
-    cancelButton.setBounds (r4.removeFromLeft (90).reduced (6, 0));
+    layOut (r4, { { &generateButton, 120 }, { &cancelButton, 90, 6 } });
     progress.setBounds (r4.reduced (6, 2));
     takeLine.setBounds (row (22));
     noticeLine.setBounds (row (36));
 
     auto r5 = row (26);
-    playSync.setBounds (r5.removeFromLeft (120));
-    loop.setBounds (r5.removeFromLeft (70));
-    anchorLabel.setBounds (r5.removeFromLeft (70));
-    anchor.setBounds (r5.removeFromLeft (120));
-    hereButton.setBounds (r5.removeFromLeft (60).reduced (4, 0));
-    r5.removeFromLeft (12);
-    capture.setBounds (r5.removeFromLeft (120));
-    clearMelody.setBounds (r5.removeFromLeft (60));
+    layOut (r5, { { &playSync, 120 }, { &loop, 70 }, { &anchorLabel, 70 }, { &anchor, 120 }, { &hereButton, 60, 4 },
+                  { nullptr, 12 }, { &capture, 120 }, { &clearMelody, 60 } });
     melodyLine.setBounds (row (22));
 
     auto f = row (26);
@@ -296,8 +288,7 @@ void MusicGenBridgeEditor::resized()
     folderLine.setBounds (f);
 
     auto t = row (22);
-    dragButton.setBounds (t.removeFromRight (140));
-    playTakeButton.setBounds (t.removeFromRight (90).reduced (4, 0));
+    layOut (t, { { &dragButton, 140 }, { &playTakeButton, 90, 4 } }, true);
     takesLabel.setBounds (t);
     takes.setBounds (area);
 }

@@ -339,9 +339,11 @@ void MusicGenBridgeProcessor::onReply (const std::string& address, const mgb::Ar
         case mgb::Reply::Kind::Warning:
         case mgb::Reply::Kind::Done:
         case mgb::Reply::Kind::Error:
+        case mgb::Reply::Kind::Cancel:  // the engine's answer to our cancel settles the take
         {
-            // An engine without the preview stream refuses the key: ask again without it, once.
-            if (r.kind == mgb::Reply::Kind::Error && follower.active() && r.id == follower.id()
+            // An engine without the preview stream refuses the key: ask again without it, once
+            // (not when the take is being cancelled: the refusal ends it).
+            if (r.kind == mgb::Reply::Kind::Error && follower.active() && ! follower.cancelling() && r.id == follower.id()
                 && r.code == "unknown_argument" && r.message.find ("preview") != std::string::npos && pendingRequest.preview)
             {
                 previewRefused = true;
@@ -357,7 +359,6 @@ void MusicGenBridgeProcessor::onReply (const std::string& address, const mgb::Ar
                    + "): is the plugin older than the engine?";
             break;
         case mgb::Reply::Kind::Status:   // asked for its /musicgen/job entries (the eta); the engine line comes from pong
-        case mgb::Reply::Kind::Cancel:   // the take was failed as cancelled when Cancel was pressed
         case mgb::Reply::Kind::Unknown:  // an address this client does not use
             break;
     }
@@ -396,7 +397,8 @@ void MusicGenBridgeProcessor::generate()
     std::lock_guard<std::recursive_mutex> lock (settingsLock);
     if (follower.active())
     {
-        notice = "A take is already being made: wait for it, or Cancel it.";
+        notice = follower.cancelling() ? "The take is being cancelled: wait for the engine's answer."
+                                       : "A take is already being made: wait for it, or Cancel it.";
         return;
     }
     notice.clear();
@@ -469,11 +471,14 @@ void MusicGenBridgeProcessor::sendGenerate()
 void MusicGenBridgeProcessor::cancel()
 {
     std::lock_guard<std::recursive_mutex> lock (settingsLock);
-    if (! follower.active())
+    if (! follower.canCancel())
         return;
-    client.send (mgb::cancelMessage (nextId ("c").toStdString(), client.replyPort(), settings.token.toStdString(), follower.id()));
-    follower.cancelled();
-    takeEnded();
+    // The take is followed on until the engine settles the cancel: one that comes after the
+    // take's last decode step is refused (too_late) and the take's done follows.
+    const auto id = nextId ("c");
+    client.send (mgb::cancelMessage (id.toStdString(), client.replyPort(), settings.token.toStdString(), follower.id()));
+    follower.cancelSent (id.toStdString(), now());
+    sendChangeMessage();
 }
 
 void MusicGenBridgeProcessor::takeEnded()

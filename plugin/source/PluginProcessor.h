@@ -76,6 +76,8 @@ public:
     juce::String takeLine() const;
     double takeProgress() const { return follower.active() ? follower.fraction() : -1.0; }
     bool takeActive() const { return follower.active(); }
+    /** Whether Cancel means anything now (a take is followed, and no cancel of it is pending or refused as too late). */
+    bool takeCancellable() const { return follower.canCancel(); }
     juce::StringArray modelNames() const { return models; }
     /** Models the engine's details mark as melody checkpoints (they take the captured MIDI). */
     juce::StringArray melodyModels() const { return melodyModelNames; }

@@ -1,7 +1,7 @@
 // Prints the audio thread's cost per processBlock, idle and playing a take
 // (512-sample stereo blocks at 48 kHz, 7/8 at 128 bpm).  A figure to report,
 // never an assertion: `build/mgb_process_bench`.
-#include "PluginProcessor.h"
+#include "ProcessorFixture.h"
 #include "WavFiles.h"
 
 #include <chrono>
@@ -9,22 +9,14 @@
 
 namespace
 {
-    struct Head : juce::AudioPlayHead
-    {
-        PositionInfo info;
-        juce::Optional<PositionInfo> getPosition() const override { return info; }
-    };
-
-    double nanosPerBlock (MusicGenBridgeProcessor& p, Head& head, int blocks, int blockSize, double rate)
+    double nanosPerBlock (MusicGenBridgeProcessor& p, mgb_test::FakeHead& head, int blocks, int blockSize, double rate)
     {
         juce::AudioBuffer<float> buffer (2, blockSize);
         juce::MidiBuffer midi;
         const auto start = std::chrono::steady_clock::now();
         for (int b = 0; b < blocks; ++b)
         {
-            const int64_t s = (int64_t) b * blockSize;
-            head.info.setTimeInSamples (s);
-            head.info.setPpqPosition ((double) s / rate * 128.0 / 60.0);
+            head.at ((int64_t) b * blockSize, rate);
             p.processBlock (buffer, midi);
         }
         const auto end = std::chrono::steady_clock::now();
@@ -45,30 +37,14 @@ int main()
     mgb_test::writeWav (tmp.getFile(), audio, 2, (int) rate, 24);
 
     MusicGenBridgeProcessor p;
-    Head head;
-    head.info.setBpm (128.0);
-    head.info.setTimeSignature (juce::AudioPlayHead::TimeSignature { 7, 8 });
-    head.info.setIsPlaying (true);
-    p.setPlayHead (&head);
-    p.setPlayConfigDetails (0, 2, rate, block);
-    p.prepareToPlay (rate, block);
+    mgb_test::FakeHead head;
+    mgb_test::prepare (p, head, 128.0, 7, 8, rate, block);
 
     const double idle = nanosPerBlock (p, head, blocks, block, rate);
 
-    mgb::PluginSettings s;
-    mgb::TakeRecord t;
-    t.path = tmp.getFile().getFullPathName();
-    s.takes.push_back (t);
-    s.currentTake = 0;
-    juce::XmlElement root ("MusicGenBridge");
-    root.addChildElement (s.toXml().release());
-    juce::MemoryBlock state;
-    juce::AudioProcessor::copyXmlToBinary (root, state);
-    p.setStateInformation (state.getData(), (int) state.getSize());
-    for (int i = 0; i < 500 && ! p.hasPlayableTake(); ++i) { p.tick(); juce::Thread::sleep (10); }
-    if (! p.hasPlayableTake()) { std::printf ("the take did not load\n"); return 1; }
-    auto* loop = p.params.getParameter (MusicGenBridgeProcessor::loopId);
-    loop->setValueNotifyingHost (1.0f);
+    mgb_test::loadProjectWithTake (p, tmp.getFile().getFullPathName());
+    if (! mgb_test::waitForTake (p, 500)) { std::printf ("the take did not load\n"); return 1; }
+    mgb_test::setParam (p, MusicGenBridgeProcessor::loopId, 1);
     const double playing = nanosPerBlock (p, head, blocks, block, rate);
 
     const double budget = block / rate * 1e9;

@@ -2,65 +2,16 @@
 // blocks of 512, MIDI in.  Checks sample-exact playback from the anchor bar,
 // MIDI capture, state, and that processBlock never allocates.
 #include "AllocationCounter.h"
-#include "PluginProcessor.h"
+#include "ProcessorFixture.h"
 #include "WavFiles.h"
 #include "protocol/TakeLength.h"
 
 #include <catch2/catch.hpp>
 
+using namespace mgb_test;
+
 namespace
 {
-    struct FakeHead : juce::AudioPlayHead
-    {
-        PositionInfo info;
-        juce::Optional<PositionInfo> getPosition() const override { return info; }
-
-        void at (int64_t sample, double rate)
-        {
-            info.setTimeInSamples (sample);
-            info.setTimeInSeconds ((double) sample / rate);
-            info.setPpqPosition ((double) sample / rate * *info.getBpm() / 60.0);
-        }
-    };
-
-    void setParam (MusicGenBridgeProcessor& p, const char* id, float value)
-    {
-        auto* param = p.params.getParameter (id);
-        param->setValueNotifyingHost (param->convertTo0to1 (value));
-    }
-
-    /** Waits (on this, the message thread) until the loader has handed over a take. */
-    bool waitForTake (MusicGenBridgeProcessor& p)
-    {
-        for (int i = 0; i < 200; ++i)
-        {
-            p.tick();
-            if (p.hasPlayableTake())
-                return true;
-            juce::Thread::sleep (10);
-        }
-        return false;
-    }
-
-    /** A state holding one take, as a saved project does. */
-    void loadProjectWithTake (MusicGenBridgeProcessor& p, const juce::String& path)
-    {
-        mgb::PluginSettings s;
-        s.prompt = "test take";
-        mgb::TakeRecord t;
-        t.path = path;
-        t.bars = 2;
-        t.bpm = 128;
-        t.timesig = "7/8";
-        s.takes.push_back (t);
-        s.currentTake = 0;
-        juce::XmlElement root ("MusicGenBridge");
-        root.addChildElement (s.toXml().release());
-        juce::MemoryBlock block;
-        juce::AudioProcessor::copyXmlToBinary (root, block);
-        p.setStateInformation (block.getData(), (int) block.getSize());
-    }
-
     std::vector<float> noise (int frames, int channels)
     {
         juce::Random r (42);
@@ -82,12 +33,7 @@ TEST_CASE ("plays the take from its anchor bar, sample-exact, in 7/8 at 128 bpm"
 
     MusicGenBridgeProcessor p;
     FakeHead head;
-    head.info.setBpm (128.0);
-    head.info.setTimeSignature (juce::AudioPlayHead::TimeSignature { 7, 8 });
-    head.info.setIsPlaying (true);
-    p.setPlayHead (&head);
-    p.setPlayConfigDetails (0, 2, rate, block);
-    p.prepareToPlay (rate, block);
+    prepare (p, head, 128.0, 7, 8, rate, block);
     setParam (p, MusicGenBridgeProcessor::anchorId, 3);
     setParam (p, MusicGenBridgeProcessor::loopId, 0);
     loadProjectWithTake (p, tmp.getFile().getFullPathName());
@@ -140,12 +86,7 @@ TEST_CASE ("looped: the take repeats every take length from the anchor", "[proce
     mgb_test::writeWav (tmp.getFile(), samples, 2, (int) rate, 24);
     MusicGenBridgeProcessor p;
     FakeHead head;
-    head.info.setBpm (120.0);
-    head.info.setTimeSignature (juce::AudioPlayHead::TimeSignature { 4, 4 });
-    head.info.setIsPlaying (true);
-    p.setPlayHead (&head);
-    p.setPlayConfigDetails (0, 2, rate, 256);
-    p.prepareToPlay (rate, 256);
+    prepare (p, head, 120.0, 4, 4, rate, 256);
     setParam (p, MusicGenBridgeProcessor::loopId, 1);
     loadProjectWithTake (p, tmp.getFile().getFullPathName());
     REQUIRE (waitForTake (p));
@@ -182,12 +123,7 @@ TEST_CASE ("MIDI notes played while Capture is on become melody_notes in beats",
     const int block = 480;  // 10 ms
     MusicGenBridgeProcessor p;
     FakeHead head;
-    head.info.setBpm (120.0);  // a beat = 0.5 s = 24000 samples = 50 blocks
-    head.info.setTimeSignature (juce::AudioPlayHead::TimeSignature { 4, 4 });
-    head.info.setIsPlaying (true);
-    p.setPlayHead (&head);
-    p.setPlayConfigDetails (0, 2, rate, block);
-    p.prepareToPlay (rate, block);
+    prepare (p, head, 120.0, 4, 4, rate, block);  // a beat = 0.5 s = 24000 samples = 50 blocks
     setParam (p, MusicGenBridgeProcessor::captureId, 1);
     p.tick();
 
@@ -219,12 +155,7 @@ TEST_CASE ("processBlock never allocates, idle or playing (counting allocator)",
     mgb_test::writeWav (tmp.getFile(), noise (48000, 2), 2, (int) rate, 24);
     MusicGenBridgeProcessor p;
     FakeHead head;
-    head.info.setBpm (128.0);
-    head.info.setTimeSignature (juce::AudioPlayHead::TimeSignature { 7, 8 });
-    head.info.setIsPlaying (true);
-    p.setPlayHead (&head);
-    p.setPlayConfigDetails (0, 2, rate, block);
-    p.prepareToPlay (rate, block);
+    prepare (p, head, 128.0, 7, 8, rate, block);
     juce::AudioBuffer<float> buffer (2, block);
     juce::MidiBuffer midi;
     midi.ensureSize (1024);
@@ -303,20 +234,12 @@ TEST_CASE ("a take keeps the tempo it was asked at when the host's changes, and 
     juce::DatagramSocket engine (false);
     REQUIRE (engine.bindToPort (0, "127.0.0.1"));
     MusicGenBridgeProcessor p;
-    p.settings.port = engine.getBoundPort();
-    p.reconnect();
     juce::TemporaryFile folder;
     REQUIRE (folder.getFile().createDirectory());
-    p.settings.outDir = folder.getFile().getFullPathName();
-    p.settings.prompt = "drums";
+    aimAt (p, engine.getBoundPort(), folder.getFile(), "drums");
 
     FakeHead head;
-    head.info.setBpm (120.0);
-    head.info.setTimeSignature (juce::AudioPlayHead::TimeSignature { 4, 4 });
-    head.info.setIsPlaying (true);
-    p.setPlayHead (&head);
-    p.setPlayConfigDetails (0, 2, 48000.0, 256);
-    p.prepareToPlay (48000.0, 256);
+    prepare (p, head, 120.0, 4, 4, 48000.0, 256);
     juce::AudioBuffer<float> buffer (2, 256);
     juce::MidiBuffer midi;
     head.at (0, 48000.0);

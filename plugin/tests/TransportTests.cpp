@@ -131,3 +131,117 @@ TEST_CASE ("the engine line: not running says how to start it; no_model gives th
     link.pong (r, 4.5);
     CHECK (link.describe (4.6) == "The engine has no model: Model 'facebook/musicgen-small' is not on this machine");
 }
+
+namespace
+{
+    /** A take at its last decode step (progress 1.0) whose cancel `c-1` was just sent. */
+    TakeFollower cancelledAtTheEnd()
+    {
+        TakeFollower f;
+        f.begin ("g-1", 0.0, "");
+        f.reply (reply (Reply::Kind::Queued, "g-1"), 0.1);
+        auto p = reply (Reply::Kind::Progress, "g-1");
+        p.stage = "generating";
+        p.fraction = 1.0;
+        f.reply (p, 1.0);
+        f.cancelSent ("c-1", 1.5);
+        return f;
+    }
+    /** The engine's `/musicgen/cancel <cancelId> <job> <was>`. */
+    Reply cancelAnswer (const std::string& cancelId, const std::string& job, const std::string& was)
+    {
+        auto r = reply (Reply::Kind::Cancel, cancelId);
+        r.job = job;
+        r.was = was;
+        return r;
+    }
+    Reply error (const std::string& id, const std::string& code, const std::string& message)
+    {
+        auto r = reply (Reply::Kind::Error, id);
+        r.code = code;
+        r.message = message;
+        return r;
+    }
+}
+
+TEST_CASE ("a cancel the engine refuses as too late: the take is followed to its done", "[session][cancel]")
+{
+    auto f = cancelledAtTheEnd();
+    CHECK (f.active());
+    CHECK (f.cancelling());
+    CHECK_FALSE (f.canCancel());
+    CHECK (f.describe (1.5) == "Cancelling...");
+
+    CHECK_FALSE (f.reply (error ("c-1", "too_late", "Job 'g-1' has finished generating"), 1.6));
+    CHECK (f.active());
+    CHECK_FALSE (f.cancelling());
+    CHECK_FALSE (f.canCancel());  // asking again would be refused again
+    CHECK (f.describe (1.6).find ("Too late to cancel") != std::string::npos);
+    CHECK (f.describe (1.6).find ("being written") != std::string::npos);
+    CHECK_FALSE (f.tick (30.0, 29.5));  // writing may take a while: only a silent engine ends it
+
+    auto done = reply (Reply::Kind::Done, "g-1");
+    done.paths = { "/takes/a.wav" };
+    CHECK (f.reply (done, 31.0));
+    CHECK (f.state() == TakeFollower::State::Done);
+    CHECK (f.paths() == std::vector<std::string> { "/takes/a.wav" });
+}
+
+TEST_CASE ("a cancel the engine accepts ends the take as cancelled", "[session][cancel]")
+{
+    SECTION ("its /musicgen/cancel reply (running)")
+    {
+        auto f = cancelledAtTheEnd();
+        CHECK (f.reply (cancelAnswer ("c-1", "g-1", "running"), 1.6));
+        CHECK (f.state() == TakeFollower::State::Failed);
+        CHECK (f.errorCode() == "cancelled");
+        CHECK (f.describe (1.6) == "Cancelled.");
+        // The take's own error that follows changes nothing.
+        CHECK_FALSE (f.reply (error ("g-1", "cancelled", "Cancelled."), 1.7));
+    }
+    SECTION ("the take's own error, first (a queued job)")
+    {
+        auto f = cancelledAtTheEnd();
+        CHECK (f.reply (error ("g-1", "cancelled", "Cancelled before it started."), 1.6));
+        CHECK (f.errorCode() == "cancelled");
+        CHECK (f.describe (1.6) == "Cancelled before it started.");
+    }
+    SECTION ("a reply for another take's cancel is not ours")
+    {
+        auto f = cancelledAtTheEnd();
+        CHECK_FALSE (f.reply (cancelAnswer ("c-9", "g-9", "running"), 1.6));
+        CHECK (f.cancelling());
+    }
+}
+
+TEST_CASE ("a cancel left unanswered drops the take here, in words", "[session][cancel]")
+{
+    SECTION ("no answer at all")
+    {
+        auto f = cancelledAtTheEnd();
+        CHECK_FALSE (f.tick (7.0, 6.9));  // 5.5 s after the cancel, the engine answering pings
+        CHECK (f.active());
+        CHECK (f.tick (7.6, 7.5));
+        CHECK (f.state() == TakeFollower::State::Failed);
+        CHECK (f.errorCode() == "cancel_unanswered");
+        CHECK (f.describe (7.6).find ("did not answer the cancel within 6 s") != std::string::npos);
+    }
+    SECTION ("unknown_job: a done still on its way is taken")
+    {
+        auto f = cancelledAtTheEnd();
+        CHECK_FALSE (f.reply (error ("c-1", "unknown_job", "No queued or running job has id 'g-1'."), 1.6));
+        CHECK (f.cancelling());
+        auto done = reply (Reply::Kind::Done, "g-1");
+        done.paths = { "/takes/a.wav" };
+        CHECK (f.reply (done, 1.7));
+        CHECK (f.state() == TakeFollower::State::Done);
+    }
+    SECTION ("unknown_job and nothing after it")
+    {
+        auto f = cancelledAtTheEnd();
+        f.reply (error ("c-1", "unknown_job", "No queued or running job has id 'g-1'."), 1.6);
+        CHECK (f.tick (7.6, 7.5));
+        CHECK (f.errorCode() == "unknown_job");
+        CHECK (f.describe (7.6).find ("no longer knew this take") != std::string::npos);
+    }
+}

@@ -84,6 +84,8 @@ bool TakeFollower::reply (const Reply& r, double now)
 {
     if (! active())
         return false;
+    if (! cancelId.empty() && r.id == cancelId)
+        return cancelReply (r);
     // An empty id answers the request in flight when its own id could not be used (docs/protocol.md).
     if (r.id != requestId && ! (r.id.empty() && r.kind == Reply::Kind::Error))
         return false;
@@ -148,6 +150,18 @@ bool TakeFollower::tick (double now, double lastPongAt)
               "Start it with `musicgen-bridge serve`, then press Generate again.");
         return true;
     }
+    if (cancelling() && now - cancelSentAt > engineSilenceSeconds)
+    {
+        const auto waited = std::to_string ((int) engineSilenceSeconds) + " s";
+        if (cancel == Cancel::Unknown)
+            fail ("unknown_job", "Cancelled here: the engine no longer knew this take (" + cancelWords
+                                     + ") and sent no result for it within " + waited + ".");
+        else
+            fail ("cancel_unanswered", "Cancelled here: the engine did not answer the cancel within " + waited
+                                           + "; the take was dropped from this list. If the engine still "
+                                             "finishes it, its file will be in the take folder.");
+        return true;
+    }
     return false;
 }
 
@@ -157,10 +171,33 @@ void TakeFollower::jobEta (double etaSeconds, double now)
     engineEtaAt = now;
 }
 
-void TakeFollower::cancelled()
+void TakeFollower::cancelSent (const std::string& id, double now)
 {
-    if (active())
-        fail ("cancelled", "Cancelled.");
+    if (! active())
+        return;
+    cancel = Cancel::Asked;
+    cancelId = id;
+    cancelWords.clear();
+    cancelSentAt = now;
+}
+
+bool TakeFollower::cancelReply (const Reply& r)
+{
+    if (r.kind == Reply::Kind::Cancel && r.job == requestId)
+    {
+        fail ("cancelled", r.was == "queued" ? "Cancelled before it started." : "Cancelled.");
+        return true;
+    }
+    if (r.kind != Reply::Kind::Error || ! (cancel == Cancel::Asked || cancel == Cancel::Unknown))
+        return false;
+    cancelWords = r.message;
+    if (r.code == "too_late")
+        cancel = Cancel::TooLate;  // the take is being written: its done follows
+    else if (r.code == "unknown_job")
+        cancel = Cancel::Unknown;  // it ended there: its done or error may be on its way
+    else
+        cancel = Cancel::Refused;  // the take goes on
+    return false;
 }
 
 void TakeFollower::fail (std::string errorCode, std::string words)
@@ -184,24 +221,35 @@ double TakeFollower::secondsLeft (double now) const
 
 std::string TakeFollower::describe (double now) const
 {
+    if (cancelling())
+        return "Cancelling...";
+    if (active() && cancel == Cancel::TooLate)
+        return "Too late to cancel: the take had finished generating and is being written; "
+               "it will be added to the takes.";
+    std::string line;
     switch (st)
     {
-        case State::Idle: return {};
-        case State::Sent: return "Sent; waiting for the engine...";
-        case State::Queued: return "Queued: " + std::to_string (queuePosition) + " ahead.";
+        case State::Idle: break;
+        case State::Sent: line = "Sent; waiting for the engine..."; break;
+        case State::Queued: line = "Queued: " + std::to_string (queuePosition) + " ahead."; break;
         case State::Running:
         {
             if (stageName == "loading")
-                return "Loading the model...";
-            std::string line = "Generating: " + std::to_string ((int) std::floor (progress * 100.0)) + "%";
+            {
+                line = "Loading the model...";
+                break;
+            }
+            line = "Generating: " + std::to_string ((int) std::floor (progress * 100.0)) + "%";
             const double left = secondsLeft (now);
             line += left >= 0.0 ? ", about " + minutesSeconds (left) + " left." : ".";
-            return line;
+            break;
         }
-        case State::Done: return "Done.";
-        case State::Failed: return message;
+        case State::Done: line = "Done."; break;
+        case State::Failed: line = message; break;
     }
-    return {};
+    if (active() && cancel == Cancel::Refused)
+        line += " (The engine refused the cancel: " + cancelWords + ")";
+    return line;
 }
 
 } // namespace mgb

@@ -1,7 +1,8 @@
 // Following the engine and one take at a time, as plain C++ (times in seconds
 // from any monotonic clock): what the status line says, when a take has failed
-// because the engine went away or restarted (contract A: the `run` in pong), and
-// the time left.  The processor feeds it replies and ticks; it sends nothing.
+// because the engine went away or restarted (contract A: the `run` in pong), a
+// cancel until the engine answers it, and the time left.  The processor feeds it
+// replies and ticks; it sends nothing.
 #pragma once
 
 #include "Protocol.h"
@@ -45,19 +46,28 @@ class TakeFollower
 public:
     enum class State { Idle, Sent, Queued, Running, Done, Failed };
 
-    /** Fail a take when no pong has come for this long while following it. */
+    /** Fail a take when no pong has come for this long while following it; drop one
+        whose cancel the engine has not settled (cancelled, too_late, done) within it. */
     static constexpr double engineSilenceSeconds = 6.0;
 
     void begin (const std::string& requestId, double now, const std::string& runAtStart);
-    /** A reply for our request id; returns true when it ended the take (done or error). */
+    /** A reply for our request id or our cancel's; returns true when it ended the take. */
     bool reply (const Reply& r, double now);
     /** A pong: a changed `run` means the engine restarted and the take was lost. */
     void pong (const Reply& r, double now);
-    /** Periodic check: a silent engine fails the take. Returns true when it just failed. */
+    /** Periodic check: a silent engine, or a cancel left unsettled, fails the take.
+        Returns true when it just failed. */
     bool tick (double now, double lastPongAt);
     /** The engine's own eta for our job (status details), -1 when unknown. */
     void jobEta (double etaSeconds, double now);
-    void cancelled();
+    /** Cancel `cancelId` was sent for this take.  The take is followed on until the
+        engine settles it: its `/musicgen/cancel` reply or the take's `cancelled` error
+        ends it; `too_late` means the take is being written and its `done` follows. */
+    void cancelSent (const std::string& cancelId, double now);
+    /** A cancel was sent and the engine has not settled it yet. */
+    bool cancelling() const { return active() && (cancel == Cancel::Asked || cancel == Cancel::Unknown); }
+    /** Whether Cancel means anything now: a take is followed and no cancel of it is pending or refused as too late. */
+    bool canCancel() const { return active() && (cancel == Cancel::None || cancel == Cancel::Refused); }
 
     State state() const { return st; }
     bool active() const { return st == State::Sent || st == State::Queued || st == State::Running; }
@@ -76,8 +86,16 @@ public:
 private:
     void fail (std::string errorCode, std::string words);
 
+    bool cancelReply (const Reply& r);
+
+    /** Where a sent cancel stands: Asked until answered; Unknown: the engine knew no such
+        job (its done may be on its way); TooLate: refused, the take is being written. */
+    enum class Cancel { None, Asked, Unknown, TooLate, Refused };
+
     State st = State::Idle;
-    std::string requestId, run, stageName, code, message;
+    Cancel cancel = Cancel::None;
+    std::string requestId, run, stageName, code, message, cancelId, cancelWords;
+    double cancelSentAt = 0.0;
     int queuePosition = 0;
     double startedAt = 0.0, progress = 0.0;
     double firstProgressAt = -1.0, firstProgress = 0.0, lastProgressAt = -1.0;
