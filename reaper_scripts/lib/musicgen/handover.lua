@@ -63,6 +63,21 @@ function M.decode(text)
   return records
 end
 
+--- The object of `proj` whose pointer reads as `address` (tostring), among the `count(proj)`
+-- that `get(proj, i)` gives; nil when none does (or `address` is "").
+function M.find(count, get, proj, address)
+  if address == "" then
+    return nil
+  end
+  for i = 0, count(proj) - 1 do
+    local candidate = get(proj, i)
+    if tostring(candidate) == address then
+      return candidate
+    end
+  end
+  return nil
+end
+
 --- The project, track and item of a record as pointers again (nil for each one gone).
 function M.pointers(r)
   local proj
@@ -78,25 +93,8 @@ function M.pointers(r)
     end
     i = i + 1
   end
-  local track, item
-  if proj and r.track ~= "" then
-    for t = 0, reaper.CountTracks(proj) - 1 do
-      local candidate = reaper.GetTrack(proj, t)
-      if tostring(candidate) == r.track then
-        track = candidate
-        break
-      end
-    end
-  end
-  if proj and r.item ~= "" then
-    for k = 0, reaper.CountMediaItems(proj) - 1 do
-      local candidate = reaper.GetMediaItem(proj, k)
-      if tostring(candidate) == r.item then
-        item = candidate
-        break
-      end
-    end
-  end
+  local track = proj and M.find(reaper.CountTracks, reaper.GetTrack, proj, r.track)
+  local item = proj and M.find(reaper.CountMediaItems, reaper.GetMediaItem, proj, r.item)
   return proj, track, item
 end
 
