@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bridge import osc
-from engine import adapters, audio, melody
+from engine import adapters, audio, melody, midi_file
 from engine.audio import SAMPLE_FORMATS, SAMPLE_RATES
 from engine.debug_checkpoint import DEBUG_MODELS
 from engine.errors import (
@@ -720,7 +720,9 @@ def _spec(values: dict[str, Any], limits: Limits) -> GenerationSpec:
         if "melody_notes" in values
         else None,
         melody_length=values.get("melody_length"),
-        melody_midi=_input_file(values, "melody_midi", audio.MIDI_SUFFIXES, melody.MAX_MIDI_BYTES),
+        melody_midi=_input_file(
+            values, "melody_midi", audio.MIDI_SUFFIXES, midi_file.MAX_MIDI_BYTES
+        ),
         melody_audio=_input_file(values, "melody_audio", audio.AUDIO_SUFFIXES),
         continue_from=_input_file(values, "continue_from", audio.AUDIO_SUFFIXES),
         prompt_seconds=values.get("prompt_seconds", DEFAULT_PROMPT_SECONDS),

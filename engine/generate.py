@@ -568,7 +568,7 @@ def _melody_chroma(
 ) -> np.ndarray:
     """One-hot chroma ``[frames, 12]`` for the take's whole timeline (a silent melody
     adds its warning to ``warnings``)."""
-    from engine import melody
+    from engine import melody, midi_file
 
     spec = part.spec
     params = melody.ChromaParams.from_preprocessor_config(loaded.features)
@@ -586,7 +586,7 @@ def _melody_chroma(
         beats = spec.melody_length or _whole_bars(spec)
         return melody.notes_to_chroma(notes, seconds, params, loop_s=beats * 60.0 / spec.bpm)
     assert spec.melody_midi is not None
-    notes = melody.read_midi(spec.melody_midi, part.is_cancelled)  # a cancel stops the parse
+    notes = midi_file.read_midi(spec.melody_midi, part.is_cancelled)  # a cancel stops the parse
     return melody.notes_to_chroma(notes, seconds, params)
 
 

@@ -17,7 +17,7 @@ import pytest
 import soundfile as sf
 
 from bridge import protocol
-from engine import audio, melody
+from engine import audio, melody, midi_file
 from engine.errors import BadFile, BadPath, Cancelled, OutOfRange
 
 BOUND_S = 5.0  # a read that blocks would never end; these end in milliseconds
@@ -69,7 +69,7 @@ def test_audio_swapped_for_a_fifo_fails_in_words_at_once(swapped_for_a_fifo):
 
 def test_midi_swapped_for_a_fifo_fails_in_words_at_once(swapped_for_a_fifo):
     fifo = swapped_for_a_fifo("melody.mid")
-    result = _ends_within(lambda: melody.read_midi(fifo))
+    result = _ends_within(lambda: midi_file.read_midi(fifo))
     assert isinstance(result, BadPath), result
 
 
@@ -110,11 +110,11 @@ def test_a_midi_file_over_the_note_cap_is_refused_in_words_at_once(tmp_path):
     path.write_bytes(_midi_bytes(_notes(melody.MAX_NOTES + 1)))
     started = time.perf_counter()
     with pytest.raises(OutOfRange) as refused:
-        melody.read_midi(path)
+        midi_file.read_midi(path)
     assert time.perf_counter() - started < 2.0
     assert str(melody.MAX_NOTES) in refused.value.message and "busy.mid" in refused.value.message
     path.write_bytes(_midi_bytes(_notes(melody.MAX_NOTES)))
-    assert len(melody.read_midi(path)) == melody.MAX_NOTES
+    assert len(midi_file.read_midi(path)) == melody.MAX_NOTES
 
 
 def test_a_huge_midi_file_is_refused_before_the_job_runs(tmp_path):
@@ -131,7 +131,7 @@ def test_parsing_a_midi_file_can_be_cancelled(tmp_path):
     path = tmp_path / "controllers.mid"
     path.write_bytes(_midi_bytes(b"\x00\xb0" + b"\x07\x40\x00" * 100_000))  # CCs, no notes
     with pytest.raises(Cancelled):
-        melody.read_midi(path, is_cancelled=lambda: True)
+        midi_file.read_midi(path, is_cancelled=lambda: True)
 
 
 def test_the_parser_reads_what_mido_reads(tmp_path):
@@ -162,7 +162,7 @@ def test_the_parser_reads_what_mido_reads(tmp_path):
         mid.tracks.append(track)
     path = tmp_path / "mixed.mid"
     mid.save(path)
-    got, want = melody.read_midi(path), _mido_notes(path)
+    got, want = midi_file.read_midi(path), _mido_notes(path)
     assert [(n.pitch, n.velocity) for n in got] == [(n.pitch, n.velocity) for n in want]
     times = [t for n in got for t in (n.start_s, n.end_s)]
     assert times == pytest.approx([t for n in want for t in (n.start_s, n.end_s)], abs=1e-9)
@@ -179,7 +179,7 @@ def _mido_notes(path: Path) -> tuple[melody.TimedNote, ...]:
             now += msg.time * tempo / (1_000_000 * tpb)
         if msg.type == "set_tempo":
             tempo = msg.tempo
-        elif msg.type in ("note_on", "note_off") and msg.channel != melody.DRUM_CHANNEL:
+        elif msg.type in ("note_on", "note_off") and msg.channel != midi_file.DRUM_CHANNEL:
             key = (msg.channel, msg.note)
             if msg.type == "note_on" and msg.velocity > 0:
                 sounding.setdefault(key, []).append((now, msg.velocity))

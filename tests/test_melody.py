@@ -21,8 +21,8 @@ from engine.melody import (
     notes_to_chroma,
     notes_to_seconds,
     parse_notes,
-    read_midi,
 )
+from engine.midi_file import read_midi
 
 P = ChromaParams()
 SR = P.sampling_rate
