@@ -3,7 +3,7 @@
 // The patch only wires: UI objects -> this script -> [udpsend 127.0.0.1 9000];
 // [udpreceive] -> [deferlow] -> this script -> UI objects.
 //
-// The device's JavaScript is this file and four CommonJS modules (Max's
+// The device's JavaScript is this file and its CommonJS modules (Max's
 // require(), Max 8+; the way Producer Pal keeps handlers apart from LiveAPI):
 //   musicgen_bridge.js  this file: settings and state, the patch's messages,
 //                       HANDLERS (one per engine reply), the take's life
@@ -13,17 +13,19 @@
 //                       clip as a .mid)
 //   musicgen_menu.js    the Model menu's items from the engine's replies
 //   musicgen_text.js    pure helpers: words, numbers, paths, OSC sizes
+//   musicgen_preview.js PREVIEW: every message to the preview player (issue 25)
 //
 // Layout of this file:
 //   1. settings and state
 //   2. messages from the patch (init, prompt, bars, model, seed, melody, key,
-//      variations, loop, loudness, promptseconds, samplerate, generate,
-//      continueclip, cancel)
+//      variations, loop, loudness, preview, previewlevel, promptseconds,
+//      samplerate, generate, continueclip, cancel)
 //   3. HANDLERS: one function per engine reply address (/musicgen/...)
 //   4. helpers that need the device's state (requests, timers, ids)
 //
 // Outlets: 0 -> udpsend (OSC messages), 1 -> UI (route status progress reachable
-// models seed port), 2 -> node.script musicgen_mkdir.js (folder creation).
+// models seed port), 2 -> node.script musicgen_mkdir.js (folder creation),
+// 3 -> the preview player (route bufa bufb mono pos xfade gain; musicgen_preview.js).
 // Inlet messages also come from [dspstate~] (samplerate <Hz>: Live's rate).
 //
 // Threading: the js object runs in Max's low-priority (main) thread; replies
@@ -34,7 +36,7 @@
 
 autowatch = 0;
 inlets = 1;
-outlets = 3;
+outlets = 4;
 
 // The modules (Max's CommonJS require: files found in the search path, the
 // device's own folder first; docs/ableton.md).
@@ -71,6 +73,7 @@ var midiFileBytes = files.midiFileBytes;
 var OUT_OSC = 0;
 var OUT_UI = 1;
 var OUT_MKDIR = 2;
+var OUT_AUDIO = 3;
 
 // -- 1. settings and state ----------------------------------------------------
 
@@ -94,11 +97,22 @@ var SETTINGS = {
     maxDatagramBytes: 8192,    // macOS drops UDP datagrams over 9216 bytes without a word
     minLiveVersion: [12, 0, 5], // ClipSlot/Track.create_audio_clip
     midiTicksPerBeat: 480,
-    sampleRates: [22050, 32000, 44100, 48000, 88200, 96000]   // protocol sample_rate values
+    sampleRates: [22050, 32000, 44100, 48000, 88200, 96000],  // protocol sample_rate values
+    previewMarginS: 1,         // preview: start when the engine's pace keeps 1 s ahead
+    previewCrossfadeMs: 20,    // preview: switch between its two buffers
+    previewFadeMs: 20,         // preview: fade in and out
+    previewRampMs: 3600000,    // preview: the position ramp (ms, at real time)
+    previewLevelDb: -6,        // preview: the level control's default (the patch's initial value)
+    previewLevelFloorDb: -70   // preview: the level control's bottom, silence
 };
 
 // Every Live API call, in musicgen_live.js and musicgen_place.js.
 var LIVE = require("musicgen_live").make(SETTINGS);
+
+// The preview player: every message it takes is made in musicgen_preview.js.
+var PREVIEW = require("musicgen_preview").make(SETTINGS, function (atoms) {
+    outlet(OUT_AUDIO, atoms);
+});
 
 // Menu items, in the order of the patch's live.menu items (a test keeps them equal).
 var MELODY_SOURCES = ["Off", "Selected MIDI clip", "Selected audio clip"];
@@ -128,6 +142,7 @@ var state = {
     variations: 1,
     loop: false,
     loudness: null,            // target LUFS, or null (Off)
+    preview: false,            // "Hear while it renders": ask for preview 1 and play take 1
     promptSeconds: 10,
     sampleRate: 0,             // Live's sample rate from [dspstate~]; 0 = not known yet
     seed: 0,
@@ -246,6 +261,16 @@ function loudness() {
     state.loudness = LOUDNESS_LUFS[menuIndex(arrayfromargs(arguments), LOUDNESS)];
 }
 
+// "Hear while it renders" toggle (live.text, stored with the set).
+function preview(on) {
+    state.preview = !!on;
+}
+
+// Preview level (live.dial, dB).
+function previewlevel(db) {
+    PREVIEW.level(db);
+}
+
 function promptseconds(value) {
     var seconds = Math.round(Number(value) * 10) / 10;
     state.promptSeconds = clamp(seconds || SETTINGS.defaultPromptSeconds,
@@ -359,6 +384,9 @@ function startJob(mode) {
     if (SETTINGS.sampleRates.indexOf(state.sampleRate) >= 0) {
         fields.push("sample_rate", state.sampleRate);
     }
+    if (state.preview) {
+        fields.push("preview", 1);
+    }
     fields = fields.concat(source.fields);
     var job = {
         id: newId("gen"),
@@ -376,9 +404,13 @@ function startJob(mode) {
         started: false,                  // a progress reply came: the engine runs it
         run: null,                       // the engine run of the first pong after queued
         warnings: warnings,
+        preview: state.preview,          // take 1 is played as it renders
         timer: null
     };
     state.job = job;
+    if (job.preview) {
+        PREVIEW.begin(beats * 60 / song.bpm);
+    }
     setProgress(0);
     if (song.folder) {
         askForFolder(job, joinPath(song.folder, SETTINGS.subfolder));
@@ -552,6 +584,19 @@ var HANDLERS = {
         var results = LIVE.placeTakes(paths, job.placement, names, job.beats);
         finishJob(withWarnings(job, placedWords(job, paths, results)));
         models();   // the take may have loaded a model: the menu's resident marks follow
+    },
+
+    // With `preview 1`: take 1's file holds seconds_ready seconds now.  The
+    // other takes' previews are not played (one player, one take heard).
+    "/musicgen/preview": function (args) {
+        var job = jobFor(args[0]);
+        if (!job) {
+            return;
+        }
+        watchJob(job);
+        if (job.preview && Math.floor(Number(args[3])) === 1) {
+            PREVIEW.piece(String(args[1]), Number(args[2]));
+        }
     },
 
     // Optional, before done: the engine noticed something the producer should
@@ -884,6 +929,7 @@ function finishJob(message) {
     if (state.job) {
         stopTimer(state.job.timer);
     }
+    PREVIEW.stop();
     state.job = null;
     setStatus(message);
 }

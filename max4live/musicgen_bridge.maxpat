@@ -12,8 +12,8 @@
   "rect": [
    100.0,
    100.0,
-   900.0,
-   800.0
+   1400.0,
+   950.0
   ],
   "openrect": [
    0.0,
@@ -58,7 +58,7 @@
      "numoutlets": 0,
      "patching_rect": [
       20.0,
-      740.0,
+      880.0,
       60.0,
       22.0
      ],
@@ -126,7 +126,7 @@
      "id": "obj-js",
      "maxclass": "newobj",
      "numinlets": 1,
-     "numoutlets": 3,
+     "numoutlets": 4,
      "patching_rect": [
       300.0,
       300.0,
@@ -134,6 +134,7 @@
       22.0
      ],
      "outlettype": [
+      "",
       "",
       "",
       ""
@@ -1509,33 +1510,527 @@
      ],
      "text": "prepend loudness"
     }
+   },
+   {
+    "box": {
+     "id": "obj-preview",
+     "maxclass": "live.text",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      1100.0,
+      175.0,
+      120.0,
+      15.0
+     ],
+     "outlettype": [
+      "",
+      "float"
+     ],
+     "text": "Hear while it renders",
+     "texton": "Hearing while it renders",
+     "presentation": 1,
+     "presentation_rect": [
+      382.0,
+      70.0,
+      96.0,
+      18.0
+     ],
+     "mode": 1,
+     "varname": "Hear while it renders",
+     "parameter_enable": 1,
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "Hear while it renders",
+       "parameter_shortname": "Hear",
+       "parameter_type": 2,
+       "parameter_enum": [
+        "off",
+        "on"
+       ],
+       "parameter_mmax": 1,
+       "parameter_initial": [
+        0
+       ],
+       "parameter_initial_enable": 1,
+       "parameter_invisible": 1
+      }
+     }
+    }
+   },
+   {
+    "box": {
+     "id": "obj-previewmsg",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1100.0,
+      200.0,
+      100.0,
+      22.0
+     ],
+     "text": "prepend preview",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-previewlevel",
+     "maxclass": "live.numbox",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      1240.0,
+      175.0,
+      50.0,
+      15.0
+     ],
+     "outlettype": [
+      "",
+      "float"
+     ],
+     "presentation": 1,
+     "presentation_rect": [
+      640.0,
+      68.0,
+      48.0,
+      15.0
+     ],
+     "varname": "Preview level",
+     "parameter_enable": 1,
+     "saved_attribute_attributes": {
+      "valueof": {
+       "parameter_longname": "Preview level",
+       "parameter_shortname": "Preview",
+       "parameter_type": 0,
+       "parameter_mmin": -70.0,
+       "parameter_mmax": 0.0,
+       "parameter_initial": [
+        -6.0
+       ],
+       "parameter_initial_enable": 1,
+       "parameter_unitstyle": 4,
+       "parameter_invisible": 1
+      }
+     }
+    }
+   },
+   {
+    "box": {
+     "id": "obj-previewlevelmsg",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "patching_rect": [
+      1240.0,
+      200.0,
+      120.0,
+      22.0
+     ],
+     "text": "prepend previewlevel",
+     "outlettype": [
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-pvroute",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 7,
+     "patching_rect": [
+      300.0,
+      560.0,
+      260.0,
+      22.0
+     ],
+     "text": "route bufa bufb mono pos xfade gain",
+     "outlettype": [
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      ""
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-pvbufa",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      300.0,
+      600.0,
+      110.0,
+      22.0
+     ],
+     "text": "buffer~ ---mgpvA",
+     "outlettype": [
+      "float",
+      "bang"
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-pvbufb",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      420.0,
+      600.0,
+      110.0,
+      22.0
+     ],
+     "text": "buffer~ ---mgpvB",
+     "outlettype": [
+      "float",
+      "bang"
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-pvpos",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 2,
+     "patching_rect": [
+      100.0,
+      600.0,
+      40.0,
+      22.0
+     ],
+     "text": "line~",
+     "outlettype": [
+      "signal",
+      "bang"
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-pvplaya",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 3,
+     "patching_rect": [
+      100.0,
+      640.0,
+      110.0,
+      22.0
+     ],
+     "text": "play~ ---mgpvA 2",
+     "outlettype": [
+      "signal",
+      "signal",
+      "bang"
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-pvplayb",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 3,
+     "patching_rect": [
+      220.0,
+      640.0,
+      110.0,
+      22.0
+     ],
+     "text": "play~ ---mgpvB 2",
+     "outlettype": [
+      "signal",
+      "signal",
+      "bang"
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-pvxf",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 2,
+     "patching_rect": [
+      560.0,
+      600.0,
+      40.0,
+      22.0
+     ],
+     "text": "line~",
+     "outlettype": [
+      "signal",
+      "bang"
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-pvxfinv",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      560.0,
+      630.0,
+      40.0,
+      22.0
+     ],
+     "text": "!-~ 1",
+     "outlettype": [
+      "signal"
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-pval",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      100.0,
+      680.0,
+      40.0,
+      22.0
+     ],
+     "text": "*~",
+     "outlettype": [
+      "signal"
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-pvar",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      150.0,
+      680.0,
+      40.0,
+      22.0
+     ],
+     "text": "*~",
+     "outlettype": [
+      "signal"
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-pvbl",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      220.0,
+      680.0,
+      40.0,
+      22.0
+     ],
+     "text": "*~",
+     "outlettype": [
+      "signal"
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-pvbr",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      270.0,
+      680.0,
+      40.0,
+      22.0
+     ],
+     "text": "*~",
+     "outlettype": [
+      "signal"
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-pvmixl",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      100.0,
+      710.0,
+      40.0,
+      22.0
+     ],
+     "text": "+~",
+     "outlettype": [
+      "signal"
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-pvmixr",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      220.0,
+      710.0,
+      40.0,
+      22.0
+     ],
+     "text": "+~",
+     "outlettype": [
+      "signal"
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-pvmono",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      160.0,
+      740.0,
+      40.0,
+      22.0
+     ],
+     "text": "*~ 0",
+     "outlettype": [
+      "signal"
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-pvmixr2",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      220.0,
+      770.0,
+      40.0,
+      22.0
+     ],
+     "text": "+~",
+     "outlettype": [
+      "signal"
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-pvgain",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 2,
+     "patching_rect": [
+      640.0,
+      600.0,
+      40.0,
+      22.0
+     ],
+     "text": "line~",
+     "outlettype": [
+      "signal",
+      "bang"
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-pvgainl",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      100.0,
+      800.0,
+      40.0,
+      22.0
+     ],
+     "text": "*~",
+     "outlettype": [
+      "signal"
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-pvgainr",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      220.0,
+      800.0,
+      40.0,
+      22.0
+     ],
+     "text": "*~",
+     "outlettype": [
+      "signal"
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-pvoutl",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      20.0,
+      840.0,
+      40.0,
+      22.0
+     ],
+     "text": "+~",
+     "outlettype": [
+      "signal"
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-pvoutr",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      80.0,
+      840.0,
+      40.0,
+      22.0
+     ],
+     "text": "+~",
+     "outlettype": [
+      "signal"
+     ]
+    }
    }
   ],
   "lines": [
-   {
-    "patchline": {
-     "source": [
-      "obj-plugin",
-      0
-     ],
-     "destination": [
-      "obj-plugout",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-plugin",
-      1
-     ],
-     "destination": [
-      "obj-plugout",
-      1
-     ]
-    }
-   },
    {
     "patchline": {
      "source": [
@@ -2183,6 +2678,474 @@
       0
      ]
     }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-preview",
+      0
+     ],
+     "destination": [
+      "obj-previewmsg",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-previewmsg",
+      0
+     ],
+     "destination": [
+      "obj-js",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-previewlevel",
+      0
+     ],
+     "destination": [
+      "obj-previewlevelmsg",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-previewlevelmsg",
+      0
+     ],
+     "destination": [
+      "obj-js",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-js",
+      3
+     ],
+     "destination": [
+      "obj-pvroute",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pvroute",
+      0
+     ],
+     "destination": [
+      "obj-pvbufa",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pvroute",
+      1
+     ],
+     "destination": [
+      "obj-pvbufb",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pvroute",
+      3
+     ],
+     "destination": [
+      "obj-pvpos",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pvpos",
+      0
+     ],
+     "destination": [
+      "obj-pvplaya",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pvpos",
+      0
+     ],
+     "destination": [
+      "obj-pvplayb",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pvroute",
+      4
+     ],
+     "destination": [
+      "obj-pvxf",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pvxf",
+      0
+     ],
+     "destination": [
+      "obj-pvxfinv",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pvplaya",
+      0
+     ],
+     "destination": [
+      "obj-pval",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pvxfinv",
+      0
+     ],
+     "destination": [
+      "obj-pval",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pvplaya",
+      1
+     ],
+     "destination": [
+      "obj-pvar",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pvxfinv",
+      0
+     ],
+     "destination": [
+      "obj-pvar",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pvplayb",
+      0
+     ],
+     "destination": [
+      "obj-pvbl",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pvxf",
+      0
+     ],
+     "destination": [
+      "obj-pvbl",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pvplayb",
+      1
+     ],
+     "destination": [
+      "obj-pvbr",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pvxf",
+      0
+     ],
+     "destination": [
+      "obj-pvbr",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pval",
+      0
+     ],
+     "destination": [
+      "obj-pvmixl",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pvbl",
+      0
+     ],
+     "destination": [
+      "obj-pvmixl",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pvar",
+      0
+     ],
+     "destination": [
+      "obj-pvmixr",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pvbr",
+      0
+     ],
+     "destination": [
+      "obj-pvmixr",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pvmixl",
+      0
+     ],
+     "destination": [
+      "obj-pvmono",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pvroute",
+      2
+     ],
+     "destination": [
+      "obj-pvmono",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pvmixr",
+      0
+     ],
+     "destination": [
+      "obj-pvmixr2",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pvmono",
+      0
+     ],
+     "destination": [
+      "obj-pvmixr2",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pvroute",
+      5
+     ],
+     "destination": [
+      "obj-pvgain",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pvmixl",
+      0
+     ],
+     "destination": [
+      "obj-pvgainl",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pvgain",
+      0
+     ],
+     "destination": [
+      "obj-pvgainl",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pvmixr2",
+      0
+     ],
+     "destination": [
+      "obj-pvgainr",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pvgain",
+      0
+     ],
+     "destination": [
+      "obj-pvgainr",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-plugin",
+      0
+     ],
+     "destination": [
+      "obj-pvoutl",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pvgainl",
+      0
+     ],
+     "destination": [
+      "obj-pvoutl",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-plugin",
+      1
+     ],
+     "destination": [
+      "obj-pvoutr",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pvgainr",
+      0
+     ],
+     "destination": [
+      "obj-pvoutr",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pvoutl",
+      0
+     ],
+     "destination": [
+      "obj-plugout",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-pvoutr",
+      0
+     ],
+     "destination": [
+      "obj-plugout",
+      1
+     ]
+    }
    }
   ],
   "dependency_cache": [
@@ -2203,8 +3166,7 @@
     "patcherrelativepath": ".",
     "type": "TEXT",
     "implicit": 1
-   }
-,
+   },
    {
     "name": "musicgen_files.js",
     "patcherrelativepath": ".",
@@ -2225,6 +3187,12 @@
    },
    {
     "name": "musicgen_text.js",
+    "patcherrelativepath": ".",
+    "type": "TEXT",
+    "implicit": 1
+   },
+   {
+    "name": "musicgen_preview.js",
     "patcherrelativepath": ".",
     "type": "TEXT",
     "implicit": 1

@@ -103,6 +103,7 @@ def test_required_modules_are_beside_the_device_and_frozen_with_it():
         "musicgen_live",
         "musicgen_place",
         "musicgen_menu",
+        "musicgen_preview",
     }
     for module in required:
         assert f"{module}.js" in sources, module
@@ -242,10 +243,12 @@ def test_device_handles_every_reply_address_of_the_protocol():
     handled = set(re.findall(r'^\s+"(/musicgen/\w+)": function', DEVICE_JS, re.M))
     # An address sent only when a request asks for it by a key: the device must
     # handle it once it sends that key on that request.
+    # A generate key goes into the request's fields (startJob: fields.push("preview", 1)).
     asked = {
         address
         for address, (request, key) in protocol.ASKED_REPLIES.items()
         if re.search(rf'request\("{request}", \{{[^}}]*\b{key}\b', DEVICE_JS)
+        or (request == "generate" and re.search(rf'fields\.push\("{key}", 1\)', DEVICE_JS))
     }
     assert handled == set(protocol.REPLIES) - set(protocol.ASKED_REPLIES) | asked
 
@@ -274,6 +277,64 @@ def test_loudness_menu_is_stored_with_the_set_and_reaches_the_script():
     assert valueof["parameter_invisible"] == 1 and valueof["parameter_initial"] == [0]
     (prepend,) = _feeds(menu["id"])
     assert BOXES[prepend]["text"] == "prepend loudness" and _feeds(prepend) == [js["id"]]
+
+
+def test_preview_toggle_and_level_are_stored_with_the_set_and_reach_the_script():
+    """Issue 25: "Hear while it renders" (off by default) and its level, stored with the
+    set like Loudness (parameter_invisible 1: stored, not automated)."""
+    (js,) = boxes_named("js")
+    for varname, message, initial in [
+        ("Hear while it renders", "preview", [0]),
+        ("Preview level", "previewlevel", [-6.0]),
+    ]:
+        control = _by_varname(varname)
+        valueof = control["saved_attribute_attributes"]["valueof"]
+        assert control["parameter_enable"] == 1, varname
+        assert valueof["parameter_invisible"] == 1 and valueof["parameter_initial"] == initial
+        (prepend,) = _feeds(control["id"])
+        assert BOXES[prepend]["text"] == f"prepend {message}" and _feeds(prepend) == [js["id"]]
+    level = _by_varname("Preview level")["saved_attribute_attributes"]["valueof"]
+    settings = re.search(r"^var SETTINGS = \{(.*?)^\};", DEVICE_JS, re.M | re.S).group(1)
+    assert f"previewLevelDb: {level['parameter_initial'][0]:g}," in settings
+    assert f"previewLevelFloorDb: {level['parameter_mmin']:g}" in settings
+
+
+def test_preview_player_mixes_into_the_device_output():
+    """js outlet 3 drives the player; both play~s read the buffers it loads; the device's
+    input still reaches plugout~, now summed with the preview."""
+    (js,) = boxes_named("js")
+    (route,) = _feeds(js["id"], 3)
+    words = BOXES[route]["text"].split(" ")
+    assert words == ["route", "bufa", "bufb", "mono", "pos", "xfade", "gain"]
+    buffers = [BOXES[_feeds(route, i)[0]]["text"] for i in (0, 1)]
+    assert buffers == ["buffer~ ---mgpvA", "buffer~ ---mgpvB"]
+    (position,) = _feeds(route, 3)
+    players = sorted(BOXES[b]["text"] for b in _feeds(position))
+    assert players == ["play~ ---mgpvA 2", "play~ ---mgpvB 2"]
+    (plugin,) = boxes_named("plugin~")
+    (plugout,) = boxes_named("plugout~")
+    for channel in (0, 1):
+        (mix,) = _feeds(plugin["id"], channel)
+        assert BOXES[mix]["text"] == "+~"
+        assert _feeds(mix) == [plugout["id"]]
+        assert _reaches(route, mix), f"the preview does not reach output {channel + 1}"
+
+
+def _reaches(source: str, target: str) -> bool:
+    """Whether any wire path leads from box `source` to box `target`."""
+    seen, todo = set(), [source]
+    while todo:
+        box = todo.pop()
+        if box == target:
+            return True
+        if box not in seen:
+            seen.add(box)
+            todo.extend(
+                ln["patchline"]["destination"][0]
+                for ln in PATCH["lines"]
+                if ln["patchline"]["source"][0] == box
+            )
+    return False
 
 
 def test_prompt_box_sends_its_text_as_one_symbol():
@@ -471,6 +532,40 @@ def test_device_messages_reach_a_real_engine_and_the_take_is_placed(engine_proce
     (start, end) = clip["markers"]
     assert (start["beat_time"], start["sample_time"]) == (0, 0)
     assert end["beat_time"] == 7 and abs(end["sample_time"] - seconds) < 1e-9
+
+
+@pytest.mark.e2e
+def test_device_preview_loads_each_growing_file_from_a_real_engine(engine_process, tmp_path):
+    """Issue 25, "Hear while it renders": the request carries preview 1; each preview reply
+    the device handles while the file is there makes it tell a buffer~ (alternately A and B)
+    to re-read the file, which at that moment is a valid 16-bit WAV (header sizes = file
+    size); the take is placed as usual.  (The relay here is slower than Max, so the replies
+    read after the engine removed the file are skipped, as the device does.)  What it
+    sounds like in Live is on the checklist in docs/ableton.md."""
+    set_folder, _ = _set_folder(tmp_path)
+    audio: list[dict] = []
+
+    def react(event: dict, tell: Callable[[dict], None]) -> None:
+        if "audio" in event:
+            audio.append(event)
+
+    args, final = _drive(engine_process, set_folder, "preview", react=react)
+    assert args["preview"] == ["i", 1]
+    assert final["status"].startswith('Placed "dusty lo-fi drums" at beat 14')
+    loads = [e for e in audio if e["audio"][1:2] == ["replace"]]
+    assert loads, "no preview reply reached the player"
+    buffers = [e["audio"][0] for e in loads]
+    assert buffers == ["bufa", "bufb"] * (len(buffers) // 2) + ["bufa"] * (len(buffers) % 2)
+    for i, event in enumerate(loads):
+        wav = event["file"]
+        if wav.get("missing") and i == len(loads) - 1:
+            continue  # removed by the engine in the microseconds after the device's own check
+        assert not wav.get("missing"), "the device loaded a preview file that was gone"
+        assert wav["riff"] == "RIFF" and wav["bits"] == 16 and wav["channels"] == 1
+        # Samples are appended before the header's sizes are rewritten: the file may be
+        # ahead of its header, never behind it.
+        assert wav["fileBytes"] >= 44 + wav["dataBytes"] and wav["dataBytes"] > 0
+    assert audio[0]["audio"] == ["mono", 1]  # debug is a mono checkpoint
 
 
 @pytest.mark.e2e

@@ -6,6 +6,8 @@
 // prompt box (as the patch delivers it), clicks a button, and talks JSON lines:
 //   stdout: {"osc": [[type, value], ...]}   a message for udpsend
 //           {"dropped": bytes}               a message udpsend lost (macOS: > 9216 bytes)
+//           {"audio": atoms, "file": {...}}  a message for the preview player; for a buffer~
+//                                            `replace`, what the file held at that moment
 //           {"handled": address, "status": text, "calls": [...], "sets": [...], "clips": [...],
 //            "menu": the Model menu's items [{label, name, download, size}],
 //            "umenu": the texts the umenu holds}
@@ -22,6 +24,7 @@
 //   melody      a dense MIDI clip (1400 notes) as the melody, model
 //               debug-melody, a prompt with commas, semicolons and leading zeros
 //   loudness    Loudness -14 LUFS, and a prompt that states 120 bpm in a 92 bpm set
+//   preview     "Hear while it renders" on, 12 bars, Generate
 //   menu        waits for the Model menu (the engine's models with details), then
 //               chooses debug-stereo in it as a producer would, 2 bars, Generate
 //
@@ -82,11 +85,23 @@ function clips() {
   return found;
 }
 
+// A preview file as a buffer~ `replace` would find it now: its header's
+// channels and data size against the file's size ({missing: true} if gone).
+function wavNow(file) {
+  const fs = require("fs");
+  if (!fs.existsSync(file)) return { missing: true };
+  const data = fs.readFileSync(file);
+  return { riff: data.toString("ascii", 0, 4), channels: data.readUInt16LE(22),
+    rate: data.readUInt32LE(24), bits: data.readUInt16LE(34),
+    dataBytes: data.readUInt32LE(40), fileBytes: data.length };
+}
+
 let device = null;
 device = loadDevice(set, {
   Task: RealTask,
   writeFiles: true,
   onOutlet(n, atoms, info) {
+    if (n === 3) emit({ audio: atoms, file: atoms[1] === "replace" ? wavNow(atoms[2]) : null });
     if (n === 0 && info.dropped) emit({ dropped: atoms[0] });
     else if (n === 0) emit({ osc: atoms.map(typed) });
     if (n === 2 && atoms[0] === "mkdir") {
@@ -122,6 +137,11 @@ if (scenario === "variations") {
 } else if (scenario === "loudness") {
   device.send("bars", 2);
   device.send("loudness", 1);  // the menu's index: -14 LUFS
+  device.click("Generate");
+} else if (scenario === "preview") {
+  device.send("bars", 12);             // 27 s: the take renders long enough to be heard
+
+  device.send("preview", 1);
   device.click("Generate");
 } else if (scenario === "menu") {
   device.send("bars", 2);              // Generate once the menu is filled (below)

@@ -602,8 +602,21 @@ function makeFile(set, writeFiles) {
       }
       this.position = bytes.length;
     };
+    // "read": the file on disk (Max's File reference: readbytes(count) answers up to
+    // count bytes from position as numbers).
+    const onDisk = access === "read" && fs.existsSync(filename) ? fs.readFileSync(filename) : null;
+    if (access === "read") {
+      this.isopen = !!onDisk;
+      this.eof = onDisk ? onDisk.length : 0;
+    }
+    this.readbytes = (count) => {
+      if (!onDisk) return null;
+      const got = Array.from(onDisk.subarray(this.position, this.position + count));
+      this.position += got.length;
+      return got;
+    };
     this.close = () => {
-      if (!this.isopen) return;
+      if (!this.isopen || access === "read") { this.isopen = false; return; }
       const data = Buffer.from(bytes.slice(0, this.eof || bytes.length));
       set.files[filename] = data;
       if (writeFiles) fs.writeFileSync(filename, data);
@@ -701,7 +714,8 @@ function loadDevice(set, options = {}) {
   const patch = loadPatch();
   const udpMax = options.udpMax || MACOS_UDP_MAX;
   const post = (...parts) => posts.push(parts.join(" "));
-  const route = [...patch.boxes.values()].find((b) => /^route /.test(b.text || ""));
+  const js = [...patch.boxes.values()].find((b) => /^js /.test(b.text || ""));
+  const [route] = patch.feeds(js.id, 1);   // the UI's route (outlet 3 feeds the preview player's)
   const routeNames = route.text.split(" ").slice(1);
   const umenus = new Map([...patch.boxes.values()].filter((b) => b.maxclass === "umenu")
     .map((b) => [b.id, makeUmenu(b)]));
@@ -735,6 +749,11 @@ function loadDevice(set, options = {}) {
   };
   if (options.random) context.Math.random = options.random;
   vm.createContext(context);
+  if (!options.Task) {
+    // Date.now() follows the manual clock, as the Task timers do (new Date() stays real).
+    context.__clockNow = () => 1.7e12 + clock.now;
+    vm.runInContext("Date.now = function () { return __clockNow(); };", context);
+  }
   const loaded = new Map();
   context.require = (name) => {
     if (/[\/\\]|\.js$/.test(name)) throw new Error(`require("${name}"): Max looks a module up by its bare name`);
@@ -803,6 +822,8 @@ function loadDevice(set, options = {}) {
     ui: (kind) => out.filter((o) => o.outlet === 1 && (!kind || o.atoms[0] === kind))
       .map((o) => o.atoms.slice(1)),
     mkdir: () => out.filter((o) => o.outlet === 2).map((o) => o.atoms),
+    /** Messages to the preview player (outlet 3): [route word, ...atoms]. */
+    audio: () => out.filter((o) => o.outlet === 3).map((o) => o.atoms),
     lastStatus() {
       const all = device.ui("status");
       return all.length ? all[all.length - 1][0] : null;
