@@ -1,6 +1,6 @@
 -- @description MusicGen: Continue selected item (the take follows the selected audio item)
 -- @author musicgen-bridge
--- @version 0.3.0
+-- @version 0.4.0
 -- @noindex
 local script_dir = debug.getinfo(1, "S").source:match("^@?(.*[/\\])") or "./"
 package.path = script_dir .. "lib/?.lua;" .. package.path

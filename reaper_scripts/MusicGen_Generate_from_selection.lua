@@ -1,13 +1,15 @@
 -- @description MusicGen Bridge: generate music from the selection with a local MusicGen engine
 -- @author musicgen-bridge
--- @version 0.3.0
+-- @version 0.4.0
 -- @changelog
---   Takes land in the project they were made for, under the item's track found again by its
---   pointer (a new track at the end, said in words, when it was deleted; nothing when the project
---   was closed). Items are built directly: the edit cursor stays, "copy imported media" no longer
---   breaks inserting. Dialog captions and remembered values that REAPER misread are fixed. The
---   take starts minimized on Windows. Takes go to the project's media path. A Loudness setting
---   (-14 / -23 LUFS) and the engine's warnings. No .exit files left behind.
+--   Queries run in the background on every OS (ExecProcess runs /bin/sh on a script file on
+--   macOS and Linux, a batch file through cmd.exe on Windows), so REAPER never freezes while the
+--   engine answers. Relaunching an action hands a take over instead of starting a second one;
+--   a take follows its item when the item is moved; a tempo change inside the bars is asked
+--   about; no automatic undo point is left; stale job files are removed. A take whose engine
+--   restarted mid-way says so and what to do. The Settings model menu equals the engine's
+--   `models` list. The Python variant inserts into the project the take was made for and fails
+--   the take when the engine restarts.
 -- @provides
 --   [main] MusicGen_Continue_selected_item.lua
 --   [main] MusicGen_Cancel.lua

@@ -1,6 +1,6 @@
 # @description MusicGen: Generate from selection (Python variant, OSC with the standard library)
 # @author musicgen-bridge
-# @version 0.3.0
+# @version 0.4.0
 # @noindex
 # Needs Python enabled in REAPER (Preferences > Plug-ins > ReaScript); nothing to install:
 # it uses the standard library alone.  See docs/reaper.md.

@@ -1,7 +1,7 @@
 """Write the ReaPack index (index.xml) of the REAPER actions for one repository and tag.
 
     python reaper_scripts/make_index.py --repo https://github.com/OWNER/musicgen-bridge \\
-        --ref v0.3.0 [--output reaper_scripts/index.xml]
+        --ref v0.4.0 [--output reaper_scripts/index.xml]
 
 Every source URL is pinned to ``--ref`` (a tag, or a full 40-character commit hash): a
 branch such as ``main`` moves, and ReaPack would then install files of another version
@@ -105,7 +105,7 @@ def check_ref(ref: str) -> None:
         return
     if ref.lower() in MOVING:
         raise Problem(
-            f"--ref {ref} is a branch, which moves: give a tag (e.g. v0.3.0) or a full commit hash."
+            f"--ref {ref} is a branch, which moves: give a tag (e.g. v0.4.0) or a full commit hash."
         )
     try:
         found = subprocess.run(
@@ -179,7 +179,7 @@ def build(repo: str, ref: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repo", required=True, help="https://github.com/OWNER/NAME")
-    parser.add_argument("--ref", required=True, help="a tag (v0.3.0) or a full commit hash")
+    parser.add_argument("--ref", required=True, help="a tag (v0.4.0) or a full commit hash")
     parser.add_argument(
         "--output", default=str(HERE / "index.xml"), help="default reaper_scripts/index.xml"
     )
