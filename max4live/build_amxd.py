@@ -9,8 +9,9 @@ An unfrozen Max for Live device is the patcher JSON behind a small chunk header
 
 The JavaScript files are not embedded: the patch names them in its
 ``dependency_cache`` (relative path "."), so the .amxd must stay in the same
-folder as ``musicgen_bridge.js`` and ``musicgen_mkdir.js`` (see docs/ableton.md;
-Max's Freeze button makes a self-contained copy).
+folder as ``musicgen_bridge.js``, the modules it require()s and ``musicgen_mkdir.js``
+(see docs/ableton.md; Max's Freeze button makes a self-contained copy of what the
+cache lists, which max4live/tests/amxd_modules.test.js checks).
 
 Usage:
     python max4live/build_amxd.py           # write the .amxd

@@ -3196,6 +3196,36 @@
     "patcherrelativepath": ".",
     "type": "TEXT",
     "implicit": 1
+   },
+   {
+    "name": "musicgen_handlers.js",
+    "patcherrelativepath": ".",
+    "type": "TEXT",
+    "implicit": 1
+   },
+   {
+    "name": "musicgen_take.js",
+    "patcherrelativepath": ".",
+    "type": "TEXT",
+    "implicit": 1
+   },
+   {
+    "name": "musicgen_request.js",
+    "patcherrelativepath": ".",
+    "type": "TEXT",
+    "implicit": 1
+   },
+   {
+    "name": "musicgen_engine.js",
+    "patcherrelativepath": ".",
+    "type": "TEXT",
+    "implicit": 1
+   },
+   {
+    "name": "musicgen_ui.js",
+    "patcherrelativepath": ".",
+    "type": "TEXT",
+    "implicit": 1
    }
   ],
   "latency": 0,

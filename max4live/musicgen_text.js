@@ -85,6 +85,22 @@ function placedWords(job, paths, results) {
     return notes.length ? words + " " + notes.join(" ") : words;
 }
 
+// What to do when a take needs a melody checkpoint and the model chosen is not one.
+function melodyModelAdvice(melodyModel) {
+    return "Melody needs a melody model: choose " + melodyModel + " in the Model menu";
+}
+
+// An engine error in words; the code stays visible (it is what to search for).
+function errorWords(code, message, melodyModel) {
+    if (code === "unsupported") {
+        return melodyModelAdvice(melodyModel) + ". Engine: " + message + " (unsupported)";
+    }
+    if (code === "bad_file") {
+        return "Live's clip file could not be used: " + message + " (bad_file)";
+    }
+    return "Engine error: " + message + " (" + code + ")";
+}
+
 // [12, 0, 4] vs [12, 0, 5] -> negative, 0 or positive.
 function compareVersions(a, b) {
     for (var i = 0; i < b.length; i++) {
@@ -196,6 +212,8 @@ exports.withoutMelodyNotes = withoutMelodyNotes;
 exports.withWarnings = withWarnings;
 exports.stageWords = stageWords;
 exports.placedWords = placedWords;
+exports.melodyModelAdvice = melodyModelAdvice;
+exports.errorWords = errorWords;
 exports.compareVersions = compareVersions;
 exports.manyWhere = manyWhere;
 exports.numbersText = numbersText;

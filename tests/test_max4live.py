@@ -37,6 +37,12 @@ import build_amxd  # noqa: E402
 PATCH = json.loads((M4L / "musicgen_bridge.maxpat").read_text(encoding="utf-8"))["patcher"]
 BOXES = {b["box"]["id"]: b["box"] for b in PATCH["boxes"]}
 DEVICE_JS = (M4L / "musicgen_bridge.js").read_text(encoding="utf-8")
+# The js object's script and its modules (musicgen_mkdir.js runs in node.script instead).
+DEVICE_SOURCES = "\n".join(
+    p.read_text(encoding="utf-8")
+    for p in sorted(M4L.glob("musicgen_*.js"))
+    if p.name != "musicgen_mkdir.js"
+)
 E2E_TIMEOUT_S = 120
 GENERATE = {arg.name: arg for arg in protocol.ADDRESSES[f"{protocol.PREFIX}/generate"]}
 
@@ -104,6 +110,11 @@ def test_required_modules_are_beside_the_device_and_frozen_with_it():
         "musicgen_place",
         "musicgen_menu",
         "musicgen_preview",
+        "musicgen_engine",
+        "musicgen_handlers",
+        "musicgen_request",
+        "musicgen_take",
+        "musicgen_ui",
     }
     for module in required:
         assert f"{module}.js" in sources, module
@@ -240,15 +251,16 @@ def test_device_limits_match_the_protocol():
 
 
 def test_device_handles_every_reply_address_of_the_protocol():
-    handled = set(re.findall(r'^\s+"(/musicgen/\w+)": function', DEVICE_JS, re.M))
+    handled = set(re.findall(r'^\s+"(/musicgen/\w+)": function', DEVICE_SOURCES, re.M))
     # An address sent only when a request asks for it by a key: the device must
     # handle it once it sends that key on that request.
-    # A generate key goes into the request's fields (startJob: fields.push("preview", 1)).
+    # A generate key goes into the request's fields
+    # (musicgen_request.js takeFields: fields.push("preview", 1)).
     asked = {
         address
         for address, (request, key) in protocol.ASKED_REPLIES.items()
-        if re.search(rf'request\("{request}", \{{[^}}]*\b{key}\b', DEVICE_JS)
-        or (request == "generate" and re.search(rf'fields\.push\("{key}", 1\)', DEVICE_JS))
+        if re.search(rf'request\("{request}", \{{[^}}]*\b{key}\b', DEVICE_SOURCES)
+        or (request == "generate" and re.search(rf'fields\.push\("{key}", 1\)', DEVICE_SOURCES))
     }
     assert handled == set(protocol.REPLIES) - set(protocol.ASKED_REPLIES) | asked
 

@@ -770,6 +770,8 @@ function loadDevice(set, options = {}) {
 
   const device = {
     set, out, posts, clock, context, patch,
+    /** The modules the script has require()d so far, in load order (bare names). */
+    modules: () => [...loaded.keys()],
     /** Send a Max message (what an inlet would receive). */
     send(name, ...args) {
       context.messagename = name;
