@@ -90,7 +90,7 @@ def parts(
     positions = stack.position_table(length + 16)
     logits = torch.randn((rows * stack.codebooks, 2048), generator=gen)
     sampling = Sampling(top_k=250)
-    gens = [torch.Generator().manual_seed(1 + b) for b in range(batch)]
+    seeds = [1 + b for b in range(batch)]
     fused = [getattr(layer.self_attn, "qkv_proj", None) for layer in layers]
     folded = None
     if fold_pays(texts, text, hd) and foldable(stack):
@@ -185,7 +185,7 @@ def parts(
         "embeddings sum + position": embed,
         "guidance mix": lambda: guided(logits, 3.0),
         "top-k 250 sampling": lambda: sample_tokens(
-            logits[: batch * stack.codebooks], sampling, gens
+            logits[: batch * stack.codebooks], sampling, seeds, 1
         ),
     }
 
@@ -208,14 +208,14 @@ def whole_steps(
     ids = prompts[[take % len(prompts) for take in range(batch)]]
     inputs = DecodeInputs(ids, torch.ones_like(ids), guidance=3.0)
     sampling = Sampling(top_k=250)
-    gens = [torch.Generator().manual_seed(1 + b) for b in range(batch)]
+    seeds = [1 + b for b in range(batch)]
     times = []
     with torch.inference_mode():
         run = Run(loaded, inputs, length + steps + 8)
         logits = run.prefill()
         for column in range(1, 1 + length + steps):
             start = time.perf_counter()
-            picks = sample_tokens(guided(logits, 3.0), sampling, gens)
+            picks = sample_tokens(guided(logits, 3.0), sampling, seeds, column)
             run.place(column, picks)
             logits = run.step(column)
             if column > length:

@@ -21,10 +21,18 @@ cache length, text length):
 - the text (cross-attention) keys/values sit in buffers padded to a fixed
   number of tokens, the padding masked out (melody checkpoints have none:
   their text is part of the prefix, which the eager prefill puts in the cache);
-- the logits land in a static ``out [R * K, V]``.
+- the logits land in a static ``out [R * K, V]``;
+- then the step draws (:func:`static_draw`): guidance over its conditional
+  and null rows, then :func:`engine.sampling.draw`, every setting read from
+  small tensors (``sampling``, :class:`engine.sampling.StaticSampling`: the
+  guidance scale, temperature, top-k, top-p, greedy, each take's seed and the
+  column counter), the tokens into ``picks [B * K]``.  So one CUDA graph
+  serves every request's settings, and a run reads B * K tokens a step
+  instead of the logits.  A run that needs the logits (teacher forcing,
+  guidance off) reads ``out`` and ignores ``picks``.
 
-The prefill, sampling (with its per-take generators) and the delay pattern stay
-eager in :mod:`engine.decoders.loop`, outside the step.
+The prefill, its draw and the delay pattern stay eager in
+:mod:`engine.decoders.loop`, outside the step.
 
 Its CUDA graph (:func:`capture_cuda_graph`) and the steps prepared at load are
 :mod:`engine.decoders.step_graph`'s.
@@ -37,6 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.decoders.layers import LayerStack
+from engine.sampling import Sampling, StaticSampling, draw, guided
 
 #: Eager runs of the step on a side stream before capture (lazy initialisation
 #: of cuBLAS handles and workspaces must not happen inside the capture).
@@ -60,6 +69,9 @@ class StepBuffers:
         slots: ``arange(length)``, to build the self-attention mask from ``position``.
         positions: the sinusoidal position table, at least ``length`` rows.
         out: float32 logits ``[R * K, V]`` (output).
+        sampling: the draw's settings for ``R / 2`` takes (input, set per run;
+            its ``counter`` per step).
+        picks: long ``[R / 2 * K]``: the tokens drawn from ``out`` (output).
     """
 
     ids: Any
@@ -72,6 +84,8 @@ class StepBuffers:
     slots: Any
     positions: Any
     out: Any
+    sampling: StaticSampling
+    picks: Any
 
     @classmethod
     def allocate(
@@ -98,6 +112,8 @@ class StepBuffers:
             slots=torch.arange(length, device=device),
             positions=stack.position_table(length),
             out=torch.zeros((rows * stack.codebooks, vocab), dtype=torch.float32, device=device),
+            sampling=StaticSampling.allocate(rows // 2, device),
+            picks=torch.zeros(rows // 2 * stack.codebooks, dtype=torch.long, device=device),
         )
 
     def narrow(self, rows: int) -> StepBuffers:
@@ -122,6 +138,8 @@ class StepBuffers:
             slots=self.slots,
             positions=self.positions,
             out=self.out.new_zeros((rows * codebooks, vocab)),
+            sampling=StaticSampling.allocate(rows // 2, self.out.device),
+            picks=self.picks.new_zeros(rows // 2 * codebooks),
         )
 
     @property
@@ -138,7 +156,8 @@ class StepBuffers:
 
     def tensors(self) -> list[Any]:
         """Every buffer (views included) but the position table, the model's own."""
-        return [t for name, t in vars(self).items() if t is not None and name != "positions"]
+        tensors = [t for name, t in vars(self).items() if t is not None and name != "positions"]
+        return [t for t in tensors if t is not self.sampling] + list(vars(self.sampling).values())
 
     def cross_layers(self) -> list[tuple[Any, Any]]:
         """Each layer's padded text keys/values (empty for melody checkpoints)."""
@@ -173,6 +192,13 @@ def static_step(stack: LayerStack, buffers: StepBuffers) -> None:
     cross = stack.projected_cross(buffers.cross_layers(), buffers.cross_mask)
     logits = stack.logits(hidden, attend, cross)
     buffers.out.copy_(logits)
+    static_draw(buffers)
+
+
+def static_draw(buffers: StepBuffers) -> None:
+    """The step's draw: ``out`` guided, then :func:`engine.sampling.draw`, into ``picks``."""
+    settings = buffers.sampling
+    buffers.picks.copy_(draw(guided(buffers.out, settings.guidance), settings))
 
 
 class StepRunner:
@@ -231,6 +257,26 @@ class StepRunner:
             buffers.position.fill_(position)
             self.run()
         return buffers.out
+
+    def sample_with(self, sampling: Sampling, seeds: Sequence[int], guidance: float) -> None:
+        """Set the run's draw: its settings, each take's seed, the guidance scale."""
+        import torch
+
+        with torch.inference_mode():
+            self.buffers.sampling.set(sampling, seeds, guidance)
+
+    def step_picks(self, ids: Any, position: int, column: int) -> Any:
+        """Feed a token column at ``position`` and draw column ``column``'s tokens.
+
+        Returns:
+            The static ``picks`` buffer, long ``[B * K]``: read it before the next step.
+        """
+        import torch
+
+        with torch.inference_mode():
+            self.buffers.sampling.counter.fill_(column)
+        self.step(ids, position)
+        return self.buffers.picks
 
     def begin(self, cross_kv: Sequence[tuple[Any, Any]], cross_mask: Any) -> None:
         """Make the buffers a new run's: a clean cache, then the run's text, its padding masked.
