@@ -25,6 +25,15 @@ is not interrupted) beside the median.  A script, never a test: it prints a
 table and exits 0.
 
     python benchmarks/step_profile.py --dtype bfloat16 --threads 2
+
+With ``--sampler BATCHES`` it times only the choosing of a step's tokens at
+small's shapes (4 codebooks x 2048 tokens, guidance's 2 rows a take, top-k
+250), per take count: the counter-based draw every path runs now
+(``engine.sampling``: guidance, sort, threshold, hashed Gumbel noise, argmax)
+against the sampler it replaced (softmax, top-k, ``torch.multinomial`` with one
+``torch.Generator`` per take; kept here only to be measured against).
+
+    python benchmarks/step_profile.py --sampler 1,8 --threads 2
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -236,9 +246,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--variations", action="store_true", help="the takes share one prompt (default: one each)"
     )
+    parser.add_argument("--sampler", default="", help="take counts: time only the draw, old/new")
     args = parser.parse_args(argv)
 
     import torch
+
+    if args.sampler:
+        torch.set_num_threads(args.threads)
+        return sampler_table([int(b) for b in args.sampler.split(",")], args.repeat, args.steps)
 
     from benchmarks.speed import build_variant, machine_line
 
@@ -274,6 +289,54 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'rest: Python, module calls':<36}{rest:>9.2f}{rest / step:>8.1%}")
     print(f"{'whole step':<36}{step:>9.2f}{1:>8.0%}{statistics.median(whole) * 1e3:>9.2f}")
     print(f"# load average {os.getloadavg()} at the end")
+    return 0
+
+
+def _previous_sampler(logits: Any, top_k: int, gens: list[Any]) -> Any:
+    """The sampler before issue 28's (softmax, top-k, multinomial per take's generator)."""
+    import torch
+
+    probs = torch.softmax(logits.float(), dim=-1)
+    probs, candidates = probs.topk(min(top_k, probs.shape[-1]), dim=-1)
+    rows = probs.shape[0] // len(gens)
+    picks = torch.empty(probs.shape[0], dtype=torch.long)
+    for b, gen in enumerate(gens):
+        part = slice(b * rows, (b + 1) * rows)
+        picks[part] = torch.multinomial(probs[part], 1, generator=gen).squeeze(-1)
+    return candidates.gather(-1, picks[:, None]).squeeze(-1)
+
+
+def sampler_table(batches: list[int], repeat: int, steps: int) -> int:
+    """ms a step of choosing the tokens, previous sampler against the counter-based draw."""
+    import torch
+
+    from benchmarks.speed import machine_line
+    from engine.sampling import Sampling, StaticSampling, draw, guided
+
+    print(machine_line("cpu"))
+    print(
+        f"# torch {torch.__version__}, {torch.get_num_threads()} threads; load average "
+        f"{os.getloadavg()} at the start; guidance 3, top-k 250, 4 x 2048 logits a take"
+    )
+    print(f"{'takes':>5}{'previous ms':>13}{'draw ms':>9}{'draw/previous':>15}  (median)")
+    with torch.inference_mode():
+        for batch in batches:
+            logits = torch.randn(2 * batch * 4, 2048, generator=torch.Generator().manual_seed(0))
+            gens = [torch.Generator().manual_seed(b) for b in range(batch)]
+            settings = StaticSampling.of(Sampling(top_k=250), range(batch), "cpu", 3.0)
+            old = partial(lambda x, g: _previous_sampler(guided(x, 3.0), 250, g), logits, gens)
+            new = partial(lambda x, s: draw(guided(x, s.guidance), s.at(7)), logits, settings)
+            times: dict[str, list[float]] = {"old": [], "new": []}
+            old(), new()  # warm-up
+            for _ in range(repeat):  # interleaved rounds
+                times["old"].append(_median_ms(old, steps))
+                times["new"].append(_median_ms(new, steps))
+            o, n = min(times["old"]), min(times["new"])
+            print(
+                f"{batch:>5}{o:>13.3f}{n:>9.3f}{n / o:>14.2f}x  "
+                f"({statistics.median(times['old']):.3f} / {statistics.median(times['new']):.3f})"
+            )
+    print(f"# load average {os.getloadavg()} at the end; fastest of {repeat} rounds of {steps}")
     return 0
 
 

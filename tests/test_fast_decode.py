@@ -281,6 +281,20 @@ def test_a_run_is_its_own_take_again(models) -> None:
     assert torch.equal(first, again)
 
 
+@pytest.mark.parametrize("decoder", [reference_decode, fast_decode], ids=["reference", "fast"])
+def test_a_later_window_draws_new_noise(models, decoder) -> None:
+    """DecodeInputs.offset moves the sampler's column count: a window of a long take
+    (engine.generate, offset = frames made before it) never redraws an earlier window's noise.
+    The debug model's logits are nearly flat, so the draw follows its noise."""
+    loaded = models["debug"]
+    inputs = make_inputs(loaded, PROMPTS[:1], prompt_frames=3)
+    first = decoder(loaded, inputs, 20, Sampling(), [5])
+    inputs.offset = 17
+    later = decoder(loaded, inputs, 20, Sampling(), [5])
+    assert_varied(first)
+    assert float((first[..., 3:] == later[..., 3:]).float().mean()) < 0.2
+
+
 @pytest.mark.parametrize("name", ["debug", "debug-stereo", "debug-melody"])
 def test_takes_of_different_lengths_share_a_run(models, name: str) -> None:
     """Requests sharing a run: each take is the take it makes alone, up to float rounding.

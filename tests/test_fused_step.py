@@ -351,7 +351,7 @@ def test_the_kernels_compile_for_an_h200(tmp_path: Path) -> None:
         timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert done.stdout.split() == ["fp16", "9", "fp32", "9"]
+    assert done.stdout.split() == ["fp16", "10", "fp32", "10"]
 
 
 # -- CUDA --------------------------------------------------------------------------

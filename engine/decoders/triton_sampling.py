@@ -32,12 +32,19 @@ import triton.language as tl
 
 from engine.sampling import MASK32, MIX_MULTIPLIERS, MIX_SHIFTS, UNIFORM_SCALE, UNIFORM_SHIFT
 
-_A, _B = MIX_MULTIPLIERS
-_S1, _S2, _S3 = MIX_SHIFTS
+# engine.sampling's constants, as Triton lets a kernel read module globals.
+_A = tl.constexpr(MIX_MULTIPLIERS[0])
+_B = tl.constexpr(MIX_MULTIPLIERS[1])
+_S1 = tl.constexpr(MIX_SHIFTS[0])
+_S2 = tl.constexpr(MIX_SHIFTS[1])
+_S3 = tl.constexpr(MIX_SHIFTS[2])
+_MASK32 = tl.constexpr(MASK32)
+_U_SHIFT = tl.constexpr(UNIFORM_SHIFT)
+_U_SCALE = tl.constexpr(UNIFORM_SCALE)
 #: Rounds of each bisection: the keys span the 32-bit integers.
-_ROUNDS = 32
-_KEY_LOW = -(2**31)
-_KEY_HIGH = 2**31 - 1
+_ROUNDS = tl.constexpr(32)
+_KEY_LOW = tl.constexpr(-(2**31))
+_KEY_HIGH = tl.constexpr(2**31 - 1)
 
 
 @triton.jit
@@ -109,18 +116,35 @@ def _sample_kernel(
         threshold = tl.maximum(threshold, lo)
     # The noise: engine.sampling.row_keys, then the token's hash, then Gumbel.
     seed = tl.load(seeds_ptr + row // CODEBOOKS)
-    seed_lo = (seed & MASK32).to(tl.uint32)
-    seed_hi = ((seed >> 32) & MASK32).to(tl.uint32)
-    counter = (tl.load(counter_ptr) & MASK32).to(tl.uint32)
+    seed_lo = (seed & _MASK32).to(tl.uint32)
+    seed_hi = ((seed >> 32) & _MASK32).to(tl.uint32)
+    counter = (tl.load(counter_ptr) & _MASK32).to(tl.uint32)
     state = _mix32(seed_lo ^ _mix32(seed_hi))
     state = _mix32(state ^ counter)
     state = _mix32(state ^ (row % CODEBOOKS).to(tl.uint32))
     hashed = _mix32(state ^ tokens.to(tl.uint32))
-    u = ((hashed >> UNIFORM_SHIFT) * 2 + 1).to(tl.float32) * UNIFORM_SCALE
+    u = ((hashed >> _U_SHIFT) * 2 + 1).to(tl.float32) * _U_SCALE
     gumbel = -tl.log(-tl.log(u))
     score = x + gumbel * tl.load(noise_ptr)
     score = tl.where(valid & (keys >= threshold), score, float("-inf"))
     tl.store(picks_ptr + row, tl.argmax(score, axis=0).to(tl.int64))
+
+
+def signature() -> dict[str, str]:
+    """Triton's type of each argument of the kernel (for compiling it ahead, without a GPU)."""
+    floats = ("logits_ptr", "guidance_ptr", "temperature_ptr", "top_p_ptr", "noise_ptr")
+    out = {}
+    for param in _sample_kernel.params:
+        name = param.name
+        if param.is_constexpr:
+            out[name] = "constexpr"
+        elif name in floats:
+            out[name] = "*fp32"
+        elif name.endswith("_ptr"):
+            out[name] = "*i64"
+        else:
+            out[name] = "i32"
+    return out
 
 
 def sample(logits: Any, settings: Any, picks: Any, guided: bool = True) -> Any:
