@@ -318,23 +318,33 @@ def sampler_table(batches: list[int], repeat: int, steps: int) -> int:
         f"# torch {torch.__version__}, {torch.get_num_threads()} threads; load average "
         f"{os.getloadavg()} at the start; guidance 3, top-k 250, 4 x 2048 logits a take"
     )
-    print(f"{'takes':>5}{'previous ms':>13}{'draw ms':>9}{'draw/previous':>15}  (median)")
+    print(
+        f"{'takes':>5}{'previous ms':>13}{'eager ms':>9}{'ratio':>10}{'static ms':>11}{'ratio':>10}"
+        "  (medians)"
+    )
     with torch.inference_mode():
         for batch in batches:
             logits = torch.randn(2 * batch * 4, 2048, generator=torch.Generator().manual_seed(0))
             gens = [torch.Generator().manual_seed(b) for b in range(batch)]
             settings = StaticSampling.of(Sampling(top_k=250), range(batch), "cpu", 3.0)
             old = partial(lambda x, g: _previous_sampler(guided(x, 3.0), 250, g), logits, gens)
-            new = partial(lambda x, s: draw(guided(x, s.guidance), s.at(7)), logits, settings)
-            times: dict[str, list[float]] = {"old": [], "new": []}
-            old(), new()  # warm-up
+            new = partial(
+                lambda x, s: draw(guided(x, s.guidance), s.at(7), Sampling(top_k=250)),
+                logits,
+                settings,
+            )
+            static = partial(lambda x, s: draw(guided(x, s.guidance), s.at(7)), logits, settings)
+            calls = {"old": old, "new": new, "static": static}
+            times: dict[str, list[float]] = {name: [] for name in calls}
+            for call in calls.values():
+                call()  # warm-up
             for _ in range(repeat):  # interleaved rounds
-                times["old"].append(_median_ms(old, steps))
-                times["new"].append(_median_ms(new, steps))
-            o, n = min(times["old"]), min(times["new"])
+                for name, call in calls.items():
+                    times[name].append(_median_ms(call, steps))
+            o, n, s = (min(times[name]) for name in calls)
+            medians = " / ".join(f"{statistics.median(times[name]):.3f}" for name in calls)
             print(
-                f"{batch:>5}{o:>13.3f}{n:>9.3f}{n / o:>14.2f}x  "
-                f"({statistics.median(times['old']):.3f} / {statistics.median(times['new']):.3f})"
+                f"{batch:>5}{o:>13.3f}{n:>9.3f}{n / o:>9.2f}x{s:>11.3f}{s / o:>9.2f}x  ({medians})"
             )
     print(f"# load average {os.getloadavg()} at the end; fastest of {repeat} rounds of {steps}")
     return 0

@@ -105,7 +105,14 @@ def noise(seeds: Any, counter: Any, rows_per_take: int, vocab: int) -> Any:
 
     keys = row_keys(seeds, counter, rows_per_take)
     tokens = torch.arange(vocab, device=keys.device, dtype=torch.int64)
-    hashed = mix32(keys[:, None] ^ tokens[None, :])
+    return _gumbel(keys[:, None], tokens[None, :])
+
+
+def _gumbel(keys: Any, tokens: Any) -> Any:
+    """The noise of ``tokens`` (int64, broadcast against the rows' ``keys``)."""
+    import torch
+
+    hashed = mix32(keys ^ tokens)
     u = ((hashed >> UNIFORM_SHIFT) * 2 + 1).to(torch.float32) * UNIFORM_SCALE
     return -torch.log(-torch.log(u))
 
@@ -223,14 +230,40 @@ def scores(logits: Any, settings: StaticSampling) -> tuple[Any, Any, Any]:
     return score, x, threshold
 
 
-def draw(logits: Any, settings: StaticSampling) -> Any:
+def draw(logits: Any, settings: StaticSampling, known: Sampling | None = None) -> Any:
     """Pick one token per row: long ``[B * K]`` from float ``[B * K, V]`` (guidance applied).
 
     Every shape fixed and every setting a tensor: the static step (and its
     CUDA graph) runs this very function.
+
+    Args:
+        known: the settings as ``settings`` holds them, where the caller has
+            them on the host (an eager step): greedy then takes the argmax,
+            and top-k without top-p hashes only the k candidates' noise
+            instead of sorting the row and hashing every token's.  The same
+            token, but where two scores tie exactly (each path takes the first
+            in its own order); ties at the k-th logit take the full draw.
     """
+    if known is not None and not known.top_p > 0:
+        if known.greedy:
+            return logits.float().argmax(dim=-1)
+        if 0 < known.top_k < logits.shape[-1]:
+            picks = _draw_top_k(logits, settings, known.top_k)
+            if picks is not None:
+                return picks
     score, x, threshold = scores(logits, settings)
     return score.masked_fill(x < threshold, float("-inf")).argmax(dim=-1)
+
+
+def _draw_top_k(logits: Any, settings: StaticSampling, k: int) -> Any:
+    """:func:`draw` for top-k alone, over the k candidates; None where the k-th logit ties."""
+    x = logits.float() / settings.temperature
+    top = x.topk(k, dim=-1)  # values descending, as sort's first k
+    if bool(((x >= top.values[:, -1:]).sum(dim=-1) > k).any()):
+        return None  # the draw keeps every token tied at the edge: more than k
+    keys = row_keys(settings.seeds, settings.counter, x.shape[0] // settings.takes)
+    score = top.values + _gumbel(keys[:, None], top.indices) * settings.noise
+    return top.indices.gather(-1, score.argmax(dim=-1, keepdim=True)).squeeze(-1)
 
 
 def sample_tokens(logits: Any, sampling: Sampling, seeds: Sequence[int], counter: int) -> Any:
@@ -245,7 +278,8 @@ def sample_tokens(logits: Any, sampling: Sampling, seeds: Sequence[int], counter
     Returns:
         Long tensor ``[B * R]``.
     """
-    return draw(logits, StaticSampling.of(sampling, seeds, logits.device).at(counter))
+    settings = StaticSampling.of(sampling, seeds, logits.device).at(counter)
+    return draw(logits, settings, sampling)
 
 
 class TokenPicker:
@@ -287,7 +321,7 @@ class TokenPicker:
         else:
             if self.settings is None:
                 self.settings = StaticSampling.of(self.sampling, self.seeds, logits.device)
-            picks = draw(logits, self.settings.at(self.column))
+            picks = draw(logits, self.settings.at(self.column), self.sampling)
         self.column += 1
         chosen = torch.full_like(logits, _NEVER)
         chosen.scatter_(-1, picks[:, None], 0.0)

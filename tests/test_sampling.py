@@ -26,6 +26,7 @@ from engine.sampling import (  # noqa: E402
     MASK32,
     Sampling,
     StaticSampling,
+    _draw_top_k,
     draw,
     guided,
     mix32,
@@ -140,6 +141,28 @@ def test_a_take_draws_alike_in_any_batch_and_anew_at_every_column() -> None:
         assert torch.equal(both[rows], sample_tokens(logits[rows], Sampling(), [seed], 9))
     again = [sample_tokens(logits, Sampling(), seeds, column) for column in range(10, 14)]
     assert all(not torch.equal(both, other) for other in again)
+
+
+@pytest.mark.parametrize(
+    "sampling",
+    [Sampling(), Sampling(top_k=5, temperature=0.6), Sampling(greedy=True), Sampling(top_k=1)],
+    ids=str,
+)
+def test_the_eager_shortcuts_draw_the_static_draws_tokens(sampling: Sampling) -> None:
+    """Given the settings on the host, draw() takes shortcuts (greedy's argmax, top-k's
+    candidates alone); the tokens are those of the static draw, ties at the k-th logit too."""
+    logits = torch.randn(3 * 4, 2048, generator=torch.Generator().manual_seed(2)) * 3
+    logits[0] = logits[0].round()  # exact ties, at the k-th logit too
+    settings = StaticSampling.of(sampling, [1, 2, 3], "cpu")
+    if sampling.top_k > 1 and not sampling.greedy:  # the ties take the full draw
+        assert _draw_top_k(logits, settings.at(0), sampling.top_k) is None
+        assert (
+            _draw_top_k(logits[4:], StaticSampling.of(sampling, [2, 3], "cpu"), sampling.top_k)
+            is not None
+        )
+    for column in range(5):
+        settings.at(column)
+        assert torch.equal(draw(logits, settings, sampling), draw(logits, settings))
 
 
 def test_settings_are_written_in_place() -> None:

@@ -413,7 +413,7 @@ class Run:
                 if self.cfg:
                     logits = guided(logits, self.guidance)
                 draws = draw_column(self.inputs, column - first)
-                picks = draw(logits, settings.at(draws)) if pick is None else pick(logits)
+                picks = draw(logits, settings.at(draws), sampling) if pick is None else pick(logits)
             self.place(column, picks)
             if on_step is not None:
                 on_step()
