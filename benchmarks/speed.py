@@ -307,14 +307,14 @@ def time_decoder(
     import torch
 
     from engine.decoders.contract import DecodeInputs
-    from engine.sampling import Sampling, generators
+    from engine.sampling import Sampling
 
     cuda = device.startswith("cuda")
     ids, mask = text_inputs(batch, device)
     inputs = DecodeInputs(ids, mask, guidance=3.0)
     sampling = Sampling(temperature=1.0, top_k=250)
     # Warm-up: allocator, oneDNN/cuBLAS kernel selection.
-    decoder(loaded, inputs, 1, sampling, generators(range(batch), device))
+    decoder(loaded, inputs, 1, sampling, range(batch))
 
     class _Enough(Exception):
         pass
@@ -339,7 +339,7 @@ def time_decoder(
 
         start = time.perf_counter()
         with contextlib.suppress(_Enough):
-            decoder(loaded, inputs, new_frames, sampling, generators(range(batch), device), on_step)
+            decoder(loaded, inputs, new_frames, sampling, range(batch), on_step)
         if cuda:
             peak = max(peak, torch.cuda.max_memory_allocated() / 2**20)
         gaps = [b - a for a, b in itertools.pairwise(stamps)]
@@ -486,19 +486,18 @@ def record_steps(loaded: Any, steps: int, sampling: Any, forced: list[Any] | Non
     """
     from engine.decoders.contract import DecodeInputs
     from engine.decoders.loop import fast_decode
-    from engine.sampling import generators, sample_tokens
+    from engine.sampling import sample_tokens
 
     ids, mask = text_inputs(1, loaded.device)
     record: list[Any] = []
-    gens = generators([7], loaded.device)
 
     def pick(logits: Any) -> Any:
-        picks = sample_tokens(logits, sampling, gens)
+        picks = sample_tokens(logits, sampling, [7], len(record))
         record.append((logits.float().cpu(), picks.cpu()))
         return picks if forced is None else forced[len(record) - 1].to(picks.device)
 
     inputs = DecodeInputs(ids, mask, guidance=3.0)
-    fast_decode(loaded, inputs, steps - 3, sampling, gens, pick=pick)
+    fast_decode(loaded, inputs, steps - 3, sampling, [7], pick=pick)
     return record
 
 

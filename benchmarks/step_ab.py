@@ -96,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
             for state in runs.values():
                 torch.set_num_threads(state["threads"])
                 start = time.perf_counter()
-                gens = [torch.Generator().manual_seed(step + b) for b in range(args.batch)]
-                picks = sample_tokens(guided(state["logits"], 3.0), sampling, gens)
+                seeds = range(args.batch)
+                picks = sample_tokens(guided(state["logits"], 3.0), sampling, seeds, column)
                 state["run"].place(column, picks)
                 state["logits"] = state["run"].step(column)
                 if step >= args.warm:

@@ -25,6 +25,15 @@ is not interrupted) beside the median.  A script, never a test: it prints a
 table and exits 0.
 
     python benchmarks/step_profile.py --dtype bfloat16 --threads 2
+
+With ``--sampler BATCHES`` it times only the choosing of a step's tokens at
+small's shapes (4 codebooks x 2048 tokens, guidance's 2 rows a take, top-k
+250), per take count: the counter-based draw every path runs now
+(``engine.sampling``: guidance, sort, threshold, hashed Gumbel noise, argmax)
+against the sampler it replaced (softmax, top-k, ``torch.multinomial`` with one
+``torch.Generator`` per take; kept here only to be measured against).
+
+    python benchmarks/step_profile.py --sampler 1,8 --threads 2
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +100,7 @@ def parts(
     positions = stack.position_table(length + 16)
     logits = torch.randn((rows * stack.codebooks, 2048), generator=gen)
     sampling = Sampling(top_k=250)
-    gens = [torch.Generator().manual_seed(1 + b) for b in range(batch)]
+    seeds = [1 + b for b in range(batch)]
     fused = [getattr(layer.self_attn, "qkv_proj", None) for layer in layers]
     folded = None
     if fold_pays(texts, text, hd) and foldable(stack):
@@ -185,7 +195,7 @@ def parts(
         "embeddings sum + position": embed,
         "guidance mix": lambda: guided(logits, 3.0),
         "top-k 250 sampling": lambda: sample_tokens(
-            logits[: batch * stack.codebooks], sampling, gens
+            logits[: batch * stack.codebooks], sampling, seeds, 1
         ),
     }
 
@@ -208,14 +218,14 @@ def whole_steps(
     ids = prompts[[take % len(prompts) for take in range(batch)]]
     inputs = DecodeInputs(ids, torch.ones_like(ids), guidance=3.0)
     sampling = Sampling(top_k=250)
-    gens = [torch.Generator().manual_seed(1 + b) for b in range(batch)]
+    seeds = [1 + b for b in range(batch)]
     times = []
     with torch.inference_mode():
         run = Run(loaded, inputs, length + steps + 8)
         logits = run.prefill()
         for column in range(1, 1 + length + steps):
             start = time.perf_counter()
-            picks = sample_tokens(guided(logits, 3.0), sampling, gens)
+            picks = sample_tokens(guided(logits, 3.0), sampling, seeds, column)
             run.place(column, picks)
             logits = run.step(column)
             if column > length:
@@ -236,9 +246,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--variations", action="store_true", help="the takes share one prompt (default: one each)"
     )
+    parser.add_argument("--sampler", default="", help="take counts: time only the draw, old/new")
     args = parser.parse_args(argv)
 
     import torch
+
+    if args.sampler:
+        torch.set_num_threads(args.threads)
+        return sampler_table([int(b) for b in args.sampler.split(",")], args.repeat, args.steps)
 
     from benchmarks.speed import build_variant, machine_line
 
@@ -274,6 +289,64 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'rest: Python, module calls':<36}{rest:>9.2f}{rest / step:>8.1%}")
     print(f"{'whole step':<36}{step:>9.2f}{1:>8.0%}{statistics.median(whole) * 1e3:>9.2f}")
     print(f"# load average {os.getloadavg()} at the end")
+    return 0
+
+
+def _previous_sampler(logits: Any, top_k: int, gens: list[Any]) -> Any:
+    """The sampler before issue 28's (softmax, top-k, multinomial per take's generator)."""
+    import torch
+
+    probs = torch.softmax(logits.float(), dim=-1)
+    probs, candidates = probs.topk(min(top_k, probs.shape[-1]), dim=-1)
+    rows = probs.shape[0] // len(gens)
+    picks = torch.empty(probs.shape[0], dtype=torch.long)
+    for b, gen in enumerate(gens):
+        part = slice(b * rows, (b + 1) * rows)
+        picks[part] = torch.multinomial(probs[part], 1, generator=gen).squeeze(-1)
+    return candidates.gather(-1, picks[:, None]).squeeze(-1)
+
+
+def sampler_table(batches: list[int], repeat: int, steps: int) -> int:
+    """ms a step of choosing the tokens, previous sampler against the counter-based draw."""
+    import torch
+
+    from benchmarks.speed import machine_line
+    from engine.sampling import Sampling, StaticSampling, draw, guided
+
+    print(machine_line("cpu"))
+    print(
+        f"# torch {torch.__version__}, {torch.get_num_threads()} threads; load average "
+        f"{os.getloadavg()} at the start; guidance 3, top-k 250, 4 x 2048 logits a take"
+    )
+    print(
+        f"{'takes':>5}{'previous ms':>13}{'eager ms':>9}{'ratio':>10}{'static ms':>11}{'ratio':>10}"
+        "  (medians)"
+    )
+    with torch.inference_mode():
+        for batch in batches:
+            logits = torch.randn(2 * batch * 4, 2048, generator=torch.Generator().manual_seed(0))
+            gens = [torch.Generator().manual_seed(b) for b in range(batch)]
+            settings = StaticSampling.of(Sampling(top_k=250), range(batch), "cpu", 3.0)
+            old = partial(lambda x, g: _previous_sampler(guided(x, 3.0), 250, g), logits, gens)
+            new = partial(
+                lambda x, s: draw(guided(x, s.guidance), s.at(7), Sampling(top_k=250)),
+                logits,
+                settings,
+            )
+            static = partial(lambda x, s: draw(guided(x, s.guidance), s.at(7)), logits, settings)
+            calls = {"old": old, "new": new, "static": static}
+            times: dict[str, list[float]] = {name: [] for name in calls}
+            for call in calls.values():
+                call()  # warm-up
+            for _ in range(repeat):  # interleaved rounds
+                for name, call in calls.items():
+                    times[name].append(_median_ms(call, steps))
+            o, n, s = (min(times[name]) for name in calls)
+            medians = " / ".join(f"{statistics.median(times[name]):.3f}" for name in calls)
+            print(
+                f"{batch:>5}{o:>13.3f}{n:>9.3f}{n / o:>9.2f}x{s:>11.3f}{s / o:>9.2f}x  ({medians})"
+            )
+    print(f"# load average {os.getloadavg()} at the end; fastest of {repeat} rounds of {steps}")
     return 0
 
 

@@ -43,7 +43,7 @@ from engine.errors import (
 )
 from engine.preview import Preview, TakePreviews
 from engine.prompting import conditioning_text
-from engine.sampling import Sampling, generators
+from engine.sampling import Sampling
 from engine.spec import GenerationSpec
 from engine.timing import frames_for_samples, seconds_to_samples
 
@@ -363,7 +363,7 @@ def _decode(loaded: LoadedModel, plans: list[_Plan], decoder: Decoder) -> list[A
     rows = [(plan, seed) for plan in plans for seed in plan.part.seeds]
     tokens = loaded.tokenizer([plan.text for plan, _ in rows], padding=True, return_tensors="pt")
     tokens = {k: v.to(loaded.device) for k, v in tokens.items()}
-    gens = generators([seed for _, seed in rows], loaded.device)
+    seeds = [seed for _, seed in rows]
     spec = plans[0].part.spec  # shared plans choose tokens alike (sharing's key)
     sampling = Sampling(spec.temperature, spec.top_k, spec.top_p)
     frames = tuple(plan.frames for plan, _ in rows)
@@ -383,8 +383,9 @@ def _decode(loaded: LoadedModel, plans: list[_Plan], decoder: Decoder) -> list[A
             prompt_codes=codes[..., made - keep :] if keep else None,
             guidance=spec.guidance,
             frames=frames if len(set(frames)) > 1 else None,
+            offset=made - keep,  # each window draws new noise (the sampler's counter)
         )
-        out = decoder(loaded, inputs, new, sampling, gens, steps.step, **hooks)
+        out = decoder(loaded, inputs, new, sampling, seeds, steps.step, **hooks)
         codes = out[..., keep:] if codes is None else torch.cat([codes, out[..., keep:]], -1)
     assert codes is not None
     per_plan, row = [], 0

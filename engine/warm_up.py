@@ -99,7 +99,7 @@ def warm_up(loaded: LoadedModel, decoder: Decoder, plan: WarmUpPlan) -> dict[str
 
     from engine.decoders.codec import decode_audio
     from engine.generate import render
-    from engine.sampling import Sampling, generators
+    from engine.sampling import Sampling
     from engine.spec import GenerationSpec
 
     spec = GenerationSpec(prompt="warm up", out_dir=Path("."), seconds=plan.take_seconds or 1.0)
@@ -133,7 +133,7 @@ def warm_up(loaded: LoadedModel, decoder: Decoder, plan: WarmUpPlan) -> dict[str
     vocab = loaded.model.decoder.config.vocab_size
     for seconds in plan.codec_seconds:
         frames = max(1, round(seconds * loaded.frame_rate))
-        gen = generators([0], device)[0]
+        gen = torch.Generator(device=device).manual_seed(0)
         codes = torch.randint(0, vocab, (1, codebooks, frames), generator=gen, device=device)
         timed(f"codec {seconds:g} s", lambda c=codes: decode_audio(loaded, c))
     log.info(
@@ -179,10 +179,8 @@ def _run(
     loaded: LoadedModel, decoder: Decoder, inputs: DecodeInputs, sampling: Any, batch: int
 ) -> Any:
     """A short decoder run: prefill, steps, guidance and sampling at ``batch`` takes."""
-    from engine.sampling import generators
-
     seeds: Sequence[int] = range(batch)
-    return decoder(loaded, inputs, RUN_FRAMES, sampling, generators(seeds, loaded.device))
+    return decoder(loaded, inputs, RUN_FRAMES, sampling, seeds)
 
 
 def _sync(device: str) -> None:

@@ -50,17 +50,17 @@ def assert_logits_close(got: Any, want: Any, what: str = "logits", dtype: Any = 
 
 
 class Recorded:
-    """What a run chose from at every step: guided logits and each take's generator state."""
+    """What a run chose from at every step: guided logits and the sampler's column counter."""
 
-    def __init__(self, sampling: Any) -> None:
+    def __init__(self, sampling: Any, seeds: Any) -> None:
         self.sampling = sampling
+        self.seeds = [int(s) for s in seeds]  # each take's
         self.logits: list[Any] = []  # [B*K, V] a step
-        self.states: list[list[Any]] = []  # each take's generator state before the step's draw
+        self.columns: list[int] = []  # the counter each step drew at
 
-    def take(self, b: int, codebooks: int) -> tuple[Any, list[Any]]:
-        """Take ``b``'s logits ``[steps, K, V]`` and generator states."""
-        logits = torch.stack(self.logits)[:, b * codebooks : (b + 1) * codebooks]
-        return logits, [states[b] for states in self.states]
+    def take(self, b: int, codebooks: int) -> Any:
+        """Take ``b``'s logits ``[steps, K, V]``."""
+        return torch.stack(self.logits)[:, b * codebooks : (b + 1) * codebooks]
 
 
 def recorded_run(
@@ -74,73 +74,57 @@ def recorded_run(
 ) -> tuple[Any, Recorded]:
     """A run that keeps what it chose from (:class:`Recorded`), and its tokens ``[B, K, T0+F]``.
 
-    It chooses its tokens as the decoder does (``sample_tokens`` with one
-    generator per take, seeded ``seeds``).
+    It chooses its tokens as the decoder does (``sample_tokens`` with each
+    take's seed, counting the columns as the decoders do).
     """
-    from engine.sampling import generators, sample_tokens
+    from engine.decoders.contract import draw_column
+    from engine.sampling import sample_tokens
 
-    record = Recorded(sampling)
-    gens = generators(seeds, loaded.device)
+    record = Recorded(sampling, seeds)
 
     def pick(logits: Any) -> Any:
+        column = draw_column(inputs, len(record.logits))
         record.logits.append(logits.float().clone())
-        record.states.append([gen.get_state() for gen in gens])
-        return sample_tokens(logits, sampling, gens)
+        record.columns.append(column)
+        return sample_tokens(logits, sampling, record.seeds, column)
 
-    tokens = decoder(loaded, inputs, frames, sampling, gens, pick=pick, **kwargs)
+    tokens = decoder(loaded, inputs, frames, sampling, seeds, pick=pick, **kwargs)
     return tokens, record
 
 
-def tippable(logits: Any, sampling: Any, gens: Any, delta: Any) -> tuple[Any, Any]:
-    """Which rows' draws a change of every logit by up to ``delta`` (``[rows]``) could tip.
+def tippable(logits: Any, sampling: Any, seed: int, column: int, delta: Any) -> tuple[Any, Any]:
+    """Which rows of a take's draw a change of every logit by up to ``delta`` (``[K]``) could tip.
 
-    ``sample_tokens`` draws with ``torch.multinomial``, which for one sample
-    takes ``argmax(p_i / q_i)`` over the candidates, ``q_i ~ Exp(1)`` from the
-    take's generator.  A draw can tip where (1) its winner's score
-    ``log p - log q`` leads the next by no more than rounding moves scores
-    (``4 delta / temperature``), or (2) two neighbouring candidates' logits
-    are within ``2 delta`` (rounding may swap them in the top-k/top-p order,
-    and so swap their ``q``) and swapping them changes the winner, or (3) a
-    token sits at the top-p boundary.  The generators are left as they were.
+    The sampler (engine.sampling.draw) takes the argmax of ``x + g`` over the
+    kept tokens, ``x = logit / T`` and ``g`` the take's noise at ``column``,
+    fixed by the seed.  Rounding moves every ``x`` by at most ``d = delta / T``.
+    A draw can tip where (1) its winner leads the next kept token by no more
+    than ``4 d``, or (2) a token whose score comes within ``4 d`` of the
+    winner's sits at the kept set's edge: its ``x`` within ``4 d`` of the
+    threshold (top-k), or the mass of the tokens above it within ``4 d`` of
+    ``top_p`` (top-p).
 
     Returns:
-        (bool ``[rows]``: could tip; long ``[rows]``: the tokens drawn).
+        (bool ``[K]``: could tip; long ``[K]``: the tokens drawn).
     """
-    temperature = sampling.temperature
-    delta = torch.as_tensor(delta, dtype=logits.dtype).expand(logits.shape[0])[:, None]
-    probs = torch.softmax(logits / temperature, dim=-1)
-    candidates = None
-    edge = torch.zeros(probs.shape[0], dtype=torch.bool)
-    if sampling.top_p > 0:
-        probs, candidates = probs.sort(dim=-1, descending=True)
-        below = probs.cumsum(dim=-1) - probs
-        edge = ((below - sampling.top_p).abs() <= 4 * delta / temperature).any(-1)
-        probs = probs.masked_fill(below > sampling.top_p, 0.0)
-    elif sampling.top_k > 0:
-        probs, candidates = probs.topk(min(sampling.top_k, probs.shape[-1]), dim=-1)
-    rows = probs.shape[0] // len(gens)
-    q = torch.empty_like(probs)
-    for b, gen in enumerate(gens):
-        state = gen.get_state()
-        q[b * rows : (b + 1) * rows].exponential_(1, generator=gen)
-        gen.set_state(state)
-    score = probs.log() - q.log()
-    top2 = score.topk(2, dim=-1)
-    winner = top2.indices[:, 0]
-    tip = edge | (top2.values[:, 0] - top2.values[:, 1] <= 4 * delta[:, 0] / temperature)
-    if candidates is not None:
-        ordered = logits.gather(-1, candidates)
-        close = (ordered[:, :-1] - ordered[:, 1:]).abs() <= 2 * delta
-        for r, i in close.nonzero().tolist():
-            if tip[r]:
-                continue
-            swapped = q[r].clone()
-            swapped[i], swapped[i + 1] = q[r, i + 1], q[r, i]
-            tip[r] = bool((probs[r].log() - swapped.log()).argmax() != winner[r])
-        drawn = candidates.gather(-1, winner[:, None]).squeeze(-1)
-    else:
-        drawn = winner
-    return tip, drawn
+    from engine.sampling import StaticSampling, scores
+
+    settings = StaticSampling.of(sampling, [seed], logits.device).at(column)
+    score, x, threshold = scores(logits, settings)
+    d = torch.as_tensor(delta, dtype=torch.float32).expand(logits.shape[0])[:, None]
+    d = d / float(settings.temperature)
+    masked = score.masked_fill(x < threshold, float("-inf"))
+    top2 = masked.topk(2, dim=-1)
+    best = top2.values[:, :1]
+    tip = top2.values[:, 0] - top2.values[:, 1] <= 4 * d[:, 0]
+    edge = (x - threshold).abs() <= 4 * d
+    if sampling.top_p > 0 and not sampling.greedy:
+        ordered = x.sort(dim=-1, descending=True)
+        probs = torch.softmax(ordered.values, dim=-1)
+        before = torch.empty_like(probs).scatter_(-1, ordered.indices, probs.cumsum(-1) - probs)
+        edge |= (before - sampling.top_p).abs() <= 4 * d
+    tip |= (edge & (score >= best - 4 * d)).any(-1)
+    return tip, top2.indices[:, 0]
 
 
 def first_difference(got: Any, want: Any, channels: int, prompt_frames: int = 0) -> tuple:
@@ -172,8 +156,8 @@ def assert_sampled_agrees(
 ) -> None:
     """Sampled takes of two runs, seeded alike, part only at a draw their rounding could tip.
 
-    Up to their first difference both runs fed the same tokens and drew from
-    the same generator states, so the run under test, teacher-forced on
+    Up to their first difference both runs fed the same tokens and drew with
+    the same seed and column (the same noise), so the run under test, teacher-forced on
     ``want`` (``forced``), computed its draw there from logits that differ
     from ``want``'s only by its rounding.  The first token that differs must
     come from a draw that that difference could tip (:func:`tippable`).
@@ -185,16 +169,13 @@ def assert_sampled_agrees(
         take: ``want``'s take in ``record``.
         channels, prompt_frames: as in :func:`first_difference`.
     """
-    from engine.sampling import generators
-
     first, codebooks = first_difference(got, want, channels, prompt_frames)
     if first is None:
         return
-    logits, states = record.take(take, want.shape[0])
+    logits = record.take(take, want.shape[0])
     delta = (forced[first] - logits[first]).abs().amax(-1)  # [K]: the rounding, seen
-    gen = generators([0], str(logits.device))
-    gen[0].set_state(states[first])
-    tip, _ = tippable(logits[first], record.sampling, gen, delta)
+    seed, column = record.seeds[take], record.columns[first]
+    tip, _ = tippable(logits[first], record.sampling, seed, column, delta)
     for k in codebooks:
         assert bool(tip[k]), (
             f"codebook {k} drew another token at step {first} than from logits only "
@@ -265,11 +246,11 @@ def row_decoder(
     inputs: Any,
     new_frames: int,
     sampling: Any,
-    gens: Any,
+    seeds: Any,
     on_step: Any = None,
     **_: Any,
 ) -> Any:
-    """A stand-in decoder whose every take depends on its own generator alone.
+    """A stand-in decoder whose every take depends on its own seed alone.
 
     The real decoders make a take in a shared run only up to float rounding
     of the take it makes alone (tested above, decoder by decoder).  With this
@@ -290,7 +271,9 @@ def row_decoder(
     out = torch.full((inputs.batch, codebooks, t0 + new_frames), pad, dtype=torch.long)
     if t0:
         out[..., :t0] = inputs.prompt_codes.cpu()
-    for b, (gen, own) in enumerate(zip(gens, frames, strict=True)):
+    for b, (seed, own) in enumerate(zip(seeds, frames, strict=True)):
+        # A generator of the take's seed and window (a later window draws anew).
+        gen = torch.Generator().manual_seed(int(seed) + (inputs.offset << 32))
         out[b, :, t0 : t0 + own] = torch.randint(0, pad, (codebooks, own), generator=gen)
     for _ in range(steps_for(loaded, new_frames)):
         if on_step is not None:

@@ -126,7 +126,7 @@ def test_the_merge_equals_peft_s_own_unmerged_forward(cache_dir, adapters_dir, n
     assert any("lora_A" in n for n, _ in unmerged.model.named_modules())
 
     inputs = inputs_for(merged)
-    codes = reference_decode(unmerged, inputs, 12, GREEDY, [None, None])
+    codes = reference_decode(unmerged, inputs, 12, GREEDY, [0, 0])
     assert torch.unique(codes).numel() >= 8  # not degenerate
     want = forced_logits(reference_decode, unmerged, inputs, codes)
     got = forced_logits(fast_decode, merged, inputs, codes)
@@ -138,11 +138,11 @@ def test_the_adapter_changes_the_tokens_and_a_plain_load_is_the_base(cache_dir, 
     e.load("debug")
     base = active(e)
     inputs = inputs_for(base)
-    base_tokens = fast_decode(base, inputs, 12, GREEDY, [None, None])
+    base_tokens = fast_decode(base, inputs, 12, GREEDY, [0, 0])
     e.load("debug+tiny")
     tuned = active(e)
     assert tuned is not base and resident(e) == ["debug", "debug+tiny"]
-    tuned_tokens = fast_decode(tuned, inputs, 12, GREEDY, [None, None])
+    tuned_tokens = fast_decode(tuned, inputs, 12, GREEDY, [0, 0])
     # Not rounding: fed the same tokens, the logits differ by far more than tolerance...
     base_logits = forced_logits(fast_decode, base, inputs, base_tokens)
     tuned_logits = forced_logits(fast_decode, tuned, inputs, base_tokens)
@@ -153,7 +153,7 @@ def test_the_adapter_changes_the_tokens_and_a_plain_load_is_the_base(cache_dir, 
     # The base stays the base: switching back gives its tokens again, token for token.
     e.load("debug")
     assert active(e) is base
-    assert torch.equal(fast_decode(base, inputs, 12, GREEDY, [None, None]), base_tokens)
+    assert torch.equal(fast_decode(base, inputs, 12, GREEDY, [0, 0]), base_tokens)
 
 
 def test_sidecars_record_the_base_its_revision_and_the_adapter_hash(

@@ -24,7 +24,7 @@ from engine import checkpoint  # noqa: E402
 from engine.decoders.contract import DecodeInputs, forced_logits  # noqa: E402
 from engine.decoders.loop import fast_decode  # noqa: E402
 from engine.decoders.step_graph import StepRunner, build_step_graphs  # noqa: E402
-from engine.sampling import Sampling, generators  # noqa: E402
+from engine.sampling import Sampling  # noqa: E402
 from tests.agreement import assert_logits_close, recorded_run  # noqa: E402
 
 GREEDY = Sampling(greedy=True)
@@ -135,7 +135,7 @@ def test_runs_switch_from_eager_static_steps_to_replays(debug, monkeypatch) -> N
     assert fake.lock_held_in_capture == [True]
     assert graphs.claim(4, 20, 8) is None  # the capture holds the buffers
     inputs = text_inputs(debug, ["warm funk drums"])
-    during = fast_decode(debug, inputs, 12, GREEDY, generators([0], "cpu"), graphs=graphs)
+    during = fast_decode(debug, inputs, 12, GREEDY, [0], graphs=graphs)
     assert during.shape == (1, 4, 12) and fake.replays == 0
     fake.gate.set()
     assert graphs.wait(WAIT)
@@ -162,9 +162,7 @@ def test_runs_never_use_the_buffers_during_a_capture(debug, monkeypatch) -> None
     def worker(seed: int) -> None:
         try:
             while not done.is_set():
-                tokens = fast_decode(
-                    debug, inputs, 6, Sampling(), generators([seed], "cpu"), graphs=graphs
-                )
+                tokens = fast_decode(debug, inputs, 6, Sampling(), [seed], graphs=graphs)
                 assert tokens.shape == (1, 4, 6)
         except BaseException as exc:
             errors.append(exc)
@@ -197,7 +195,7 @@ def test_a_failed_capture_is_left_out(debug, caplog) -> None:
     assert graphs.claim(4, 20, 8) is None  # its runs decode with the eager loop
     assert "decode step for 4 rows not prepared" in caplog.text
     inputs = text_inputs(debug, ["a", "b"])  # two takes: 4 rows
-    tokens = fast_decode(debug, inputs, 8, GREEDY, generators([0, 1], "cpu"), graphs=graphs)
+    tokens = fast_decode(debug, inputs, 8, GREEDY, [0, 1], graphs=graphs)
     assert tokens.shape == (2, 4, 8)
 
 
@@ -272,9 +270,7 @@ def test_a_real_background_capture_beside_eager_runs_on_cuda(tmp_path: Path) -> 
     graphs.start()
     made = 0
     while not graphs.wait(0):  # takes beside the capture, as a served engine makes them
-        tokens = fast_decode(
-            loaded, inputs, 8, Sampling(), generators([made], "cuda"), graphs=graphs
-        )
+        tokens = fast_decode(loaded, inputs, 8, Sampling(), [made], graphs=graphs)
         assert tokens.shape == (1, 4, 8)
         made += 1
     assert graphs.wait(WAIT) and graphs.graphed

@@ -30,7 +30,7 @@ torch = pytest.importorskip("torch")
 # decides then, and per kernel when it is defined, whether its interpreter runs it.
 pytest.importorskip("triton", reason="Triton is not installed (its wheels are for Linux only)")
 
-from engine.decoders import fused_step, triton_kernels  # noqa: E402
+from engine.decoders import fused_step, triton_kernels, triton_sampling  # noqa: E402
 
 if os.environ.get("TRITON_INTERPRET") != "1":
     pytest.skip(
@@ -242,21 +242,23 @@ def test_the_fused_step_computes_the_eager_static_step(cache: Path, name: str, d
 
 @pytest.mark.parametrize("name,per_layer", [("debug", 8), ("debug-melody", 5)])
 def test_kernels_per_step(cache: Path, monkeypatch, name: str, per_layer: int) -> None:
-    """Counted as launched: 8 a layer with cross-attention, 5 without, and 2 a step."""
+    """Counted as launched: 8 a layer with cross-attention, 5 without, and 3 a step."""
     _, runner = runner_of(cache, name)
     launched: list[str] = []
-    for launcher in ("linear", "qkv", "attention", "embed"):
-        real = getattr(triton_kernels, launcher)
+    launchers = [(triton_kernels, n) for n in ("linear", "qkv", "attention", "embed")]
+    for module, launcher in [*launchers, (triton_sampling, "sample")]:
+        real = getattr(module, launcher)
         spy = partial(
             lambda real, name, *a, **k: launched.append(name) or real(*a, **k), real, launcher
         )
-        monkeypatch.setattr(triton_kernels, launcher, spy)
+        monkeypatch.setattr(module, launcher, spy)
     with torch.inference_mode():
         fused = fused_step.FusedStep(runner.stack, runner.buffers)
         fill_probe(runner.buffers, runner.stack)
         fused()
     layers = len(runner.stack.layers)
-    assert len(launched) == fused.kernels_per_step == per_layer * layers + 2
+    assert len(launched) == fused.kernels_per_step == per_layer * layers + 3
+    assert launched[-1] == "sample"  # the step ends with its draw
     assert fused_step.KERNELS_PER_LAYER["melody" if name == "debug-melody" else "text"] == per_layer
 
 
@@ -281,7 +283,7 @@ def test_prepared_steps_take_the_fused_step_where_it_agrees(cache: Path, caplog)
         graphs = build_step_graphs(loaded, (1,), frames=16, text_tokens=16, fused=True)
     runner = graphs.runners[2]
     assert runner.fused is not None and runner.ready
-    assert "fused decode step for 2 rows: 18 kernels a step" in caplog.text
+    assert "fused decode step for 2 rows: 19 kernels a step" in caplog.text
     tok = loaded.tokenizer(["warm funk drums"], return_tensors="pt")
     inputs = DecodeInputs(tok.input_ids, tok.attention_mask, guidance=3.0)
     greedy = Sampling(greedy=True)
@@ -349,7 +351,7 @@ def test_the_kernels_compile_for_an_h200(tmp_path: Path) -> None:
         timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert done.stdout.split() == ["fp16", "9", "fp32", "9"]
+    assert done.stdout.split() == ["fp16", "10", "fp32", "10"]
 
 
 # -- CUDA --------------------------------------------------------------------------

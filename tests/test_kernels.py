@@ -55,7 +55,7 @@ def test_onednn_kernel_agrees_with_the_module_kernel(cache_dir: Path, name: str)
         inputs.melody = torch.rand(2, 40, 12, generator=torch.Generator().manual_seed(0))
     want, record = recorded_run(fast_decode, plain, inputs, 30, GREEDY, (0, 1))
     assert torch.unique(want).numel() >= 8
-    got = fast_decode(packed, inputs, 30, GREEDY, [None, None])
+    got = fast_decode(packed, inputs, 30, GREEDY, [0, 0])
     forced = forced_logits(fast_decode, packed, inputs, want)
     logits = torch.stack(record.logits)
     assert_logits_close(forced, logits, "onednn kernel")
@@ -332,7 +332,7 @@ def test_float32_attention_of_a_bf16_model_agrees_with_generate(cache_dir: Path,
     assert torch.unique(want).numel() >= 8
     forced = forced_logits(fast_decode, loaded, inputs, want)
     assert_logits_close(forced, torch.stack(record.logits), "float32 attention", torch.bfloat16)
-    got = fast_decode(loaded, inputs, 20, GREEDY, [None, None])
+    got = fast_decode(loaded, inputs, 20, GREEDY, [0, 0])
     assert_greedy_takes_agree(got, want, torch.stack(record.logits), forced, loaded)
 
 
@@ -433,7 +433,7 @@ def test_a_module_with_hooks_is_called_as_a_module(cache_dir: Path) -> None:
     handle = fc1.register_forward_hook(lambda module, args, out: seen.append(tuple(out.shape)))
     try:
         assert direct(fc1) is fc1
-        fast_decode(loaded, _inputs(loaded), 3, GREEDY, [None, None])
+        fast_decode(loaded, _inputs(loaded), 3, GREEDY, [0, 0])
     finally:
         handle.remove()
     steps = len(seen)

@@ -131,7 +131,7 @@ def test_a_normalised_loop_is_one_gain_of_the_loop_and_keeps_its_seam(debug_engi
     a, rate = sf.read(str(plain), dtype="float32", always_2d=True)
     b, _ = sf.read(str(loud), dtype="float32", always_2d=True)
     gain = 10 ** (_meta(loud)["loudness"]["gain_db"] / 20)
-    assert gain > 1.5  # the debug checkpoint is quiet: the loop really was scaled
+    assert gain > 1.25  # the debug checkpoint is quiet: the loop really was scaled (> 2 dB)
     assert np.allclose(b, a * gain, rtol=1e-4, atol=1e-6)  # gain_db has 3 decimals
     seam, inside = seam_and_largest_step(b.T)
     assert seam <= inside

@@ -17,7 +17,7 @@ from engine.api import Engine, EngineSettings
 from engine.decoders import codec, contract, reference
 from engine.errors import BadFile, Unsupported
 from engine.prompting import conditioning_text, parse_key
-from engine.sampling import Sampling, generators, sample_tokens
+from engine.sampling import Sampling, sample_tokens
 from engine.spec import GenerationSpec
 from engine.timing import TimeSignature
 
@@ -322,18 +322,18 @@ def test_sampling_settings_narrow_as_documented():
     torch.manual_seed(0)
     logits = torch.randn(8, 2048)
     best = logits.argmax(-1)
-    gens = generators([1, 2], "cpu")
-    assert torch.equal(sample_tokens(logits, Sampling(top_k=1), gens), best)
-    assert torch.equal(sample_tokens(logits, Sampling(top_p=1e-6, top_k=0), gens), best)
-    assert torch.equal(sample_tokens(logits, Sampling(greedy=True), gens), best)
+    seeds = [1, 2]
+    assert torch.equal(sample_tokens(logits, Sampling(top_k=1), seeds, 1), best)
+    assert torch.equal(sample_tokens(logits, Sampling(top_p=1e-6, top_k=0), seeds, 1), best)
+    assert torch.equal(sample_tokens(logits, Sampling(greedy=True), seeds, 1), best)
     # Within top-k 5, never outside it.
     top5 = logits.topk(5).indices
-    for _ in range(20):
-        picks = sample_tokens(logits, Sampling(top_k=5), gens)
+    for column in range(20):
+        picks = sample_tokens(logits, Sampling(top_k=5), seeds, column)
         assert all(int(p) in top5[i].tolist() for i, p in enumerate(picks))
-    # Each take's rows draw from its own generator: row block 2 alone, seed 2.
-    both = sample_tokens(logits, Sampling(), generators([1, 2], "cpu"))
-    alone = sample_tokens(logits[4:], Sampling(), generators([2], "cpu"))
+    # Each take's rows draw with its own seed: row block 2 alone, seed 2.
+    both = sample_tokens(logits, Sampling(), [1, 2], 7)
+    alone = sample_tokens(logits[4:], Sampling(), [2], 7)
     assert torch.equal(both[4:], alone)
 
 

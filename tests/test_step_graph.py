@@ -26,7 +26,7 @@ from engine.decoders.step_graph import (  # noqa: E402
     build_step_graphs,
     prepare_step_graphs,
 )
-from engine.sampling import Sampling, generators  # noqa: E402
+from engine.sampling import Sampling, draw, guided  # noqa: E402
 
 GREEDY = Sampling(greedy=True)
 PROMPTS = ["driving techno with a rolling bassline", "slow jazz"]
@@ -90,11 +90,15 @@ def test_row_counts_share_one_cache(graphs) -> None:
     small, large = graphs.runners[2].buffers, graphs.runners[8].buffers
     for name in ("keys", "values", "cross_keys", "cross_values"):
         assert getattr(small, name).data_ptr() == getattr(large, name).data_ptr()
-    for name in ("ids", "out", "cross_mask"):
+    for name in ("ids", "out", "cross_mask", "picks"):
         assert getattr(small, name).data_ptr() != getattr(large, name).data_ptr()
     cache = large.keys.nbytes + large.values.nbytes + large.cross_keys.nbytes * 2
     own = sum(
-        r.buffers.ids.nbytes + r.buffers.out.nbytes + r.buffers.cross_mask.nbytes
+        r.buffers.ids.nbytes
+        + r.buffers.out.nbytes
+        + r.buffers.cross_mask.nbytes
+        + r.buffers.picks.nbytes
+        + sum(t.nbytes for t in vars(r.buffers.sampling).values())
         for r in graphs.runners.values()
     )
     shared = large.position.nbytes + large.slots.nbytes
@@ -173,12 +177,12 @@ def test_what_an_earlier_run_left_in_the_buffers_does_not_reach_the_next(debug, 
     """A mask gives a slot zero weight, but 0 x NaN is NaN: each run starts clean."""
     inputs = text_inputs(debug, PROMPTS)
     # Through the same prepared step both times: the same shapes, so the same bits.
-    clean = fast_decode(debug, inputs, 12, GREEDY, generators([0, 0], "cpu"), graphs=graphs)
+    clean = fast_decode(debug, inputs, 12, GREEDY, [0, 0], graphs=graphs)
     buffers = graphs.runners[4].buffers
     with torch.inference_mode():
         for tensor in (buffers.keys, buffers.values, buffers.cross_keys, buffers.cross_values):
             tensor.fill_(float("nan"))  # as a float16 overflow in an earlier run could leave
-    after = fast_decode(debug, inputs, 12, GREEDY, generators([0, 0], "cpu"), graphs=graphs)
+    after = fast_decode(debug, inputs, 12, GREEDY, [0, 0], graphs=graphs)
     assert torch.equal(after, clean)
 
 
@@ -214,12 +218,26 @@ def test_check_replay_accepts_the_same_step(graphs) -> None:
         check_replay(runner.run_eager, runner.run, runner.buffers, 1e-4)
 
 
-#: Replays that must be refused: off by a little, silent (``out`` is poisoned
-#: before a replay, so writing nothing cannot pass), not finite.
+def _greedy_picks(runner) -> None:
+    """The step, then picks that ignore the noise (a draw that does not sample)."""
+    runner.run_eager()
+    buffers = runner.buffers
+    buffers.picks.copy_(guided(buffers.out, buffers.sampling.guidance).argmax(-1))
+
+
+#: Replays that must be refused: off by a little, silent (``out`` and ``picks``
+#: are poisoned before a replay, so writing nothing cannot pass), not finite;
+#: right logits but picks not drawn (none written, greedy, another column's noise).
 WRONG_REPLAYS = {
     "off": lambda runner: (runner.run_eager(), runner.buffers.out.add_(0.5)),
     "silent": lambda runner: None,
     "inf": lambda runner: runner.buffers.out.fill_(float("inf")),
+    "no picks": lambda runner: (runner.run_eager(), runner.buffers.picks.fill_(-1)),
+    "greedy picks": _greedy_picks,
+    "another column": lambda runner: (
+        runner.buffers.sampling.counter.add_(1),
+        runner.run_eager(),
+    ),
 }
 
 
@@ -245,9 +263,49 @@ def test_a_step_that_disagrees_is_left_out(debug, monkeypatch, caplog) -> None:
     assert graphs.runners == {}
     assert "not prepared" in caplog.text and "differ" in caplog.text
     inputs = text_inputs(debug, PROMPTS[:1])
-    tokens = fast_decode(debug, inputs, 10, GREEDY, generators([0], "cpu"), graphs=graphs)
-    eager = fast_decode(debug, inputs, 10, GREEDY, generators([0], "cpu"))
+    tokens = fast_decode(debug, inputs, 10, GREEDY, [0], graphs=graphs)
+    eager = fast_decode(debug, inputs, 10, GREEDY, [0])
     assert torch.equal(tokens, eager)
+
+
+def test_the_step_draws_as_the_sampler_does(debug, graphs) -> None:
+    """Its picks are engine.sampling.draw of its guided logits, with the run's settings."""
+    runner = probed(graphs)
+    with torch.inference_mode():
+        runner.sample_with(Sampling(temperature=0.9, top_k=50), [4, 5], 3.0)
+        ids = torch.randint(0, 2048, (2, 4, 1))
+        picks = runner.step_picks(ids, 7, 20).clone()
+        settings = runner.buffers.sampling
+        assert int(settings.counter) == 20 and settings.seeds.tolist() == [4, 5]
+        assert torch.equal(picks, draw(guided(runner.buffers.out, 3.0), settings))
+        assert not torch.equal(picks, runner.step_picks(ids, 7, 21))  # each column anew
+
+
+@pytest.mark.parametrize(
+    ("guidance", "forced", "in_step"),
+    [(3.0, False, True), (3.0, True, False), (1.0, False, False)],
+    ids=["sampled", "teacher-forced", "no-guidance"],
+)
+def test_a_run_takes_its_tokens_from_the_step_where_it_can(
+    debug, graphs, monkeypatch, guidance: float, forced: bool, in_step: bool
+) -> None:
+    """A guided sampled run reads the step's picks; runs that need the logits read them."""
+    calls: list[int] = []
+    original = StepRunner.step_picks
+
+    def spy(self, ids, position, column):
+        calls.append(column)
+        return original(self, ids, position, column)
+
+    monkeypatch.setattr(StepRunner, "step_picks", spy)
+    inputs = text_inputs(debug, PROMPTS, guidance=guidance)
+    pick = (lambda logits: logits.argmax(-1)) if forced else None
+    tokens = fast_decode(debug, inputs, 10, Sampling(), [3, 4], graphs=graphs, pick=pick)
+    assert tokens.shape == (2, 4, 10)
+    if in_step:  # every step after the prefill's, counting the columns 2, 3, ...
+        assert calls == list(range(2, 1 + 10 + 3))
+    else:
+        assert calls == []
 
 
 # -- CUDA ------------------------------------------------------------------------
@@ -261,7 +319,8 @@ def cuda_debug(cache: Path):
 @needs_cuda
 @pytest.mark.cuda
 def test_cuda_graphs_replay_the_eager_loop(cuda_debug) -> None:
-    """Captured at load; a take through the graphs is the eager loop's, token for token."""
+    """Captured at load; a take through the graphs (greedy, or drawn inside the graph) is
+    the eager loop's, up to a token float rounding tips."""
     graphs = prepare_step_graphs(cuda_debug, (1, 2))
     assert graphs is not None and graphs.graphed
     assert sorted(graphs.runners) == [2, 4]
@@ -272,6 +331,7 @@ def test_cuda_graphs_replay_the_eager_loop(cuda_debug) -> None:
     from tests.agreement import (
         assert_greedy_agrees,
         assert_logits_close,
+        assert_sampled_agrees,
         forced_logits,
         recorded_run,
         take_logits,
@@ -280,7 +340,7 @@ def test_cuda_graphs_replay_the_eager_loop(cuda_debug) -> None:
     through = partial(fast_decode, graphs=graphs)
     # Another kernel sequence than the eager loop's: equal up to float rounding.
     eager, record = recorded_run(fast_decode, cuda_debug, inputs, 30, GREEDY, (1, 2))
-    graphed = through(cuda_debug, inputs, 30, GREEDY, generators([1, 2], "cuda"))
+    graphed = through(cuda_debug, inputs, 30, GREEDY, [1, 2])
     assert torch.unique(graphed).numel() >= 8
     forced = forced_logits(through, cuda_debug, inputs, eager)
     want = torch.stack(record.logits)
@@ -289,8 +349,13 @@ def test_cuda_graphs_replay_the_eager_loop(cuda_debug) -> None:
         assert_greedy_agrees(
             graphed[b], eager[b], take_logits(want, b, 4), take_logits(forced, b, 4), 1
         )
-    sampled = through(cuda_debug, inputs, 30, Sampling(), generators([1, 2], "cuda"))
+    sampled = through(cuda_debug, inputs, 30, Sampling(), [1, 2])
     assert torch.unique(sampled).numel() >= 8
+    # Drawn inside the graph: the eager loop's draws, but where rounding could tip one.
+    want, drew = recorded_run(fast_decode, cuda_debug, inputs, 30, Sampling(), (1, 2))
+    fed = forced_logits(through, cuda_debug, inputs, want)
+    for b in range(2):
+        assert_sampled_agrees(sampled[b], want[b], take_logits(fed, b, 4), drew, b, 1)
 
 
 @needs_cuda
@@ -302,7 +367,7 @@ def test_cuda_graphs_in_half_precision(cache: Path, dtype: str) -> None:
     assert graphs is not None and graphs.graphed
     tok = loaded.tokenizer(PROMPTS[:1], return_tensors="pt").to("cuda")
     inputs = DecodeInputs(tok.input_ids, tok.attention_mask, guidance=3.0)
-    tokens = fast_decode(loaded, inputs, 30, GREEDY, generators([0], "cuda"), graphs=graphs)
+    tokens = fast_decode(loaded, inputs, 30, GREEDY, [0], graphs=graphs)
     assert tokens.shape == (1, 4, 30) and int(tokens.max()) < 2048
 
 

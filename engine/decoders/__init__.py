@@ -1,7 +1,7 @@
 """The decoders: conditioning in, codec tokens out, all behind one interface.
 
 Every decoder is a :class:`~engine.decoders.contract.Decoder`:
-``decoder(loaded, inputs, new_frames, sampling, gens, on_step, pick=None)``
+``decoder(loaded, inputs, new_frames, sampling, seeds, on_step, pick=None)``
 returns tokens ``[B, K, T0 + new_frames]``.  :func:`decoder` gives the one a
 setting names.  What each module holds:
 
@@ -13,13 +13,15 @@ setting names.  What each module holds:
   (``LayerStack``);
 - ``cross_fold``: cross-attention folded into a run's texts on the CPU
   (``FoldedCross``);
-- ``step_graph``: the static step with every shape fixed, captured as CUDA
-  graphs at load (``prepare_step_graphs``);
+- ``static_step``: the static step with every shape fixed, ending with the
+  sampler (``StepBuffers``, ``StepRunner``);
+- ``step_graph``: the static steps captured as CUDA graphs at load
+  (``prepare_step_graphs``);
 - ``step_checks``: the checks a prepared step passes before runs use it;
 - ``background_capture``: the graphs checked and captured after the engine
   is ready (``serve --graph-capture background``);
-- ``fused_step``, ``triton_kernels``: the static step in Triton kernels
-  (``serve --fused-step``, off by default);
+- ``fused_step``, ``triton_kernels``, ``triton_sampling``: the static step
+  and its sampler in Triton kernels (``serve --fused-step``, off by default);
 - ``kernels``: the CPU kernels chosen per machine at load (cached, logged);
 - ``kernel_timing``: the candidates timed on the model's own weights;
 - ``linears``: what the decoder's Linear layers become (oneDNN-prepacked,

@@ -4,7 +4,7 @@ A *decoder* turns conditioning (text, optional melody chroma, optional prompt
 tokens) into codec tokens ``[B, K, frames]``: B takes, K codebooks (stereo
 checkpoints interleave left/right), one column per codec frame, without the
 delay pattern.  Every decoder in this package is called alike (:class:`Decoder`):
-``decoder(loaded, inputs, new_frames, sampling, gens, on_step, pick=None)``, so
+``decoder(loaded, inputs, new_frames, sampling, seeds, on_step, pick=None)``, so
 windowing, continuation, variations and shared runs (``engine.generate``) sit
 above any of them.
 """
@@ -39,6 +39,10 @@ class DecodeInputs:
             length (requests sharing a run; the engine's own loop only).  A
             take's tokens are those it makes alone; after its last frame its
             row holds the pad token.  None: every take makes ``new_frames``.
+        offset: frames of these takes made before this run's first column (a
+            later window of a long take: where its prompt starts).  The
+            sampler counts columns from there (:func:`draw_column`), so no
+            two windows of a take draw with the same noise.
     """
 
     input_ids: Any
@@ -47,6 +51,7 @@ class DecodeInputs:
     prompt_codes: Any = None
     guidance: float = 3.0
     frames: tuple[int, ...] | None = None
+    offset: int = 0
 
     @property
     def batch(self) -> int:
@@ -66,7 +71,8 @@ class Decoder(Protocol):
         new_frames: complete frames to add after the prompt (>= 1); with
             ``inputs.frames``, the most any take makes.
         sampling: how tokens are chosen.
-        gens: B generators, one per take.
+        seeds: B seeds, one per take (:mod:`engine.sampling`: a take's draws
+            depend on its seed and its logits alone).
         on_step: called once per decoder step (``steps_for(loaded, new_frames)``
             times); an exception it raises (Cancelled) stops the run.
         pick: chooses every step's tokens instead of ``sampling`` (:data:`Picker`).
@@ -81,11 +87,21 @@ class Decoder(Protocol):
         inputs: DecodeInputs,
         new_frames: int,
         sampling: Sampling,
-        gens: Sequence[Any],
+        seeds: Sequence[int],
         on_step: StepHook | None = None,
         *,
         pick: Picker | None = None,
     ) -> Any: ...
+
+
+def draw_column(inputs: DecodeInputs, step: int) -> int:
+    """The sampler's counter for a run's step ``step`` (0 first): the take's column.
+
+    Step s places the delayed sequence's column ``1 + T0 + s`` (column 0 is the
+    start token, then the prompt); counted from the take's first frame
+    (``inputs.offset``), it is the same in any batch and new in every window.
+    """
+    return inputs.offset + 1 + inputs.prompt_frames + step
 
 
 def codebooks_per_channel(loaded: LoadedModel) -> int:
@@ -138,8 +154,7 @@ def forced_logits(
         chosen = codes[:, torch.arange(codebooks, device=codes.device), frame]  # [B, K]
         return chosen.reshape(batch * codebooks).to(logits.device)
 
-    gens = [None] * batch
-    decoder(loaded, inputs, total - t0, Sampling(greedy=True), gens, pick=pick, **kwargs)
+    decoder(loaded, inputs, total - t0, Sampling(greedy=True), [0] * batch, pick=pick, **kwargs)
     return torch.stack(record)
 
 

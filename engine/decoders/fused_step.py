@@ -19,15 +19,17 @@ per layer (:data:`KERNELS_PER_LAYER`: 8 with cross-attention, 5 without)
 7. layer norm + fc1 + GELU;
 8. fc2 + residual;
 
-and per step 2 more: the embeddings and position (one kernel), and the final
-layer norm + the codebooks' heads as one product (their weights stacked).
+and per step 3 more: the embeddings and position (one kernel), the final
+layer norm + the codebooks' heads as one product (their weights stacked), and
+the draw: guidance, temperature, top-k/top-p and the Gumbel-max pick of every
+codebook row (:mod:`engine.decoders.triton_sampling`), as the static step ends
+with :func:`engine.sampling.draw`.
 
 Off by default (``serve --fused-step`` turns it on): no GPU has measured it
 yet.  Where it is on, :func:`make_fused_step` checks it against the eager
 static step before the step graphs take it (and the graph's capture is checked
 as today's is); one that disagrees is dropped with a warning and today's step
-is prepared instead.  What it does not do yet: guidance and top-k sampling
-stay outside the step, in engine.decoders.loop, as for today's step.
+is prepared instead.
 
 Its weights are the checkpoint's own, but for two stacks made once: q/k/v's
 weights per layer (the layer's q/k/v weights then become views of it, so the
@@ -48,8 +50,8 @@ log = logging.getLogger(__name__)
 
 #: Kernels a layer launches: with cross-attention (text checkpoints), without (melody).
 KERNELS_PER_LAYER = {"text": 8, "melody": 5}
-#: Kernels a step launches besides its layers' (embeddings; final norm and heads).
-KERNELS_PER_STEP = 2
+#: Kernels a step launches besides its layers' (embeddings; final norm and heads; the draw).
+KERNELS_PER_STEP = 3
 
 
 class FusedUnsupported(RuntimeError):
@@ -110,6 +112,7 @@ class FusedStep:
         import torch
 
         self.kernels = importlib.import_module("engine.decoders.triton_kernels")
+        self.sampler = importlib.import_module("engine.decoders.triton_sampling")
         config = stack.core.config
         activation = getattr(config, "activation_function", "gelu")
         if activation not in ("gelu", "relu"):
@@ -222,6 +225,7 @@ class FusedStep:
             )
             k.linear(self.ffn, layer.fc2, hidden, bias=layer.fc2_bias, residual=hidden)
         k.linear(hidden, self.heads, b.out.view(b.rows, -1), norm=self.final_norm)
+        self.sampler.sample(b.out, b.sampling, b.picks)
 
 
 def make_fused_step(runner: Any, tolerance: float) -> FusedStep:

@@ -6,7 +6,7 @@
 it calls the checkpoint's own submodules (layer norms, projections, embeddings,
 lm heads) and ``scaled_dot_product_attention`` as transformers' ``sdpa`` path
 does, and chooses tokens with :func:`engine.sampling.guided` then
-:func:`engine.sampling.sample_tokens`.  Fed the same tokens its logits equal
+:func:`engine.sampling.draw`.  Fed the same tokens its logits equal
 ``generate``'s to float rounding, and its takes agree with ``generate``'s up to
 a token rounding tips (``tests/test_fast_decode.py``; on the CPUs measured,
 greedy float32 takes are identical).  What it drops is the
@@ -32,8 +32,13 @@ cache slot; only the attended cache length grows.  Given ``graphs``
 (:func:`engine.decoders.step_graph.prepare_step_graphs`, which this module
 knows only as :class:`PreparedSteps`), a run whose shape the graphs serve takes
 its steps through a *static* step instead, every shape fixed, as a CUDA graph
-on CUDA; the prefill, sampling and the delay pattern stay here.  Both steps
-run the layers through one :class:`engine.decoders.layers.LayerStack`.
+on CUDA.  A guided run that samples takes its tokens from the static step too,
+which ends with guidance and :func:`engine.sampling.draw` (inside the graph);
+others (teacher forcing, guidance off) take the step's logits and choose here.
+The prefill, the first draw and the delay pattern stay here.  Both steps run
+the layers through one :class:`engine.decoders.layers.LayerStack`, and both
+draw with the same function and noise, so they choose the same tokens from
+the same logits.
 """
 
 from __future__ import annotations
@@ -43,9 +48,16 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from engine.checkpoint import LoadedModel
-from engine.decoders.contract import DecodeInputs, Picker, StepHook, steps_for, undelay
+from engine.decoders.contract import (
+    DecodeInputs,
+    Picker,
+    StepHook,
+    draw_column,
+    steps_for,
+    undelay,
+)
 from engine.decoders.layers import CrossAttention, LayerStack
-from engine.sampling import Sampling, guided, sample_tokens
+from engine.sampling import Sampling, StaticSampling, draw, guided
 
 #: Called after each step with (frames complete, prompt included; a reader of them):
 #: ``read(start, stop)`` gives tokens ``[B, K, stop - start]`` of frames start..stop-1,
@@ -61,6 +73,10 @@ class PreparedStep(Protocol):
     def begin(self, cross_kv: Sequence[tuple[Any, Any]], cross_mask: Any) -> None: ...
 
     def step(self, ids: Any, position: int) -> Any: ...
+
+    def sample_with(self, sampling: Sampling, seeds: Sequence[int], guidance: float) -> None: ...
+
+    def step_picks(self, ids: Any, position: int, column: int) -> Any: ...
 
     def release(self) -> None: ...
 
@@ -78,7 +94,7 @@ def fast_decode(
     inputs: DecodeInputs,
     new_frames: int,
     sampling: Sampling,
-    gens: Sequence[Any],
+    seeds: Sequence[int],
     on_step: StepHook | None = None,
     *,
     graphs: PreparedSteps | None = None,
@@ -108,8 +124,8 @@ def fast_decode(
 
     if new_frames < 1:
         raise ValueError(f"new_frames must be at least 1, got {new_frames}")
-    if len(gens) != inputs.batch:
-        raise ValueError(f"{len(gens)} generators for a batch of {inputs.batch}")
+    if len(seeds) != inputs.batch:
+        raise ValueError(f"{len(seeds)} seeds for a batch of {inputs.batch}")
     if inputs.frames is not None and (
         len(inputs.frames) != inputs.batch
         or not 1 <= min(inputs.frames) <= max(inputs.frames) <= new_frames
@@ -119,7 +135,7 @@ def fast_decode(
         raise ValueError("these step graphs were prepared for another model")
     with torch.inference_mode():
         run = Run(loaded, inputs, new_frames, graphs)
-        return run.decode(sampling, gens, on_step, pick, on_frames)
+        return run.decode(sampling, seeds, on_step, pick, on_frames)
 
 
 class Run:
@@ -155,6 +171,7 @@ class Run:
         self.rows = 2 * self.batch if self.cfg else self.batch
         self.head_dim = self.stack.head_dim
         self.prompt_frames = inputs.prompt_frames
+        self.inputs = inputs
         self.new_frames = new_frames
         self.steps = steps_for(loaded, new_frames)
         # Columns of the delayed sequence: the start token, the prompt, one per step.
@@ -364,14 +381,14 @@ class Run:
     def decode(
         self,
         sampling: Sampling,
-        gens: Sequence[Any],
+        seeds: Sequence[int],
         on_step: StepHook | None,
         pick: Picker | None = None,
         on_frames: FramesHook | None = None,
     ) -> Any:
         """Prefill (prefix, start token, prompt) in one pass, then one column a step."""
         try:
-            return self._decode(sampling, gens, on_step, pick, on_frames)
+            return self._decode(sampling, seeds, on_step, pick, on_frames)
         finally:
             if self.runner is not None:
                 self.runner.release()
@@ -379,26 +396,47 @@ class Run:
     def _decode(
         self,
         sampling: Sampling,
-        gens: Sequence[Any],
+        seeds: Sequence[int],
         on_step: StepHook | None,
         pick: Picker | None,
         on_frames: FramesHook | None = None,
     ) -> Any:
-        logits = self.prefill()
-        for column in range(1 + self.prompt_frames, self.columns):
-            if self.cfg:
-                logits = guided(logits, self.guidance)
-            picks = sample_tokens(logits, sampling, gens) if pick is None else pick(logits)
+        settings = StaticSampling.of(sampling, seeds, self.device)
+        # The static step draws itself where it can: guided rows in, picks out.
+        in_step = pick is None and self.cfg and self.runner is not None
+        if in_step:
+            self.runner.sample_with(sampling, seeds, self.guidance)
+        logits, picks = self.prefill(), None
+        first = 1 + self.prompt_frames
+        for column in range(first, self.columns):
+            if picks is None:  # choose from the logits in hand
+                if self.cfg:
+                    logits = guided(logits, self.guidance)
+                draws = draw_column(self.inputs, column - first)
+                picks = draw(logits, settings.at(draws), sampling) if pick is None else pick(logits)
             self.place(column, picks)
             if on_step is not None:
                 on_step()
             if on_frames is not None:
                 on_frames(self.complete_frames(column), self.read_frames)
+            logits, picks = None, None
             if column + 1 < self.columns:
-                logits = self.step(column)
+                if in_step:
+                    picks = self.step_picks(column, draw_column(self.inputs, column + 1 - first))
+                else:
+                    logits = self.step(column)
         return undelay(
             self.tokens, self.channels, start=1, frames=self.prompt_frames + self.new_frames
         )
+
+    def step_picks(self, column: int, draws: int) -> Any:
+        """The static step's own draw after feeding column ``column``: long ``[B * K]``.
+
+        ``draws`` is the sampler's counter for the column drawn (the next one).
+        """
+        ids = self.tokens[:, :, column : column + 1]
+        assert self.runner is not None
+        return self.runner.step_picks(ids, self.prefix_len + column, draws)
 
     def complete_frames(self, column: int) -> int:
         """Frames (prompt included) whose every codebook is placed once ``column`` is."""

@@ -2,8 +2,8 @@
 
 What the engine's own loop (:mod:`engine.decoders.loop`) is checked against,
 and what ``serve --decoder reference`` runs.  Sampling is done by our own
-logits processor (:class:`engine.sampling.TokenPicker`) with one generator per
-take; progress and cancel ride on a ``StoppingCriteria`` that ``generate``
+logits processor (:class:`engine.sampling.TokenPicker`), each take drawing
+with its own seed; progress and cancel ride on a ``StoppingCriteria`` that ``generate``
 calls once per step.
 """
 
@@ -13,7 +13,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from engine.checkpoint import LoadedModel
-from engine.decoders.contract import DecodeInputs, Picker, StepHook, steps_for, undelay
+from engine.decoders.contract import (
+    DecodeInputs,
+    Picker,
+    StepHook,
+    draw_column,
+    steps_for,
+    undelay,
+)
 from engine.sampling import Sampling, TokenPicker
 
 
@@ -22,7 +29,7 @@ def reference_decode(
     inputs: DecodeInputs,
     new_frames: int,
     sampling: Sampling,
-    gens: Sequence[Any],
+    seeds: Sequence[int],
     on_step: StepHook | None = None,
     *,
     pick: Picker | None = None,
@@ -57,7 +64,8 @@ def reference_decode(
         kwargs["input_features"] = inputs.melody
     if inputs.prompt_codes is not None:
         kwargs["decoder_input_ids"] = inputs.prompt_codes.reshape(inputs.batch * num_codebooks, -1)
-    picker = TokenPicker(sampling, gens, inputs.batch * num_codebooks, inputs.guidance, pick)
+    rows = inputs.batch * num_codebooks
+    picker = TokenPicker(sampling, seeds, rows, inputs.guidance, draw_column(inputs, 0), pick)
     with torch.inference_mode():
         model.generate(
             input_ids=inputs.input_ids,

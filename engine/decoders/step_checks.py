@@ -6,8 +6,10 @@ numbers that a wrong step could not match by chance:
 
 - :func:`check_replay`: a replay (or another implementation of the step)
   against the eager static step at two positions of a random probe
-  (:func:`fill_probe`), its output poisoned before, so that a step that writes
-  nothing fails;
+  (:func:`fill_probe`), its outputs poisoned before, so that a step that writes
+  nothing fails: its logits, and its picks against the torch sampler's
+  (:func:`engine.sampling.draw`) on those logits, top-k at one position and
+  top-p at the other;
 - :func:`check_run`: a few steps of a probe request through the prepared step
   against the eager loop (engine.decoders.loop), both fed the same tokens.
 
@@ -32,6 +34,11 @@ if TYPE_CHECKING:
 TOLERANCE = {"float32": 1e-4, "float16": 1e-2, "bfloat16": 5e-2}
 #: Decoder steps of the end-to-end check of each row count at load.
 CHECK_STEPS = 4
+#: How far the score of a replay's pick may be below the torch sampler's
+#: winner (or its logit below the kept set's edge), as a fraction of the
+#: largest tempered logit (at least 1): the draws agree but where rounding of
+#: the noise's logarithms or of the top-p mass tips a near tie.
+PICK_TOLERANCE = 1e-4
 
 
 class GraphMismatch(RuntimeError):
@@ -72,13 +79,23 @@ def check_replay(
     Raises:
         GraphMismatch: logits differ beyond ``tolerance`` or are not finite.
     """
-    for position in (buffers.length // 2, buffers.length - 1):
+    from engine.sampling import Sampling, StaticSampling
+
+    probes = (Sampling(temperature=1.0, top_k=250), Sampling(temperature=0.8, top_p=0.9, top_k=0))
+    takes = buffers.sampling.takes
+    for position, sampling in zip((buffers.length // 2, buffers.length - 1), probes, strict=True):
+        buffers.sampling.set(sampling, range(100 + position, 100 + position + takes), 3.0)
+        buffers.sampling.counter.fill_(position)
         buffers.position.fill_(position)
         run_eager()
         expected = buffers.out.clone()
+        settings = StaticSampling(**{k: t.clone() for k, t in vars(buffers.sampling).items()})
         buffers.out.fill_(float("nan"))
+        buffers.picks.fill_(-1)
         replay()
-        _compare(buffers.out, expected, tolerance, f"graph replay at position {position}")
+        what = f"graph replay at position {position}"
+        _compare(buffers.out, expected, tolerance, what)
+        _compare_picks(buffers, settings, what)
 
 
 class _Held:
@@ -128,6 +145,39 @@ def check_run(loaded: LoadedModel, runner: StepRunner, tolerance: float) -> None
             static.place(column, picks)
             expected, got = eager.step(column), static.step(column)
             _compare(got, expected, tolerance, f"static step at column {column}")
+
+
+def _compare_picks(buffers: StepBuffers, settings: Any, what: str) -> None:
+    """Raise GraphMismatch unless the step's picks are the torch sampler's on its logits.
+
+    ``settings``: the :class:`engine.sampling.StaticSampling` the step was given.
+
+    A pick may differ only where it ties the torch sampler's within
+    :data:`PICK_TOLERANCE`: its score that close to the winner's, and its
+    logit that close to the kept set or in it.
+    """
+    import torch
+
+    from engine.sampling import guided, scores
+
+    score, x, threshold = scores(guided(buffers.out, settings.guidance), settings)
+    want = score.masked_fill(x < threshold, float("-inf")).argmax(dim=-1)
+    got = buffers.picks
+    vocab = score.shape[-1]
+    if not bool(((got >= 0) & (got < vocab)).all()):
+        raise GraphMismatch(f"{what}: picks outside the vocabulary (or none written)")
+    limit = PICK_TOLERANCE * max(1.0, float(x.abs().max()))
+    rows = torch.arange(got.shape[0], device=got.device)
+    gap = score[rows, want] - score[rows, got]
+    edge = threshold[:, 0] - x[rows, got]
+    tie = (gap.abs() <= limit) & (edge <= limit)
+    wrong = (got != want) & ~tie
+    if bool(wrong.any()):
+        row = int(wrong.nonzero()[0, 0])
+        raise GraphMismatch(
+            f"{what}: row {row} picked token {int(got[row])}, the sampler {int(want[row])} "
+            f"({int(wrong.sum())} of {got.shape[0]} rows differ beyond a near tie)"
+        )
 
 
 def _compare(got: Any, expected: Any, tolerance: float, what: str) -> None:

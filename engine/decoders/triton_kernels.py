@@ -496,8 +496,9 @@ def variants(dtype: str) -> list[tuple[str, Any, dict[str, Any], dict[str, str]]
         ``(name, kernel, constexprs, signature)`` per variant: out projection /
         fc2 (residual), cross-attention query (norm), fc1 (norm, GELU), heads
         (norm, float32 out), a variant with every option, q/k/v, self- and
-        cross-attention, embeddings; at this module's tile sizes, for a head
-        size of 64 and a width of 1024 (musicgen-small's).
+        cross-attention, embeddings, the draw (engine.decoders.triton_sampling);
+        at this module's tile sizes, for a head size of 64, a width of 1024 and
+        a vocabulary of 2048 (musicgen-small's).
     """
     tiles = {"BLOCK_R": 16, "BLOCK_N": _BLOCK_N, "BLOCK_K": _BLOCK_K}
     out = []
@@ -518,6 +519,10 @@ def variants(dtype: str) -> list[tuple[str, Any, dict[str, Any], dict[str, str]]
         constants = {**flags, "BLOCK_D": 64, "BLOCK_L": _BLOCK_L}
         out.append((name, _attention_kernel, constants, _signature(_attention_kernel, dtype)))
     out.append(("embed", _embed_kernel, {"BLOCK_D": 1024}, _signature(_embed_kernel, dtype)))
+    from engine.decoders import triton_sampling  # the step's draw (its logits are float32)
+
+    sample = {"GUIDED": True, "BLOCK_V": 2048}
+    out.append(("sample", triton_sampling._sample_kernel, sample, triton_sampling.signature()))
     return out
 
 
