@@ -115,7 +115,7 @@ def main() -> None:
             for _ in range(args.repeat):
                 rates["eager"].append(timed(eager, None))
                 rates["compiled"].append(timed(plain, steps))
-            want = fast_decode(eager, inputs, frames, Sampling(greedy=True), [None] * args.batch)
+            want = fast_decode(eager, inputs, frames, Sampling(greedy=True), [0] * args.batch)
             reference = forced_logits(fast_decode, eager, inputs, want)
             got = forced_logits(fast_decode, plain, inputs, want, graphs=steps)
             error = float((got - reference).abs().max()) / max(1.0, float(reference.abs().max()))
