@@ -118,6 +118,7 @@ class OscServer:
             startup_model=config.model,
             max_batch=config.max_batch,
             before_startup=before_startup,
+            gather_ms=config.gather_ms,
         )
 
     @property
