@@ -154,8 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--gather-ms",
         type=float,
         help="milliseconds a run about to start waits for more takes to share it, only while "
-        "requests are arriving together (another that can join it came that recently) and "
-        "never once it is full: a lone request never waits (default 5; 0 = off; at most 1000)",
+        "requests are arriving together (one that can join it came that recently, or was "
+        "already waiting to be read) and never once it is full: a lone request never waits "
+        "(default 10; 0 = off; at most 1000)",
     )
     serve.add_argument(
         "--no-cuda-graphs",

@@ -67,8 +67,9 @@ class ServeConfig:
             the running one's decoder run join it (1: one request at a time).
         gather_ms: the gather window in milliseconds (0: off, at most
             GATHER_MS_MAX): a run about to start with room waits up to this
-            long for more takes when another request that can join it arrived
-            that recently (bridge.jobs has the rule).
+            long for more takes while requests are arriving together (one that
+            can join it arrived that recently, or another was waiting to be
+            read behind its first); bridge.jobs has the rule.
         cpu_precision: "auto" (bfloat16 where the CPU has native bf16, else
             float32), "float32", or "bfloat16" / "int8" (weight-only) /
             "int8-dynamic" weights on the CPU: faster, and not exact
@@ -112,7 +113,7 @@ class ServeConfig:
     token: str | None = None
     decoder: str = "fast"
     max_batch: int = 8
-    gather_ms: float = 5.0
+    gather_ms: float = 10.0
     cpu_precision: str = "auto"
     cpu_kernel: str = "auto"
     cuda_graphs: bool = True

@@ -16,11 +16,15 @@ seed, progress, cancel and reply.
 The gather window (``gather_ms``, ``serve --gather-ms``): requests sent at once
 by several clients reach the queue a fraction of a millisecond apart, so the
 worker may start a run before most of them are in (issue 28: 8 clients ran as
-2 + 6 takes).  So when a run about to start has room, and a job that joins it
-arrived within the last ``gather_ms`` (a burst is under way), the worker waits
-up to ``gather_ms`` for more, then starts; a run that fills starts at once.  A
-lone request, a run that is full, and a head whose queue holds only jobs that
-cannot join it never wait: a producer's single take pays nothing.  During the
+2 + 6 takes).  So when a run about to start has room and a burst is under way
+(a job that joins it arrived within the last ``gather_ms``; or its first job
+did, with another generate request already waiting to be read behind it, or
+one is waiting to be read now: the server peeks at its socket, see
+:attr:`Job.followed` and ``arriving``), the worker waits up to ``gather_ms``
+for more, then starts; a run that fills starts at once.  A lone request, a run
+that is full, a backlog that queued behind the last run, and a head whose
+queue holds only jobs that cannot join it never wait: a producer's single take
+pays nothing.  During the
 window the head is running and the others stay queued, so a cancel answers at
 once and a shutdown ends the window at once; jobs join in arrival order, as
 without it.
@@ -235,6 +239,8 @@ class Job:
             its latest decode step (None: no step yet); each is replaced
             whole, so status reads them from another thread.
         preview: the client asked to hear the takes as they render.
+        followed: another generate request was already waiting to be read when
+            this one was accepted (the server's hint that a burst is under way).
     """
 
     id: str
@@ -250,6 +256,7 @@ class Job:
     first_step: tuple[float, float] | None = None
     last_step: tuple[float, float] | None = None
     preview: bool = False
+    followed: bool = False
 
     def view(self, position: int, model: str, now: float) -> JobView:
         """How status shows this job at monotonic time ``now``."""
@@ -282,6 +289,9 @@ class JobQueue:
         gather_ms: the gather window, milliseconds (0: none): how long a run
             with room waits for more takes when a burst is under way (the
             module docstring has the rule).
+        arriving: says whether another generate request is waiting to be read
+            right now (the server's peek at its socket; called by the worker
+            as a run is about to start); None: nothing says.
         before_startup: run by the worker before it loads the startup model (the
             start-up download); it is given a function that sets what ping and
             status say while the state is ``loading`` ("downloading X: 40%").
@@ -297,10 +307,12 @@ class JobQueue:
         max_batch: int = 1,
         before_startup: Callable[[Callable[[str], None]], None] | None = None,
         gather_ms: float = 0.0,
+        arriving: Callable[[], bool] | None = None,
     ) -> None:
         self._engine = engine
         self._max_batch = max_batch
         self._gather_s = gather_ms / 1000.0
+        self._arriving = arriving
         self._listener = listener
         self._max_queued = max_queued
         self._startup_model = startup_model
@@ -321,8 +333,8 @@ class JobQueue:
             log.info(
                 "shared runs: up to %d takes; gather window %s",
                 self._max_batch,
-                f"{self._gather_s * 1000:g} ms (a run with room waits that long for more "
-                "when another request that can join it arrived that recently)"
+                f"{self._gather_s * 1000:g} ms (a run with room waits up to that long for "
+                "more while requests are arriving together)"
                 if self._gather_s > 0
                 else "off (--gather-ms 0)",
             )
@@ -588,8 +600,7 @@ class JobQueue:
                 now = time.monotonic()
                 room = self._max_batch - sum(j.spec.variations for j in [head, *joining])
                 if deadline is None:
-                    burst = self._gather_s > 0 and room > 0
-                    burst = burst and any(now - j.submitted <= self._gather_s for j in joining)
+                    burst = room > 0 and self._burst(head, joining, now)
                     deadline = now + self._gather_s if burst else now
                 stop = self._closed or head.cancel_requested.is_set()
                 if not stop and room > 0 and now < deadline:
@@ -610,7 +621,21 @@ class JobQueue:
                 ", ".join(j.id for j in joining),
                 f" (gathered for {(now - opened) * 1000:.1f} ms)" if waited else "",
             )
+        elif waited:
+            log.info("job %s runs alone (gathered for %.1f ms)", head.id, (now - opened) * 1000)
         return [head, *joining]
+
+    def _burst(self, head: Job, joining: list[Job], now: float) -> bool:
+        """Whether requests are arriving together: a job that joins ``head``'s run
+        arrived within the gather window, or ``head`` did with another generate
+        request already waiting to be read behind it, or one is waiting now."""
+        if self._gather_s <= 0:
+            return False
+        if head.followed and now - head.submitted <= self._gather_s:
+            return True
+        if any(now - job.submitted <= self._gather_s for job in joining):
+            return True
+        return self._arriving is not None and self._arriving()
 
     def _may_join(self, job: Job, share: SharingLike, model: str | None) -> bool:
         """Whether ``job`` may share the run whose head shares as ``share`` on ``model``."""

@@ -54,11 +54,11 @@ class HeldJudging(FakeEngine):
 def make_queue():
     made = []
 
-    def make(gather_ms: float, max_batch: int = 8, engine: FakeEngine | None = None):
+    def make(gather_ms: float, max_batch: int = 8, engine: FakeEngine | None = None, **kw):
         engine = engine or FakeEngine(share=True)
         recorder = Recorder()
         queue = JobQueue(
-            engine, recorder, startup_model="fake", max_batch=max_batch, gather_ms=gather_ms
+            engine, recorder, startup_model="fake", max_batch=max_batch, gather_ms=gather_ms, **kw
         )
         made.append(queue)
         return queue, engine, recorder
@@ -254,7 +254,7 @@ def test_the_start_log_names_the_window(caplog):
 
 
 def test_gather_ms_is_read_and_bounded():
-    assert ServeConfig.from_sources({}, {"HOME": "/h"}).gather_ms == 5.0
+    assert ServeConfig.from_sources({}, {"HOME": "/h"}).gather_ms == 10.0
     assert ServeConfig.from_sources({"gather_ms": 0.0}, {"HOME": "/h"}).gather_ms == 0.0
     env = {"HOME": "/h", "MUSICGEN_BRIDGE_GATHER_MS": "2.5"}
     assert ServeConfig.from_sources({}, env).gather_ms == 2.5
@@ -284,3 +284,73 @@ def test_served_requests_sent_together_share_one_run_over_loopback(tmp_path, mon
         for request_id in ("r0", "r1", "r2"):
             peer.until(request_id, {f"{P}/done"}, timeout=10)
     assert engine.runs == [["a", "b", "c"]]
+
+
+def test_a_request_read_with_another_waiting_behind_it_opens_the_window(make_queue, tmp_path):
+    """The first of a burst is taken before the rest are in: the server's hint that
+    another generate was waiting to be read behind it opens the window."""
+    queue, engine, recorder = make_queue(LONG_MS, max_batch=2)
+    queue.start()
+    first = job("a", tmp_path)
+    first.followed = True
+    queue.submit(first)
+    wait_running(queue, "a")
+    assert not engine.started.wait(SETTLE_S)
+    queue.submit(job("b", tmp_path))
+    recorder.wait_terminals(2)
+    assert engine.runs == [["a", "b"]]
+
+
+def test_a_request_waiting_to_be_read_as_the_run_starts_opens_the_window(make_queue, tmp_path):
+    """The next of a burst read off the socket only after the first was judged: the
+    server's peek, asked as the run is about to start, opens the window."""
+    asked = []
+
+    def arriving() -> bool:
+        asked.append(1)
+        return True
+
+    queue, engine, recorder = make_queue(LONG_MS, max_batch=2, arriving=arriving)
+    queue.start()
+    queue.submit(job("a", tmp_path))
+    wait_running(queue, "a")
+    assert not engine.started.wait(SETTLE_S)
+    assert asked
+    queue.submit(job("b", tmp_path))
+    recorder.wait_terminals(2)
+    assert engine.runs == [["a", "b"]]
+
+
+def test_nothing_waiting_to_be_read_is_no_reason_to_wait(make_queue, tmp_path):
+    queue, _, recorder = make_queue(LONG_MS, arriving=lambda: False)
+    queue.start()
+    queue.submit(job("alone", tmp_path))
+    assert recorder.wait_terminals(1, timeout=10)[0][:2] == ("done", "alone")
+
+
+def test_the_server_sees_a_generate_waiting_to_be_read(tmp_path):
+    """What sets that hint: a peek at the listening socket, which reads nothing."""
+    import select
+    import socket
+
+    from bridge.server import OscServer
+    from tests.fakes import FakeEngine
+
+    listening = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    listening.bind(("127.0.0.1", 0))
+    listening.settimeout(5)
+    server = OscServer(ServeConfig(out_dir=tmp_path), FakeEngine(), sock=listening)
+    with Peer(listening.getsockname()) as peer:
+        assert not server._generate_waiting()  # nothing waiting
+        peer.send("ping", "p1")
+        assert select.select([listening], [], [], 5)[0]  # it has arrived
+        assert not server._generate_waiting()  # a query is no burst of takes
+        listening.recvfrom(65535)
+        peer.send("generate", "g1", prompt="a", out_dir=str(tmp_path))
+        deadline = time.monotonic() + 5
+        while not server._generate_waiting():
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        data, _ = listening.recvfrom(65535)  # the peek left it there
+        assert b"/musicgen/generate" in data
+    listening.close()
