@@ -55,6 +55,7 @@ TELLING = (
     "first run after loading",
     "loaded on",
     "shares its run",
+    "gather window",
 )
 
 
@@ -140,17 +141,20 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(
             "| capture | gather ms | all done s (each burst) | runs (each burst) | "
-            "request to done s, all bursts: min / median / max |"
+            "request to done s, all bursts: min / median / max | in one run | "
+            "all done s, median |"
         )
-        print("|---|---:|---|---|---|")
+        print("|---|---:|---|---|---|---:|---:|")
         for mode, gather, bursts in burst_rows:
             each = [t for b in bursts for t in b[1]]
+            whole = sum(1 for b in bursts if b[3] == str(args.clients))
             print(
                 f"| {mode} | {gather or 'default'} | "
                 + " ".join(f"{b[0]:.3f}" for b in bursts)
                 + " | "
                 + " ".join(b[3] for b in bursts)
-                + f" | {min(each):.3f} / {statistics.median(each):.3f} / {max(each):.3f} |"
+                + f" | {min(each):.3f} / {statistics.median(each):.3f} / {max(each):.3f}"
+                + f" | {whole}/{len(bursts)} | {statistics.median(b[0] for b in bursts):.3f} |"
             )
     return 0
 

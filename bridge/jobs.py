@@ -24,10 +24,9 @@ one is waiting to be read now: the server peeks at its socket, see
 for more, then starts; a run that fills starts at once.  A lone request, a run
 that is full, a backlog that queued behind the last run, and a head whose
 queue holds only jobs that cannot join it never wait: a producer's single take
-pays nothing.  During the
-window the head is running and the others stay queued, so a cancel answers at
-once and a shutdown ends the window at once; jobs join in arrival order, as
-without it.
+pays nothing.  During the window the head is running and the others stay
+queued, so a cancel answers at once and a shutdown ends the window at once;
+jobs join in arrival order, as without it.
 
 A job's ``model`` applies to that job only: a job without one runs on the
 startup model (``serve --model``).  Before a job runs the worker makes its

@@ -354,3 +354,40 @@ def test_the_server_sees_a_generate_waiting_to_be_read(tmp_path):
         data, _ = listening.recvfrom(65535)  # the peek left it there
         assert b"/musicgen/generate" in data
     listening.close()
+
+
+def test_the_servers_peek_opens_the_window_for_the_first_of_a_burst(tmp_path, monkeypatch):
+    """r0 is read while r1 already waits at the socket: the window opens though r0
+    is alone in the queue, and r1 joins it once read."""
+    import select
+
+    import bridge.config
+    from bridge.server import OscServer
+
+    monkeypatch.setattr(bridge.config, "GATHER_MS_MAX", LONG_MS)
+    r1_waiting, release = threading.Event(), threading.Event()
+    dispatch = OscServer._dispatch
+
+    def held(self, request, reply_to):
+        if request.id == "r0":
+            r1_waiting.wait(10)  # r0 read, not yet queued: r1 sent meanwhile
+        dispatch(self, request, reply_to)
+        if request.id == "r0":
+            release.wait(10)  # r0 queued; r1 still unread
+
+    monkeypatch.setattr(OscServer, "_dispatch", held)
+    engine = FakeEngine(share=True)
+    with (
+        in_process_server(engine, out_dir=tmp_path, max_batch=2, gather_ms=LONG_MS) as server,
+        Peer(server.address) as peer,
+    ):
+        peer.send("generate", "r0", prompt="a", seconds=1.0, out_dir=str(tmp_path))
+        peer.send("generate", "r1", prompt="b", seconds=1.0, out_dir=str(tmp_path))
+        assert select.select([server._sock], [], [], 10)[0]
+        r1_waiting.set()
+        peer.until("r0", {f"{P}/queued"}, timeout=10)
+        assert not engine.started.wait(SETTLE_S)  # r0 alone in the queue, and waiting
+        release.set()
+        for request_id in ("r0", "r1"):
+            peer.until(request_id, {f"{P}/done"}, timeout=10)
+    assert engine.runs == [["a", "b"]]
