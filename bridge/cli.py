@@ -151,6 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
         "decoder run join it (default 8; 1 = one request at a time; fast decoder only)",
     )
     serve.add_argument(
+        "--gather-ms",
+        type=float,
+        help="milliseconds a run about to start waits for more takes to share it, only while "
+        "requests are arriving together (one that can join it came that recently, or was "
+        "already waiting to be read) and never once it is full: a lone request never waits "
+        "(default 10; 0 = off; at most 1000)",
+    )
+    serve.add_argument(
         "--no-cuda-graphs",
         dest="cuda_graphs",
         action="store_const",

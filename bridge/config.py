@@ -24,6 +24,7 @@ DTYPES = ("auto", "float32", "float16", "bfloat16")
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 MIN_TOKEN_CHARS = 16
 TRUE_PEAK_RANGE = (-20.0, 0.0)  # dBTP
+GATHER_MS_MAX = 1000.0  # the longest gather window, ms
 
 
 def default_output_dir(env: Mapping[str, str]) -> Path:
@@ -64,6 +65,11 @@ class ServeConfig:
         decoder: "fast" (the engine's own loop) or "reference" (transformers' generate).
         max_batch: most takes decoded together: waiting requests that can share
             the running one's decoder run join it (1: one request at a time).
+        gather_ms: the gather window in milliseconds (0: off, at most
+            GATHER_MS_MAX): a run about to start with room waits up to this
+            long for more takes while requests are arriving together (one that
+            can join it arrived that recently, or another was waiting to be
+            read behind its first); bridge.jobs has the rule.
         cpu_precision: "auto" (bfloat16 where the CPU has native bf16, else
             float32), "float32", or "bfloat16" / "int8" (weight-only) /
             "int8-dynamic" weights on the CPU: faster, and not exact
@@ -107,6 +113,7 @@ class ServeConfig:
     token: str | None = None
     decoder: str = "fast"
     max_batch: int = 8
+    gather_ms: float = 10.0
     cpu_precision: str = "auto"
     cpu_kernel: str = "auto"
     cuda_graphs: bool = True
@@ -151,6 +158,11 @@ class ServeConfig:
             )
         if self.max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, not {self.max_batch}")
+        if not 0 <= self.gather_ms <= GATHER_MS_MAX:
+            raise ValueError(
+                f"gather_ms must be 0 (off) to {GATHER_MS_MAX:g} milliseconds, "
+                f"not {self.gather_ms:g}"
+            )
         low, high = TRUE_PEAK_RANGE
         if not low <= self.true_peak <= high:
             raise ValueError(

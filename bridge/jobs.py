@@ -13,6 +13,21 @@ costs more (on a CPU, 8 rows about twice 2), so the oldest job may finish
 later than alone while the others finish far sooner.  Each keeps its own
 seed, progress, cancel and reply.
 
+The gather window (``gather_ms``, ``serve --gather-ms``): requests sent at once
+by several clients reach the queue a fraction of a millisecond apart, so the
+worker may start a run before most of them are in (issue 28: 8 clients ran as
+2 + 6 takes).  So when a run about to start has room and a burst is under way
+(a job that joins it arrived within the last ``gather_ms``; or its first job
+did, with another generate request already waiting to be read behind it, or
+one is waiting to be read now: the server peeks at its socket, see
+:attr:`Job.followed` and ``arriving``), the worker waits up to ``gather_ms``
+for more, then starts; a run that fills starts at once.  A lone request, a run
+that is full, a backlog that queued behind the last run, and a head whose
+queue holds only jobs that cannot join it never wait: a producer's single take
+pays nothing.  During the window the head is running and the others stay
+queued, so a cancel answers at once and a shutdown ends the window at once;
+jobs join in arrival order, as without it.
+
 A job's ``model`` applies to that job only: a job without one runs on the
 startup model (``serve --model``).  Before a job runs the worker makes its
 model the engine's active one, which costs nothing when it is resident (the
@@ -223,6 +238,8 @@ class Job:
             its latest decode step (None: no step yet); each is replaced
             whole, so status reads them from another thread.
         preview: the client asked to hear the takes as they render.
+        followed: another generate request was already waiting to be read when
+            this one was accepted (the server's hint that a burst is under way).
     """
 
     id: str
@@ -238,6 +255,7 @@ class Job:
     first_step: tuple[float, float] | None = None
     last_step: tuple[float, float] | None = None
     preview: bool = False
+    followed: bool = False
 
     def view(self, position: int, model: str, now: float) -> JobView:
         """How status shows this job at monotonic time ``now``."""
@@ -267,6 +285,12 @@ class JobQueue:
         max_queued: jobs waiting (not counting the running ones) before ``Busy``.
         startup_model: loaded by the worker as soon as it starts (None: none).
         max_batch: most takes decoded together in one run (1: one job at a time).
+        gather_ms: the gather window, milliseconds (0: none): how long a run
+            with room waits for more takes when a burst is under way (the
+            module docstring has the rule).
+        arriving: says whether another generate request is waiting to be read
+            right now (the server's peek at its socket; called by the worker
+            as a run is about to start); None: nothing says.
         before_startup: run by the worker before it loads the startup model (the
             start-up download); it is given a function that sets what ping and
             status say while the state is ``loading`` ("downloading X: 40%").
@@ -281,9 +305,13 @@ class JobQueue:
         startup_model: str | None = None,
         max_batch: int = 1,
         before_startup: Callable[[Callable[[str], None]], None] | None = None,
+        gather_ms: float = 0.0,
+        arriving: Callable[[], bool] | None = None,
     ) -> None:
         self._engine = engine
         self._max_batch = max_batch
+        self._gather_s = gather_ms / 1000.0
+        self._arriving = arriving
         self._listener = listener
         self._max_queued = max_queued
         self._startup_model = startup_model
@@ -300,6 +328,15 @@ class JobQueue:
     # -- called from the receiving thread ---------------------------------
 
     def start(self) -> None:
+        if self._max_batch > 1:
+            log.info(
+                "shared runs: up to %d takes; gather window %s",
+                self._max_batch,
+                f"{self._gather_s * 1000:g} ms (a run with room waits up to that long for "
+                "more while requests are arriving together)"
+                if self._gather_s > 0
+                else "off (--gather-ms 0)",
+            )
         self._thread.start()
 
     def submit(self, job: Job, on_queued: Callable[[int], None] | None = None) -> int:
@@ -359,6 +396,7 @@ class JobQueue:
                         )
                     if running.id == job_id:
                         running.cancel_requested.set()
+                        self._lock.notify_all()  # ends a gather window at once
                         log.info("job %s: cancel asked; it stops at its next decode step", job_id)
                         return "running"
                 raise UnknownJob(f"No queued or running job has id {job_id!r}.")
@@ -522,35 +560,100 @@ class JobQueue:
                 return [self._report(head, GenerationFailed(f"Internal error: {exc}"), started)]
             finally:
                 head.loading = False
-        return self._run(self._gather(head, model), model)
+        started = time.monotonic()
+        jobs = self._gather(head, model)
+        if not jobs:  # cancelled, or the engine stopped, while its run gathered
+            error = (
+                ShuttingDown("The engine shut down before this take ran.")
+                if self._closed
+                else Cancelled("Cancelled before it started.")
+            )
+            return [self._report(head, error, started)]
+        return self._run(jobs, model)
 
     def _gather(self, head: Job, model: str | None) -> list[Job]:
-        """``head`` and the waiting jobs that share its decoder run (now running too)."""
-        takes = head.spec.variations
-        if takes >= self._max_batch:
+        """``head`` and the waiting jobs that share its decoder run (now running too).
+
+        Waits up to the gather window for more when a burst is under way (the
+        module docstring).  Returns [] when ``head`` was cancelled, or the
+        queue shut down, before the run started; the waiting jobs stay queued.
+        """
+        if head.spec.variations >= self._max_batch:
             return [head]
         share = self._sharing(head)
         if share is None:
             return [head]
-        with self._lock:
-            waiting = list(self._pending)
-        joining = []
-        for job in waiting:
-            if takes + job.spec.variations > self._max_batch or self._model_for(job) != model:
-                continue
-            other = self._sharing(job)
-            if other is not None and other.key == share.key and other.steps <= share.steps:
+        may_join: dict[Job, bool] = {}  # each waiting job judged once, outside the lock
+        opened = time.monotonic()
+        deadline: float | None = None
+        waited = False
+        while True:
+            with self._lock:
+                unjudged = [job for job in self._pending if job not in may_join]
+            for job in unjudged:
+                may_join[job] = self._may_join(job, share, model)
+            with self._lock:
+                if any(job not in may_join for job in self._pending):
+                    continue  # more arrived while judging: judge them too
+                joining = self._fit(head, may_join)
+                now = time.monotonic()
+                room = self._max_batch - sum(j.spec.variations for j in [head, *joining])
+                if deadline is None:
+                    burst = room > 0 and self._burst(head, joining, now)
+                    deadline = now + self._gather_s if burst else now
+                stop = self._closed or head.cancel_requested.is_set()
+                if not stop and room > 0 and now < deadline:
+                    waited = True
+                    self._lock.wait(deadline - now)  # a submit, cancel or shutdown wakes it
+                    continue
+                if stop:
+                    return []
+                for job in joining:
+                    self._pending.remove(job)
+                    job.started = now
+                self._running.extend(joining)
+                break
+        if joining:
+            log.info(
+                "job %s shares its run with %s%s",
+                head.id,
+                ", ".join(j.id for j in joining),
+                f" (gathered for {(now - opened) * 1000:.1f} ms)" if waited else "",
+            )
+        elif waited:
+            log.info("job %s runs alone (gathered for %.1f ms)", head.id, (now - opened) * 1000)
+        return [head, *joining]
+
+    def _burst(self, head: Job, joining: list[Job], now: float) -> bool:
+        """Whether requests are arriving together: a job that joins ``head``'s run
+        arrived within the gather window, or ``head`` did with another generate
+        request already waiting to be read behind it, or one is waiting now."""
+        if self._gather_s <= 0:
+            return False
+        if head.followed and now - head.submitted <= self._gather_s:
+            return True
+        if any(now - job.submitted <= self._gather_s for job in joining):
+            return True
+        return self._arriving is not None and self._arriving()
+
+    def _may_join(self, job: Job, share: SharingLike, model: str | None) -> bool:
+        """Whether ``job`` may share the run whose head shares as ``share`` on ``model``."""
+        if self._model_for(job) != model:
+            return False
+        other = self._sharing(job)
+        return other is not None and other.key == share.key and other.steps <= share.steps
+
+    def _fit(self, head: Job, may_join: dict[Job, bool]) -> list[Job]:
+        """The waiting jobs that join ``head``'s run, in arrival order, up to max_batch takes.
+
+        Called under the lock.
+        """
+        takes, joining = head.spec.variations, []
+        for job in self._pending:
+            if may_join.get(job) and takes + job.spec.variations <= self._max_batch:
                 joining.append(job)
                 takes += job.spec.variations
-        with self._lock:  # a cancel may have taken some meanwhile
-            joining = [job for job in joining if job in self._pending]
-            for job in joining:
-                self._pending.remove(job)
-                job.started = time.monotonic()
-            self._running.extend(joining)
-        if joining:
-            log.info("job %s shares its run with %s", head.id, ", ".join(j.id for j in joining))
-        return [head, *joining]
+        return joining
 
     def _sharing(self, job: Job) -> SharingLike | None:
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import select
 import socket
 import threading
 from collections.abc import Callable, Sequence
@@ -33,6 +34,7 @@ from engine.errors import BridgeError, DuplicateId
 log = logging.getLogger(__name__)
 
 MAX_DATAGRAM = 65535
+GENERATE = f"{protocol.PREFIX}/generate".encode()
 POLL_S = 0.25  # how often the receive loop checks for shutdown
 
 
@@ -118,6 +120,8 @@ class OscServer:
             startup_model=config.model,
             max_batch=config.max_batch,
             before_startup=before_startup,
+            gather_ms=config.gather_ms,
+            arriving=self._generate_waiting,
         )
 
     @property
@@ -230,6 +234,7 @@ class OscServer:
     def _dispatch(self, request: Request, reply_to: tuple[str, int]) -> None:
         if isinstance(request, GenerateRequest):
             job = Job(request.id, request.spec, reply_to, preview=request.preview)
+            job.followed = self._generate_waiting()  # a burst: the gather window may wait
 
             def say_queued(position: int) -> None:  # before the worker can see the job
                 self.send(reply_to, protocol.queued(request.id, position))
@@ -248,6 +253,19 @@ class OscServer:
         elif isinstance(request, QueryRequest):
             for reply in self._query(request):
                 self.send(reply_to, reply)
+
+    def _generate_waiting(self) -> bool:
+        """Whether a generate request is waiting to be read: a peek that reads nothing,
+        for the job queue's gather window (from the receiving and the worker thread)."""
+        sock = self._sock
+        try:
+            if sock is None or not select.select([sock], [], [], 0)[0]:
+                return False
+            if not hasattr(socket, "MSG_DONTWAIT"):  # Windows: any datagram says so
+                return True
+            return GENERATE in sock.recv(MAX_DATAGRAM, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except (OSError, ValueError):  # read meanwhile, or the socket closed: no hint
+            return False
 
     def _query(self, request: QueryRequest) -> list[Reply]:
         """The answer to ping, status or models, after its details when asked for
