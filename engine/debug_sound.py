@@ -17,11 +17,11 @@ last codec conv), so that:
 
 Measured on twelve 4 s takes per checkpoint (seeds 0-5, prompts "dusty drums"
 and "warm rhodes chords"; 2-core AMD EPYC; v5 in brackets): spectral centroid
-spread debug 1207 Hz (145), debug-stereo 800 (281), debug-melody 782 (16);
-brightness swing with the pulse, median 3.4 dB (0.4), 2.0 (0.1), 2.4 (0.4);
+spread debug 1207 Hz (145), debug-stereo 761 (281), debug-melody 782 (16);
+brightness swing with the pulse, median 3.4 dB (0.4), 2.3 (0.1), 2.4 (0.4);
 400 ms short-term loudness within a take, 5-95 % range, median 0.84 LU (0.44),
-0.70 (0.20), 0.72 (0.76); loudness across the takes spread 1.9 LU (2.9), 1.9
-(3.6), 1.6 (0.3); peak-to-loudness at most 12.0, 8.3 and 11.8 dB (11.9, 8.4,
+0.66 (0.20), 0.72 (0.76); loudness across the takes spread 1.9 LU (2.9), 1.8
+(3.6), 1.6 (0.3); peak-to-loudness at most 12.0, 8.6 and 11.8 dB (11.9, 8.4,
 12.3), under the 13 dB a -14 LUFS target needs below a -1 dBTP ceiling.
 """
 
