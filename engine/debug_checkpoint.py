@@ -1,6 +1,8 @@
 """The built-in ``debug`` checkpoint: a tiny MusicGen with random weights.
 
-It produces noise, not music.  It exists so the whole pipeline (loading,
+It produces noise, not music, though a noise that a seed or a prompt changes
+audibly (engine/debug_sound.py: darker or brighter, pulsing about twice a
+second).  It exists so the whole pipeline (loading,
 generating, writing, serving) can be tried and tested on a machine without
 real weights.  It is written in the real on-disk format of a Hugging Face
 MusicGen checkpoint (config.json, generation_config.json, model.safetensors,
@@ -24,13 +26,15 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from engine.debug_sound import DECODER_WIDTH, make_audible
+
 log = logging.getLogger(__name__)
 
 DEBUG_MODEL_ID = "debug"
 #: Model id -> variant built for it.
 DEBUG_MODELS = {"debug": "mono", "debug-melody": "melody", "debug-stereo": "stereo"}
 # Bump when the builder changes so stale cached copies are rebuilt.
-DEBUG_CHECKPOINT_VERSION = 5
+DEBUG_CHECKPOINT_VERSION = 6
 _CODEBOOK_SIZE = 2048
 # As facebook/musicgen-melody's preprocessor_config.json: 7.8125 chroma frames a second.
 MELODY_FEATURES = {
@@ -63,7 +67,7 @@ def build_debug_checkpoint(
         folder: destination; created if needed.
         seed: torch seed for the random weights (same seed -> same files).
         stereo: write a stereo checkpoint (8 interleaved codebooks, 2 channels),
-            as facebook/musicgen-stereo-* are laid out.
+            as facebook/musicgen-stereo-* are laid out; its weights in bfloat16.
         melody: write a chroma-conditioned checkpoint, as facebook/musicgen-melody.
         max_positions: decoder positions, i.e. the longest take in codec frames.
 
@@ -123,7 +127,7 @@ def _build(folder: Path, seed: int, stereo: bool, melody: bool, max_positions: i
     )
     config = musicgen_config(
         text,
-        hidden=16,
+        hidden=DECODER_WIDTH,
         layers=2,
         heads=2,
         ffn=32,
@@ -135,13 +139,20 @@ def _build(folder: Path, seed: int, stereo: bool, melody: bool, max_positions: i
         MusicgenMelodyForConditionalGeneration if melody else MusicgenForConditionalGeneration
     )
     model = model_cls(config)
-    _make_audible(model, melody=melody)
+    make_audible(model)
     gen = model.generation_config
     use_real_special_tokens(gen, max_positions)
     gen.do_sample = True
     gen.guidance_scale = 3.0
     gen.top_k = 250
     folder.mkdir(parents=True, exist_ok=True)
+    if stereo:
+        # Saved in bfloat16, as some real checkpoints are (loading casts to the
+        # dtype asked): 8 codebooks' embeddings and heads in float32 are 2.9 MB.
+        # Not float16: loaded in bfloat16, float16-rounded weights parted the
+        # fast decoder's logits from the reference's by 5 rounding steps
+        # (test_kernels), float32 or bfloat16 ones by 3.
+        model.to(torch.bfloat16)
     model.save_pretrained(folder)
     if melody:
         # Its transformers processor class needs torchaudio: write what the real
@@ -155,123 +166,6 @@ def _build(folder: Path, seed: int, stereo: bool, melody: bool, max_positions: i
             feature_extractor=EncodecFeatureExtractor(sampling_rate=32000), tokenizer=_tokenizer()
         ).save_pretrained(folder)
     return folder
-
-
-# Issue 27: how the debug checkpoints are made to sound different per seed and prompt.
-_MODE_BITS = 3  # each code carries 3 signs: 8 "modes", each with its own sound
-_CODE_NOISE = 0.8  # the code-by-code part of a codebook vector
-_MODE_SIZE = 0.8  # the mode part's scale (one vector per sign, shared by the codebooks)
-_MODE_EMBED = 1.0  # how strongly a drawn code's signs enter the decoder's state
-_MODE_HEAD = 3.0  # how strongly that state favours codes of the same signs
-_HEAD_SPREAD = 10.0  # the heads' own random part, so the rest of the state shapes the draws
-_TEXT_REACH = 100.0  # cross-attention's output scale, so the prompt changes the draws
-_CODEC_GAIN = 2.0  # per upsampling conv: the codes, not the codec's biases, are heard
-_CODEC_BIAS = 0.4  # the codec decoder's biases (their buzz) kept at this fraction
-_CODEC_LEVEL = 1.0  # the last conv's scale
-
-
-def _make_audible(model, *, melody: bool) -> None:
-    """Tie the sound to the codes drawn, and the draws to the seed and prompt.
-
-    Random weights alone made every take the same buzz: the codec's biases
-    drowned the codes, and the decoder drew the same spread of codes whatever
-    the seed or prompt (issue 27: 4 s takes of four seeds and two prompts
-    within 0.03 LU, -22.2 LUFS).  Now each code carries three random signs,
-    eight "modes": the codec turns a mode into its own level (its
-    biases cut, its convs louder, a band-pass last conv), and the decoder,
-    once its first draws (the seed's, the prompt's through cross-attention)
-    land in a mode, keeps drawing codes of that mode.  Measured on those
-    takes (2-core AMD EPYC): -19.4 to -16.5 LUFS; one prompt's four seeds
-    1.8 and 2.9 LU apart; the other prompt moves seeds 0 to 3 by 0.5, 2.9,
-    0.1 and 2.9 LU (a seed and prompt whose first draws land in the same
-    mode sound alike).  debug-stereo: -24.8 to -21.1 LUFS.  Peak-to-loudness
-    stays at most 11.9 dB (12.3 for the stereo and melody variants), under
-    the 13 dB a -14 LUFS target needs below the -1 dBTP ceiling, and the
-    code-by-code part keeps onsets a tempo estimate finds.  The melody
-    variant's decoder is left as drawn, so that its chroma prefix is heard:
-    its takes differ sample by sample, within 0.3 LU.
-    Still random weights, of the same sizes.
-    """
-    import torch
-
-    quantizer = model.audio_encoder.quantizer.layers
-    with torch.no_grad():
-        signs = torch.randint(0, 2, (len(quantizer), _CODEBOOK_SIZE, _MODE_BITS)) * 2.0 - 1.0
-        _codes_heard(model.audio_encoder, signs)
-        if not melody:
-            # The melody model hears its chroma through a prefix the decoder
-            # attends to; locked modes would drown it (its tests need it heard).
-            _modes_drawn(model.decoder, signs)
-
-
-def _codes_heard(codec, signs) -> None:
-    """Each code: its own small vector plus the mode its signs pick; a codec that follows them."""
-    import torch
-
-    quantizer = codec.quantizer.layers
-    offset, *sides = torch.randn(_MODE_BITS + 1, quantizer[0].codebook.embed.shape[1])
-    sides = torch.stack(sides) * _MODE_SIZE
-    offset = offset * _MODE_SIZE
-    for layer, sign in zip(quantizer, signs, strict=True):
-        book = layer.codebook
-        book.embed.normal_().mul_(_CODE_NOISE).add_(offset + sign @ sides)
-        book.embed_avg.copy_(book.embed)
-        book.cluster_size.fill_(1.0)
-    for name, param in codec.decoder.named_parameters():
-        if name.endswith("bias") and ".lstm." not in name:
-            param.mul_(_CODEC_BIAS)
-    # Its LSTM forgets at once (forget gates shut): with the codes no longer
-    # 20x, its memory was heard, and a preview decoded in chunks, which
-    # restarts it, parted from the take.
-    lstm = codec.decoder.layers[1].lstm
-    size = lstm.hidden_size
-    lstm.bias_ih_l0[size : 2 * size] = -20.0
-    lstm.bias_hh_l0[size : 2 * size] = 0.0
-    for layer in codec.decoder.layers:
-        conv = getattr(layer, "conv", None)
-        if conv is not None and hasattr(conv, "parametrizations"):
-            conv.parametrizations.weight.original0.mul_(_CODEC_GAIN)
-    # The last conv is a band-pass (a random mix of one differentiated Hann
-    # window: peak near 4 kHz, nothing at 0 Hz, little near 16 kHz) and sets
-    # the level.  No DC, which adds to the peak but not to the loudness, and
-    # little near 16 kHz, where true-peak oversamplers part.
-    last = codec.decoder.layers[-1].conv
-    out, into, taps = last.parametrizations.weight.original1.shape
-    band = torch.diff(torch.hann_window(taps + 3, periodic=False)[1:-1])
-    last.parametrizations.weight.original1.copy_(torch.randn(out, into, 1) * band)
-    last.bias.zero_()
-    last.parametrizations.weight.original0.mul_(_CODEC_LEVEL / _CODEC_GAIN)
-
-
-def _modes_drawn(lm, signs) -> None:
-    """Codes of one mode draw codes of the same mode: the first draws pick the take's mode.
-
-    A code's signs push the decoder's state along one direction per sign, and
-    the heads favour codes whose signs match it.  The directions lie in the
-    position embedding's slowest sines (near zero over a take), with zero
-    mean, so positions barely push.  Only the codes drawn write there: not the
-    start token, not the layers, not the prompt, or the first draw's top-k
-    would hold one mode only and every seed would land in it.
-    """
-    import torch
-
-    hidden = lm.lm_heads[0].weight.shape[1]
-    slow = _MODE_BITS + 1
-    basis = torch.randn(slow, _MODE_BITS)
-    basis -= basis.mean(dim=0)
-    directions = torch.zeros(_MODE_BITS, hidden)
-    directions[:, hidden - slow :] = torch.linalg.qr(basis).Q.T
-    others = torch.eye(hidden) - directions.T @ directions
-    channels = lm.config.audio_channels
-    for k, (embed, head) in enumerate(zip(lm.model.decoder.embed_tokens, lm.lm_heads, strict=True)):
-        push = signs[k // channels] @ directions
-        embed.weight[:_CODEBOOK_SIZE] += _MODE_EMBED * push
-        embed.weight[_CODEBOOK_SIZE:] @= others
-        head.weight.mul_(_HEAD_SPREAD).add_(_MODE_HEAD * push)
-    for layer in lm.model.decoder.layers:
-        layer.encoder_attn.out_proj.weight.mul_(_TEXT_REACH)
-        for linear in (layer.self_attn.out_proj, layer.fc2, layer.encoder_attn.out_proj):
-            linear.weight.copy_(others @ linear.weight)
 
 
 def musicgen_config(
@@ -345,6 +239,7 @@ def tiny_codec_config():
         codebook_dim=8,
         num_lstm_layers=1,
         target_bandwidths=[2.2],
+        last_kernel_size=31,
         use_causal_conv=False,
         normalize=False,
     )
