@@ -1,15 +1,6 @@
 """Static decode steps, captured as CUDA graphs on CUDA and prepared at model load.
 
-Why: a MusicGen decoder step launches several small kernels per layer (norms,
-projections, attention, FFN) for a single column of tokens.  On a GPU the
-host-side cost of launching them can rival their run time; a CUDA graph
-replays the whole step with one launch.  A graph replays fixed kernels on fixed
-memory, so the step it captures must have every shape fixed and read its
-inputs from (and write its output to) tensors that never move.  The eager step
-of :mod:`engine.decoders.loop` does neither: it slices the cache to a growing
-length and takes the position as a Python int.
-
-The step itself (every shape fixed) is :mod:`engine.decoders.static_step`'s.
+Why a static step, and what it is: :mod:`engine.decoders.static_step`.
 
 :func:`prepare_step_graphs` builds these steps when a model is loaded, for the
 take counts asked for (rows double with guidance), so no request pays for a
