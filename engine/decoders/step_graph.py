@@ -8,7 +8,8 @@ capture.  All row counts share one KV cache (sized for the most rows) and one
 graph memory pool, which is safe because a :class:`StepGraphs` serves one run
 at a time and no replay leaves anything in the pool that a later one reads.
 Each capture verifies itself (:func:`check_replay`, then :func:`check_run`)
-and is dropped, with a warning, if its logits disagree with the eager step;
+and is dropped, with a warning, if its logits or the tokens it draws disagree
+with the eager step's;
 a run the prepared steps cannot serve decodes with the eager step, which
 computes the same logits up to rounding.  On devices other than CUDA the same
 objects run the static step eagerly over the same buffers: that is how the CPU
