@@ -946,7 +946,7 @@ def test_make_index_writes_pinned_sources_and_an_rtf_description(tmp_path):
     (pkg,) = root.iter("reapack")
     (version,) = pkg.iter("version")
     main = (SCRIPTS / "MusicGen_Generate_from_selection.lua").read_text()
-    assert f'-- @version {version.get("name")}\n' in main
+    assert f"-- @version {version.get('name')}\n" in main
     sources = {s.get("file"): (s.get("main"), s.text) for s in version.iter("source")}
     on_disk = [p.name for p in SCRIPTS.glob("MusicGen_*.lua")]
     on_disk += [str(p.relative_to(SCRIPTS)) for p in (SCRIPTS / "lib" / "musicgen").glob("*.lua")]
