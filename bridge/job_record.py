@@ -102,7 +102,7 @@ class Job:
         spec: what to make.
         reply_to: (host, port) replies go to.
         submitted: monotonic time of acceptance, seconds.
-        cancel_requested: set by :meth:`JobQueue.cancel` (and shutdown).
+        cancel_requested: set by :meth:`bridge.jobs.JobQueue.cancel` (and shutdown).
         ended: its terminal event has been reported.
         decoded: its last decode step is done (set under the queue's lock, before
             its progress 1.0): from then on a cancel is answered too_late.
