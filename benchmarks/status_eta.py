@@ -53,7 +53,8 @@ def main() -> int:
     parser.add_argument("--model", default="debug")
     args = parser.parse_args()
 
-    from bridge.jobs import Job, JobQueue
+    from bridge.job_record import Job
+    from bridge.jobs import JobQueue
     from engine.api import Engine, EngineSettings
     from engine.spec import GenerationSpec
 

@@ -5,7 +5,11 @@ Map of the package:
 - :mod:`bridge.protocol` -- every OSC address and argument, as data; parsing
   into frozen requests; reply builders.  No sockets.
 - :mod:`bridge.server` -- the UDP server: datagrams in, one error boundary, replies out.
-- :mod:`bridge.jobs` -- the FIFO queue and its single model worker.
+- :mod:`bridge.jobs` -- the FIFO queue and its single model worker;
+  :mod:`bridge.job_record` (a job, and what status shows), :mod:`bridge.gather`
+  (which jobs share a run, the gather window), :mod:`bridge.job_runs` (a run on
+  the engine, each job's replies), :mod:`bridge.engine_like` (what it needs of
+  the engine).
 - :mod:`bridge.client` -- a Python client for a running engine (used by the CLI).
 - :mod:`bridge.cli` -- the ``musicgen-bridge`` command.
 - :mod:`bridge.config` -- the engine's settings from flags and environment.

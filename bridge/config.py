@@ -69,7 +69,7 @@ class ServeConfig:
             GATHER_MS_MAX): a run about to start with room waits up to this
             long for more takes while requests are arriving together (one that
             can join it arrived that recently, or another was waiting to be
-            read behind its first); bridge.jobs has the rule.
+            read behind its first); bridge.gather has the rule.
         cpu_precision: "auto" (bfloat16 where the CPU has native bf16, else
             float32), "float32", or "bfloat16" / "int8" (weight-only) /
             "int8-dynamic" weights on the CPU: faster, and not exact

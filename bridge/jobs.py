@@ -2,31 +2,15 @@
 
 Requests are accepted (or refused) at once on the receiving thread; one
 worker thread owns the engine and runs jobs first in, first out.  Everything
-a job has to say goes to a :class:`JobListener` (the server turns those calls
-into OSC replies), so this module knows nothing of sockets or OSC.
+a job has to say goes to a :class:`~bridge.job_record.JobListener` (the server
+turns those calls into OSC replies), so this module knows nothing of sockets
+or OSC.
 
 When the worker takes the oldest job, waiting jobs that can share its decoder
-run join it (up to ``max_batch`` takes in all): the engine says which can
-(:meth:`EngineLike.sharing`), and only jobs no longer than the oldest one join,
-so the run lasts as many steps as the oldest job alone.  A step of more rows
-costs more (on a CPU, 8 rows about twice 2), so the oldest job may finish
-later than alone while the others finish far sooner.  Each keeps its own
-seed, progress, cancel and reply.
-
-The gather window (``gather_ms``, ``serve --gather-ms``): requests sent at once
-by several clients reach the queue a fraction of a millisecond apart, so the
-worker may start a run before most of them are in (issue 28: 8 clients ran as
-2 + 6 takes).  So when a run about to start has room and a burst is under way
-(a job that joins it arrived within the last ``gather_ms``; or its first job
-did, with another generate request already waiting to be read behind it, or
-one is waiting to be read now: the server peeks at its socket, see
-:attr:`Job.followed` and ``arriving``), the worker waits up to ``gather_ms``
-for more, then starts; a run that fills starts at once.  A lone request, a run
-that is full, a backlog that queued behind the last run, and a head whose
-queue holds only jobs that cannot join it never wait: a producer's single take
-pays nothing.  During the window the head is running and the others stay
-queued, so a cancel answers at once and a shutdown ends the window at once;
-jobs join in arrival order, as without it.
+run join it, after a gather window when requests are arriving together:
+:mod:`bridge.gather` has the rule, which the worker applies under the queue's
+lock.  Each job keeps its own seed, progress, cancel and reply
+(:mod:`bridge.job_runs`).
 
 A job's ``model`` applies to that job only: a job without one runs on the
 startup model (``serve --model``).  Before a job runs the worker makes its
@@ -37,8 +21,9 @@ that fails fails that job alone; the resident models stay.
 Every accepted job gets exactly one terminal call: ``done`` or ``failed``.
 
 :meth:`JobQueue.snapshot` reads, without waiting on the worker, what status
-reports: each running and queued job (:class:`JobView`: its progress, how long
-it has run, an estimate of the time left) and the engine's memory figures.
+reports: each running and queued job (:class:`~bridge.job_record.JobView`: its
+progress, how long it has run, an estimate of the time left) and the engine's
+memory figures.
 """
 
 from __future__ import annotations
@@ -47,11 +32,13 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Literal, NamedTuple, Protocol
+from collections.abc import Callable
+from typing import Literal
 
+from bridge.engine_like import EngineLike, SharingLike
+from bridge.gather import GatherRule
+from bridge.job_record import Job, JobListener, Snapshot, WorkerState
+from bridge.job_runs import JobRunner
 from engine.errors import (
     BridgeError,
     Busy,
@@ -62,218 +49,8 @@ from engine.errors import (
     TooLate,
     UnknownJob,
 )
-from engine.preview import PreviewReady
-from engine.spec import GenerationSpec, Order
 
 log = logging.getLogger(__name__)
-
-PROGRESS_INTERVAL_S = 0.1  # at most ten progress replies a second per job
-
-WorkerState = Literal["loading", "ready", "busy", "no_model", "stopping"]
-JobState = Literal["queued", "loading", "generating"]
-
-
-class WarningLike(Protocol):
-    @property
-    def code(self) -> str: ...
-
-    @property
-    def message(self) -> str: ...
-
-
-class TakeLike(Protocol):
-    @property
-    def paths(self) -> tuple[Path, ...]: ...
-
-    @property
-    def warnings(self) -> Sequence[WarningLike]: ...
-
-
-class ModelInfoLike(Protocol):
-    @property
-    def model_id(self) -> str: ...
-
-    @property
-    def device(self) -> str: ...
-
-    @property
-    def dtype(self) -> str: ...
-
-    @property
-    def load_seconds(self) -> float: ...
-
-    @property
-    def memory_bytes(self) -> int: ...
-
-
-class MemoryLike(Protocol):
-    """Memory figures in bytes (None: this machine cannot say); see engine.memory."""
-
-    @property
-    def rss_bytes(self) -> int | None: ...
-
-    @property
-    def gpu_allocated_bytes(self) -> int | None: ...
-
-    @property
-    def gpu_free_bytes(self) -> int | None: ...
-
-
-class SharingLike(Protocol):
-    @property
-    def key(self) -> Hashable: ...
-
-    @property
-    def steps(self) -> int: ...
-
-
-class EngineLike(Protocol):
-    """What the worker needs of :class:`engine.api.Engine` (fakes implement this)."""
-
-    @property
-    def info(self) -> ModelInfoLike | None: ...
-
-    @property
-    def resident(self) -> Sequence[ModelInfoLike]: ...
-
-    def load(self, model_id: str) -> object: ...
-
-    def memory(self) -> MemoryLike:
-        """Read from the receiving thread too: it must not wait on the worker."""
-        ...
-
-    def sharing(self, spec: GenerationSpec) -> SharingLike | None: ...
-
-    def generate_many(self, orders: Sequence[Order]) -> Sequence[TakeLike | BridgeError]: ...
-
-
-class JobView(NamedTuple):
-    """One running or queued job as status shows it (in the order of its reply's arguments).
-
-    Attributes:
-        id: the request's id.
-        state: queued, loading (its model is loading) or generating.
-        position: jobs ahead of it, counted as ``queued`` counts them (0: running).
-        progress: the fraction of its decoding done, 0..1 (every step, not
-            only the rate-limited progress replies).
-        elapsed_s: seconds since it started running, its model's load
-            included (0 while queued).
-        eta_s: seconds of decoding left, estimated from its own rate since its
-            first step; None until two steps have been seen, and while queued.
-        waited_s: seconds between its acceptance and its start (or now, queued).
-        model: the checkpoint it runs on ("": the active one).
-        prompt: its prompt, whole.
-    """
-
-    id: str
-    state: JobState
-    position: int
-    progress: float
-    elapsed_s: float
-    eta_s: float | None
-    waited_s: float
-    model: str
-    prompt: str
-
-
-class Snapshot(NamedTuple):
-    """What status and ping report, read without waiting on the worker.
-
-    Attributes:
-        state: loading, ready, busy, no_model or stopping.
-        model: the active model's id; with none yet, the startup model (loading or
-            missing; "" only without one).
-        device: its device ("" when none).
-        running: the running job ids, joined by spaces (ids have none).
-        waiting: jobs queued behind them.
-        reason: why the state is no_model, in words; while loading, what the
-            startup is doing, if it says ("downloading X: 40% ..."); "" otherwise.
-        resident: every resident model, least recently used first.
-        jobs: the running jobs, then the queued ones in the order they run.
-        memory: the engine's memory figures.
-        loaded: the active model's id, "" when none is loaded (what models says).
-    """
-
-    state: WorkerState
-    model: str
-    device: str
-    running: str
-    waiting: int
-    reason: str
-    resident: tuple[ModelInfoLike, ...]
-    jobs: tuple[JobView, ...]
-    memory: MemoryLike
-    loaded: str = ""
-
-
-class JobListener(Protocol):
-    def progress(self, job: Job, fraction: float, stage: str) -> None: ...
-
-    def done(self, job: Job, paths: list[str], warnings: Sequence[tuple[str, str]] = ()) -> None:
-        """The job's takes are written; ``warnings`` are (code, message) pairs about them."""
-
-    def failed(self, job: Job, error: BridgeError) -> None: ...
-
-    def preview(self, job: Job, path: str, seconds: float, take: int, count: int) -> None:
-        """Take ``take`` of ``count`` has ``seconds`` of preview at ``path`` (asked for only)."""
-
-
-@dataclass(eq=False)
-class Job:
-    """One generate request on its way through the queue.
-
-    Attributes:
-        id: the client's request id.
-        spec: what to make.
-        reply_to: (host, port) replies go to.
-        submitted: monotonic time of acceptance, seconds.
-        cancel_requested: set by :meth:`JobQueue.cancel` (and shutdown).
-        ended: its terminal event has been reported.
-        decoded: its last decode step is done (set under the queue's lock, before
-            its progress 1.0): from then on a cancel is answered too_late.
-        progress_sent: the last progress fraction reported (1.0 always precedes done).
-        started: monotonic time the worker took it (None: still queued).
-        loading: its model is being loaded for it.
-        first_step, last_step: (monotonic time, fraction) at its first and at
-            its latest decode step (None: no step yet); each is replaced
-            whole, so status reads them from another thread.
-        preview: the client asked to hear the takes as they render.
-        followed: another generate request was already waiting to be read when
-            this one was accepted (the server's hint that a burst is under way).
-    """
-
-    id: str
-    spec: GenerationSpec
-    reply_to: tuple[str, int]
-    submitted: float = field(default_factory=time.monotonic)
-    cancel_requested: threading.Event = field(default_factory=threading.Event)
-    ended: bool = False
-    decoded: bool = False
-    progress_sent: float = 0.0
-    started: float | None = None
-    loading: bool = False
-    first_step: tuple[float, float] | None = None
-    last_step: tuple[float, float] | None = None
-    preview: bool = False
-    followed: bool = False
-
-    def view(self, position: int, model: str, now: float) -> JobView:
-        """How status shows this job at monotonic time ``now``."""
-        prompt = self.spec.prompt
-        if self.started is None:
-            waited = now - self.submitted
-            return JobView(self.id, "queued", position, 0.0, 0.0, None, waited, model, prompt)
-        first, last = self.first_step, self.last_step
-        fraction = last[1] if last else 0.0
-        eta = None
-        if first and last and last[1] > first[1]:
-            # The rate since its first step: a load, melody analysis or prompt
-            # encoding before it would otherwise read as slow decoding.
-            seconds_per_fraction = (last[0] - first[0]) / (last[1] - first[1])
-            eta = max(0.0, (1.0 - last[1]) * seconds_per_fraction - (now - last[0]))
-        state: JobState = "loading" if self.loading else "generating"
-        elapsed, waited = now - self.started, self.started - self.submitted
-        return JobView(self.id, state, 0, fraction, elapsed, eta, waited, model, prompt)
 
 
 class JobQueue:
@@ -286,8 +63,8 @@ class JobQueue:
         startup_model: loaded by the worker as soon as it starts (None: none).
         max_batch: most takes decoded together in one run (1: one job at a time).
         gather_ms: the gather window, milliseconds (0: none): how long a run
-            with room waits for more takes when a burst is under way (the
-            module docstring has the rule).
+            with room waits for more takes when a burst is under way
+            (:mod:`bridge.gather` has the rule).
         arriving: says whether another generate request is waiting to be read
             right now (the server's peek at its socket; called by the worker
             as a run is about to start); None: nothing says.
@@ -309,8 +86,7 @@ class JobQueue:
         arriving: Callable[[], bool] | None = None,
     ) -> None:
         self._engine = engine
-        self._max_batch = max_batch
-        self._gather_s = gather_ms / 1000.0
+        self._rule = GatherRule(max_batch, gather_ms / 1000.0)
         self._arriving = arriving
         self._listener = listener
         self._max_queued = max_queued
@@ -323,18 +99,19 @@ class JobQueue:
         self._loading_note = ""  # what the startup is doing, while it is loading
         self._closed = False
         self._lock = threading.Condition()
+        self._runner = JobRunner(engine, listener, self._lock, self._stopped)
         self._thread = threading.Thread(target=self._work, name="model-worker", daemon=True)
 
     # -- called from the receiving thread ---------------------------------
 
     def start(self) -> None:
-        if self._max_batch > 1:
+        if self._rule.max_batch > 1:
             log.info(
                 "shared runs: up to %d takes; gather window %s",
-                self._max_batch,
-                f"{self._gather_s * 1000:g} ms (a run with room waits up to that long for "
+                self._rule.max_batch,
+                f"{self._rule.gather_s * 1000:g} ms (a run with room waits up to that long for "
                 "more while requests are arriving together)"
-                if self._gather_s > 0
+                if self._rule.gather_s > 0
                 else "off (--gather-ms 0)",
             )
         self._thread.start()
@@ -471,6 +248,11 @@ class JobQueue:
     def _jobs(self) -> list[Job]:
         return [*self._pending, *self._running]
 
+    def _stopped(self, job: Job) -> None:
+        """``job`` ended mid-run (cancelled while others share its run); under the lock."""
+        if job in self._running:
+            self._running.remove(job)
+
     def _note_loading(self, text: str) -> None:
         """What ping and status say while loading; raises once the queue is shut down,
         so a start-up download stops at its next report rather than holding the exit."""
@@ -554,10 +336,12 @@ class JobQueue:
             try:
                 self._load(model)
             except BridgeError as exc:
-                return [self._report(head, exc, started)]
+                return [self._runner.report(head, exc, started)]
             except Exception as exc:  # the one boundary: a bug must not kill the worker
                 log.exception("job %s: loading %s failed", head.id, model)
-                return [self._report(head, GenerationFailed(f"Internal error: {exc}"), started)]
+                return [
+                    self._runner.report(head, GenerationFailed(f"Internal error: {exc}"), started)
+                ]
             finally:
                 head.loading = False
         started = time.monotonic()
@@ -568,17 +352,18 @@ class JobQueue:
                 if self._closed
                 else Cancelled("Cancelled before it started.")
             )
-            return [self._report(head, error, started)]
-        return self._run(jobs, model)
+            return [self._runner.report(head, error, started)]
+        return self._runner.run(jobs, model)
 
     def _gather(self, head: Job, model: str | None) -> list[Job]:
         """``head`` and the waiting jobs that share its decoder run (now running too).
 
-        Waits up to the gather window for more when a burst is under way (the
-        module docstring).  Returns [] when ``head`` was cancelled, or the
-        queue shut down, before the run started; the waiting jobs stay queued.
+        Waits as long as the gather window says (:mod:`bridge.gather`), woken by
+        a submit, a cancel or a shutdown.  Returns [] when ``head`` was
+        cancelled, or the queue shut down, before the run started; the waiting
+        jobs stay queued.
         """
-        if head.spec.variations >= self._max_batch:
+        if self._rule.alone(head):
             return [head]
         share = self._sharing(head)
         if share is None:
@@ -595,19 +380,17 @@ class JobQueue:
             with self._lock:
                 if any(job not in may_join for job in self._pending):
                     continue  # more arrived while judging: judge them too
-                joining = self._fit(head, may_join)
                 now = time.monotonic()
-                room = self._max_batch - sum(j.spec.variations for j in [head, *joining])
-                if deadline is None:
-                    burst = room > 0 and self._burst(head, joining, now)
-                    deadline = now + self._gather_s if burst else now
+                plan = self._rule.plan(head, self._pending, may_join, now, deadline, self._arriving)
+                deadline = plan.deadline
                 stop = self._closed or head.cancel_requested.is_set()
-                if not stop and room > 0 and now < deadline:
+                if not stop and plan.wait_s > 0:
                     waited = True
-                    self._lock.wait(deadline - now)  # a submit, cancel or shutdown wakes it
+                    self._lock.wait(plan.wait_s)  # a submit, cancel or shutdown wakes it
                     continue
                 if stop:
                     return []
+                joining = plan.joining
                 for job in joining:
                     self._pending.remove(job)
                     job.started = now
@@ -624,36 +407,9 @@ class JobQueue:
             log.info("job %s runs alone (gathered for %.1f ms)", head.id, (now - opened) * 1000)
         return [head, *joining]
 
-    def _burst(self, head: Job, joining: list[Job], now: float) -> bool:
-        """Whether requests are arriving together: a job that joins ``head``'s run
-        arrived within the gather window, or ``head`` did with another generate
-        request already waiting to be read behind it, or one is waiting now."""
-        if self._gather_s <= 0:
-            return False
-        if head.followed and now - head.submitted <= self._gather_s:
-            return True
-        if any(now - job.submitted <= self._gather_s for job in joining):
-            return True
-        return self._arriving is not None and self._arriving()
-
     def _may_join(self, job: Job, share: SharingLike, model: str | None) -> bool:
         """Whether ``job`` may share the run whose head shares as ``share`` on ``model``."""
-        if self._model_for(job) != model:
-            return False
-        other = self._sharing(job)
-        return other is not None and other.key == share.key and other.steps <= share.steps
-
-    def _fit(self, head: Job, may_join: dict[Job, bool]) -> list[Job]:
-        """The waiting jobs that join ``head``'s run, in arrival order, up to max_batch takes.
-
-        Called under the lock.
-        """
-        takes, joining = head.spec.variations, []
-        for job in self._pending:
-            if may_join.get(job) and takes + job.spec.variations <= self._max_batch:
-                joining.append(job)
-                takes += job.spec.variations
-        return joining
+        return self._model_for(job) == model and self._rule.shares(share, self._sharing(job))
 
     def _sharing(self, job: Job) -> SharingLike | None:
         try:
@@ -661,128 +417,3 @@ class JobQueue:
         except Exception:  # a job the engine cannot judge runs alone, and fails there
             log.exception("judging whether job %s can share a run failed", job.id)
             return None
-
-    def _run(self, jobs: list[Job], model: str | None) -> list[Callable[[], None]]:
-        """Run jobs on ``model`` in one engine call; returns the calls that report their ends.
-
-        Each order names the model, so the sidecar's params say which one the
-        take was made with.
-        """
-        orders = [
-            Order(
-                replace(job.spec, model=model) if model else job.spec,
-                *self._hooks(job),
-                on_preview=self._preview_hook(job),
-                label=job.id,
-            )
-            for job in jobs
-        ]
-        started = time.monotonic()
-        try:
-            results: Sequence[TakeLike | BridgeError] = self._engine.generate_many(orders)
-        except BridgeError as exc:
-            results = [exc] * len(jobs)
-        except Exception as exc:  # the one boundary: a bug must not kill the worker
-            log.exception("jobs %s failed", ", ".join(job.id for job in jobs))
-            results = [GenerationFailed(f"Internal error: {exc}")] * len(jobs)
-        return [
-            self._report(job, result, started) for job, result in zip(jobs, results, strict=True)
-        ]
-
-    def _hooks(self, job: Job) -> tuple[Callable[[int, int], None], Callable[[], bool]]:
-        """The job's progress callback (rate-limited) and cancel check.
-
-        A job cancelled while others share its run is answered at once, not
-        when the run ends; the engine then drops its takes.
-        """
-        last = 0.0
-
-        def on_progress(done: int, total: int) -> None:
-            nonlocal last
-            now = time.monotonic()
-            step = (now, min(1.0, done / total) if total > 0 else 1.0)
-            if job.first_step is None:
-                job.first_step = step
-            job.last_step = step
-            final = done >= total  # the last step always goes out, once
-            if final and not job.decoded:
-                # A cancel set before this wins at the check that follows this
-                # step; one after it is answered too_late (never running, then done).
-                with self._lock:
-                    job.decoded = True
-            if job.progress_sent < 1.0 and (final or now - last >= PROGRESS_INTERVAL_S):
-                last = now
-                self._progress(job, 1.0 if final else done / total)
-
-        def is_cancelled() -> bool:
-            if not job.cancel_requested.is_set():
-                return False
-            if not job.ended:
-                log.info("job %s: cancelled", job.id)
-                self._end(job, lambda: self._listener.failed(job, Cancelled("Cancelled.")))
-            return True
-
-        return on_progress, is_cancelled
-
-    def _preview_hook(self, job: Job) -> Callable[[PreviewReady], None] | None:
-        """The job's preview callback (rate-limited per take, as progress), or None.
-
-        A take's last piece always
-        goes out, and nothing once the job has ended (cancelled mid-run).
-        """
-        if not job.preview:
-            return None
-        last: dict[int, float] = {}
-
-        def on_preview(ready: PreviewReady) -> None:
-            now = time.monotonic()
-            if job.ended or job.cancel_requested.is_set():
-                return
-            if not ready.final and now - last.get(ready.take, -1e9) < PROGRESS_INTERVAL_S:
-                return
-            last[ready.take] = now
-            self._listener.preview(job, str(ready.path), ready.seconds, ready.take, ready.count)
-
-        return on_preview
-
-    def _progress(self, job: Job, fraction: float) -> None:
-        job.progress_sent = fraction
-        self._listener.progress(job, fraction, "generating")
-
-    def _end(self, job: Job, report: Callable[[], None]) -> None:
-        """Report a job's end now that it is no longer running (worker thread)."""
-        with self._lock:
-            job.ended = True
-            if job in self._running:
-                self._running.remove(job)
-        try:
-            report()
-        except Exception:
-            log.exception("reporting the end of job %s failed", job.id)
-
-    def _report(
-        self, job: Job, result: TakeLike | BridgeError, started: float
-    ) -> Callable[[], None]:
-        """The call that reports ``job``'s result (nothing, if it ended already)."""
-        if job.ended:
-            return lambda: None
-        job.ended = True
-        if isinstance(result, BridgeError):
-            log.info("job %s: %s (%s)", job.id, result.code, result.message)
-            return lambda: self._listener.failed(job, result)
-        log.info(
-            "job %s done in %.2f s (waited %.2f s): %s",
-            job.id,
-            time.monotonic() - started,
-            started - job.submitted,
-            ", ".join(p.name for p in result.paths),
-        )
-        paths = [str(p) for p in result.paths]
-        warnings = [(w.code, w.message) for w in result.warnings]
-
-        def report() -> None:
-            if job.progress_sent < 1.0:  # the protocol's promise: 1.0, then done
-                self._progress(job, 1.0)
-            self._listener.done(job, paths, warnings)
-
-        return report

@@ -20,7 +20,9 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 
 from bridge import osc, protocol, version
 from bridge.config import ServeConfig
-from bridge.jobs import EngineLike, Job, JobQueue
+from bridge.engine_like import EngineLike
+from bridge.job_record import Job
+from bridge.jobs import JobQueue
 from bridge.protocol import (
     CancelRequest,
     GenerateRequest,

@@ -143,7 +143,8 @@ def engine_process(cache_dir: Path, tmp_path_factory: pytest.TempPathFactory):
 def run_through_queue(engine: Any, models: list[str | None], out_dir: Path) -> list[dict]:
     """Run one 0.1 s take per entry of ``models`` (None: the request names none) through a
     job queue whose startup model is ``debug``, in order; return their sidecars."""
-    from bridge.jobs import Job, JobQueue
+    from bridge.job_record import Job
+    from bridge.jobs import JobQueue
     from engine.spec import GenerationSpec
     from tests.fakes import Recorder
 

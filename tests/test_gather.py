@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from bridge.config import ServeConfig
-from bridge.jobs import Job, JobQueue
+from bridge.job_record import Job
+from bridge.jobs import JobQueue
 from engine.spec import GenerationSpec
 from tests.fakes import FakeEngine, Recorder
 from tests.test_load import P, Peer, in_process_server

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.jobs import Job, JobQueue
+from bridge.job_record import Job
+from bridge.jobs import JobQueue
 from engine.errors import Busy, DuplicateId, GenerationFailed, UnknownJob
 from engine.spec import GenerationSpec
 from tests.fakes import FakeEngine, Recorder

@@ -14,7 +14,8 @@ import pytest
 import soundfile as sf
 
 from bridge import protocol
-from bridge.jobs import Job, JobQueue
+from bridge.job_record import Job
+from bridge.jobs import JobQueue
 from bridge.preview_player import PreviewPlayer, audio_needed, take_seconds
 from engine.errors import BridgeError
 from engine.preview import GrowingWav, PreviewReady

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from bridge.jobs import Job, JobQueue
+from bridge.job_record import Job
+from bridge.jobs import JobQueue
 from bridge.server import OscServer
 from engine.errors import TooLate
 from engine.spec import GenerationSpec
