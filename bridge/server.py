@@ -18,16 +18,16 @@ from typing import Any
 
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from bridge import osc, protocol, version
+from bridge import osc, protocol, replies, requests, version
 from bridge.config import ServeConfig
 from bridge.engine_like import EngineLike
 from bridge.job_record import Job
 from bridge.jobs import JobQueue
-from bridge.protocol import (
+from bridge.replies import Reply
+from bridge.requests import (
     CancelRequest,
     GenerateRequest,
     QueryRequest,
-    Reply,
     Request,
     RequestRejected,
 )
@@ -98,7 +98,7 @@ class OscServer:
         before_startup: Callable[[Callable[[str], None]], None] | None = None,
     ) -> None:
         self.config = config
-        self.limits = protocol.Limits(
+        self.limits = requests.Limits(
             config.max_seconds,
             config.out_dir,
             config.token,
@@ -192,7 +192,7 @@ class OscServer:
         token = self.limits.token
         refused = False
         for address, args in messages:
-            if token is not None and not protocol.authenticated(args, token):
+            if token is not None and not requests.authenticated(args, token):
                 # One unauthorized per datagram at most: a bundle of a hundred
                 # messages without the token must not draw a hundred replies.
                 if refused:
@@ -207,18 +207,18 @@ class OscServer:
         ``unauthorized``, and only if it has a usable id (else nothing).
         """
         try:
-            request = protocol.parse(address, args, self.limits)
+            request = requests.parse(address, args, self.limits)
         except RequestRejected as exc:
             if exc.code == "unauthorized" and not exc.request_id:
                 log.info("dropped %s from %s: no token and no usable id", address[:64], source[0])
                 return
             port = exc.reply_port or source[1]
             log.info("refused %s from %s: %s (%s)", address, source[0], exc.code, exc.message)
-            self.send((source[0], port), protocol.error(exc.request_id, exc.code, exc.message))
+            self.send((source[0], port), replies.error(exc.request_id, exc.code, exc.message))
             return
         except Exception as exc:  # a validation bug: answer the sender, keep serving
             log.exception("internal error validating %s", address)
-            self.send(source, protocol.error("", "internal_error", str(exc)))
+            self.send(source, replies.error("", "internal_error", str(exc)))
             return
         reply_to = (source[0], request.reply_port)
         try:
@@ -228,10 +228,10 @@ class OscServer:
             # A duplicate's id names another request's job: an error under it
             # would read as that job's end, so it goes out without one.
             reply_id = "" if isinstance(exc, DuplicateId) else request.id
-            self.send(reply_to, protocol.error(reply_id, exc.code, exc.message))
+            self.send(reply_to, replies.error(reply_id, exc.code, exc.message))
         except Exception as exc:  # the one boundary: log it, answer it, keep serving
             log.exception("internal error handling %s %s", address, request.id)
-            self.send(reply_to, protocol.error(request.id, "internal_error", str(exc)))
+            self.send(reply_to, replies.error(request.id, "internal_error", str(exc)))
 
     def _dispatch(self, request: Request, reply_to: tuple[str, int]) -> None:
         if isinstance(request, GenerateRequest):
@@ -239,7 +239,7 @@ class OscServer:
             job.followed = self._generate_waiting()  # a burst: the gather window may wait
 
             def say_queued(position: int) -> None:  # before the worker can see the job
-                self.send(reply_to, protocol.queued(request.id, position))
+                self.send(reply_to, replies.queued(request.id, position))
 
             position = self.jobs.submit(job, say_queued)
             log.info(
@@ -251,7 +251,7 @@ class OscServer:
             )
         elif isinstance(request, CancelRequest):
             was = self.jobs.cancel(request.job)
-            self.send(reply_to, protocol.cancelled(request.id, request.job, was))
+            self.send(reply_to, replies.cancelled(request.id, request.job, was))
         elif isinstance(request, QueryRequest):
             for reply in self._query(request):
                 self.send(reply_to, reply)
@@ -274,9 +274,7 @@ class OscServer:
         (``details 1``: one entry per job or checkpoint, then the reply that ends them)."""
         now = self.jobs.snapshot()
         if request.kind == "ping":
-            return [
-                protocol.pong(request.id, version(), now.state, now.model, now.reason, self.run)
-            ]
+            return [replies.pong(request.id, version(), now.state, now.model, now.reason, self.run)]
         if request.kind == "status":
             resident = [
                 (m.model_id, m.device, m.dtype, m.load_seconds, m.memory_bytes)
@@ -287,8 +285,8 @@ class OscServer:
                 now.memory.gpu_allocated_bytes,
                 now.memory.gpu_free_bytes,
             )
-            details = protocol.job_entries(request.id, now.jobs) if request.details else []
-            reply = protocol.status(
+            details = replies.job_entries(request.id, now.jobs) if request.details else []
+            reply = replies.status(
                 request.id,
                 now.state,
                 now.model,
@@ -301,14 +299,14 @@ class OscServer:
                 self.run,
             )
             return [*details, reply]
-        details = protocol.model_entries(request.id, self._catalog()) if request.details else []
-        return [*details, protocol.models(request.id, now.loaded, self._available_models())]
+        details = replies.model_entries(request.id, self._catalog()) if request.details else []
+        return [*details, replies.models(request.id, now.loaded, self._available_models())]
 
     def _available_models(self) -> list[str]:
         lister = getattr(self._engine, "available_models", None)
         return list(lister()) if lister else []
 
-    def _catalog(self) -> list[protocol.ModelRow]:
+    def _catalog(self) -> list[replies.ModelRow]:
         lister = getattr(self._engine, "catalog", None)
         if lister is None:
             return []
@@ -331,17 +329,17 @@ class OscServer:
             log.warning("could not send %s to %s:%d: %s", reply[0], to[0], to[1], exc)
 
     def progress(self, job: Job, fraction: float, stage: str) -> None:
-        self.send(job.reply_to, protocol.progress(job.id, fraction, stage))
+        self.send(job.reply_to, replies.progress(job.id, fraction, stage))
 
     def done(self, job: Job, paths: list[str], warnings: Sequence[tuple[str, str]] = ()) -> None:
         # Warnings travel on their own address, before done: clients written
         # before they existed read every argument of done as a path.
         for code, message in warnings:
-            self.send(job.reply_to, protocol.warning(job.id, code, message))
-        self.send(job.reply_to, protocol.done(job.id, paths))
+            self.send(job.reply_to, replies.warning(job.id, code, message))
+        self.send(job.reply_to, replies.done(job.id, paths))
 
     def failed(self, job: Job, error: BridgeError) -> None:
-        self.send(job.reply_to, protocol.error(job.id, error.code, error.message))
+        self.send(job.reply_to, replies.error(job.id, error.code, error.message))
 
     def preview(self, job: Job, path: str, seconds: float, take: int, count: int) -> None:
-        self.send(job.reply_to, protocol.preview(job.id, path, seconds, take, count))
+        self.send(job.reply_to, replies.preview(job.id, path, seconds, take, count))

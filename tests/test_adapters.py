@@ -24,7 +24,7 @@ import pytest
 torch = pytest.importorskip("torch")
 peft = pytest.importorskip("peft")
 
-from bridge import protocol  # noqa: E402
+from bridge import requests  # noqa: E402
 from bridge.model_list import format_catalog  # noqa: E402
 from engine import adapters, checkpoint  # noqa: E402
 from engine.api import Engine, EngineSettings  # noqa: E402
@@ -286,12 +286,12 @@ def test_an_absolute_adapter_path_loads_without_the_adapters_folder(cache_dir, a
 # -- the bridge's edge ---------------------------------------------------------
 
 
-def _generate(limits: protocol.Limits, **fields) -> protocol.GenerateRequest:
+def _generate(limits: requests.Limits, **fields) -> requests.GenerateRequest:
     args: list = ["id", "a1", "reply_port", 9001, "prompt", "x", "out_dir", "/tmp"]
     for key, value in fields.items():
         args += [key, value]
-    request = protocol.parse("/musicgen/generate", args, limits)
-    assert isinstance(request, protocol.GenerateRequest)
+    request = requests.parse("/musicgen/generate", args, limits)
+    assert isinstance(request, requests.GenerateRequest)
     return request
 
 
@@ -308,7 +308,7 @@ def _generate(limits: protocol.Limits, **fields) -> protocol.GenerateRequest:
     ],
 )
 def test_the_edge_names_a_finetune_one_way(adapters_dir, fields, model):
-    limits = protocol.Limits(adapters_dir=adapters_dir)
+    limits = requests.Limits(adapters_dir=adapters_dir)
     fields = {k: v.format(dir=adapters_dir) for k, v in fields.items()}
     assert _generate(limits, **fields).spec.model == model.format(dir=adapters_dir)
 
@@ -329,16 +329,16 @@ def test_the_edge_names_a_finetune_one_way(adapters_dir, fields, model):
     ],
 )
 def test_the_edge_refuses_a_bad_adapter_in_words(adapters_dir, fields, code, words):
-    limits = protocol.Limits(adapters_dir=adapters_dir)
-    with pytest.raises(protocol.RequestRejected, match=re.escape(words)) as caught:
+    limits = requests.Limits(adapters_dir=adapters_dir)
+    with pytest.raises(requests.RequestRejected, match=re.escape(words)) as caught:
         _generate(limits, **fields)
     assert caught.value.code == code
     assert caught.value.request_id == "a1"
 
 
 def test_a_bare_adapter_name_needs_an_adapters_folder():
-    with pytest.raises(protocol.RequestRejected, match="no adapters folder") as caught:
-        _generate(protocol.Limits(), model="debug+tiny")
+    with pytest.raises(requests.RequestRejected, match="no adapters folder") as caught:
+        _generate(requests.Limits(), model="debug+tiny")
     assert caught.value.code == "model_not_available"
 
 

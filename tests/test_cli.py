@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge import protocol
+from bridge import protocol, replies
 from bridge.cli import build_parser, main
 from bridge.config import ServeConfig
 from engine import errors
@@ -38,7 +38,7 @@ def test_protocol_doc_covers_every_address_argument_reply_and_error_code():
         assert f"`{address}`" in PROTOCOL_DOC, address
         for arg in args:
             assert re.search(rf"\|\s*`{arg.name}`\s*\|", PROTOCOL_DOC), (address, arg.name)
-    for reply in protocol.REPLIES:
+    for reply in replies.REPLIES:
         assert f"`{reply}`" in PROTOCOL_DOC, reply
     codes = {
         cls.code

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from bridge import protocol
+from bridge import protocol, replies
 from engine.prompting import (
     WARNING_CODES,
     conditioning_text,
@@ -89,10 +89,10 @@ def test_agreeing_or_absent_values_are_no_conflict():
 
 def test_the_protocol_doc_covers_warnings():
     doc = (Path(__file__).parent.parent / "docs" / "protocol.md").read_text()
-    assert "`/musicgen/warning`" in doc and f"{protocol.PREFIX}/warning" in protocol.REPLIES
+    assert "`/musicgen/warning`" in doc and f"{protocol.PREFIX}/warning" in replies.REPLIES
     for code in WARNING_CODES:
         assert f"`{code}`" in doc, code
-    assert protocol.warning("a1", "key_conflict", "words") == (
+    assert replies.warning("a1", "key_conflict", "words") == (
         "/musicgen/warning",
         ["a1", "key_conflict", "words"],
     )

@@ -3,7 +3,7 @@
 Property-based, with hypothesis, derandomized and database-free so CI sees the
 same cases every run.  What is proved:
 
-1. ``protocol.parse`` on random addresses and argument lists (every value type
+1. ``requests.parse`` on random addresses and argument lists (every value type
    python-osc can hand over) returns a request or raises ``RequestRejected``
    with a documented validation code; never any other exception.
 2. ``OscServer.handle_datagram`` on random bytes, every prefix of real
@@ -44,7 +44,7 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
-from bridge import osc, protocol, version
+from bridge import osc, protocol, replies, requests, version
 from bridge.config import ServeConfig
 from bridge.server import OscServer, bundle_problem, encode
 from engine.spec import (
@@ -157,7 +157,7 @@ class Harness:
         self.sent: list[Sent] = []
         self.server.send = self._record  # type: ignore[method-assign]
 
-    def _record(self, to: tuple[str, int], reply: protocol.Reply) -> None:
+    def _record(self, to: tuple[str, int], reply: replies.Reply) -> None:
         address, args = reply
         decoded = OscMessage(encode(reply))  # the real send encodes; it must not fail
         assert (decoded.address, decoded.params) == (address, list(args))
@@ -482,14 +482,14 @@ def as_args(fields: dict[str, Any], draw) -> list[Any]:
     return flatten([(k, fields[k]) for k in keys])
 
 
-def expected_request(address: str, fields: dict[str, Any], out_dir: Path) -> protocol.Request:
+def expected_request(address: str, fields: dict[str, Any], out_dir: Path) -> requests.Request:
     """What parse must return for a valid request: built from the table, not from parse."""
     request_id, port = fields["id"].strip(), fields["reply_port"]
     kind = address.rsplit("/", 1)[1]
     if kind == "cancel":
-        return protocol.CancelRequest(request_id, port, fields["job"].strip())
+        return requests.CancelRequest(request_id, port, fields["job"].strip())
     if kind != "generate":
-        return protocol.QueryRequest(kind, request_id, port)  # type: ignore[arg-type]
+        return requests.QueryRequest(kind, request_id, port)  # type: ignore[arg-type]
 
     def num(key: str, default: Any = None) -> Any:
         return float(fields[key]) if key in fields else default
@@ -509,7 +509,7 @@ def expected_request(address: str, fields: dict[str, Any], out_dir: Path) -> pro
         guidance=num("guidance", DEFAULT_GUIDANCE),
         model=fields.get("model"),
     )
-    return protocol.GenerateRequest(request_id, port, spec)
+    return requests.GenerateRequest(request_id, port, spec)
 
 
 # -- 1. parse() on anything ----------------------------------------------------------
@@ -542,10 +542,10 @@ def test_parse_returns_a_request_or_a_documented_code(out_dir, data):
     address = data.draw(addresses)
     args = data.draw(any_arguments(out_dir))
     RAN["parse: random addresses and arguments"] += 1
-    limits = protocol.Limits(MAX_SECONDS, out_dir)
+    limits = requests.Limits(MAX_SECONDS, out_dir)
     try:
-        request = protocol.parse(address, list(args), limits)
-    except protocol.RequestRejected as exc:
+        request = requests.parse(address, list(args), limits)
+    except requests.RequestRejected as exc:
         assert exc.code in PARSE_CODES & DOCUMENTED, (exc.code, exc.message)
         assert exc.code == exc.error.code and isinstance(exc.message, str) and exc.message
         assert isinstance(exc.request_id, str) and len(exc.request_id) <= protocol.MAX_ID_CHARS
@@ -556,7 +556,7 @@ def test_parse_returns_a_request_or_a_documented_code(out_dir, data):
     pairs = dict(zip(args[::2], args[1::2], strict=True))
     assert request.id == pairs["id"].strip() and _USABLE_ID.fullmatch(request.id)
     assert request.reply_port == pairs["reply_port"]
-    if isinstance(request, protocol.GenerateRequest):
+    if isinstance(request, requests.GenerateRequest):
         assert 0 < request.spec.duration_seconds <= MAX_SECONDS + 1e-9
         assert request.spec.out_dir.is_dir()
 
@@ -710,7 +710,7 @@ def test_valid_requests_from_the_table_are_accepted(out_dir, data):
     args = as_args(fields, data.draw)
     RAN["valid: requests from the table"] += 1
     expected = expected_request(address, fields, out_dir)
-    assert protocol.parse(address, args, protocol.Limits(MAX_SECONDS, out_dir)) == expected
+    assert requests.parse(address, args, requests.Limits(MAX_SECONDS, out_dir)) == expected
 
     request_id, to = expected.id, ("127.0.0.1", expected.reply_port)
     job = getattr(expected, "job", "")
@@ -917,8 +917,8 @@ def test_one_thing_wrong_gets_exactly_its_code(out_dir, caplog, data):
     address, args, code = data.draw(mutated_requests(out_dir))
     RAN["invalid: single mutations, exact code"] += 1
     [(_, received)] = osc.decode(osc_message(address, args))  # the arguments as they arrive
-    with pytest.raises(protocol.RequestRejected) as caught:
-        protocol.parse(address, received, protocol.Limits(MAX_SECONDS, out_dir))
+    with pytest.raises(requests.RequestRejected) as caught:
+        requests.parse(address, received, requests.Limits(MAX_SECONDS, out_dir))
     assert caught.value.code == code, caught.value.message
     assert caught.value.request_id in allowed_echoes(args)
     with harness(out_dir) as h:
@@ -994,8 +994,8 @@ def test_overlong_out_dir_is_a_bad_path(out_dir, name):
     path = LONG_PATHS[name]
     assert len(path) <= 4096  # within the table's limit for out_dir
     args = ["id", "g", "reply_port", 9001, "prompt", "p", "out_dir", path]
-    with pytest.raises(protocol.RequestRejected) as caught:
-        protocol.parse("/musicgen/generate", args, protocol.Limits(MAX_SECONDS, out_dir))
+    with pytest.raises(requests.RequestRejected) as caught:
+        requests.parse("/musicgen/generate", args, requests.Limits(MAX_SECONDS, out_dir))
     assert caught.value.code == "bad_path"
     with harness(out_dir) as h:
         [(to, address, reply)] = h.feed(osc_message("/musicgen/generate", args))
@@ -1012,17 +1012,17 @@ def test_overlong_out_dir_is_a_bad_path(out_dir, name):
 def test_an_error_reply_carries_the_id_a_valid_reply_would(out_dir, core, pad):
     RAN["regression: padded ids"] += 1
     raw = pad[0] + core + pad[1]
-    limits = protocol.Limits(MAX_SECONDS, out_dir)
+    limits = requests.Limits(MAX_SECONDS, out_dir)
     good = ["id", raw, "reply_port", 9001]
-    assert protocol.parse("/musicgen/ping", good, limits).id == core  # strings are trimmed
-    with pytest.raises(protocol.RequestRejected) as caught:
-        protocol.parse("/musicgen/ping", [*good, "colour", "blue"], limits)
+    assert requests.parse("/musicgen/ping", good, limits).id == core  # strings are trimmed
+    with pytest.raises(requests.RequestRejected) as caught:
+        requests.parse("/musicgen/ping", [*good, "colour", "blue"], limits)
     assert caught.value.request_id == core
 
 
 def test_a_key_that_is_not_a_string_is_named_in_the_message(out_dir):
     args = ["id", "p", "reply_port", 9001, 7, "seven"]
-    with pytest.raises(protocol.RequestRejected) as caught:
-        protocol.parse("/musicgen/ping", args, protocol.Limits(MAX_SECONDS, out_dir))
+    with pytest.raises(requests.RequestRejected) as caught:
+        requests.parse("/musicgen/ping", args, requests.Limits(MAX_SECONDS, out_dir))
     assert caught.value.code == "wrong_type"
     assert "7" in caught.value.message and "seven" not in caught.value.message

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from bridge import protocol
+from bridge import requests
 from engine import audio, melody, midi_file
 from engine.errors import BadFile, BadPath, Cancelled, OutOfRange
 
@@ -120,10 +120,10 @@ def test_a_midi_file_over_the_note_cap_is_refused_in_words_at_once(tmp_path):
 def test_a_huge_midi_file_is_refused_before_the_job_runs(tmp_path):
     path = tmp_path / "huge.mid"
     path.write_bytes(_midi_bytes(_notes(200_000)))  # 1.4 MB: 10 s of parsing before
-    limits = protocol.Limits(default_out_dir=tmp_path)
+    limits = requests.Limits(default_out_dir=tmp_path)
     args = ["id", "m", "reply_port", 9, "prompt", "p", "melody_midi", str(path)]
-    with pytest.raises(protocol.RequestRejected) as refused:
-        protocol.parse("/musicgen/generate", args, limits)
+    with pytest.raises(requests.RequestRejected) as refused:
+        requests.parse("/musicgen/generate", args, limits)
     assert refused.value.code == "bad_file" and "limit" in refused.value.message
 
 

@@ -18,7 +18,7 @@ import pytest
 import soundfile as sf
 from scipy.signal import butter, resample_poly, sosfilt
 
-from bridge import protocol
+from bridge import requests
 from engine.loudness import integrated_lufs, measure, normalise, oversampling, true_peak_dbtp
 from engine.spec import GenerationSpec
 from tests.test_audio import seam_and_largest_step
@@ -156,23 +156,23 @@ def test_every_sidecar_records_loudness_and_true_peak(debug_engine, tmp_path):
 # -- the request key -------------------------------------------------------------
 
 
-def _generate(tmp_path: Path, *extra) -> protocol.Request:
+def _generate(tmp_path: Path, *extra) -> requests.Request:
     args = ["id", "l1", "reply_port", 9001, "prompt", "x", "out_dir", str(tmp_path), *extra]
-    return protocol.parse("/musicgen/generate", args, protocol.Limits())
+    return requests.parse("/musicgen/generate", args, requests.Limits())
 
 
 def test_loudness_key_is_a_float_in_range(tmp_path):
     request = _generate(tmp_path, "loudness", -14)  # Max sends an int
-    assert isinstance(request, protocol.GenerateRequest)
+    assert isinstance(request, requests.GenerateRequest)
     assert request.spec.loudness == -14.0 and isinstance(request.spec.loudness, float)
     absent = _generate(tmp_path)
-    assert isinstance(absent, protocol.GenerateRequest) and absent.spec.loudness is None
+    assert isinstance(absent, requests.GenerateRequest) and absent.spec.loudness is None
     for value in (-41, -4.5, 0):
-        with pytest.raises(protocol.RequestRejected) as caught:
+        with pytest.raises(requests.RequestRejected) as caught:
             _generate(tmp_path, "loudness", value)
         assert caught.value.code == "out_of_range"
         assert "loudness must be between -40 and -5" in caught.value.message
-    with pytest.raises(protocol.RequestRejected) as caught:
+    with pytest.raises(requests.RequestRejected) as caught:
         _generate(tmp_path, "loudness", "-14")
     assert caught.value.code == "wrong_type"
 

@@ -26,7 +26,7 @@ import soundfile
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from bridge import protocol
+from bridge import protocol, replies, requests
 from tests.conftest import models_json_menu
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -243,7 +243,7 @@ def test_device_limits_match_the_protocol():
     settings = re.search(r"^var SETTINGS = \{(.*?)^\};", DEVICE_JS, re.M | re.S).group(1)
     value = dict(re.findall(r"^\s+(\w+): (\[[^\]]*\]|[^,\n]+)", settings, re.M))
     assert json.loads(value["sampleRates"]) == list(protocol.SAMPLE_RATES)
-    assert int(value["maxVariations"]) == protocol.Limits().max_variations
+    assert int(value["maxVariations"]) == requests.Limits().max_variations
     assert int(value["maxNotesChars"]) == protocol.MAX_NOTES_CHARS
     assert float(value["promptSecondsLow"]) == GENERATE["prompt_seconds"].minimum
     assert float(value["promptSecondsHigh"]) == GENERATE["prompt_seconds"].maximum
@@ -258,11 +258,11 @@ def test_device_handles_every_reply_address_of_the_protocol():
     # (musicgen_request.js takeFields: fields.push("preview", 1)).
     asked = {
         address
-        for address, (request, key) in protocol.ASKED_REPLIES.items()
+        for address, (request, key) in replies.ASKED_REPLIES.items()
         if re.search(rf'request\("{request}", \{{[^}}]*\b{key}\b', DEVICE_SOURCES)
         or (request == "generate" and re.search(rf'fields\.push\("{key}", 1\)', DEVICE_SOURCES))
     }
-    assert handled == set(protocol.REPLIES) - set(protocol.ASKED_REPLIES) | asked
+    assert handled == set(replies.REPLIES) - set(replies.ASKED_REPLIES) | asked
 
 
 # -- what Live and Max do with the patch's controls -------------------------------

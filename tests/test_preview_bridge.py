@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from bridge import protocol
+from bridge import protocol, replies, requests
 from bridge.job_record import Job
 from bridge.jobs import JobQueue
 from bridge.preview_player import PreviewPlayer, audio_needed, take_seconds
@@ -27,7 +27,7 @@ GENERATE = f"{protocol.PREFIX}/generate"
 
 def _parse(tmp_path: Path, *extra):
     args = ["id", "a1", "reply_port", 9001, "prompt", "x", "out_dir", str(tmp_path), *extra]
-    return protocol.parse(GENERATE, args, protocol.Limits())
+    return requests.parse(GENERATE, args, requests.Limits())
 
 
 # -- the key and the reply ------------------------------------------------------
@@ -42,9 +42,9 @@ def test_the_preview_key_is_read_and_defaults_to_off(tmp_path):
 
 
 def test_the_preview_reply_is_asked_for_and_documented():
-    address, args = protocol.preview("a1", "/c/p.wav", 1.23456, 2, 3)
+    address, args = replies.preview("a1", "/c/p.wav", 1.23456, 2, 3)
     assert address == "/musicgen/preview" and args == ["a1", "/c/p.wav", 1.2346, 2, 3]
-    assert protocol.ASKED_REPLIES[address] == ("generate", "preview")
+    assert replies.ASKED_REPLIES[address] == ("generate", "preview")
     doc = (Path(__file__).resolve().parent.parent / "docs" / "protocol.md").read_text()
     assert "`/musicgen/preview`" in doc and "first_audio_s" in doc
 

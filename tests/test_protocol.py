@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge import osc, protocol
+from bridge import osc, protocol, replies, requests
 from bridge.client import _status_fields
 from bridge.config import ServeConfig
 from bridge.server import OscServer, encode
@@ -84,7 +84,7 @@ def test_bars_accept_an_int_as_max_sends_them(harness):
 
 
 def test_parsed_spec_has_exact_fields(tmp_path):
-    request = protocol.parse(
+    request = requests.parse(
         "/musicgen/generate",
         [
             "id",
@@ -106,7 +106,7 @@ def test_parsed_spec_has_exact_fields(tmp_path):
             "out_dir",
             str(tmp_path),
         ],
-        protocol.Limits(),
+        requests.Limits(),
     )
     spec = request.spec
     assert (spec.prompt, spec.bars, spec.bpm, str(spec.timesig), spec.seed) == (
@@ -121,10 +121,10 @@ def test_parsed_spec_has_exact_fields(tmp_path):
 
 
 def test_default_length_and_default_folder(harness):
-    request = protocol.parse(
+    request = requests.parse(
         "/musicgen/generate",
         ["id", "a", "reply_port", 1, "prompt", "x"],
-        protocol.Limits(default_out_dir=harness.tmp),
+        requests.Limits(default_out_dir=harness.tmp),
     )
     assert request.spec.duration_seconds == protocol.DEFAULT_SECONDS
     assert request.spec.out_dir == harness.tmp
@@ -194,7 +194,7 @@ def test_bad_generate_gets_an_error_with_a_stable_code(harness, fields, code):
 def test_musical_arguments_parse_into_the_spec(harness):
     midi = harness.tmp / "tune.mid"
     midi.write_bytes(b"MThd")
-    request = protocol.parse(
+    request = requests.parse(
         "/musicgen/generate",
         [
             "id",
@@ -222,12 +222,12 @@ def test_musical_arguments_parse_into_the_spec(harness):
             "melody_midi",
             str(midi),
         ],
-        protocol.Limits(default_out_dir=harness.tmp),
+        requests.Limits(default_out_dir=harness.tmp),
     )
     spec = request.spec
     assert (spec.key, spec.variations, spec.loop, spec.tempo_correct) == ("F# minor", 3, True, True)
     assert (spec.sample_rate, spec.sample_format, spec.melody_midi) == (48000, "float", midi)
-    notes = protocol.parse(
+    notes = requests.parse(
         "/musicgen/generate",
         [
             "id",
@@ -241,7 +241,7 @@ def test_musical_arguments_parse_into_the_spec(harness):
             "melody_notes",
             "60 0 1 100 64 1 0.5 80",
         ],
-        protocol.Limits(default_out_dir=harness.tmp),
+        requests.Limits(default_out_dir=harness.tmp),
     ).spec.melody_notes
     assert [(n.pitch, n.start, n.length, n.velocity) for n in notes] == [
         (60, 0, 1, 100),
@@ -408,29 +408,29 @@ TOKEN = "s3cret-studio-token"
 
 
 def test_token_required_when_configured(tmp_path):
-    limits = protocol.Limits(default_out_dir=tmp_path, token=TOKEN)
+    limits = requests.Limits(default_out_dir=tmp_path, token=TOKEN)
     base = ["id", "t", "reply_port", 9001]
     for args in (base, [*base, "token", "wrong-token-of-any-length"], [*base, "token", ""]):
-        with pytest.raises(protocol.RequestRejected) as err:
-            protocol.parse("/musicgen/ping", args, limits)
+        with pytest.raises(requests.RequestRejected) as err:
+            requests.parse("/musicgen/ping", args, limits)
         assert (err.value.code, err.value.request_id) in (
             ("unauthorized", "t"),
             ("invalid_value", "t"),  # an empty string is refused before the comparison
         )
         assert TOKEN not in err.value.message  # never echo the secret
-    assert protocol.parse("/musicgen/ping", [*base, "token", TOKEN], limits).id == "t"
+    assert requests.parse("/musicgen/ping", [*base, "token", TOKEN], limits).id == "t"
 
 
 def test_token_is_checked_before_anything_else_is_queued(tmp_path):
-    limits = protocol.Limits(default_out_dir=tmp_path, token=TOKEN)
-    with pytest.raises(protocol.RequestRejected) as err:
-        protocol.parse("/musicgen/generate", ["id", "g", "reply_port", 9001, "prompt", "x"], limits)
+    limits = requests.Limits(default_out_dir=tmp_path, token=TOKEN)
+    with pytest.raises(requests.RequestRejected) as err:
+        requests.parse("/musicgen/generate", ["id", "g", "reply_port", 9001, "prompt", "x"], limits)
     assert err.value.code == "unauthorized"
 
 
 def test_token_is_accepted_and_ignored_without_one_configured(tmp_path):
-    limits = protocol.Limits(default_out_dir=tmp_path)
-    request = protocol.parse("/musicgen/ping", ["id", "t", "reply_port", 1, "token", "x"], limits)
+    limits = requests.Limits(default_out_dir=tmp_path)
+    request = requests.parse("/musicgen/ping", ["id", "t", "reply_port", 1, "token", "x"], limits)
     assert request.id == "t"
 
 
@@ -613,14 +613,14 @@ def test_status_and_pong_append_their_new_arguments_at_the_end():
         ("debug", "cpu", "float32", 0.4123, 3 * 2**20),
         ("debug-stereo", "cpu", "float32", 0.5, 2**19),
     ]
-    address, args = protocol.status("s", "ready", "debug", "cpu", "", 0, "", resident)
+    address, args = replies.status("s", "ready", "debug", "cpu", "", 0, "", resident)
     assert address == "/musicgen/status"
     assert args[:6] == ["s", "ready", "debug", "cpu", "", 0]  # as before, for older clients
     assert args[6:8] == ["", 2]
     assert args[8:13] == ["debug", "cpu", "float32", 0.412, 3.0]
     assert args[13:18] == ["debug-stereo", "cpu", "float32", 0.5, 0.5]
     assert args[18:] == [-1.0, -1.0, -1.0, ""]  # memory: not given, so not known; run
-    address, args = protocol.pong(
+    address, args = replies.pong(
         "p", "0.1.0", "no_model", "", "Model 'x' is not here.", "0123456789ab"
     )
     assert (address, args) == (
@@ -638,7 +638,7 @@ STATUS_BEFORE = ["s", "busy", "debug", "cpu", "a", 1, "", 1, "debug", "cpu", "fl
 def test_status_memory_comes_after_the_resident_list_and_the_first_arguments_stay():
     resident = [("debug", "cpu", "float32", 0.4123, 3 * 2**20)]
     memory = (812 * 2**20 + 2**19, 3 * 2**30, None)  # RSS, GPU allocated, GPU free unknown
-    reply = protocol.status("s", "busy", "debug", "cpu", "a", 1, "", resident, memory, "0123abcd")
+    reply = replies.status("s", "busy", "debug", "cpu", "a", 1, "", resident, memory, "0123abcd")
     address, args = reply
     assert args[: len(STATUS_BEFORE)] == STATUS_BEFORE  # what older clients read
     assert args[len(STATUS_BEFORE) :] == [812.5, 3072.0, -1.0, "0123abcd"]  # then the run
@@ -674,7 +674,7 @@ def test_job_entries_carry_each_jobs_figures_in_one_datagram_each():
         ("a", "generating", 0, 0.424242, 3.14159, 4.2049, 0.5, "debug", "dusty drums"),
         ("b", "queued", 1, 0.0, 0.0, None, 2.0, "", "warm rhodes"),
     ]
-    entries = protocol.job_entries("s", rows)
+    entries = replies.job_entries("s", rows)
     assert entries == [
         (
             "/musicgen/job",
@@ -692,7 +692,7 @@ def test_the_longest_job_entry_fits_the_max_devices_datagram_limit():
     longest = "x" * protocol.MAX_ID_CHARS
     prompt = "\U0001d11e" * protocol.MAX_PROMPT_CHARS  # the G clef, 4 bytes in UTF-8
     model = "/" + "\u00e9" * 511
-    [entry] = protocol.job_entries(
+    [entry] = replies.job_entries(
         longest, [(longest, "generating", 0, 0.5, 1e5, 1e5, 1e5, model, prompt)]
     )
     assert len(encode(entry)) < 8192  # max4live's SETTINGS.maxDatagramBytes

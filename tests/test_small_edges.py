@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import pytest
 
-from bridge import protocol
+from bridge import requests
 from engine import melody
 from engine.errors import OutOfRange
 
 
-def _refusal(tmp_path, **fields) -> protocol.RequestRejected:
+def _refusal(tmp_path, **fields) -> requests.RequestRejected:
     args = ["id", "e", "reply_port", 9, "prompt", "p"]
     for key, value in fields.items():
         args += [key, value]
-    limits = protocol.Limits(max_seconds=120.0, default_out_dir=tmp_path, max_variations=4)
-    with pytest.raises(protocol.RequestRejected) as refused:
-        protocol.parse("/musicgen/generate", args, limits)
+    limits = requests.Limits(max_seconds=120.0, default_out_dir=tmp_path, max_variations=4)
+    with pytest.raises(requests.RequestRejected) as refused:
+        requests.parse("/musicgen/generate", args, limits)
     return refused.value
 
 

@@ -10,7 +10,7 @@ import struct
 
 import pytest
 
-from bridge import protocol
+from bridge import requests
 from bridge.config import ServeConfig, listen_problem
 from bridge.server import encode
 from tests.fakes import FakeEngine
@@ -85,6 +85,6 @@ def test_a_token_with_surrounding_spaces_is_refused_at_start_in_words():
 
 def test_the_token_is_compared_as_the_request_sends_it_trimmed():
     """Requests' strings are trimmed; the configured token never has spaces to trim."""
-    limits = protocol.Limits(token=TOKEN)
+    limits = requests.Limits(token=TOKEN)
     args = ["id", "t", "reply_port", 9001, "token", f" {TOKEN} "]
-    assert protocol.parse(f"{P}/ping", args, limits).id == "t"
+    assert requests.parse(f"{P}/ping", args, limits).id == "t"
