@@ -2,8 +2,11 @@
 
 Map of the package:
 
-- :mod:`bridge.protocol` -- every OSC address and argument, as data; parsing
-  into frozen requests; reply builders.  No sockets.
+- :mod:`bridge.protocol` -- every OSC request address and argument, as data.  No sockets.
+- :mod:`bridge.requests` -- the typed requests, and parsing a message into one
+  (values checked by :mod:`bridge.arg_check`, a generate's spec built by
+  :mod:`bridge.generate_spec`).
+- :mod:`bridge.replies` -- every reply address, as data, and its builder.
 - :mod:`bridge.server` -- the UDP server: datagrams in, one error boundary, replies out.
 - :mod:`bridge.jobs` -- the FIFO queue and its single model worker;
   :mod:`bridge.job_record` (a job, and what status shows), :mod:`bridge.gather`
@@ -11,7 +14,9 @@ Map of the package:
   the engine, each job's replies), :mod:`bridge.engine_like` (what it needs of
   the engine).
 - :mod:`bridge.client` -- a Python client for a running engine (used by the CLI).
-- :mod:`bridge.cli` -- the ``musicgen-bridge`` command.
+- :mod:`bridge.cli` -- the ``musicgen-bridge`` command: :func:`~bridge.cli.main` runs
+  the command that :mod:`bridge.cli_parser` reads (``cli_serve``, ``cli_generate``,
+  ``cli_queries``; exit codes in ``cli_common``).
 - :mod:`bridge.config` -- the engine's settings from flags and environment.
 
 The bridge reaches the engine only through :class:`engine.api.Engine`.

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from bridge import protocol, replies
-from bridge.cli import build_parser, main
+from bridge.cli import main
+from bridge.cli_parser import build_parser
 from bridge.config import ServeConfig
 from engine import errors
 
@@ -71,7 +72,7 @@ def test_environment_fills_in_and_flags_win():
 
 
 def test_the_engine_gets_the_cpu_settings_from_flags_and_environment(tmp_path):
-    from bridge.cli import build_parser, engine_settings
+    from bridge.cli_serve import engine_settings
 
     args = build_parser().parse_args(["serve", "--cpu-kernel", "onednn"])
     env = {"MUSICGEN_BRIDGE_CPU_PRECISION": "int8", "HOME": str(tmp_path)}
@@ -236,14 +237,14 @@ def test_listening_beyond_loopback_needs_a_token(host, token, problem):
 
 
 def test_clients_send_the_token_from_the_environment(monkeypatch):
-    from bridge.cli import _client
+    from bridge.cli_common import engine_client
 
     monkeypatch.setenv("MUSICGEN_BRIDGE_TOKEN", "from-the-environment")
     args = build_parser().parse_args(["status"])
-    with _client(args) as client:
+    with engine_client(args) as client:
         assert client.token == "from-the-environment"
     args = build_parser().parse_args(["status", "--token", "flag-wins-over-env"])
-    with _client(args) as client:
+    with engine_client(args) as client:
         assert client.token == "flag-wins-over-env"
 
 
@@ -313,14 +314,14 @@ def fake_engine_server(tmp_path):
 
 def test_ctrl_c_cancels_the_take_and_says_cancelled(fake_engine_server, monkeypatch, capsys):
     """Ctrl-C cancelled the take and printed nothing."""
-    from bridge import cli
+    from bridge import cli_generate
 
     server, engine = fake_engine_server
 
     def interrupted(self, fraction, stage):  # Ctrl-C while the take runs
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli._ProgressBar, "update", interrupted)
+    monkeypatch.setattr(cli_generate._ProgressBar, "update", interrupted)
     port = str(server.address[1])
     assert main(["generate", "x", "--port", port, "--id", "ctrlc", "--seconds", "1"]) == 130
     assert "cancelled (ctrlc stops at its next step" in capsys.readouterr().err
@@ -332,7 +333,7 @@ def test_a_result_file_that_fails_after_the_take_still_prints_its_path(
 ):
     import os
 
-    from bridge import cli
+    from bridge import cli_generate
 
     server, _ = fake_engine_server
     real_replace = os.replace
@@ -342,7 +343,7 @@ def test_a_result_file_that_fails_after_the_take_still_prints_its_path(
             raise OSError(28, "No space left on device")
         return real_replace(src, dst, *args, **kwargs)
 
-    monkeypatch.setattr(cli.os, "replace", disk_full)
+    monkeypatch.setattr(cli_generate.os, "replace", disk_full)
     port = str(server.address[1])
     code = main(["generate", "x", "--port", port, "--result-file", str(tmp_path / "res.json")])
     out, err = capsys.readouterr()

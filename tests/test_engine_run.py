@@ -14,7 +14,7 @@ import pytest
 from pythonosc.osc_packet import OscPacket
 
 import bridge.client
-from bridge import cli
+from bridge import cli, cli_common
 from bridge.client import EngineClient, EngineRestarted
 from bridge.server import encode
 from tests.fakes import FakeEngine
@@ -117,7 +117,7 @@ def test_the_cli_and_its_result_file_say_the_engine_restarted(quick_checks, tmp_
                 str(result),
             ]
         )
-    assert code == cli.EXIT_ENGINE_ERROR
+    assert code == cli_common.EXIT_ENGINE_ERROR
     assert "the engine restarted; the take was lost" in capsys.readouterr().err
     outcome = json.loads(result.read_text())
     assert (outcome["ok"], outcome["code"]) == (False, "engine_restarted")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge import cli
+from bridge import cli, cli_common
 from bridge.jobs import JobQueue
 from tests.fakes import FakeEngine, Recorder
 
@@ -178,7 +178,7 @@ def test_the_root_wrapper_runs_the_cli_and_its_advice_works_as_written(tmp_path)
         text=True,
         timeout=60,
     )
-    assert done.returncode == cli.EXIT_UNREACHABLE, done.stderr
+    assert done.returncode == cli_common.EXIT_UNREACHABLE, done.stderr
     assert "Start it with `./musicgen-bridge serve`" in done.stderr, done.stderr
     version = subprocess.run(
         ["./musicgen-bridge", "--version"], cwd=folder, env=env, capture_output=True, text=True

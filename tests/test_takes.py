@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.cli import EXIT_OK, EXIT_USAGE, main
+from bridge.cli import main
+from bridge.cli_common import EXIT_OK, EXIT_USAGE
 from bridge.takes import list_takes
 from engine.spec import GenerationSpec
 
