@@ -12,7 +12,7 @@ function device() {
   return ready(makeSet({ tempo: 120, filePath: "", tracks: [{ type: "audio", name: "Drums" }] }));
 }
 
-// What an engine with details sends (bridge/protocol.py model_entries), by row:
+// What an engine with details sends (bridge/replies.py model_entries), by row:
 // [name, kind, state, revision, size_mb, melody, source].
 const ROWS = [
   ["debug", "debug", "resident", "", 0.9, 0, "built in"],
