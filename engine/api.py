@@ -24,9 +24,11 @@ from engine.catalog import Catalog, CatalogEntry
 from engine.checkpoint import device_problem
 from engine.debug_checkpoint import DEBUG_MODELS
 from engine.errors import BridgeError, ModelNotAvailable
-from engine.generate import CancelCheck, ProgressCallback, Rendered, Sharing
+from engine.generate import Sharing
 from engine.loudness import DEFAULT_TRUE_PEAK
 from engine.memory import MemoryUse, memory_use
+from engine.post_process import Rendered
+from engine.progress import CancelCheck, ProgressCallback
 from engine.prompting import Conflict
 from engine.spec import GenerationSpec, Order
 from engine.take_files import versions
@@ -293,7 +295,7 @@ class Engine:
             self._warm_up(loaded, graphs)
         if graphs is not None:
             graphs.start()  # a background capture (none pending: nothing to do)
-        from engine.generate import window_frames
+        from engine.windows import window_frames
 
         described_checkpoint = described.result()  # before load_seconds: the load waited for it
         info = ModelInfo(

@@ -22,7 +22,7 @@ from typing import Any
 
 from engine.audio import SAMPLE_FORMATS
 from engine.errors import WriteFailed
-from engine.generate import Rendered
+from engine.post_process import Rendered
 from engine.prompting import Conflict, conflicts
 from engine.spec import GenerationSpec
 
