@@ -38,7 +38,7 @@ class Made:
     """What made the takes, for their sidecars.
 
     Attributes:
-        info: the checkpoint's :class:`engine.api.ModelInfo`.
+        info: the checkpoint's :class:`engine.residency.ModelInfo`.
         decoder: "fast" or "reference".
         cuda_graphs: whether the decoder ran with CUDA graphs captured.
     """
