@@ -257,7 +257,7 @@ def test_fused_qkv_step_agrees_with_the_separate_one(cache_dir: Path, name: str,
 
 
 def _weight_bytes(loaded) -> int:
-    """Bytes of a model's parameters and buffers, as engine.api counts what it holds."""
+    """Bytes of a model's parameters and buffers, as engine.residency counts what it holds."""
     model = loaded.model
     return sum(t.numel() * t.element_size() for t in [*model.parameters(), *model.buffers()])
 
