@@ -51,8 +51,8 @@ def ms_row(name: str, values: list[float]) -> str:
 def decode_steps_for(cache_dir: Path, seconds: float) -> int:
     """Decode steps of a ``seconds`` take on the debug checkpoint."""
     from engine import checkpoint
-    from engine.generate import total_steps
     from engine.spec import GenerationSpec
+    from engine.windows import total_steps
 
     loaded = checkpoint.load("debug", cache_dir, device="cpu")
     return total_steps(loaded, GenerationSpec(prompt="x", out_dir=cache_dir, seconds=seconds))

@@ -4,6 +4,10 @@ The bridge talks to :class:`Engine` and nothing else in this package.  No
 tensor crosses this boundary: requests are :class:`~engine.spec.GenerationSpec`,
 results are :class:`Take` (paths and figures).  An Engine is driven from one
 thread at a time (the bridge's model worker).
+
+Which checkpoints are resident and how each is loaded is
+``engine.residency``'s; making the takes is ``engine.generate``'s, writing
+them ``engine.take_files``'.
 """
 
 from __future__ import annotations
@@ -11,9 +15,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,10 +26,13 @@ from engine.catalog import Catalog, CatalogEntry
 from engine.checkpoint import device_problem
 from engine.debug_checkpoint import DEBUG_MODELS
 from engine.errors import BridgeError, ModelNotAvailable
-from engine.generate import CancelCheck, ProgressCallback, Rendered, Sharing
+from engine.generate import Sharing
 from engine.loudness import DEFAULT_TRUE_PEAK
 from engine.memory import MemoryUse, memory_use
+from engine.post_process import Rendered
+from engine.progress import CancelCheck, ProgressCallback
 from engine.prompting import Conflict
+from engine.residency import ModelInfo, ResidentModels
 from engine.spec import GenerationSpec, Order
 from engine.take_files import versions
 
@@ -111,35 +116,6 @@ class EngineSettings:
 
 
 @dataclass(frozen=True)
-class ModelInfo:
-    """What is loaded, for status replies and sidecars."""
-
-    model_id: str
-    device: str
-    dtype: str
-    sample_rate: int
-    channels: int
-    window_seconds: float
-    melody: bool
-    is_debug: bool
-    load_seconds: float
-    checkpoint: dict[str, Any] = field(default_factory=dict)  # engine.provenance.describe
-    base_model: str = ""  # model_id without its +ADAPTER ("" read as model_id)
-    adapter: dict[str, Any] | None = None  # the merged LoRA adapter (Engine._adapter), or None
-    memory_bytes: int = 0  # its weights and buffers on its device
-    kernel: str = "module"  # its CPU Linear kernel (engine.decoders.kernels)
-
-
-@dataclass(frozen=True)
-class _Resident:
-    """One resident checkpoint, with the CUDA graphs captured for it (None off CUDA)."""
-
-    loaded: checkpoint.LoadedModel
-    info: ModelInfo
-    graphs: Any
-
-
-@dataclass(frozen=True)
 class Take:
     """A finished take: the files written, how long each stage took, and its warnings.
 
@@ -167,11 +143,7 @@ class Engine:
         if settings.keep_models < 1:
             raise ValueError(f"keep_models must be at least 1, not {settings.keep_models}")
         self.settings = settings
-        self._resident: OrderedDict[str, _Resident] = OrderedDict()  # least recently used first
-        self._infos: tuple[ModelInfo, ...] = ()  # replaced whole: read from other threads
-        self._loaded: checkpoint.LoadedModel | None = None  # the active checkpoint
-        self._info: ModelInfo | None = None
-        self._graphs: Any = None  # engine.decoders.step_graph.StepGraphs of the active checkpoint
+        self._models = ResidentModels(settings)
         self._catalog = Catalog(settings.cache_dir, settings.models_dir, settings.adapters_folder)
         from engine.preview import preview_dir, remove_orphans
 
@@ -190,12 +162,29 @@ class Engine:
     @property
     def resident(self) -> tuple[ModelInfo, ...]:
         """Every resident checkpoint, least recently used first (safe from any thread)."""
-        return self._infos
+        return self._models.infos
+
+    @property
+    def _loaded(self) -> checkpoint.LoadedModel | None:
+        """The active checkpoint's model, or None."""
+        active = self._models.active
+        return None if active is None else active.loaded
+
+    @property
+    def _info(self) -> ModelInfo | None:
+        active = self._models.active
+        return None if active is None else active.info
+
+    @property
+    def _graphs(self) -> Any:
+        """The active checkpoint's engine.decoders.step_graph.StepGraphs (None: none)."""
+        active = self._models.active
+        return None if active is None else active.graphs
 
     def memory(self) -> MemoryUse:
         """The process's RSS and, where a resident checkpoint is on CUDA, that GPU's
         allocated and free bytes (engine.memory; safe from any thread, never raises)."""
-        cuda = next((i.device for i in self._infos if i.device.startswith("cuda")), None)
+        cuda = next((i.device for i in self._models.infos if i.device.startswith("cuda")), None)
         return memory_use(cuda)
 
     def load(self, model_id: str) -> ModelInfo:
@@ -203,207 +192,21 @@ class Engine:
 
         A new checkpoint is loaded beside the resident ones; only then, if more
         than ``keep_models`` are resident, the least recently used go.  If the
-        load fails, every resident checkpoint stays as it was.
+        load fails, every resident checkpoint stays as it was
+        (engine.residency).
 
         Raises:
             ModelNotAvailable, ModelLoadFailed.
         """
-        if model_id in self._resident:
-            if self._info is None or self._info.model_id != model_id:
-                log.info("model %s is resident: switched to it without loading", model_id)
-            self._activate(model_id)
-            assert self._info is not None
-            return self._info
-        self._resident[model_id] = self._load_new(model_id)
-        self._first_run.add(model_id)
-        self._activate(model_id)
-        self._evict()
-        assert self._info is not None
-        return self._info
-
-    def _activate(self, model_id: str) -> None:
-        self._resident.move_to_end(model_id)
-        active = self._resident[model_id]
-        self._loaded, self._info, self._graphs = active.loaded, active.info, active.graphs
-        self._infos = tuple(r.info for r in self._resident.values())
-
-    def _evict(self) -> None:
-        """Drop the least recently used checkpoints beyond ``keep_models`` or the
-        memory budget (never the active one)."""
-        while len(self._resident) > 1:
-            budget = self.settings.memory_budget
-            held = sum(r.info.memory_bytes for r in self._resident.values())
-            if len(self._resident) > self.settings.keep_models:
-                why = f"--keep-models {self.settings.keep_models}"
-            elif budget and held > budget:
-                why = f"{held / 2**30:.2f} GiB resident, --memory-budget {budget / 2**30:.2f} GiB"
-            else:
-                return
-            oldest = next(iter(self._resident))
-            if self._info is not None and oldest == self._info.model_id:
-                return
-            self._drop(oldest)
-            log.info("model %s evicted (least recently used; %s)", oldest, why)
-
-    def _drop(self, model_id: str) -> None:
-        gone = self._resident.pop(model_id)
-        if gone.graphs is not None:
-            gone.graphs.stop()  # a background capture still going
-        if self._info is not None and self._info.model_id == model_id:
-            self._loaded, self._info, self._graphs = None, None, None
-        self._infos = tuple(r.info for r in self._resident.values())
-        device = gone.loaded.device
-        del gone
-        import gc
-
-        gc.collect()
-        if device.startswith("cuda"):
-            import torch
-
-            torch.cuda.empty_cache()
-
-    def _load_new(self, model_id: str) -> _Resident:
-        """Load, prepare and warm up ``model_id``; nothing of the engine changes."""
-        self._set_threads()
-        start = time.perf_counter()
-        loaded = checkpoint.load(
-            model_id,
-            self.settings.cache_dir,
-            self.settings.device,
-            self.settings.dtype,
-            self.settings.adapters_folder,
-        )
-        self._set_cpu_precision(loaded)
-        kernel = self._set_kernel(loaded)
-        # Hashed (first load only) while the graphs are captured and the warm-up runs:
-        # hashlib lets go of the GIL.  After the kernel choice, which it would disturb.
-        hashing = ThreadPoolExecutor(1, thread_name_prefix="weights-sha256")
-        described = hashing.submit(self._provenance, loaded)
-        hashing.shutdown(wait=False)
-        graphs = None
-        if self.settings.decoder == "fast" and self.settings.cuda_graphs:
-            from engine.decoders.step_graph import prepare_step_graphs
-
-            takes = range(1, self.settings.max_takes + 1)
-            background = self.settings.graph_capture == "background"
-            graphs = prepare_step_graphs(  # None off CUDA
-                loaded, takes, background=background, fused=self.settings.fused_step
-            )
-        if self.settings.warmup:
-            self._warm_up(loaded, graphs)
-        if graphs is not None:
-            graphs.start()  # a background capture (none pending: nothing to do)
-        from engine.generate import window_frames
-
-        described_checkpoint = described.result()  # before load_seconds: the load waited for it
-        info = ModelInfo(
-            model_id=model_id,
-            device=loaded.device,
-            dtype=loaded.dtype,
-            sample_rate=loaded.sample_rate,
-            channels=loaded.channels,
-            window_seconds=window_frames(loaded) / loaded.frame_rate,
-            melody=loaded.is_melody,
-            is_debug=loaded.is_debug,
-            load_seconds=time.perf_counter() - start,
-            checkpoint=described_checkpoint,
-            base_model=loaded.base_id,
-            adapter=self._adapter(loaded),
-            memory_bytes=_memory_bytes(loaded.model),
-            kernel=kernel,
-        )
-        if loaded.is_debug:
-            log.warning("model %r has random weights: its takes are noise, not music", model_id)
-        log.info(
-            "model %s loaded on %s (%s) in %.1f s",
-            model_id,
-            loaded.device,
-            loaded.dtype,
-            info.load_seconds,
-        )
-        return _Resident(loaded, info, graphs)
-
-    def _provenance(self, loaded: checkpoint.LoadedModel) -> dict[str, Any]:
-        from engine.provenance import describe
-
-        return describe(
-            loaded.base_id,
-            loaded.folder,
-            is_debug=loaded.is_debug,
-            cache_dir=self.settings.cache_dir,
-        )
-
-    def _adapter(self, loaded: checkpoint.LoadedModel) -> dict[str, Any] | None:
-        """The merged adapter, for the sidecar: its name, folder, weights hash, declared base."""
-        if loaded.adapter is None:
-            return None
-        from engine.provenance import sha256_file
-
-        weights = loaded.adapter / adapters.WEIGHTS_NAME
-        try:
-            digest: str | None = sha256_file(weights, self.settings.cache_dir)
-        except OSError as exc:
-            log.warning("could not hash %s for the sidecar: %s", weights, exc)
-            digest = None
-        return {
-            "name": adapters.split(loaded.model_id)[1],
-            "folder": str(loaded.adapter),
-            "weights_sha256": digest,
-            "trained_on": adapters.declared_base(loaded.adapter),
-        }
-
-    def _set_cpu_precision(self, loaded: checkpoint.LoadedModel) -> None:
-        from engine.decoders.precision import MEANING, prepare_for_cpu, resolve_cpu_precision
-
-        if self.settings.cpu_precision == "auto" and (
-            loaded.device != "cpu" or loaded.dtype != "float32"
-        ):
-            return  # auto leaves a GPU model, or one loaded in another dtype, as it is
-        precision, why = resolve_cpu_precision(self.settings.cpu_precision)
-        if precision == "float32":
-            return
-        if loaded.device != "cpu" or loaded.dtype != "float32":
-            log.warning(
-                "--cpu-precision %s applies to float32 models on the CPU; this one runs on %s "
-                "in %s, unchanged",
-                precision,
-                loaded.device,
-                loaded.dtype,
-            )
-            return
-        prepare_for_cpu(loaded, precision)
-        log.info(
-            "CPU precision %s (%s; %s): faster, and not exact (docs/performance.md)",
-            precision,
-            MEANING[precision],
-            why,
-        )
-
-    def _set_kernel(self, loaded: checkpoint.LoadedModel) -> str:
-        if loaded.device != "cpu":
-            return "module"
-        from engine.decoders import kernels
-
-        choice = kernels.choose_kernel(loaded, self.settings.cache_dir, self.settings.cpu_kernel)
-        kernels.apply_choice(loaded, choice)
-        log.info("%s", kernels.describe(choice))
-        return choice.name
-
-    def _set_threads(self) -> None:
-        import os
-
-        import torch
-
-        threads = self.settings.threads or max(1, (os.cpu_count() or 2) // 2)
-        if torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
-            log.info("using %d CPU thread(s) for torch", threads)
+        new = model_id not in self._models
+        info = self._models.load(model_id)
+        if new:
+            self._first_run.add(model_id)
+        return info
 
     def unload(self, model_id: str | None = None) -> None:
         """Free one resident checkpoint (None: all of them), and its GPU memory."""
-        for name in [model_id] if model_id is not None else list(self._resident):
-            if name in self._resident:
-                self._drop(name)
+        self._models.unload(model_id)
 
     def generate(
         self,
@@ -572,7 +375,7 @@ class Engine:
         """Models this machine can load now: the resident ones, the HF cache, debug, and
         the adapters that name their base (as ``BASE+ADAPTER``)."""
         entries = self.catalog()
-        names = [info.model_id for info in reversed(self._infos)]
+        names = [info.model_id for info in reversed(self._models.infos)]
         names += [e.name for e in entries if e.kind == "cache"]
         names += DEBUG_MODELS
         names += [e.name for e in entries if e.kind == "adapter" and e.base]
@@ -585,7 +388,7 @@ class Engine:
         (engine.catalog), so this is cheap to call for every ``models`` query.
         """
         keys: set[str] = set()
-        for info in self._infos:
+        for info in self._models.infos:
             keys.add(info.model_id)
             if info.adapter is not None:  # the base alone is not resident
                 folder = Path(info.adapter["folder"]).resolve()
@@ -597,15 +400,3 @@ class Engine:
             if described.get("folder"):
                 keys.add(str(Path(described["folder"]).resolve()))
         return self._catalog.entries(checkpoint.hf_cache_dir(), frozenset(keys))
-
-    def _warm_up(self, loaded: checkpoint.LoadedModel, graphs: Any) -> None:
-        """The shapes a first take meets, each part timed in the log (engine.warm_up)."""
-        from engine.warm_up import plan_for, warm_up
-
-        warm_up(loaded, self._decoder(graphs), plan_for(loaded.device, self.settings.max_takes))
-
-
-def _memory_bytes(model: Any) -> int:
-    """Bytes of a model's parameters and buffers (what it holds on its device)."""
-    tensors = [*model.parameters(), *model.buffers()]
-    return sum(t.numel() * t.element_size() for t in tensors)

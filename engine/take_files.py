@@ -22,7 +22,7 @@ from typing import Any
 
 from engine.audio import SAMPLE_FORMATS
 from engine.errors import WriteFailed
-from engine.generate import Rendered
+from engine.post_process import Rendered
 from engine.prompting import Conflict, conflicts
 from engine.spec import GenerationSpec
 
@@ -38,7 +38,7 @@ class Made:
     """What made the takes, for their sidecars.
 
     Attributes:
-        info: the checkpoint's :class:`engine.api.ModelInfo`.
+        info: the checkpoint's :class:`engine.residency.ModelInfo`.
         decoder: "fast" or "reference".
         cuda_graphs: whether the decoder ran with CUDA graphs captured.
     """

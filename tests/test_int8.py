@@ -112,7 +112,7 @@ def test_the_engine_says_what_its_precision_means(cache_dir: Path, caplog) -> No
     from engine.decoders.precision import MEANING, PRECISIONS
 
     assert set(MEANING) == set(PRECISIONS) - {"float32"}  # every lossy mode has its words
-    caplog.set_level(logging.INFO, "engine.api")
+    caplog.set_level(logging.INFO, "engine.residency")
     engine = Engine(
         EngineSettings(cache_dir=cache_dir, device="cpu", warmup=False, cpu_precision="int8")
     )

@@ -188,7 +188,7 @@ def test_unknown_kernel_refused(cache_dir) -> None:
 
 def test_the_engine_logs_the_kernel_and_the_sidecar_records_it(tmp_path, caplog):
     engine = Engine(EngineSettings(cache_dir=tmp_path / "cache", device="cpu", warmup=False))
-    with caplog.at_level(logging.INFO, logger="engine.api"):
+    with caplog.at_level(logging.INFO, logger="engine.residency"):
         engine.load("debug")
     assert "CPU Linear kernel" in caplog.text
     chosen = json.loads((tmp_path / "cache" / kernels.CACHE_FILE).read_text())
@@ -257,7 +257,7 @@ def test_fused_qkv_step_agrees_with_the_separate_one(cache_dir: Path, name: str,
 
 
 def _weight_bytes(loaded) -> int:
-    """Bytes of a model's parameters and buffers, as engine.api counts what it holds."""
+    """Bytes of a model's parameters and buffers, as engine.residency counts what it holds."""
     model = loaded.model
     return sum(t.numel() * t.element_size() for t in [*model.parameters(), *model.buffers()])
 

@@ -203,7 +203,7 @@ def test_serve_true_peak_is_checked_in_words():
 def test_the_sidecar_measures_the_take_as_written_after_peak_limiting(debug_engine, tmp_path):
     from datetime import datetime
 
-    from engine.generate import Rendered
+    from engine.post_process import Rendered
 
     hot = _sine(997, 2.0, 1.0)  # twice full scale: peak limiting scales it down
     details = {

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine import generate, melody
+from engine import generate, melody, windows
 from engine.api import Engine, EngineSettings
 from engine.decoders import codec, contract, reference
 from engine.errors import BadFile, Unsupported
@@ -121,11 +121,11 @@ def test_stereo_checkpoint_writes_two_channels(engine, tmp_path):
 
 def test_plan_windows_extends_with_twelve_seconds_of_context():
     # 50 frames a second: a 30 s window, stride 18 s.
-    assert generate.plan_windows(0, 1000, 1500, 900) == [(0, 1000)]
-    assert generate.plan_windows(0, 2000, 1500, 900) == [(0, 1500), (600, 500)]
-    assert generate.plan_windows(0, 3000, 1500, 900) == [(0, 1500), (600, 900), (600, 600)]
+    assert windows.plan_windows(0, 1000, 1500, 900) == [(0, 1000)]
+    assert windows.plan_windows(0, 2000, 1500, 900) == [(0, 1500), (600, 500)]
+    assert windows.plan_windows(0, 3000, 1500, 900) == [(0, 1500), (600, 900), (600, 600)]
     # A 10 s continuation prompt leaves 20 s for the first window.
-    assert generate.plan_windows(500, 1200, 1500, 900) == [(500, 1000), (600, 200)]
+    assert windows.plan_windows(500, 1200, 1500, 900) == [(500, 1000), (600, 200)]
 
 
 def test_a_take_longer_than_the_window_is_extended_window_by_window(engine, tmp_path):
@@ -137,7 +137,7 @@ def test_a_take_longer_than_the_window_is_extended_window_by_window(engine, tmp_
     assert out.takes[0].shape == (1, 40 * 32000)
     assert [(i.prompt_frames, new) for i, new in spy.runs] == [(0, 1500), (600, 500)]
     # The second window is prompted by the last 12 s of the first.
-    assert progress[-1][0] == progress[-1][1] == generate.total_steps(loaded, spec)
+    assert progress[-1][0] == progress[-1][1] == windows.total_steps(loaded, spec)
     assert [d for d, _t in progress] == list(range(1, len(progress) + 1))
 
 
@@ -220,7 +220,7 @@ def test_melody_notes_condition_the_melody_checkpoint_with_their_chroma(engine, 
     [(inputs, _new)] = spy.runs
     params = melody.ChromaParams.from_preprocessor_config(loaded.features)
     # One 4/4 bar of notes, looping every bar over the 2-bar (4 s) take.
-    frames = generate._frames_needed(loaded, spec) / loaded.frame_rate
+    frames = windows.frames_needed(loaded, spec) / loaded.frame_rate
     want = melody.notes_to_chroma(melody.notes_to_seconds(notes, 120), frames, params, loop_s=2.0)
     # Tiled to the checkpoint's chroma_length, as the model tiles a shorter melody.
     length = loaded.model.config.chroma_length

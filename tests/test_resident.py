@@ -65,7 +65,7 @@ def test_a_model_that_fails_to_load_leaves_the_resident_one_ready(cache_dir, tmp
 
 
 def test_switching_between_resident_models_costs_no_load(cache_dir, tmp_path, loads, caplog):
-    caplog.set_level("INFO", logger="engine.api")
+    caplog.set_level("INFO", logger="engine.residency")
     e = engine(cache_dir)
     for model in ("debug", "debug-stereo", "debug", "debug-stereo"):
         spec = GenerationSpec(prompt="x", out_dir=tmp_path, seconds=0.1, seed=1, model=model)

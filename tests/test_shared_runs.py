@@ -162,16 +162,16 @@ def test_a_failing_request_leaves_the_others_of_its_run(engine, tmp_path, cache_
 
 
 def test_a_request_whose_post_processing_fails_leaves_the_others(engine, tmp_path, monkeypatch):
-    from engine import generate
+    from engine import post_process
 
-    finish = generate._finish
+    finish = post_process.finish_take
 
     def breaks_on_one(audio, spec, *args):
         if spec.prompt == "breaks":
             raise RuntimeError("resampler exploded")
         return finish(audio, spec, *args)
 
-    monkeypatch.setattr(generate, "_finish", breaks_on_one)
+    monkeypatch.setattr(post_process, "finish_take", breaks_on_one)
     specs = [_spec(tmp_path, prompt=p, seed=1) for p in ("fine", "breaks", "also fine")]
     results = engine.generate_many([Order(spec) for spec in specs])
     assert isinstance(results[1], GenerationFailed)

@@ -17,7 +17,7 @@ per-step bookkeeping of ``generate``:
   it reads fewer bytes a step, folded with ``q_proj`` and ``out_proj`` into
   the text (:mod:`engine.decoders.cross_fold`); melody checkpoints'
   conditioning prefix (projected chroma, then projected text) goes through the
-  decoder once, as part of the prefill;
+  decoder once, as part of the prefill (both :mod:`engine.decoders.encoding`);
 - self-attention keys/values live in two preallocated tensors
   ``[layers, R, heads, length, head_dim]`` (R = 2B with guidance: conditional
   rows then null rows) written in place; nothing grows by ``torch.cat``;
@@ -43,7 +43,6 @@ the same logits.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -56,6 +55,7 @@ from engine.decoders.contract import (
     steps_for,
     undelay,
 )
+from engine.decoders.encoding import melody_prefix, text_cross_attention
 from engine.decoders.layers import CrossAttention, LayerStack
 from engine.sampling import Sampling, StaticSampling, draw, guided
 
@@ -185,9 +185,12 @@ class Run:
         self.cross: CrossAttention | None = None
         self.prefix = None
         if self.melody:
-            self.prefix = self._melody_prefix(inputs)
+            self.prefix = melody_prefix(self.stack, model, inputs, self.cfg)
         else:
-            self._text_cross_attention(inputs, fold=graphs is None)
+            fold = graphs is None
+            self.cross_kv, self.cross_mask, self.cross = text_cross_attention(
+                self.stack, model, inputs, self.cfg, fold
+            )
         self.prefix_len = 0 if self.prefix is None else int(self.prefix.shape[1])
         frames = inputs.frames or (new_frames,) * self.batch
         self.tokens, self.fixed, self.free = self._delay_pattern(inputs.prompt_codes, frames)
@@ -216,88 +219,6 @@ class Run:
                 runner.release()
                 raise
         return runner
-
-    # -- conditioning -------------------------------------------------------
-
-    def _text_states(self, inputs: DecodeInputs) -> tuple[Any, Any]:
-        """Projected text states ``[R, S, D]`` times the mask, and the mask ``[R, S]``."""
-        import torch
-
-        mask = inputs.attention_mask
-        states = self.model.text_encoder(
-            input_ids=inputs.input_ids, attention_mask=mask
-        ).last_hidden_state
-        if self.cfg:  # the null condition: zero states, nothing to attend
-            states = torch.cat([states, torch.zeros_like(states)], dim=0)
-            mask = torch.cat([mask, torch.zeros_like(mask)], dim=0)
-        proj = getattr(self.model, "enc_to_dec_proj", None)
-        if proj is not None:
-            states = proj(states)
-        return states * mask[..., None], mask
-
-    def _text_cross_attention(self, inputs: DecodeInputs, fold: bool) -> None:
-        """Cross-attention over the text, prepared once (text checkpoints).
-
-        Folded into the distinct texts where that reads fewer bytes a step
-        (:mod:`engine.decoders.cross_fold`, CPU only); else every layer's keys
-        and values, projected once.
-        """
-        states, mask = self._text_states(inputs)
-        # As transformers' sdpa mask: none when every position counts, else boolean.
-        self.cross_mask = None if bool(mask.all()) else mask.bool()[:, None, None, :]
-        if fold and self.device.type == "cpu":
-            self.cross = self._folded_cross(inputs, states, mask)
-            if self.cross is not None:
-                return
-        shape = (*states.shape[:-1], -1, self.head_dim)
-        for layer in self.layers:
-            attn = layer.encoder_attn
-            cache = self.stack.attention_dtype
-            key = attn.k_proj(states).view(shape).transpose(1, 2).to(cache)
-            value = attn.v_proj(states).view(shape).transpose(1, 2).to(cache)
-            self.cross_kv.append((key, value))
-        self.cross = self.stack.projected_cross(self.cross_kv, self.cross_mask)
-
-    def _folded_cross(self, inputs: DecodeInputs, states: Any, mask: Any) -> CrossAttention | None:
-        """The folded cross-attention of the takes' distinct prompts, or None where it won't pay."""
-        from engine.decoders.cross_fold import FoldedCross, fold_pays, foldable
-
-        texts: dict[tuple, int] = {}  # prompt (ids, mask) -> its index, first seen first
-        ids, attended = inputs.input_ids.tolist(), inputs.attention_mask.tolist()
-        text_of_take = [
-            texts.setdefault((tuple(ids[take]), tuple(attended[take])), len(texts))
-            for take in range(self.batch)
-        ]
-        if not fold_pays(len(texts), int(states.shape[1]), self.head_dim):
-            return None
-        if not foldable(self.stack):
-            return None
-        first = [text_of_take.index(text) for text in range(len(texts))]
-        return FoldedCross(self.stack, states[first], mask[first], text_of_take)
-
-    def _melody_prefix(self, inputs: DecodeInputs) -> Any:
-        """The melody checkpoint's conditioning prefix ``[R, chroma_length + S, D]``."""
-        import torch
-
-        config = self.model.config
-        text, _ = self._text_states(inputs)
-        chroma = inputs.melody
-        null = torch.zeros(
-            (self.batch, 1 if chroma is None else chroma.shape[1], config.num_chroma),
-            dtype=self.dtype,
-            device=self.device,
-        )
-        null[:, :, 0] = 1  # transformers' "no melody" chroma
-        audio = null if chroma is None else chroma.to(self.dtype)
-        if self.cfg:
-            audio = torch.cat([audio, null], dim=0)
-        proj = getattr(self.model, "audio_enc_to_dec_proj", None)
-        if proj is not None:
-            audio = proj(audio)
-        if audio.shape[1] < config.chroma_length:
-            audio = audio.repeat(1, math.ceil(config.chroma_length / audio.shape[1]), 1)
-        audio = audio[:, : config.chroma_length]
-        return torch.cat([audio, text], dim=1)
 
     # -- delay pattern ------------------------------------------------------
 

@@ -191,7 +191,7 @@ def build_step_graphs(
         loaded: the checkpoint.
         batches: take counts; each gets ``2 x takes`` rows (guidance on).
         frames: frames one run holds, prompt included (default: the engine's
-            window, ``engine.generate.window_frames``).
+            window, ``engine.windows.window_frames``).
         text_tokens: text slots (text checkpoints); longer prompts decode eagerly.
         capture: capture CUDA graphs (default: where the model is on CUDA, or
             where ``capturer`` is given).
@@ -210,7 +210,7 @@ def build_step_graphs(
     from engine.decoders.contract import codebooks_per_channel
 
     if frames is None:
-        from engine.generate import window_frames
+        from engine.windows import window_frames
 
         frames = window_frames(loaded)
     stack = LayerStack(loaded)
