@@ -89,8 +89,8 @@ end)
 T.test("packaging: each action has a ReaPack header of one version; @provides lists the actions", function()
   -- index.xml itself is written by make_index.py (tests/test_reaper.py checks what it writes).
   local listing = io.popen("cd '" .. F.root .. "' && ls MusicGen_*.lua")
-  local main = assert(io.open(F.root .. "MusicGen_Generate_from_selection.lua")):read("a")
-  local version = assert(main:match("\n%-%- @version ([%d%.]+)\n"), "the main action has a @version")
+  local main_action = assert(io.open(F.root .. "MusicGen_Generate_from_selection.lua")):read("a")
+  local version = assert(main_action:match("\n%-%- @version ([%d%.]+)\n"), "the main action has a @version")
   local actions = {}
   for path in listing:lines() do
     local s = assert(io.open(F.root .. path)):read("a")
